@@ -1,0 +1,40 @@
+# Two commands for a fresh Debian 12 machine, as root: `make demo` and `make test`.
+# Both install what is missing first (apt packages, then a virtualenv with the project); re-running is cheap.
+
+VENV        ?= .venv
+PYTHON      ?= python3
+KUBEPLAY    := $(VENV)/bin/kubeplay
+DEMO_ROOT   ?= /var/lib/kubeplay-demo
+DEMO_RUN    ?= /run/kubeplay-demo
+APT_PACKAGES := runc crun conmon catatonit busybox-static docker-registry nftables uidmap iproute2 \
+                slirp4netns passt fuse-overlayfs apache2-utils python3-venv golang-github-containers-common
+
+.PHONY: deps apt venv demo test unit clean-demo
+
+deps: apt venv
+
+apt:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml | apt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[test]'
+	touch $@
+
+demo: deps
+	./demo.sh $(KUBEPLAY) $(DEMO_ROOT) $(DEMO_RUN)
+
+test: deps
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/pytest -q
+
+unit: venv
+	$(VENV)/bin/pytest -q tests/unit

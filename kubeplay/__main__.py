@@ -1,0 +1,3 @@
+from kubeplay.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The command line: parse, call one function, render. The only place errors are caught."""

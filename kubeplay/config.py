@@ -1,0 +1,128 @@
+"""Where kubeplay keeps things, and the settings it reads from the environment and containers.conf.
+
+Root and rootless users get separate stores: root uses /var/lib/kubeplay and /run/kubeplay; any other
+user uses $XDG_DATA_HOME/kubeplay and $XDG_RUNTIME_DIR/kubeplay (or /tmp/kubeplay-$UID).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kubeplay.errors import HostError, UserError
+
+
+def is_rootless() -> bool:
+    return os.geteuid() != 0
+
+
+def home_dir() -> Path:
+    return Path(os.environ.get("HOME") or os.path.expanduser("~"))
+
+
+def default_root() -> Path:
+    if not is_rootless():
+        return Path("/var/lib/kubeplay")
+    data_home = os.environ.get("XDG_DATA_HOME") or str(home_dir() / ".local" / "share")
+    return Path(data_home) / "kubeplay"
+
+
+def default_runroot() -> Path:
+    if not is_rootless():
+        return Path("/run/kubeplay")
+    runtime_dir = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime_dir and os.path.isdir(runtime_dir) and os.access(runtime_dir, os.W_OK):
+        return Path(runtime_dir) / "kubeplay"
+    return Path(f"/tmp/kubeplay-{os.getuid()}")
+
+
+def config_dirs() -> list[Path]:
+    """Configuration directories in rising precedence, as podman reads them."""
+    dirs = [Path("/usr/share/containers"), Path("/etc/containers")]
+    if is_rootless():
+        config_home = os.environ.get("XDG_CONFIG_HOME") or str(home_dir() / ".config")
+        dirs.append(Path(config_home) / "containers")
+    return dirs
+
+
+def read_toml_layers(name: str) -> list[tuple[Path, dict]]:
+    """Each existing `name` and its `name.d/*.conf` drop-ins, lowest precedence first."""
+    layers: list[tuple[Path, dict]] = []
+    for directory in config_dirs():
+        candidates = [directory / name]
+        dropins = directory / f"{name}.d"
+        if dropins.is_dir():
+            candidates += sorted(dropins.glob("*.conf"))
+        for path in candidates:
+            if not path.is_file():
+                continue
+            try:
+                layers.append((path, tomllib.loads(path.read_text())))
+            except (OSError, tomllib.TOMLDecodeError) as exc:
+                raise UserError(
+                    f"{path}: cannot be read as TOML: {exc}",
+                    hint=f"fix or remove {path}",
+                ) from exc
+    return layers
+
+
+@dataclass(frozen=True)
+class ContainersConf:
+    """The few containers.conf settings kubeplay honours."""
+
+    runtime: str | None = None
+    default_ulimits: tuple[str, ...] = ()
+    conmon_path: str | None = None
+
+    @classmethod
+    def load(cls) -> ContainersConf:
+        runtime = None
+        ulimits: tuple[str, ...] = ()
+        conmon = None
+        for _, data in read_toml_layers("containers.conf"):
+            engine = data.get("engine", {})
+            runtime = engine.get("runtime", runtime)
+            paths = engine.get("conmon_path")
+            if paths:
+                conmon = next((p for p in paths if os.access(p, os.X_OK)), conmon)
+            ulimits = tuple(data.get("containers", {}).get("default_ulimits", ulimits))
+        return cls(runtime=runtime, default_ulimits=ulimits, conmon_path=conmon)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Global options, resolved once by the CLI and handed down."""
+
+    root: Path = field(default_factory=default_root)
+    runroot: Path = field(default_factory=default_runroot)
+    runtime: str | None = None
+    log_level: str = "warning"
+    debug: bool = False
+
+    @property
+    def rootless(self) -> bool:
+        return is_rootless()
+
+    @property
+    def db_path(self) -> Path:
+        return self.root / "kubeplay.db"
+
+    def ensure_dirs(self) -> None:
+        """Create the graph root and the run root; a run root in /tmp must be ours and private."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self.runroot.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise HostError(
+                f"cannot create kubeplay's directories: {exc}",
+                hint="choose writable locations with --root and --runroot",
+            ) from exc
+        if self.rootless:
+            info = self.runroot.stat()
+            if info.st_uid != os.getuid() or info.st_mode & 0o077:
+                raise HostError(
+                    f"run root {self.runroot} is not private to uid {os.getuid()}",
+                    hint=f"remove {self.runroot} or pass --runroot to a directory you own with mode 0700",
+                )

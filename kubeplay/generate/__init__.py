@@ -1,0 +1,1 @@
+"""PodRecords back to Kubernetes YAML."""

@@ -1,0 +1,1 @@
+"""Images: references, registries, the content store, layers, archives."""

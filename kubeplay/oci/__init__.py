@@ -1,0 +1,1 @@
+"""config.json from a default spec plus small composable options; bundle writing."""

@@ -1,0 +1,1 @@
+"""The only composer: play, down, stop, start, rm, logs, exec."""

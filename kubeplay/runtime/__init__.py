@@ -1,0 +1,1 @@
+"""A thin driver for conmon and runc/crun: argv building, pid hand-off, error classification."""

@@ -1,0 +1,1 @@
+"""The state database: the only sqlite3 user."""

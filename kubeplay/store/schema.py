@@ -1,0 +1,88 @@
+"""The schema of the state database, one entry per version. Append only; never edit an entry.
+
+Config and state are apart: `pods.plan` and `containers.plan` hold the immutable plan as JSON;
+`pod_state` and `container_state` hold what changes, with CHECK constraints on every enum.
+"""
+
+MIGRATIONS: list[list[str]] = [
+    # 1: images, pods, containers, networks, leases, volumes
+    [
+        """CREATE TABLE images (
+            id TEXT PRIMARY KEY,                 -- config digest
+            manifest_digest TEXT NOT NULL,
+            record TEXT NOT NULL,                -- ImageRecord as JSON
+            size INTEGER NOT NULL CHECK (size >= 0),
+            created_at REAL NOT NULL
+        )""",
+        """CREATE TABLE image_names (
+            name TEXT PRIMARY KEY,               -- registry/repository:tag, as pulled or tagged
+            image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE
+        )""",
+        """CREATE TABLE image_layers (
+            image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL CHECK (position >= 0),
+            diff_id TEXT NOT NULL,               -- uncompressed digest: names the unpacked layer dir
+            blob_digest TEXT NOT NULL,           -- compressed digest: names the blob
+            media_type TEXT NOT NULL,
+            PRIMARY KEY (image_id, position)
+        )""",
+        "CREATE INDEX image_layers_diff_id ON image_layers(diff_id)",
+        """CREATE TABLE pods (
+            name TEXT PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            plan TEXT NOT NULL,                  -- PodPlan as JSON: config, never changed
+            created_at REAL NOT NULL
+        )""",
+        """CREATE TABLE pod_state (
+            pod_name TEXT PRIMARY KEY REFERENCES pods(name) ON DELETE CASCADE,
+            phase TEXT NOT NULL CHECK (phase IN
+                ('Pending', 'Running', 'Succeeded', 'Failed', 'Stopped', 'Unknown')),
+            ip TEXT NOT NULL DEFAULT '',
+            reason TEXT NOT NULL DEFAULT ''
+        )""",
+        """CREATE TABLE containers (
+            id TEXT PRIMARY KEY,
+            pod_name TEXT NOT NULL REFERENCES pods(name) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('infra', 'init', 'member')),
+            position INTEGER NOT NULL CHECK (position >= 0),
+            image_id TEXT,                       -- NULL for the infra container
+            plan TEXT,                           -- ContainerPlan as JSON; NULL for the infra container
+            UNIQUE (pod_name, role, name)
+        )""",
+        "CREATE INDEX containers_image_id ON containers(image_id)",
+        """CREATE TABLE container_state (
+            container_id TEXT PRIMARY KEY REFERENCES containers(id) ON DELETE CASCADE,
+            status TEXT NOT NULL CHECK (status IN ('created', 'running', 'exited', 'paused')),
+            pid INTEGER,
+            exit_code INTEGER,
+            restart_count INTEGER NOT NULL DEFAULT 0 CHECK (restart_count >= 0),
+            started_at REAL,
+            finished_at REAL,
+            ready INTEGER NOT NULL DEFAULT 0 CHECK (ready IN (0, 1)),
+            reason TEXT NOT NULL DEFAULT '',
+            boot_id TEXT NOT NULL DEFAULT ''     -- the run root's boot marker when pid was recorded
+        )""",
+        """CREATE TABLE networks (
+            name TEXT PRIMARY KEY,
+            subnet TEXT NOT NULL UNIQUE,
+            gateway TEXT NOT NULL,
+            bridge TEXT NOT NULL UNIQUE,
+            created_at REAL NOT NULL,
+            config TEXT NOT NULL DEFAULT '{}'
+        )""",
+        """CREATE TABLE leases (
+            network TEXT NOT NULL REFERENCES networks(name) ON DELETE CASCADE,
+            ip TEXT NOT NULL,
+            pod_name TEXT NOT NULL,
+            PRIMARY KEY (network, ip),
+            UNIQUE (network, pod_name)
+        )""",
+        """CREATE TABLE volumes (
+            name TEXT PRIMARY KEY,
+            path TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            labels TEXT NOT NULL DEFAULT '{}'
+        )""",
+    ],
+]

@@ -1,0 +1,1 @@
+"""Host checks: what works here and what does not."""

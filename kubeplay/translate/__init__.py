@@ -1,0 +1,1 @@
+"""Manifests to PodPlans: pure, no I/O beyond reading the given files."""
