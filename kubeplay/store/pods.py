@@ -1,0 +1,157 @@
+"""Pods and containers in the state database: plans as config, status as state."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from kubeplay.errors import ConflictError, NotFoundError
+from kubeplay.model.plan import ContainerPlan, PodPlan
+from kubeplay.model.record import (
+    ContainerRecord,
+    ContainerRole,
+    ContainerStatus,
+    PodPhase,
+    PodRecord,
+)
+from kubeplay.model.serial import from_dict, to_dict
+from kubeplay.store.db import Database
+
+_STATE_COLUMNS = ("status", "pid", "exit_code", "restart_count", "started_at", "finished_at", "ready", "reason", "boot_id")
+
+
+class PodStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # --- pods ---------------------------------------------------------------------------------
+
+    def add_pod(self, pod_id: str, plan: PodPlan) -> None:
+        with self.db.transaction() as conn:
+            if conn.execute("SELECT 1 FROM pods WHERE name=?", (plan.name,)).fetchone():
+                raise ConflictError(
+                    f'pod "{plan.name}" already exists',
+                    hint=f"remove it first with `kubeplay down FILE` or `kubeplay pod rm -f {plan.name}`",
+                )
+            conn.execute(
+                "INSERT INTO pods (name, id, plan, created_at) VALUES (?, ?, ?, ?)",
+                (plan.name, pod_id, json.dumps(to_dict(plan)), time.time()),
+            )
+            conn.execute("INSERT INTO pod_state (pod_name, phase) VALUES (?, ?)", (plan.name, PodPhase.PENDING.value))
+
+    def set_pod_state(self, name: str, **fields: object) -> None:
+        if "phase" in fields and isinstance(fields["phase"], PodPhase):
+            fields["phase"] = fields["phase"].value
+        columns = ", ".join(f"{key}=?" for key in fields)
+        with self.db.transaction() as conn:
+            conn.execute(f"UPDATE pod_state SET {columns} WHERE pod_name=?", (*fields.values(), name))
+
+    def remove_pod(self, name: str) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM pods WHERE name=?", (name,))
+
+    def pod_names(self) -> list[str]:
+        return [row["name"] for row in self.db.query("SELECT name FROM pods ORDER BY created_at, name")]
+
+    def get_pod(self, name: str) -> PodRecord:
+        record = self.find_pod(name)
+        if record is None:
+            raise NotFoundError(f'no pod named "{name}"', hint="`kubeplay pods` lists the pods")
+        return record
+
+    def find_pod(self, name: str) -> PodRecord | None:
+        rows = self.db.query(
+            "SELECT p.name, p.id, p.plan, p.created_at, s.phase, s.ip, s.reason "
+            "FROM pods p JOIN pod_state s ON s.pod_name = p.name WHERE p.name=?",
+            (name,),
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        return PodRecord(
+            name=row["name"],
+            id=row["id"],
+            plan=from_dict(PodPlan, json.loads(row["plan"])),
+            phase=PodPhase(row["phase"]),
+            created_at=row["created_at"],
+            containers=tuple(self.containers(name)),
+            ip=row["ip"],
+            reason=row["reason"],
+        )
+
+    def list_pods(self) -> list[PodRecord]:
+        return [record for name in self.pod_names() if (record := self.find_pod(name))]
+
+    # --- containers ---------------------------------------------------------------------------
+
+    def add_container(
+        self,
+        container_id: str,
+        pod_name: str,
+        name: str,
+        role: ContainerRole,
+        position: int,
+        image_id: str | None,
+        plan: ContainerPlan | None,
+    ) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO containers (id, pod_name, name, role, position, image_id, plan) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (container_id, pod_name, name, role.value, position, image_id,
+                 json.dumps(to_dict(plan)) if plan else None),
+            )
+            conn.execute(
+                "INSERT INTO container_state (container_id, status) VALUES (?, ?)",
+                (container_id, ContainerStatus.CREATED.value),
+            )
+
+    def set_container_state(self, container_id: str, **fields: object) -> None:
+        unknown = set(fields) - set(_STATE_COLUMNS)
+        if unknown:
+            raise ValueError(f"unknown container state columns {unknown}")
+        if isinstance(fields.get("status"), ContainerStatus):
+            fields["status"] = fields["status"].value  # type: ignore[union-attr]
+        columns = ", ".join(f"{key}=?" for key in fields)
+        with self.db.transaction() as conn:
+            conn.execute(f"UPDATE container_state SET {columns} WHERE container_id=?", (*fields.values(), container_id))
+
+    def remove_container(self, container_id: str) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM containers WHERE id=?", (container_id,))
+
+    def containers(self, pod_name: str) -> list[ContainerRecord]:
+        rows = self.db.query(
+            "SELECT c.*, s.* FROM containers c JOIN container_state s ON s.container_id = c.id "
+            "WHERE c.pod_name=? ORDER BY CASE c.role WHEN 'infra' THEN 0 WHEN 'init' THEN 1 ELSE 2 END, c.position",
+            (pod_name,),
+        )
+        return [_container_record(row) for row in rows]
+
+    def get_container(self, container_id: str) -> ContainerRecord | None:
+        rows = self.db.query(
+            "SELECT c.*, s.* FROM containers c JOIN container_state s ON s.container_id = c.id WHERE c.id=?",
+            (container_id,),
+        )
+        return _container_record(rows[0]) if rows else None
+
+    def boot_id(self, container_id: str) -> str:
+        rows = self.db.query("SELECT boot_id FROM container_state WHERE container_id=?", (container_id,))
+        return rows[0]["boot_id"] if rows else ""
+
+
+def _container_record(row) -> ContainerRecord:
+    return ContainerRecord(
+        id=row["id"],
+        pod=row["pod_name"],
+        name=row["name"],
+        role=ContainerRole(row["role"]),
+        plan=from_dict(ContainerPlan, json.loads(row["plan"])) if row["plan"] else None,
+        status=ContainerStatus(row["status"]),
+        pid=row["pid"],
+        exit_code=row["exit_code"],
+        restart_count=row["restart_count"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        ready=bool(row["ready"]),
+        reason=row["reason"],
+    )
