@@ -1,0 +1,106 @@
+"""Run the kubeplay CLI as a user would: a subprocess bound to its own --root and --runroot.
+
+`KubeplayRunner(root, runroot)` runs `python -m kubeplay --root R --runroot RR ARGS...` with a timeout
+and returns a `CLIResult` (unpacks as returncode, stdout, stderr). Its environment points auth.json
+and XDG directories into the runner's own tree, so no test reads or writes the host's credentials.
+`cleanup()` unmounts whatever is still mounted below its directories and removes them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import NamedTuple
+
+DEFAULT_TIMEOUT = 120.0
+
+
+class CLIResult(NamedTuple):
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def error_lines(self) -> list[str]:
+        return [line for line in self.stderr.splitlines() if line.startswith("error:")]
+
+    def hint_lines(self) -> list[str]:
+        return [line for line in self.stderr.splitlines() if line.startswith("hint:")]
+
+
+class KubeplayRunner:
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.root = base / "root"
+        self.runroot = base / "runroot"
+        self.authfile = base / "auth.json"
+        self.env = dict(os.environ)
+        self.env.update({
+            "REGISTRY_AUTH_FILE": str(self.authfile),
+            "XDG_RUNTIME_DIR": str(base / "xdg-run"),
+            "XDG_CONFIG_HOME": str(base / "xdg-config"),
+            "PYTHONDONTWRITEBYTECODE": "1",
+        })
+        for name in ("KUBEPLAY_ROOT", "KUBEPLAY_RUNROOT", "KUBEPLAY_DEBUG"):
+            self.env.pop(name, None)
+        (base / "xdg-run").mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def argv(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "kubeplay", "--root", str(self.root), "--runroot", str(self.runroot), *args]
+
+    def __call__(self, *args: str, timeout: float = DEFAULT_TIMEOUT, input: str | None = None) -> CLIResult:
+        try:
+            done = subprocess.run(self.argv(*args), capture_output=True, text=True, timeout=timeout,
+                                  input=input, env=self.env, cwd=self.base,
+                                  stdin=None if input is not None else subprocess.DEVNULL)
+        except subprocess.TimeoutExpired as exc:
+            raise AssertionError(f"kubeplay {' '.join(args)} did not finish in {timeout}s; "
+                                 f"stderr so far: {exc.stderr!r}") from exc
+        return CLIResult(done.returncode, done.stdout, done.stderr)
+
+    def popen(self, *args: str) -> subprocess.Popen:
+        """Start a command without waiting (the caller must wait or kill it)."""
+        return subprocess.Popen(self.argv(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                stdin=subprocess.DEVNULL, env=self.env, cwd=self.base, text=True)
+
+    def files_under_root(self) -> list[Path]:
+        return sorted(p for p in self.root.rglob("*") if p.is_file()) if self.root.exists() else []
+
+    def blob_paths(self) -> list[Path]:
+        """Blobs in the content store (see kubeplay.images.content); temp files excluded."""
+        directory = self.root / "blobs" / "sha256"
+        if not directory.is_dir():
+            return []
+        return sorted(p for p in directory.iterdir() if not p.name.startswith("."))
+
+    def cleanup(self) -> None:
+        unmount_below(self.base)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def mounts_below(base: Path) -> list[str]:
+    """Mount points at or below `base`, deepest first (from /proc/self/mountinfo)."""
+    prefix = str(base.resolve())
+    found = []
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 5:
+            continue
+        # mountinfo escapes spaces and the like as octal
+        point = fields[4].encode().decode("unicode_escape")
+        if point == prefix or point.startswith(prefix + "/"):
+            found.append(point)
+    return sorted(set(found), key=lambda p: p.count("/"), reverse=True)
+
+
+def unmount_below(base: Path) -> None:
+    if not base.exists():
+        return
+    for point in mounts_below(base):
+        subprocess.run(["umount", "-l", point], capture_output=True, timeout=30)
