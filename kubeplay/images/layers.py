@@ -1,0 +1,352 @@
+"""Unpacked layers: each layer extracted once into <root>/layers/<diff-id hex>/, ready for overlayfs.
+
+A layer is extracted into a private temporary sibling directory and renamed into place only when
+complete, so an interrupted unpack is never visible and two processes unpacking the same layer both
+succeed (the loser of the rename discards its copy). The diff id, the sha256 of the uncompressed
+tar, is computed while extracting.
+
+Extraction is done here rather than by tarfile, which neither refuses every escape nor knows OCI
+whiteouts: `.wh.NAME` becomes the 0:0 character device overlayfs uses to hide NAME, and
+`.wh..wh..opq` marks its directory opaque with the trusted.overlay.opaque xattr. No entry may
+write outside the layer, through `..`, an absolute path or a symlink unpacked earlier.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import stat
+import tarfile
+import tempfile
+import zlib
+from pathlib import Path
+from typing import BinaryIO
+
+from kubeplay.errors import ContentError
+
+log = logging.getLogger(__name__)
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_CHUNK = 1 << 20
+WHITEOUT_PREFIX = ".wh."
+OPAQUE_MARKER = ".wh..wh..opq"
+OPAQUE_XATTR = "trusted.overlay.opaque"
+
+
+class _EscapeError(Exception):
+    """An entry tried to leave the layer root; becomes a ContentError naming layer and entry."""
+
+
+def compression_of(head: bytes) -> str:
+    """"gzip", "zstd" or "" (plain tar), from the magic bytes.
+
+    The magic decides rather than the media type: docker archives carry no media types, and a
+    mislabelled blob still unpacks when its bytes are sound.
+    """
+    if head.startswith(_GZIP_MAGIC):
+        return "gzip"
+    if head.startswith(_ZSTD_MAGIC):
+        return "zstd"
+    return ""
+
+
+class _GunzipReader:
+    """A streaming gzip reader that also accepts concatenated members, as `gzip -d` does."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self._inflate = zlib.decompressobj(wbits=31)
+        self._pending = b""
+
+    def read(self, size: int = -1) -> bytes:
+        size = _CHUNK if size is None or size < 0 else size
+        while len(self._pending) < size:
+            if self._inflate.eof:
+                rest = self._inflate.unused_data
+                if not rest.strip(b"\0"):
+                    rest = self._raw.read(_CHUNK)
+                    if not rest:
+                        break
+                self._inflate = zlib.decompressobj(wbits=31)
+                self._pending += self._inflate.decompress(rest)
+                continue
+            data = self._raw.read(_CHUNK)
+            if not data:
+                raise EOFError("compressed stream ends before its end marker")
+            self._pending += self._inflate.decompress(data)
+        out, self._pending = self._pending[:size], self._pending[size:]
+        return out
+
+
+class _HashingReader:
+    """Hashes and counts everything read through it: the diff id is the digest of this stream."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self._hash.update(data)
+        self.size += len(data)
+        return data
+
+    def drain(self) -> None:
+        while self.read(_CHUNK):
+            pass
+
+    @property
+    def digest(self) -> str:
+        return "sha256:" + self._hash.hexdigest()
+
+
+def open_uncompressed(file: BinaryIO):
+    """A reader of the tar inside `file`, whichever compression it has."""
+    head = file.read(4)
+    file.seek(0)
+    kind = compression_of(head)
+    if kind == "gzip":
+        return _GunzipReader(file)
+    if kind == "zstd":
+        import zstandard  # only zstd layers pay for the import
+
+        return zstandard.ZstdDecompressor().stream_reader(file, read_across_frames=True)
+    return file
+
+
+def diff_id_of(blob_path: Path) -> str:
+    """The sha256 of the uncompressed content of a layer blob, without unpacking it."""
+    with open(blob_path, "rb") as file:
+        reader = _HashingReader(open_uncompressed(file))
+        try:
+            reader.drain()
+        except Exception as exc:
+            raise ContentError(f"layer {blob_path}: cannot be decompressed: {exc}",
+                               hint="the layer is corrupt; fetch or export it again") from exc
+        return reader.digest
+
+
+class LayerStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root / "layers"
+
+    def path(self, diff_id: str) -> Path:
+        algorithm, _, hexpart = diff_id.partition(":")
+        if algorithm != "sha256" or len(hexpart) != 64 or not all(c in "0123456789abcdef" for c in hexpart):
+            raise ContentError(f"malformed layer diff id {diff_id!r}", hint="only sha256 diff ids are supported")
+        return self.root / hexpart
+
+    def has(self, diff_id: str) -> bool:
+        return self.path(diff_id).is_dir()
+
+    def remove(self, diff_id: str) -> None:
+        """Rename away first, so a half-deleted layer never looks like a whole one."""
+        target = self.path(diff_id)
+        if not target.exists():
+            return
+        doomed = Path(tempfile.mkdtemp(prefix=".remove-", dir=self.root))
+        try:
+            target.rename(doomed / "layer")
+        except FileNotFoundError:
+            pass  # removed concurrently
+        shutil.rmtree(doomed, ignore_errors=True)
+
+    def diff_ids(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return ["sha256:" + entry.name for entry in self.root.iterdir() if not entry.name.startswith(".")]
+
+    def unpack(self, blob_path: Path, media_type: str = "", expected_diff_id: str | None = None) -> str:
+        """Unpack a layer blob (gzip, zstd or plain tar) unless already there; returns its diff id."""
+        if expected_diff_id is not None and self.has(expected_diff_id):
+            return expected_diff_id
+        self.root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".unpack-", dir=self.root))
+        try:
+            tree = staging / "tree"
+            tree.mkdir(0o755)  # a root entry in the tar may set its own mode
+            diff_id = self._extract(blob_path, media_type, tree)
+            if expected_diff_id is not None and diff_id != expected_diff_id:
+                raise ContentError(
+                    f"layer {blob_path.name}: its content has diff id {diff_id}, the image config says "
+                    f"{expected_diff_id}",
+                    hint="the image is corrupt; pull or load it again",
+                )
+            try:
+                tree.rename(self.path(diff_id))
+            except OSError:
+                if not self.has(diff_id):
+                    raise
+                # another process unpacked the same layer first: its copy is identical
+            return diff_id
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def _extract(self, blob_path: Path, media_type: str, tree: Path) -> str:
+        label = blob_path.name + (f" ({media_type})" if media_type else "")
+        try:
+            with open(blob_path, "rb") as file:
+                reader = _HashingReader(open_uncompressed(file))
+                with tarfile.open(fileobj=reader, mode="r|", encoding="utf-8", errors="surrogateescape") as tar:
+                    _Extractor(tree, tar).run()
+                reader.drain()  # the end-of-archive padding counts in the diff id
+                return reader.digest
+        except _EscapeError as exc:
+            raise ContentError(f"layer {label}: entry {exc} escapes the layer; refusing to unpack it",
+                               hint="the image is malformed or malicious; do not use it") from exc
+        except ContentError:
+            raise
+        except (tarfile.TarError, EOFError, zlib.error, OSError, ValueError) as exc:
+            raise ContentError(f"layer {label}: cannot be unpacked: {exc}",
+                               hint="the layer is corrupt or not a tar archive; fetch or export it again") from exc
+        except Exception as exc:  # zstandard.ZstdError and friends, imported lazily
+            if type(exc).__module__.startswith("zstandard"):
+                raise ContentError(f"layer {label}: cannot be decompressed: {exc}",
+                                   hint="the layer is corrupt; fetch or export it again") from exc
+            raise
+
+
+def _components(name: str, entry: str) -> list[str]:
+    """The path of an archive member as safe components; raises _EscapeError on any way out."""
+    if name.startswith("/"):
+        raise _EscapeError(f"{entry!r} (absolute path)")
+    parts = [part for part in name.split("/") if part not in ("", ".")]
+    if any(part == ".." for part in parts):
+        raise _EscapeError(f"{entry!r} (contains '..')")
+    return parts
+
+
+class _Extractor:
+    """Writes one tar stream into `tree`; directory metadata is applied at the end, deepest first."""
+
+    def __init__(self, tree: Path, tar: tarfile.TarFile) -> None:
+        self.tree = tree
+        self.tar = tar
+        self.privileged = os.geteuid() == 0
+        self.dirs: dict[str, tarfile.TarInfo] = {}
+
+    def run(self) -> None:
+        for member in self.tar:
+            self._member(member)
+        for relative in sorted(self.dirs, key=lambda p: p.count("/"), reverse=True):
+            self._metadata(self.tree / relative, self.dirs[relative])
+
+    def _parent(self, parts: list[str], entry: str) -> Path:
+        """The directory an entry goes in, created as needed, never reached through a symlink."""
+        current = self.tree
+        for part in parts[:-1]:
+            current = current / part
+            try:
+                info = os.lstat(current)
+            except FileNotFoundError:
+                os.mkdir(current, 0o755)
+                continue
+            if stat.S_ISLNK(info.st_mode):
+                raise _EscapeError(f"{entry!r} (goes through the symlink {part!r})")
+            if not stat.S_ISDIR(info.st_mode):
+                os.unlink(current)  # a later layer entry replaces a file with a directory
+                os.mkdir(current, 0o755)
+        return current
+
+    def _member(self, member: tarfile.TarInfo) -> None:
+        parts = _components(member.name, member.name)
+        if not parts:
+            if member.isdir():
+                self.dirs["."] = member  # the layer root's own metadata
+            return
+        parent = self._parent(parts, member.name)
+        base = parts[-1]
+        if base == OPAQUE_MARKER:
+            _set_opaque(parent)
+            return
+        if base.startswith(WHITEOUT_PREFIX):
+            target = parent / base[len(WHITEOUT_PREFIX):]
+            _clear(target)
+            os.mknod(target, stat.S_IFCHR | 0o000, os.makedev(0, 0))
+            return
+        path = parent / base
+        if member.isdir():
+            if not (path.is_dir() and not path.is_symlink()):
+                _clear(path)
+                os.mkdir(path, 0o755)
+            self.dirs["/".join(parts)] = member
+            return
+        _clear(path)
+        if not self._create(member, path, parts):
+            return
+        self._metadata(path, member)
+
+    def _create(self, member: tarfile.TarInfo, path: Path, parts: list[str]) -> bool:
+        if member.isreg():
+            source = self.tar.extractfile(member)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                assert source is not None
+                shutil.copyfileobj(source, out, _CHUNK)
+        elif member.issym():
+            os.symlink(member.linkname, path)
+        elif member.islnk():
+            target_parts = _components(member.linkname, f"{member.name} -> {member.linkname}")
+            target = self._parent(target_parts, f"{member.name} -> {member.linkname}") / target_parts[-1]
+            if target_parts == parts or not os.path.lexists(target) or os.path.isdir(target) and not os.path.islink(target):
+                raise tarfile.TarError(f"hard link {member.name} points to missing or invalid {member.linkname}")
+            os.link(target, path, follow_symlinks=False)
+            return False  # a hard link shares its target's inode and metadata
+        elif member.ischr() or member.isblk():
+            kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK
+            try:
+                os.mknod(path, kind | 0o600, os.makedev(member.devmajor, member.devminor))
+            except PermissionError:
+                log.warning("skipping device node %s: creating devices needs privileges", member.name)
+                return False
+        elif member.isfifo():
+            os.mkfifo(path, 0o600)
+        else:
+            log.warning("skipping %s: unsupported tar entry type %r", member.name, member.type)
+            return False
+        return True
+
+    def _metadata(self, path: Path, member: tarfile.TarInfo) -> None:
+        """Owner, then mode (chown clears setuid bits), xattrs, then mtime."""
+        try:
+            os.lchown(path, member.uid, member.gid)
+        except PermissionError:
+            if self.privileged:
+                raise
+        if not member.issym():
+            os.chmod(path, stat.S_IMODE(member.mode))
+        for key, value in member.pax_headers.items():
+            if not key.startswith("SCHILY.xattr."):
+                continue
+            name = key[len("SCHILY.xattr."):]
+            if name.startswith("trusted.overlay."):
+                continue  # only kubeplay decides what overlayfs hides
+            try:
+                os.setxattr(path, name, value.encode("utf-8", "surrogateescape"), follow_symlinks=False)
+            except OSError as exc:
+                log.debug("xattr %s on %s not kept: %s", name, member.name, exc)
+        os.utime(path, ns=(int(member.mtime * 1e9),) * 2, follow_symlinks=False)
+
+
+def _clear(path: Path) -> None:
+    """Make room for an entry: a later entry replaces whatever an earlier one left at that path."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(info.st_mode):
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)
+
+
+def _set_opaque(directory: Path) -> None:
+    try:
+        os.setxattr(directory, OPAQUE_XATTR, b"y", follow_symlinks=False)
+    except PermissionError:
+        # unprivileged: overlayfs mounted with "userxattr" reads the user.* namespace instead
+        os.setxattr(directory, "user.overlay.opaque", b"y", follow_symlinks=False)

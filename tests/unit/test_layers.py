@@ -1,0 +1,193 @@
+"""Layer unpacking: whiteouts, escapes, links, modes and compressions, on tars built here."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import stat
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from kubeplay.errors import ContentError
+from kubeplay.images.layers import LayerStore, diff_id_of
+
+ROOT = os.geteuid() == 0
+
+
+def entry(name: str, kind: bytes = tarfile.REGTYPE, data: bytes = b"", **fields) -> tuple[tarfile.TarInfo, bytes]:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.size = len(data) if kind == tarfile.REGTYPE else 0
+    info.mode = fields.pop("mode", 0o755 if kind == tarfile.DIRTYPE else 0o644)
+    info.mtime = fields.pop("mtime", 1_600_000_000)
+    for key, value in fields.items():
+        setattr(info, key, value)
+    return info, data
+
+
+def make_tar(entries, fmt=tarfile.PAX_FORMAT) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=fmt) as tar:
+        for info, data in entries:
+            tar.addfile(info, io.BytesIO(data) if info.isreg() else None)
+    return buffer.getvalue()
+
+
+def write_blob(tmp_path: Path, data: bytes, name: str = "blob") -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> LayerStore:
+    return LayerStore(tmp_path / "root")
+
+
+def unpack(store: LayerStore, tmp_path: Path, entries) -> Path:
+    data = make_tar(entries)
+    diff_id = store.unpack(write_blob(tmp_path, data), "application/vnd.oci.image.layer.v1.tar")
+    assert diff_id == "sha256:" + hashlib.sha256(data).hexdigest()
+    return store.path(diff_id)
+
+
+def test_files_dirs_modes_and_mtimes(store, tmp_path):
+    layer = unpack(store, tmp_path, [
+        entry("bin", tarfile.DIRTYPE, mode=0o711, mtime=1_500_000_000),
+        entry("bin/tool", data=b"#!/bin/sh\n", mode=0o4755),
+        entry("tmp", tarfile.DIRTYPE, mode=0o1777),
+        entry("etc/hostname", data=b"box\n", mode=0o600),  # parent not in the tar
+    ])
+    assert (layer / "bin/tool").read_bytes() == b"#!/bin/sh\n"
+    assert stat.S_IMODE(os.stat(layer / "bin/tool").st_mode) == 0o4755
+    assert stat.S_IMODE(os.stat(layer / "bin").st_mode) == 0o711
+    assert stat.S_IMODE(os.stat(layer / "tmp").st_mode) == 0o1777
+    assert stat.S_IMODE(os.stat(layer / "etc/hostname").st_mode) == 0o600
+    assert os.stat(layer / "bin").st_mtime == 1_500_000_000  # set after its child was written
+    assert os.stat(layer / "bin/tool").st_mtime == 1_600_000_000
+
+
+@pytest.mark.skipif(not ROOT, reason="owners need root")
+def test_owners_kept(store, tmp_path):
+    layer = unpack(store, tmp_path, [entry("data", data=b"x", uid=1234, gid=5678, mode=0o2755)])
+    info = os.stat(layer / "data")
+    assert (info.st_uid, info.st_gid) == (1234, 5678)
+    assert stat.S_IMODE(info.st_mode) == 0o2755  # chown did not clear setgid
+
+
+def test_symlinks_and_hardlinks(store, tmp_path):
+    layer = unpack(store, tmp_path, [
+        entry("bin/busybox", data=b"ELF", mode=0o755),
+        entry("bin/sh", tarfile.LNKTYPE, linkname="bin/busybox"),
+        entry("bin/ls", tarfile.SYMTYPE, linkname="/bin/busybox"),
+        entry("usr", tarfile.SYMTYPE, linkname="../outside"),  # dangling targets are fine for symlinks
+    ])
+    assert os.stat(layer / "bin/sh").st_ino == os.stat(layer / "bin/busybox").st_ino
+    assert os.readlink(layer / "bin/ls") == "/bin/busybox"
+    assert os.readlink(layer / "usr") == "../outside"
+
+
+def test_whiteout_and_opaque(store, tmp_path):
+    layer = unpack(store, tmp_path, [
+        entry("etc", tarfile.DIRTYPE),
+        entry("etc/.wh.motd"),
+        entry("var/cache/.wh..wh..opq"),
+        entry("var/cache/new", data=b"n"),
+    ])
+    info = os.lstat(layer / "etc/motd")
+    assert stat.S_ISCHR(info.st_mode) and info.st_rdev == os.makedev(0, 0)
+    assert not (layer / "etc/.wh.motd").exists()
+    xattr = "trusted.overlay.opaque" if ROOT else "user.overlay.opaque"
+    assert os.getxattr(layer / "var/cache", xattr) == b"y"
+    assert not (layer / "var/cache/.wh..wh..opq").exists()
+    assert (layer / "var/cache/new").read_bytes() == b"n"
+
+
+def test_fifo_and_xattr(store, tmp_path):
+    info, data = entry("bin/ping", data=b"p")
+    info.pax_headers = {"SCHILY.xattr.user.test": "hello", "SCHILY.xattr.trusted.overlay.opaque": "y"}
+    layer = unpack(store, tmp_path, [entry("run/pipe", tarfile.FIFOTYPE), (info, data)])
+    assert stat.S_ISFIFO(os.lstat(layer / "run/pipe").st_mode)
+    assert os.getxattr(layer / "bin/ping", "user.test") == b"hello"
+    with pytest.raises(OSError):  # a layer may not forge overlay metadata
+        os.getxattr(layer / "bin/ping", "trusted.overlay.opaque")
+
+
+@pytest.mark.skipif(not ROOT, reason="device nodes need root")
+def test_device_nodes(store, tmp_path):
+    layer = unpack(store, tmp_path, [entry("dev/null", tarfile.CHRTYPE, devmajor=1, devminor=3, mode=0o666)])
+    info = os.lstat(layer / "dev/null")
+    assert stat.S_ISCHR(info.st_mode) and info.st_rdev == os.makedev(1, 3)
+
+
+@pytest.mark.parametrize("entries, what", [
+    ([entry("../evil", data=b"x")], "'..'"),
+    ([entry("a/../../evil", data=b"x")], "'..'"),
+    ([entry("/etc/evil", data=b"x")], "absolute"),
+    ([entry("link", tarfile.SYMTYPE, linkname="/tmp"), entry("link/evil", data=b"x")], "symlink"),
+    ([entry("link", tarfile.SYMTYPE, linkname="."), entry("link/.wh.x")], "symlink"),
+    ([entry("hard", tarfile.LNKTYPE, linkname="../../etc/passwd")], "'..'"),
+    ([entry("hard", tarfile.LNKTYPE, linkname="/etc/passwd")], "absolute"),
+    ([entry("dir", tarfile.SYMTYPE, linkname="/etc"), entry("hard", tarfile.LNKTYPE, linkname="dir/passwd")],
+     "symlink"),
+])
+def test_escapes_refused(store, tmp_path, entries, what):
+    blob = write_blob(tmp_path, make_tar(entries, fmt=tarfile.GNU_FORMAT))
+    with pytest.raises(ContentError) as caught:
+        store.unpack(blob)
+    assert "escapes the layer" in caught.value.message and what in caught.value.message
+    assert blob.name in caught.value.message
+    assert store.diff_ids() == []  # nothing half-unpacked is visible
+    assert [p.name for p in store.root.iterdir()] == []
+
+
+def test_gzip_and_zstd_give_the_diff_id_of_the_tar(store, tmp_path):
+    import zstandard
+
+    data = make_tar([entry("hello", data=b"world")])
+    expected = "sha256:" + hashlib.sha256(data).hexdigest()
+    gz = write_blob(tmp_path, gzip.compress(data), "gz")
+    zst = write_blob(tmp_path, zstandard.ZstdCompressor().compress(data), "zst")
+    assert diff_id_of(gz) == expected and diff_id_of(zst) == expected
+    assert store.unpack(gz, "application/vnd.oci.image.layer.v1.tar+gzip") == expected
+    store.remove(expected)
+    assert not store.has(expected)
+    assert store.unpack(zst, "application/vnd.oci.image.layer.v1.tar+zstd") == expected
+    assert (store.path(expected) / "hello").read_bytes() == b"world"
+
+
+def test_unpack_twice_and_expected_diff_id(store, tmp_path):
+    data = make_tar([entry("a", data=b"1")])
+    blob = write_blob(tmp_path, data)
+    first = store.unpack(blob)
+    assert store.unpack(blob) == first  # a second unpack finds the layer in place
+    assert store.diff_ids() == [first]
+    with pytest.raises(ContentError, match="diff id"):
+        store.unpack(write_blob(tmp_path, make_tar([entry("b", data=b"2")]), "other"),
+                     expected_diff_id="sha256:" + "0" * 64)
+    assert store.diff_ids() == [first]
+
+
+def test_truncated_and_garbage_blobs(store, tmp_path):
+    data = gzip.compress(make_tar([entry("big", data=os.urandom(50_000))]))
+    with pytest.raises(ContentError, match="cannot be"):
+        store.unpack(write_blob(tmp_path, data[: len(data) // 2], "cut"))
+    with pytest.raises(ContentError, match="cannot be unpacked"):
+        store.unpack(write_blob(tmp_path, b"this is not a tar archive at all" * 40, "junk"))
+    assert store.diff_ids() == []
+
+
+def test_later_entry_replaces_earlier(store, tmp_path):
+    layer = unpack(store, tmp_path, [
+        entry("x", data=b"file"),
+        entry("x", tarfile.DIRTYPE),
+        entry("x/y", data=b"inner"),
+        entry("z", tarfile.DIRTYPE),
+        entry("z", data=b"now a file"),
+    ])
+    assert (layer / "x/y").read_bytes() == b"inner"
+    assert (layer / "z").read_bytes() == b"now a file"
