@@ -95,7 +95,7 @@ def last_meaningful(stderr: str) -> str:
 def _strip_prefixes(message: str) -> str:
     # "runc create failed: unable to start container process: exec: ..." -> the useful tail stays,
     # but the boilerplate at the front adds nothing for a user.
-    for prefix in ("runc run failed: ", "runc create failed: ", "runc exec failed: ",
+    for prefix in ("runc run failed: ", "runc create failed: ", "runc exec failed: ", "exec failed: ",
                    "unable to start container process: ", "error during container init: ", "crun: "):
         if message.startswith(prefix):
             message = message[len(prefix):]
