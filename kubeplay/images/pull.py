@@ -1,0 +1,194 @@
+"""Pull: resolve a reference, fetch its manifest for this platform, download the blobs, commit.
+
+Short names are tried against each search registry in turn, and each registry through its mirrors
+first. Blobs go into the content store (verified before they become visible), up to four at a
+time; blobs already there are not fetched again, so a pull that was killed half-way and re-run
+only fetches what is missing. The last step hands the blobs to `commit_image`, which unpacks the
+layers and records the image.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+
+from kubeplay.config import Settings
+from kubeplay.errors import AuthError, KubeplayError, NotFoundError, RegistryError
+from kubeplay.images.auth import lookup
+from kubeplay.images.content import ContentStore
+from kubeplay.images.distribution import Manifest, RegistryClient
+from kubeplay.images.platform import Platform, host_platform, parse_platform, select_manifest
+from kubeplay.images.reference import candidates
+from kubeplay.images.registries import RegistriesConf
+from kubeplay.model.image import ImageRecord, ImageRef
+
+log = logging.getLogger(__name__)
+
+PARALLEL_DOWNLOADS = 4
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Blob:
+    digest: str
+    size: int
+    media_type: str
+
+
+@dataclass(frozen=True)
+class FetchedImage:
+    """Everything `commit_image` needs; the blobs are already in the content store."""
+
+    reference: ImageRef
+    manifest_digest: str
+    manifest_bytes: bytes
+    config_bytes: bytes
+    layers: tuple[Blob, ...]
+
+
+def pull_image(settings: Settings, reference: str, *, platform: str | None = None,
+               tls_verify: bool | None = None, authfile: str | None = None,
+               progress: Progress | None = None) -> ImageRecord:
+    """Pull `reference` into the store and record it; returns the stored image."""
+    from kubeplay.images.commit import LayerBlob, commit_image
+
+    fetched = fetch_image(settings, reference, platform=platform, tls_verify=tls_verify,
+                          authfile=authfile, progress=progress)
+    _say(progress, "Writing manifest to image destination")
+    return commit_image(
+        settings,
+        names=[str(fetched.reference)],
+        manifest_digest=fetched.manifest_digest,
+        manifest_bytes=fetched.manifest_bytes,
+        config_bytes=fetched.config_bytes,
+        layers=[LayerBlob(blob.digest, blob.size, blob.media_type) for blob in fetched.layers],
+    )
+
+
+def fetch_image(settings: Settings, reference: str, *, platform: str | None = None,
+                tls_verify: bool | None = None, authfile: str | None = None,
+                progress: Progress | None = None, registries: RegistriesConf | None = None,
+                attempts: int = 4, backoff: float = 0.5) -> FetchedImage:
+    """Download `reference`'s manifest, config and layers into the content store."""
+    conf = registries if registries is not None else RegistriesConf.load()
+    want = parse_platform(platform) if platform else host_platform()
+    failures: list[tuple[str, KubeplayError]] = []
+    for ref in candidates(reference, conf):
+        for endpoint in conf.endpoints(ref):
+            where = str(ref) if endpoint.host == ref.registry else f"{ref} (from {endpoint.host})"
+            _say(progress, f"Trying to pull {where}...")
+            client = RegistryClient(endpoint, image=str(ref), tls_verify=tls_verify, attempts=attempts,
+                                    backoff=backoff,
+                                    credentials=lookup(f"{endpoint.host}/{endpoint.repository}", authfile))
+            try:
+                return _fetch(ContentStore(settings.root), client, ref, want, platform is not None, progress)
+            except (NotFoundError, AuthError, RegistryError) as exc:
+                log.debug("pull %s from %s: %s", ref, endpoint.host, exc)
+                failures.append((where, exc))
+    raise _combined(reference, failures)
+
+
+def _fetch(store: ContentStore, client: RegistryClient, ref: ImageRef, want: Platform,
+           explicit_platform: bool, progress: Progress | None) -> FetchedImage:
+    manifest = client.get_manifest(ref.digest or ref.tag or "latest")
+    chosen_from_list = manifest.is_list
+    if manifest.is_list:
+        descriptor = select_manifest(manifest.json(), want, str(ref))
+        manifest = client.get_manifest(str(descriptor.get("digest", "")))
+        if manifest.is_list:
+            raise RegistryError(f"image {ref}: the index for {want} points to another index",
+                                hint="nested indexes are not supported; pull the image by its manifest digest")
+    config, layers = _parse_manifest(manifest, str(ref))
+    _download(store, client, [config, *layers], progress)
+    store.put_bytes(manifest.data, manifest.digest, what=f"image {ref}: manifest")
+    config_bytes = store.read_bytes(config.digest)
+    if explicit_platform and not chosen_from_list:
+        _warn_platform(config_bytes, want, ref)
+    return FetchedImage(ref, manifest.digest, manifest.data, config_bytes, tuple(layers))
+
+
+def _parse_manifest(manifest: Manifest, image: str) -> tuple[Blob, list[Blob]]:
+    body = manifest.json()
+    try:
+        config = _blob(body["config"])
+        layers = [_blob(item) for item in body["layers"]]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RegistryError(f"image {image}: manifest {manifest.digest} lacks a valid config or layer list",
+                            hint="the image on the registry is malformed; push it again") from exc
+    if "image.config" not in config.media_type and "container.image" not in config.media_type:
+        raise NotFoundError(f"{image} is not a container image (its config is {config.media_type!r})",
+                            hint="kubeplay runs container images; this is some other OCI artifact")
+    for layer in layers:
+        if "layer" not in layer.media_type and "rootfs" not in layer.media_type:
+            raise RegistryError(f"image {image}: layer {layer.digest} has unsupported type {layer.media_type!r}",
+                                hint="kubeplay unpacks tar, tar+gzip and tar+zstd layers")
+    return config, layers
+
+
+def _blob(descriptor: dict) -> Blob:
+    digest, size = descriptor["digest"], descriptor["size"]
+    if not isinstance(digest, str) or not isinstance(size, int) or size < 0:
+        raise ValueError("descriptor needs a digest string and a size")
+    return Blob(digest, size, str(descriptor.get("mediaType", "")))
+
+
+def _download(store: ContentStore, client: RegistryClient, blobs: list[Blob], progress: Progress | None) -> None:
+    """Fetch the missing blobs, a few at a time; the first failure cancels what has not started."""
+    unique = {blob.digest: blob for blob in blobs}
+    missing = [blob for blob in unique.values() if not store.has(blob.digest, blob.size)]
+    for blob in unique.values():
+        if blob not in missing:
+            _say(progress, f"Copying blob {blob.digest[7:19]} skipped: already exists")
+    if not missing:
+        return
+
+    def one(blob: Blob) -> None:
+        what = "config" if "config" in blob.media_type else "layer"
+        client.fetch_blob(store, blob.digest, blob.size, what=what)
+        _say(progress, f"Copying {'config' if what == 'config' else 'blob'} {blob.digest[7:19]} done")
+
+    with ThreadPoolExecutor(max_workers=min(PARALLEL_DOWNLOADS, len(missing)),
+                            thread_name_prefix="kubeplay-pull") as pool:
+        futures = [pool.submit(one, blob) for blob in missing]
+        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        for future in pending:
+            future.cancel()
+        for future in futures:
+            if future in done and future.exception() is not None:
+                raise future.exception()  # type: ignore[misc]
+
+
+def _warn_platform(config_bytes: bytes, want: Platform, ref: ImageRef) -> None:
+    import json
+
+    try:
+        config = json.loads(config_bytes)
+        have = Platform(config.get("os", ""), config.get("architecture", ""), config.get("variant", ""))
+    except (ValueError, AttributeError):
+        return
+    if (have.os, have.architecture) != (want.os, want.architecture):
+        log.warning("image %s is for %s, not the requested %s", ref, have, want)
+
+
+def _combined(reference: str, failures: list[tuple[str, KubeplayError]]) -> KubeplayError:
+    """One error for every place tried; a single failure is raised as it was."""
+    if not failures:
+        return NotFoundError(f"image {reference}: no registry to pull it from",
+                             hint="set unqualified-search-registries in registries.conf")
+    if len(failures) == 1:
+        return failures[0][1]
+    tried = "; ".join(f"{where}: {exc.message}" for where, exc in failures)
+    message = f"pulling {reference} failed everywhere it was tried: {tried}"
+    errors = [exc for _, exc in failures]
+    if all(isinstance(exc, NotFoundError) for exc in errors):
+        return NotFoundError(message, hint="check the image name, or qualify it with its registry (HOST/NAME:TAG)")
+    first = next(exc for exc in errors if not isinstance(exc, NotFoundError))
+    return type(first)(message, hint=first.hint)
+
+
+def _say(progress: Progress | None, text: str) -> None:
+    if progress is not None:
+        progress(text)
+
