@@ -1,0 +1,81 @@
+"""A network's host side: the Linux bridge with the gateway address, forwarding, and masquerade.
+
+`ensure_bridge` is idempotent and runs on every attach, so a bridge lost to a reboot (or never made:
+`network create` only records the network) comes back on first use. `remove_bridge` undoes it all.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import re
+from pathlib import Path
+
+from kubeplay.errors import HostError, UserError
+from kubeplay.net import nftables
+from kubeplay.net.netlink import link_index, netlink_code, rtnl, write_sysctl
+from kubeplay.store.network import NetworkRecord
+
+BRIDGE_NAME = re.compile(r"^[a-z][a-z0-9]{0,14}$")  # IFNAMSIZ leaves 15 characters
+
+
+def check_bridge_name(name: str) -> None:
+    if not BRIDGE_NAME.match(name):
+        raise UserError(f"invalid bridge name {name!r}",
+                        hint="use 1-15 lowercase letters and digits, starting with a letter")
+
+
+def link_exists(name: str) -> bool:
+    """Whether the host has an interface of that name (sysfs: no netlink, no root)."""
+    return Path("/sys/class/net", name).exists()
+
+
+def nft_table(record: NetworkRecord) -> str:
+    return record.config.get("nft_table", nftables.TABLE)
+
+
+def ensure_bridge(record: NetworkRecord) -> int:
+    """The network's bridge, made if missing, with the gateway address, up; returns its index."""
+    subnet = ipaddress.ip_network(record.subnet)
+    with rtnl(f"setting up bridge {record.bridge} of network {record.name}") as ipr:
+        index = link_index(ipr, record.bridge)
+        if index is None:
+            ipr.link("add", ifname=record.bridge, kind="bridge")
+            index = link_index(ipr, record.bridge)
+        if not _has_address(ipr, index, record.gateway, subnet.prefixlen):
+            ipr.addr("add", index=index, address=record.gateway, prefixlen=subnet.prefixlen)
+        ipr.link("set", index=index, state="up")
+    # pods reach beyond the host only if the host routes between interfaces
+    write_sysctl("net.ipv4.ip_forward", "1", "pods on the bridge need routing to the outside")
+    # a hostPort reached at 127.0.0.1 is DNATed to the pod and leaves through the bridge with a
+    # loopback source; the kernel drops such packets unless route_localnet is on for that device
+    _write_device_sysctl(record.bridge, "route_localnet", "1",
+                         "hostPorts reached at 127.0.0.1 are routed to the pod through the bridge")
+    nftables.install_masquerade(record.name, record.subnet, table=nft_table(record))
+    return index
+
+
+def _has_address(ipr, index: int, address: str, prefixlen: int) -> bool:
+    for item in ipr.get_addr(index=index):
+        if item.get("IFA_ADDRESS") == address and item["prefixlen"] == prefixlen:
+            return True
+    return False
+
+
+def _write_device_sysctl(device: str, key: str, value: str, why: str) -> None:
+    # device names never contain '.', so the dotted form is unambiguous
+    write_sysctl(f"net.ipv4.conf.{device}.{key}", value, why)
+
+
+def remove_bridge(record: NetworkRecord) -> None:
+    """Delete the bridge and the network's masquerade. Idempotent."""
+    if link_exists(record.bridge):
+        try:
+            with rtnl(f"removing bridge {record.bridge} of network {record.name}") as ipr:
+                index = link_index(ipr, record.bridge)
+                if index is not None:
+                    ipr.link("del", index=index)
+        except HostError as exc:
+            if netlink_code(exc) != errno.ENODEV:  # gone meanwhile: that is what we wanted
+                raise
+    nftables.remove_masquerade(record.name, table=nft_table(record))

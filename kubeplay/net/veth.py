@@ -1,0 +1,110 @@
+"""Plugging a pod's netns into a bridge network: lease, veth pair, address, default route.
+
+The host end is named from the pod ("kpv" + 8 hex of a hash), so a later detach, or a retried
+attach, finds what an earlier, maybe half-finished, attach made. The pod end is created directly
+inside the pod's namespace as eth0, so it never shows up (or collides) on the host.
+Attach and detach are symmetric and idempotent; a failed attach undoes itself.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import ipaddress
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from kubeplay.config import Settings
+from kubeplay.errors import HostError
+from kubeplay.net.bridge import ensure_bridge, link_exists
+from kubeplay.net.ipam import allocate, release
+from kubeplay.net.netlink import link_index, netlink_code, rtnl
+from kubeplay.net.networks import DEFAULT_NETWORK, resolve_network
+from kubeplay.store.db import Database
+from kubeplay.store.network import get_network_record
+
+POD_INTERFACE = "eth0"
+
+
+@dataclass(frozen=True)
+class PodNetwork:
+    ip: str
+    prefix_len: int
+    gateway: str
+    network: str
+    bridge: str
+    host_veth: str
+
+
+def host_veth_name(pod_name: str) -> str:
+    """Deterministic and short: IFNAMSIZ allows 15 characters."""
+    return "kpv" + hashlib.sha256(pod_name.encode()).hexdigest()[:8]
+
+
+def attach_pod(settings: Settings, db: Database, pod_name: str, netns_path: Path, network: str) -> PodNetwork:
+    """Give the pod in `netns_path` an address on `network` ("" = the default network)."""
+    if settings.rootless:
+        raise HostError("bridge networking needs root", hint="rootless pods use pasta or slirp4netns")
+    record = resolve_network(db, network)
+    try:
+        bridge_index = ensure_bridge(record)
+        ip = allocate(db, record.name, pod_name)
+        prefix_len = ipaddress.ip_network(record.subnet).prefixlen
+        host = host_veth_name(pod_name)
+        _delete_link(host)  # a leftover of an attach that died halfway
+        _create_veth(host, bridge_index, netns_path)
+        _configure_pod_side(netns_path, ip, prefix_len, record.gateway)
+    except BaseException:
+        detach_pod(settings, db, pod_name, record.name)
+        raise
+    return PodNetwork(ip=ip, prefix_len=prefix_len, gateway=record.gateway, network=record.name,
+                      bridge=record.bridge, host_veth=host)
+
+
+def _create_veth(host: str, bridge_index: int, netns_path: Path) -> None:
+    try:
+        netns_fd = os.open(netns_path, os.O_RDONLY)
+    except OSError as exc:
+        raise HostError(f"cannot open network namespace {netns_path}: {exc}",
+                        hint="the pod's namespace is gone; remove the pod and play it again") from exc
+    try:
+        with rtnl(f"creating veth {host}") as ipr:
+            ipr.link("add", ifname=host, kind="veth",
+                     peer={"ifname": POD_INTERFACE, "net_ns_fd": netns_fd})
+            index = link_index(ipr, host)
+            ipr.link("set", index=index, master=bridge_index, state="up")
+    finally:
+        os.close(netns_fd)
+
+
+def _configure_pod_side(netns_path: Path, ip: str, prefix_len: int, gateway: str) -> None:
+    with rtnl(f"configuring {POD_INTERFACE} in {netns_path}", netns=netns_path) as ipr:
+        index = link_index(ipr, POD_INTERFACE)
+        if index is None:
+            raise HostError(f"{POD_INTERFACE} did not appear in {netns_path}",
+                            hint="check `dmesg` for veth errors")
+        ipr.addr("add", index=index, address=ip, prefixlen=prefix_len)
+        ipr.link("set", index=index, state="up")
+        ipr.route("add", dst="0.0.0.0/0", gateway=gateway, oif=index)
+
+
+def _delete_link(name: str) -> None:
+    if not link_exists(name):
+        return
+    try:
+        with rtnl(f"removing veth {name}") as ipr:
+            index = link_index(ipr, name)
+            if index is not None:
+                ipr.link("del", index=index)  # takes the pod's end with it
+    except HostError as exc:
+        if netlink_code(exc) != errno.ENODEV:
+            raise
+
+
+def detach_pod(settings: Settings, db: Database, pod_name: str, network: str) -> None:
+    """Remove the pod's veth (if any) and its lease (if any). Idempotent."""
+    _delete_link(host_veth_name(pod_name))
+    record = get_network_record(db, network or DEFAULT_NETWORK)
+    if record is not None:
+        release(db, record.name, pod_name)
