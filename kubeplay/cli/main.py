@@ -33,6 +33,9 @@ COMMANDS = {
     "exec": "kubeplay.cli.exec:exec_",
     # called back by conmon when a container exits; not for users
     "container-exited": "kubeplay.cli.internal:container_exited",
+    "container-restart": "kubeplay.cli.internal:container_restart",
+    # networks
+    "network": "kubeplay.cli.network:network",
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +15,8 @@ from kubeplay.store.schema import MIGRATIONS
 class Database:
     def __init__(self, path: Path) -> None:
         self.path = path
+        # one connection serves a command's threads (members are created concurrently): serialize use
+        self._lock = threading.RLock()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # isolation_level=None: we issue BEGIN ourselves so each transaction is explicit and short
@@ -47,6 +50,7 @@ class Database:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """BEGIN IMMEDIATE: take the write lock up front so two writers never deadlock on upgrade."""
         try:
+            self._lock.acquire()
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self.conn
@@ -56,10 +60,13 @@ class Database:
             self.conn.execute("COMMIT")
         except sqlite3.Error as exc:
             raise StoreError(f"state database {self.path}: {exc}", hint="retry; if it persists, check the disk") from exc
+        finally:
+            self._lock.release()
 
     def query(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
         try:
-            return self.conn.execute(sql, params).fetchall()
+            with self._lock:
+                return self.conn.execute(sql, params).fetchall()
         except sqlite3.Error as exc:
             raise StoreError(f"state database {self.path}: {exc}") from exc
 

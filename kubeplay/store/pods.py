@@ -17,7 +17,8 @@ from kubeplay.model.record import (
 from kubeplay.model.serial import from_dict, to_dict
 from kubeplay.store.db import Database
 
-_STATE_COLUMNS = ("status", "pid", "exit_code", "restart_count", "started_at", "finished_at", "ready", "reason", "boot_id")
+_STATE_COLUMNS = ("status", "pid", "exit_code", "restart_count", "started_at", "finished_at", "ready", "reason", "boot_id",
+                  "backoff_step", "restart_at")
 
 
 class PodStore:
@@ -133,6 +134,18 @@ class PodStore:
             (container_id,),
         )
         return _container_record(rows[0]) if rows else None
+
+    def backoff_step(self, container_id: str) -> int:
+        rows = self.db.query("SELECT backoff_step FROM container_state WHERE container_id=?", (container_id,))
+        return rows[0]["backoff_step"] if rows else 0
+
+    def restart_at(self, container_id: str) -> float | None:
+        rows = self.db.query("SELECT restart_at FROM container_state WHERE container_id=?", (container_id,))
+        return rows[0]["restart_at"] if rows else None
+
+    def image_id(self, container_id: str) -> str | None:
+        rows = self.db.query("SELECT image_id FROM containers WHERE id=?", (container_id,))
+        return rows[0]["image_id"] if rows else None
 
     def boot_id(self, container_id: str) -> str:
         rows = self.db.query("SELECT boot_id FROM container_state WHERE container_id=?", (container_id,))

@@ -85,4 +85,10 @@ MIGRATIONS: list[list[str]] = [
             labels TEXT NOT NULL DEFAULT '{}'
         )""",
     ],
+    # 2: the restart back-off step of a container, apart from its restart count (it resets after
+    # ten minutes of running, as the kubelet's does, while the count keeps growing)
+    [
+        "ALTER TABLE container_state ADD COLUMN backoff_step INTEGER NOT NULL DEFAULT 0 CHECK (backoff_step >= 0)",
+        "ALTER TABLE container_state ADD COLUMN restart_at REAL",
+    ],
 ]

@@ -1,0 +1,179 @@
+"""`kubeplay pods`, `ps` and the `pod` group: looking at pods and operating on them."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from kubeplay.cli.render import age, echo_json, table
+from kubeplay.config import Settings
+
+
+def _engine(settings: Settings):
+    from kubeplay.pods.engine import Engine
+
+    return Engine(settings)
+
+
+def _records(engine):
+    from kubeplay.pods.status import reconcile_pod
+
+    return [reconcile_pod(engine.store, engine.settings, pod) for pod in engine.store.list_pods()]
+
+
+def _members(pod):
+    from kubeplay.model.record import ContainerRole
+
+    return [c for c in pod.containers if c.role is ContainerRole.MEMBER]
+
+
+def _ready(pod) -> str:
+    from kubeplay.model.record import ContainerStatus
+
+    members = _members(pod)
+    running = sum(1 for c in members if c.status is ContainerStatus.RUNNING)
+    return f"{running}/{len(members)}"
+
+
+def pod_summary(pod) -> dict:
+    from kubeplay.pods.status import derive_phase, display_status
+
+    return {
+        "name": pod.name,
+        "namespace": pod.plan.namespace,
+        "id": pod.id,
+        "ready": _ready(pod),
+        "status": display_status(pod),
+        "phase": derive_phase(pod).value,
+        "restarts": sum(c.restart_count for c in _members(pod)),
+        "ip": pod.ip,
+        "created": pod.created_at,
+    }
+
+
+@click.command()
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.pass_obj
+def pods(settings: Settings, fmt: str) -> None:
+    """List pods: NAME READY STATUS RESTARTS AGE, as kubectl shows them."""
+    engine = _engine(settings)
+    summaries = [pod_summary(pod) for pod in _records(engine)]
+    if fmt == "json":
+        echo_json(summaries)
+        return
+    now = time.time()
+    table(["NAME", "READY", "STATUS", "RESTARTS", "AGE"],
+          [(s["name"], s["ready"], s["status"], s["restarts"], age(s["created"], now)) for s in summaries])
+
+
+def container_info(container) -> dict:
+    return {
+        "name": container.name,
+        "id": container.id,
+        "role": container.role.value,
+        "image": container.plan.image if container.plan else "",
+        "state": container.status.value,
+        "pid": container.pid,
+        "exitCode": container.exit_code,
+        "restartCount": container.restart_count,
+        "startedAt": container.started_at,
+        "finishedAt": container.finished_at,
+        "reason": container.reason,
+    }
+
+
+@click.command()
+@click.option("-a", "--all", "show_all", is_flag=True, help="Also show containers that are not running.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.pass_obj
+def ps(settings: Settings, show_all: bool, fmt: str) -> None:
+    """List containers (running ones unless -a)."""
+    from kubeplay.model.record import ContainerStatus
+
+    engine = _engine(settings)
+    rows = []
+    for pod in _records(engine):
+        for container in pod.containers:
+            if show_all or container.status is ContainerStatus.RUNNING:
+                rows.append((pod.name, container_info(container)))
+    if fmt == "json":
+        echo_json([{"pod": pod, **info} for pod, info in rows])
+        return
+    now = time.time()
+    table(["CONTAINER ID", "POD", "NAME", "IMAGE", "STATUS", "RESTARTS", "STARTED"],
+          [(i["id"][:12], pod, i["name"], i["image"] or "(infra)",
+            i["state"] if i["exitCode"] is None else f"{i['state']} ({i['exitCode']})",
+            i["restartCount"], age(i["startedAt"], now)) for pod, i in rows])
+
+
+@click.group()
+def pod() -> None:
+    """Inspect and operate on pods."""
+
+
+@pod.command("inspect")
+@click.argument("names", nargs=-1, required=True)
+@click.option("--format", "fmt", type=click.Choice(["json", "yaml"]), default="json")
+@click.pass_obj
+def inspect(settings: Settings, names: tuple[str, ...], fmt: str) -> None:
+    """Per-container state, exit code, restart count, pid, start and finish times."""
+    from kubeplay.pods.status import reconcile_pod
+
+    engine = _engine(settings)
+    result = []
+    for name in names:
+        record = reconcile_pod(engine.store, engine.settings, engine.store.get_pod(name))
+        result.append({**pod_summary(record), "reason": record.reason,
+                       "containers": [container_info(c) for c in record.containers]})
+    if fmt == "yaml":
+        import yaml
+
+        click.echo(yaml.safe_dump(result, sort_keys=False))
+    else:
+        echo_json(result)
+
+
+@pod.command("stop")
+@click.argument("names", nargs=-1, required=True)
+@click.option("-t", "--time", "grace", type=int, default=None, help="Seconds to wait before SIGKILL.")
+@click.pass_obj
+def stop(settings: Settings, names: tuple[str, ...], grace: int | None) -> None:
+    """Stop pods: SIGTERM, the grace period, then SIGKILL."""
+    from kubeplay.pods.lifecycle import stop_pod
+
+    engine = _engine(settings)
+    for name in names:
+        stop_pod(engine, name, grace)
+        click.echo(name)
+
+
+@pod.command("start")
+@click.argument("names", nargs=-1, required=True)
+@click.pass_obj
+def start(settings: Settings, names: tuple[str, ...]) -> None:
+    """Start stopped pods again from their stored plans."""
+    from kubeplay.pods.lifecycle import start_pod
+
+    engine = _engine(settings)
+    for name in names:
+        start_pod(engine, name)
+        click.echo(name)
+
+
+@pod.command("rm")
+@click.argument("names", nargs=-1, required=True)
+@click.option("-f", "--force", is_flag=True, help="Stop running pods first.")
+@click.option("-t", "--time", "grace", type=int, default=None)
+@click.pass_obj
+def rm(settings: Settings, names: tuple[str, ...], force: bool, grace: int | None) -> None:
+    """Remove pods."""
+    from kubeplay.pods.lifecycle import remove_pod
+
+    engine = _engine(settings)
+    for name in names:
+        remove_pod(engine, name, force=force, grace=grace)
+        click.echo(name)
+
+
+pod.add_command(click.Command("ls", callback=pods.callback, params=pods.params, help="List pods (as `kubeplay pods`)."))

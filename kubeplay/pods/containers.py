@@ -1,0 +1,140 @@
+"""One container's life on the host: rootfs, bundle, conmon + runtime create, start, stop, remove."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+
+from kubeplay.errors import RuntimeFailure
+from kubeplay.model.record import ContainerStatus
+from kubeplay.pods import mounts
+from kubeplay.pods.engine import Engine
+from kubeplay.pods.paths import ContainerPaths, runtime_state_root
+from kubeplay.pods.status import session_id
+
+
+def mount_rootfs(engine: Engine, container_id: str, diff_ids: tuple[str, ...]) -> Path:
+    from kubeplay.images.layers import LayerStore
+
+    paths = ContainerPaths(engine.settings, container_id)
+    layers = LayerStore(engine.settings.root)
+    for directory in (paths.upper, paths.work):
+        directory.mkdir(parents=True, exist_ok=True)
+    if not mounts.is_mounted(paths.rootfs):
+        mounts.mount_overlay([layers.path(d) for d in reversed(diff_ids)], paths.upper, paths.work, paths.rootfs)
+    return paths.rootfs
+
+
+def reset_writable_layer(engine: Engine, container_id: str, diff_ids: tuple[str, ...]) -> None:
+    """A restarted container starts from the image again, as on Kubernetes (a new container)."""
+    paths = ContainerPaths(engine.settings, container_id)
+    mounts.unmount(paths.rootfs)
+    shutil.rmtree(paths.upper, ignore_errors=True)
+    shutil.rmtree(paths.work, ignore_errors=True)
+    mount_rootfs(engine, container_id, diff_ids)
+
+
+def launch(engine: Engine, container_id: str, name: str, *, tty: bool = False, stdin: bool = False) -> int:
+    """conmon runs `runtime create` on the written bundle; then we start it. Returns the container pid."""
+    from kubeplay.runtime.conmon import ConmonSpec, create_container
+
+    paths = ContainerPaths(engine.settings, container_id)
+    paths.exit_dir.mkdir(parents=True, exist_ok=True)
+    paths.persist_dir.mkdir(parents=True, exist_ok=True)
+    paths.log.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        paths.exit_file.unlink()
+    except FileNotFoundError:
+        pass
+    spec = ConmonSpec(
+        container_id=container_id,
+        name=name,
+        bundle=paths.bundle,
+        runtime_path=engine.runtime_info.path,
+        runtime_root=runtime_state_root(engine.settings),
+        pidfile=paths.pidfile,
+        conmon_pidfile=paths.conmon_pidfile,
+        exit_dir=paths.exit_dir,
+        persist_dir=paths.persist_dir,
+        log_path=paths.log,
+        socket_dir=engine.settings.runroot / "sockets",
+        exit_command=tuple(engine.callback_argv("container-exited", container_id)),
+        terminal=tty,
+        stdin=stdin,
+    )
+    pid = create_container(spec)
+    engine.runtime.start(container_id)
+    engine.store.set_container_state(
+        container_id, status=ContainerStatus.RUNNING, pid=pid, started_at=time.time(),
+        exit_code=None, finished_at=None, boot_id=session_id(engine.settings), reason="",
+    )
+    return pid
+
+
+def stop(engine: Engine, container_id: str, grace_seconds: int, stop_signal: str = "SIGTERM") -> None:
+    """SIGTERM (or the image's stop signal), wait the grace period, then SIGKILL."""
+    state = engine.runtime.state(container_id)
+    if not state or state.get("status") not in ("running", "created", "paused"):
+        return
+    if state.get("status") == "running":
+        try:
+            engine.runtime.kill(container_id, stop_signal or "SIGTERM")
+        except RuntimeFailure:
+            pass
+        deadline = time.monotonic() + max(grace_seconds, 0)
+        while time.monotonic() < deadline:
+            current = engine.runtime.state(container_id)
+            if not current or current.get("status") != "running":
+                return
+            time.sleep(0.05)
+    try:
+        engine.runtime.kill(container_id, "SIGKILL", all=True)
+    except RuntimeFailure:
+        pass
+    _wait_not_running(engine, container_id, 10)
+
+
+def _wait_not_running(engine: Engine, container_id: str, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        current = engine.runtime.state(container_id)
+        if not current or current.get("status") != "running":
+            return
+        time.sleep(0.05)
+
+
+def wait_conmon_gone(engine: Engine, container_id: str, seconds: float = 5) -> None:
+    """conmon writes the exit file and runs the exit command after the container dies; wait for it."""
+    pidfile = ContainerPaths(engine.settings, container_id).conmon_pidfile
+    try:
+        pid = int(pidfile.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.02)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def remove(engine: Engine, container_id: str) -> None:
+    """Delete the runtime's state, unmount the rootfs and remove every file of the container."""
+    paths = ContainerPaths(engine.settings, container_id)
+    engine.runtime.delete(container_id, force=True)
+    wait_conmon_gone(engine, container_id)
+    mounts.unmount(paths.rootfs)
+    shutil.rmtree(paths.bundle, ignore_errors=True)
+    shutil.rmtree(paths.data_dir, ignore_errors=True)
+    try:
+        paths.exit_file.unlink()
+    except FileNotFoundError:
+        pass

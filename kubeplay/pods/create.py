@@ -1,0 +1,210 @@
+"""Creating a pod's containers: the infra first, then init containers one by one, then the members."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from pathlib import Path
+
+from kubeplay.errors import UserError
+from kubeplay.model.image import ImageRecord
+from kubeplay.model.plan import ContainerPlan, PodPlan
+from kubeplay.model.record import ContainerRole, ContainerStatus
+from kubeplay.pods import containers
+from kubeplay.pods.engine import Engine
+from kubeplay.pods.infra import infra_name, infra_rootfs
+from kubeplay.pods.network import PodNet
+from kubeplay.pods.paths import ContainerPaths, PodPaths
+from kubeplay.pods.podfiles import pod_hostname
+from kubeplay.pods.status import read_exit_file
+from kubeplay.pods.volumes import container_binds
+
+
+class InitContainerFailed(UserError):
+    """An init container ended badly: the pod is kept (Failed) so its logs can be read."""
+
+
+def host_ip() -> str:
+    try:
+        for *_, address in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
+            if not address[0].startswith("127."):
+                return address[0]
+    except OSError:
+        pass
+    return "127.0.0.1"
+
+
+def _shared_mounts(paths: PodPaths, pod: PodPlan):
+    from kubeplay.oci.options import bind_mount
+
+    shared = [
+        bind_mount(str(paths.hosts), "/etc/hosts"),
+        bind_mount(str(paths.hostname), "/etc/hostname"),
+        bind_mount(str(paths.resolv), "/etc/resolv.conf"),
+    ]
+    if not pod.host_ipc:
+        shared.append(bind_mount(str(paths.shm), "/dev/shm"))
+    return shared
+
+
+def start_infra(engine: Engine, pod: PodPlan, pod_id: str, net: PodNet, undo: ExitStack) -> int:
+    from kubeplay.oci.build import SpecContext, build_infra_spec
+    from kubeplay.oci.bundle import write_bundle
+
+    container_id = uuid.uuid4().hex
+    engine.store.add_container(container_id, pod.name, infra_name(pod), ContainerRole.INFRA, 0, None, None)
+    undo.callback(containers.remove, engine, container_id)
+    ctx = SpecContext(
+        container_id=container_id,
+        pod_id=pod_id,
+        hostname=pod_hostname(pod),
+        namespace_paths={"network": str(net.netns)} if net.netns else {},
+        mounts=(),
+        extra_env=(),
+        rootless=engine.settings.rootless,
+        seccomp_profile_path=None,
+        share_pid=pod.share_process_namespace,
+    )
+    spec = build_infra_spec(pod, infra_rootfs(engine), ctx)
+    write_bundle(ContainerPaths(engine.settings, container_id).bundle, spec)
+    return containers.launch(engine, container_id, infra_name(pod))
+
+
+def namespace_paths(pod: PodPlan, infra_pid: int, net: PodNet) -> dict[str, str]:
+    paths: dict[str, str] = {}
+    if net.netns:
+        paths["network"] = str(net.netns)
+        paths["uts"] = f"/proc/{infra_pid}/ns/uts"
+    if not pod.host_ipc:
+        paths["ipc"] = f"/proc/{infra_pid}/ns/ipc"
+    if pod.share_process_namespace and not pod.host_pid:
+        paths["pid"] = f"/proc/{infra_pid}/ns/pid"
+    return paths
+
+
+class MemberFactory:
+    """Builds the bundles of one pod's init and member containers; shares what they have in common."""
+
+    def __init__(self, engine: Engine, pod: PodPlan, pod_id: str, paths: PodPaths, net: PodNet,
+                 infra_pid: int, images: dict[str, ImageRecord], sources: dict[str, Path]) -> None:
+        self.engine, self.pod, self.pod_id, self.net = engine, pod, pod_id, net
+        self.images, self.sources = images, sources
+        self.ns_paths = namespace_paths(pod, infra_pid, net)
+        self.shared = _shared_mounts(paths, pod)
+        self.field_values = {"status.podIP": net.ip or "", "status.hostIP": host_ip(),
+                             "status.podIPs": net.ip or ""}
+
+    def register(self, container: ContainerPlan, role: ContainerRole, position: int) -> str:
+        container_id = uuid.uuid4().hex
+        image = self.images[container.name]
+        self.engine.store.add_container(container_id, self.pod.name, container.name, role, position, image.id, container)
+        return container_id
+
+    def build(self, container_id: str, container: ContainerPlan) -> None:
+        from kubeplay.oci.build import SpecContext, build_member_spec
+        from kubeplay.oci.bundle import write_bundle
+        from kubeplay.oci.options import bind_mount
+
+        image = self.images[container.name]
+        rootfs = containers.mount_rootfs(self.engine, container_id, image.diff_ids)
+        volume_mounts = [bind_mount(b.source, b.destination, b.read_only, b.propagation)
+                         for b in container_binds(self.pod, container, self.sources)]
+        extra_env = tuple((var.name, self.field_values.get(var.field_path, ""))
+                          for var in container.env if var.field_path)
+        ctx = SpecContext(
+            container_id=container_id,
+            pod_id=self.pod_id,
+            hostname=pod_hostname(self.pod),
+            namespace_paths=self.ns_paths,
+            mounts=tuple(self.shared + volume_mounts),
+            extra_env=extra_env,
+            rootless=self.engine.settings.rootless,
+            seccomp_profile_path=None,
+            share_pid=self.pod.share_process_namespace,
+        )
+        spec = build_member_spec(container, self.pod, image.config, rootfs, ctx)
+        write_bundle(ContainerPaths(self.engine.settings, container_id).bundle, spec)
+
+    def create_and_start(self, container_id: str, container: ContainerPlan) -> int:
+        self.build(container_id, container)
+        return containers.launch(self.engine, container_id, container.name, tty=container.tty, stdin=container.stdin)
+
+
+def run_init_containers(factory: MemberFactory, undo: ExitStack) -> None:
+    engine, pod = factory.engine, factory.pod
+    for position, container in enumerate(pod.init_containers):
+        if container.restart_policy == "Always":
+            # a native sidecar: starts in order and keeps running beside the members
+            container_id = factory.register(container, ContainerRole.INIT, position)
+            undo.callback(containers.remove, engine, container_id)
+            factory.create_and_start(container_id, container)
+            continue
+        container_id = factory.register(container, ContainerRole.INIT, position)
+        undo.callback(containers.remove, engine, container_id)
+        factory.build(container_id, container)
+        _run_to_completion(factory, container_id, container)
+
+
+def _run_to_completion(factory: MemberFactory, container_id: str, container: ContainerPlan) -> None:
+    engine, pod = factory.engine, factory.pod
+    delay = 10.0
+    waited = 0.0
+    while True:
+        containers.launch(engine, container_id, container.name)
+        code = wait_exit(engine, container_id, pod.active_deadline_seconds or 3600)
+        engine.store.set_container_state(container_id, status=ContainerStatus.EXITED, exit_code=code,
+                                         finished_at=time.time(), pid=None,
+                                         reason="Completed" if code == 0 else "Error")
+        if code == 0:
+            return
+        if pod.restart_policy == "Never" or waited + delay > 300:
+            raise InitContainerFailed(
+                f'pod "{pod.name}" failed: init container "{container.name}" exited with code {code}',
+                hint=f"`kubeplay logs {pod.name} -c {container.name}` shows why; "
+                     f"`kubeplay down` removes the pod",
+            )
+        engine.runtime.delete(container_id, force=True)
+        containers.wait_conmon_gone(engine, container_id)
+        row = engine.store.get_container(container_id)
+        engine.store.set_container_state(container_id, restart_count=(row.restart_count if row else 0) + 1,
+                                         reason="CrashLoopBackOff")
+        time.sleep(delay)
+        waited += delay
+        delay = min(delay * 2, 300)
+
+
+def wait_exit(engine: Engine, container_id: str, timeout: float) -> int:
+    """The exit code conmon writes when the container ends."""
+    deadline = time.monotonic() + timeout
+    pause = 0.01
+    while time.monotonic() < deadline:
+        code = read_exit_file(engine.settings, container_id)
+        if code is not None:
+            return code
+        time.sleep(pause)
+        pause = min(pause * 1.5, 0.2)
+    engine.runtime.kill(container_id, "SIGKILL", all=True)
+    raise UserError(f"container {container_id[:12]} did not finish within {int(timeout)} s",
+                    hint="raise activeDeadlineSeconds, or check the container's logs")
+
+
+def start_members(factory: MemberFactory, undo: ExitStack) -> None:
+    """Members are created and started concurrently, as the kubelet does."""
+    engine, pod = factory.engine, factory.pod
+    ids = []
+    for position, container in enumerate(pod.containers):
+        container_id = factory.register(container, ContainerRole.MEMBER, position)
+        undo.callback(containers.remove, engine, container_id)
+        ids.append((container_id, container))
+    if len(ids) == 1:
+        factory.create_and_start(*ids[0])
+        return
+    with ThreadPoolExecutor(max_workers=min(len(ids), os.cpu_count() or 2, 8)) as pool:
+        futures = [pool.submit(factory.create_and_start, cid, c) for cid, c in ids]
+        errors = [f.exception() for f in futures if f.exception() is not None]
+    if errors:
+        raise errors[0]

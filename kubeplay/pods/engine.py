@@ -1,0 +1,45 @@
+"""What every pod verb needs: the settings, the state store and the runtime, opened once per command."""
+
+from __future__ import annotations
+
+import sys
+from functools import cached_property
+
+from kubeplay.config import Settings
+from kubeplay.store.db import Database, open_database
+from kubeplay.store.pods import PodStore
+
+
+class Engine:
+    def __init__(self, settings: Settings) -> None:
+        settings.ensure_dirs()
+        self.settings = settings
+
+    @cached_property
+    def db(self) -> Database:
+        return open_database(self.settings.root)
+
+    @cached_property
+    def store(self) -> PodStore:
+        return PodStore(self.db)
+
+    @cached_property
+    def runtime_info(self):
+        from kubeplay.runtime.probe import detect_runtime
+
+        return detect_runtime(self.settings)
+
+    @cached_property
+    def runtime(self):
+        from kubeplay.pods.paths import runtime_state_root
+        from kubeplay.runtime.oci_runtime import OciRuntime
+
+        return OciRuntime(self.runtime_info, runtime_state_root(self.settings))
+
+    def callback_argv(self, *args: str) -> list[str]:
+        """kubeplay itself, with this command's roots, for conmon's --exit-command."""
+        argv = [sys.executable, "-m", "kubeplay", "--root", str(self.settings.root),
+                "--runroot", str(self.settings.runroot)]
+        if self.settings.runtime:
+            argv += ["--runtime", self.settings.runtime]
+        return argv + list(args)

@@ -1,0 +1,56 @@
+"""The images a pod needs, local or pulled as imagePullPolicy says, found before anything is made."""
+
+from __future__ import annotations
+
+import logging
+
+from kubeplay.errors import KubeplayError, NotFoundError
+from kubeplay.model.image import ImageRecord
+from kubeplay.model.plan import PodPlan
+from kubeplay.pods.engine import Engine
+
+log = logging.getLogger(__name__)
+
+
+def ensure_images(engine: Engine, pod: PodPlan, progress=None) -> dict[str, ImageRecord]:
+    """Container name -> image record, for every container of the pod."""
+    found: dict[str, ImageRecord] = {}
+    by_reference: dict[str, ImageRecord] = {}
+    for container in pod.all_containers:
+        key = f"{container.image}|{container.image_pull_policy}"
+        if key not in by_reference:
+            by_reference[key] = _ensure(engine, pod.name, container.name, container.image,
+                                        container.image_pull_policy, progress)
+        found[container.name] = by_reference[key]
+    return found
+
+
+def _local(engine: Engine, reference: str) -> ImageRecord | None:
+    from kubeplay.images.commit import resolve_local_image
+
+    try:
+        return resolve_local_image(engine.settings, reference)
+    except NotFoundError:
+        return None
+
+
+def _ensure(engine: Engine, pod: str, container: str, reference: str, policy: str, progress) -> ImageRecord:
+    local = _local(engine, reference)
+    if policy == "Never":
+        if local is None:
+            raise NotFoundError(
+                f'pod "{pod}": container "{container}": image "{reference}" is not present and imagePullPolicy is Never',
+                hint=f"`kubeplay pull {reference}` or `kubeplay image load`, or change imagePullPolicy",
+            )
+        return local
+    if policy == "IfNotPresent" and local is not None:
+        return local
+    from kubeplay.images.pull import pull_image
+
+    try:
+        return pull_image(engine.settings, reference, progress=progress)
+    except KubeplayError as exc:
+        if local is not None:
+            log.warning("pulling %s failed (%s); using the local copy", reference, exc.message)
+            return local
+        raise type(exc)(f'pod "{pod}": container "{container}": {exc.message}', hint=exc.hint) from exc

@@ -1,0 +1,47 @@
+"""The infra container: catatonit as PID 1 on a tiny rootfs, holding the pod's namespaces."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from kubeplay.errors import HostError
+from kubeplay.model.plan import PodPlan
+from kubeplay.pods.engine import Engine
+
+CATATONIT_PATHS = ("/usr/libexec/podman/catatonit", "/usr/bin/catatonit", "/usr/libexec/catatonit/catatonit")
+
+
+def find_catatonit() -> str:
+    for path in CATATONIT_PATHS:
+        if os.access(path, os.X_OK):
+            return path
+    found = shutil.which("catatonit")
+    if found:
+        return found
+    raise HostError("catatonit is not installed: the infra container needs it as PID 1",
+                    hint="apt-get install catatonit (Fedora: dnf install catatonit)")
+
+
+def infra_rootfs(engine: Engine) -> Path:
+    """Made once per graph root: /catatonit and the mount points; shared read-only by all infras."""
+    rootfs = engine.settings.root / "infra" / "rootfs"
+    if (rootfs / "catatonit").exists():
+        return rootfs
+    tmp = rootfs.parent / f".rootfs-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    for directory in ("proc", "dev", "sys", "etc", "tmp"):
+        (tmp / directory).mkdir(parents=True, exist_ok=True)
+    shutil.copy2(find_catatonit(), tmp / "catatonit")
+    for name in ("hosts", "hostname", "resolv.conf"):
+        (tmp / "etc" / name).touch()
+    try:
+        tmp.rename(rootfs)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)  # another play made it first
+    return rootfs
+
+
+def infra_name(pod: PodPlan) -> str:
+    return f"{pod.name}-infra"

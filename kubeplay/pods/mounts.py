@@ -1,0 +1,49 @@
+"""mount(2) and umount2(2) through libc: faster than spawning mount(8) for each container."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+from pathlib import Path
+
+from kubeplay.errors import HostError
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+MNT_DETACH = 2
+
+
+def mount(source: str, target: Path, fstype: str, flags: int = 0, data: str = "") -> None:
+    result = _libc.mount(source.encode(), str(target).encode(), fstype.encode(), flags, data.encode() or None)
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise HostError(
+            f"cannot mount {fstype} on {target}: {os.strerror(errno)}",
+            hint="`kubeplay system check` tells whether overlayfs works on this host",
+        )
+
+
+def unmount(target: Path) -> None:
+    """Lazily unmount; a target that is not mounted (or gone) is fine."""
+    if _libc.umount2(str(target).encode(), MNT_DETACH) != 0:
+        errno = ctypes.get_errno()
+        if errno not in (22, 2):  # EINVAL: not a mount point; ENOENT: gone
+            raise HostError(f"cannot unmount {target}: {os.strerror(errno)}")
+
+
+def is_mounted(target: Path) -> bool:
+    text = str(target)
+    with open("/proc/self/mountinfo") as info:
+        return any(line.split()[4] == text for line in info)
+
+
+def mount_overlay(lowers: list[Path], upper: Path, work: Path, target: Path) -> None:
+    """An overlay of read-only layers (topmost first) with a writable upper dir."""
+    target.mkdir(parents=True, exist_ok=True)
+    if not lowers:
+        # overlayfs needs at least one lower dir; an empty image gets an empty one
+        empty = upper.parent / "empty"
+        empty.mkdir(exist_ok=True)
+        lowers = [empty]
+    options = f"lowerdir={':'.join(map(str, lowers))},upperdir={upper},workdir={work}"
+    mount("overlay", target, "overlay", 0, options)

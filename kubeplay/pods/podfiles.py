@@ -1,0 +1,71 @@
+"""The files a pod's containers share: /etc/hosts, /etc/hostname, /etc/resolv.conf and /dev/shm."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from kubeplay.model.plan import PodPlan
+from kubeplay.pods import mounts
+from kubeplay.pods.paths import PodPaths
+
+SHM_SIZE = 64 * 1024 * 1024  # what Docker, podman and the kubelet give a pod
+
+
+def pod_hostname(pod: PodPlan) -> str:
+    if pod.host_network:
+        return os.uname().nodename
+    return pod.hostname or pod.name
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+def write_pod_files(pod: PodPlan, paths: PodPaths, ip: str, peers: list[tuple[str, str, str]]) -> None:
+    from kubeplay.net.hosts import render_hosts, render_resolv
+
+    paths.run_dir.mkdir(parents=True, exist_ok=True)
+    hostname = pod_hostname(pod)
+    _write(paths.hostname, hostname + "\n")
+    try:
+        host_resolv = Path("/etc/resolv.conf").read_text()
+    except OSError:
+        host_resolv = ""
+    if pod.host_network:
+        try:
+            hosts = Path("/etc/hosts").read_text()
+        except OSError:
+            hosts = "127.0.0.1\tlocalhost\n"
+    else:
+        hosts = render_hosts(hostname, pod.namespace, ip, peers, pod.host_aliases)
+    _write(paths.hosts, hosts)
+    _write(paths.resolv, render_resolv(pod.dns, host_resolv))
+
+
+def refresh_hosts(pod: PodPlan, paths: PodPaths, ip: str, peers: list[tuple[str, str, str]]) -> None:
+    """Rewrite a running pod's /etc/hosts in place (containers bind-mount the file, so keep the inode)."""
+    from kubeplay.net.hosts import render_hosts
+
+    if pod.host_network or not paths.hosts.exists():
+        return
+    with open(paths.hosts, "r+") as file:
+        file.truncate(0)
+        file.write(render_hosts(pod_hostname(pod), pod.namespace, ip, peers, pod.host_aliases))
+
+
+def mount_shm(paths: PodPaths) -> Path:
+    paths.shm.mkdir(parents=True, exist_ok=True)
+    if not mounts.is_mounted(paths.shm):
+        mounts.mount("shm", paths.shm, "tmpfs", 0x2 | 0x4 | 0x8, f"mode=1777,size={SHM_SIZE}")  # nosuid,nodev,noexec
+    return paths.shm
+
+
+def release_pod_files(paths: PodPaths) -> None:
+    import shutil
+
+    mounts.unmount(paths.shm)
+    shutil.rmtree(paths.run_dir, ignore_errors=True)

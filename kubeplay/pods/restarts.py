@@ -1,0 +1,105 @@
+"""What happens when a container exits: record it, and restart it as restartPolicy says.
+
+conmon calls `kubeplay container-exited ID` when a container ends. That call records the exit code
+and, when a restart is due, hands it to a detached `kubeplay container-restart ID` that waits out the
+Kubernetes back-off (0 s for the first restart, then 10 s doubling to 5 min; reset after 10 min of
+running) and starts the container again. Nothing else stays alive: no daemon.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+from kubeplay.model.record import ContainerRecord, ContainerRole, ContainerStatus, PodPhase, PodRecord
+from kubeplay.pods import containers
+from kubeplay.pods.engine import Engine
+from kubeplay.pods.lock import pod_lock
+from kubeplay.pods.paths import ContainerPaths
+from kubeplay.pods.status import read_exit_file
+
+BACKOFF_START = 10.0
+BACKOFF_CAP = 300.0
+BACKOFF_RESET_AFTER = 600.0
+
+
+def backoff_delay(step: int) -> float:
+    """Seconds to wait before restart number `step` + 1 (step 0 restarts at once)."""
+    if step <= 0:
+        return 0.0
+    return min(BACKOFF_START * 2 ** (step - 1), BACKOFF_CAP)
+
+
+def should_restart(policy: str, exit_code: int | None) -> bool:
+    return policy == "Always" or (policy == "OnFailure" and exit_code != 0)
+
+
+def _policy(pod: PodRecord, record: ContainerRecord) -> str | None:
+    if record.role is ContainerRole.MEMBER:
+        return pod.plan.restart_policy
+    if record.role is ContainerRole.INIT and record.plan and record.plan.restart_policy == "Always":
+        return "Always"  # a native sidecar
+    return None  # the infra, and init containers, which play drives itself
+
+
+def container_exited(engine: Engine, container_id: str) -> None:
+    record = engine.store.get_container(container_id)
+    if record is None:
+        return  # removed meanwhile (down)
+    code = read_exit_file(engine.settings, container_id)
+    now = time.time()
+    engine.store.set_container_state(container_id, status=ContainerStatus.EXITED, exit_code=code, pid=None,
+                                     finished_at=now, reason="Completed" if code == 0 else "Error")
+    pod = engine.store.find_pod(record.pod)
+    if pod is None or pod.phase in (PodPhase.STOPPED, PodPhase.FAILED):
+        return
+    policy = _policy(pod, record)
+    if policy is None or not should_restart(policy, code):
+        return
+    ran = now - (record.started_at or now)
+    step = 0 if ran >= BACKOFF_RESET_AFTER else engine.store.backoff_step(container_id)
+    delay = backoff_delay(step)
+    engine.store.set_container_state(container_id, backoff_step=step + 1, restart_at=now + delay,
+                                     reason="CrashLoopBackOff" if delay else "Restarting")
+    _spawn_restart(engine, container_id)
+
+
+def _spawn_restart(engine: Engine, container_id: str) -> None:
+    subprocess.Popen(
+        engine.callback_argv("container-restart", container_id),
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True, close_fds=True,
+    )
+
+
+def restart_container(engine: Engine, container_id: str) -> None:
+    """Wait until the back-off allows it, then start the container again if it is still wanted."""
+    wait = (engine.store.restart_at(container_id) or 0) - time.time()
+    if wait > 0:
+        time.sleep(min(wait, BACKOFF_CAP))
+    containers.wait_conmon_gone(engine, container_id, 10)
+    record = engine.store.get_container(container_id)
+    if record is None or record.plan is None:
+        return
+    with pod_lock(engine.settings, record.pod):
+        pod = engine.store.find_pod(record.pod)
+        record = engine.store.get_container(container_id)
+        if pod is None or record is None or pod.phase in (PodPhase.STOPPED, PodPhase.FAILED):
+            return
+        if record.status is not ContainerStatus.EXITED:
+            return
+        engine.runtime.delete(container_id, force=True)
+        image = _image_layers(engine, container_id)
+        containers.reset_writable_layer(engine, container_id, image)
+        paths = ContainerPaths(engine.settings, container_id)
+        if paths.log.exists():
+            os.replace(paths.log, paths.previous_log)
+        engine.store.set_container_state(container_id, restart_count=record.restart_count + 1)
+        containers.launch(engine, container_id, record.name, tty=record.plan.tty, stdin=record.plan.stdin)
+
+
+def _image_layers(engine: Engine, container_id: str) -> tuple[str, ...]:
+    from kubeplay.images.commit import resolve_local_image
+
+    return resolve_local_image(engine.settings, engine.store.image_id(container_id) or "").diff_ids

@@ -1,0 +1,52 @@
+"""Named volumes (from PersistentVolumeClaims) in the state database."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+
+from kubeplay.store.db import Database
+
+
+@dataclass(frozen=True)
+class VolumeRecord:
+    name: str
+    path: str
+    created_at: float
+    labels: dict[str, str]
+
+
+class VolumeStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def ensure(self, name: str, path: str, labels: dict[str, str] | None = None) -> bool:
+        """Record a volume unless it exists; True when it was created now."""
+        with self.db.transaction() as conn:
+            if conn.execute("SELECT 1 FROM volumes WHERE name=?", (name,)).fetchone():
+                return False
+            conn.execute("INSERT INTO volumes (name, path, created_at, labels) VALUES (?, ?, ?, ?)",
+                         (name, path, time.time(), json.dumps(labels or {})))
+            return True
+
+    def get(self, name: str) -> VolumeRecord | None:
+        rows = self.db.query("SELECT * FROM volumes WHERE name=?", (name,))
+        return _record(rows[0]) if rows else None
+
+    def list(self) -> list[VolumeRecord]:
+        return [_record(row) for row in self.db.query("SELECT * FROM volumes ORDER BY name")]
+
+    def remove(self, name: str) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM volumes WHERE name=?", (name,))
+
+    def users(self, name: str) -> list[str]:
+        """Pods whose plan mounts this claim."""
+        rows = self.db.query("SELECT name, plan FROM pods")
+        return [row["name"] for row in rows
+                if any(v.get("claim_name") == name for v in json.loads(row["plan"]).get("volumes", []))]
+
+
+def _record(row) -> VolumeRecord:
+    return VolumeRecord(row["name"], row["path"], row["created_at"], json.loads(row["labels"]))
