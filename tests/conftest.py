@@ -139,8 +139,8 @@ def archives(session_dir: Path, image_cache: imagebuild.ImageCache) -> Archives:
     repo_tag = "localhost/archived/busybox:v1"
     return Archives(
         docker_archive=imagebuild.write_docker_archive(directory / "busybox-docker.tar", built, [repo_tag]),
-        oci_archive=imagebuild.write_oci_archive(directory / "busybox-oci.tar", built, "v1"),
-        oci_layout=imagebuild.write_oci_layout(directory / "busybox-layout", built, "v1"),
+        oci_archive=imagebuild.write_oci_archive(directory / "busybox-oci.tar", built, repo_tag),
+        oci_layout=imagebuild.write_oci_layout(directory / "busybox-layout", built, repo_tag),
         rootfs_tar=imagebuild.write_rootfs_tar(directory / "busybox-rootfs.tar"),
         image=built,
         repo_tag=repo_tag,
@@ -152,10 +152,10 @@ def no_tls_flag() -> str:
     """The pull/login option that allows plain HTTP, in whichever spelling the CLI accepts."""
     probe = KubeplayRunner(Path(tempfile.mkdtemp(prefix="kp-probe-", dir="/tmp")))
     try:
-        result = probe("pull", "--help", timeout=60)
+        helps = [probe(command, "--help", timeout=60).stdout for command in ("pull", "login")]
     finally:
         probe.cleanup()
-    return "--no-tls-verify" if "--no-tls-verify" in result.stdout else "--tls-verify=false"
+    return "--no-tls-verify" if any("--no-tls-verify" in text for text in helps) else "--tls-verify=false"
 
 
 @pytest.fixture

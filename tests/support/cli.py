@@ -3,11 +3,14 @@
 `KubeplayRunner(root, runroot)` runs `python -m kubeplay --root R --runroot RR ARGS...` with a timeout
 and returns a `CLIResult` (unpacks as returncode, stdout, stderr). Its environment points auth.json
 and XDG directories into the runner's own tree, so no test reads or writes the host's credentials.
-`cleanup()` unmounts whatever is still mounted below its directories and removes them.
+`offline=True` runs a command in an empty network namespace, for inputs that would otherwise reach
+past 127.0.0.1 (a name that does not resolve still sends a DNS query). `cleanup()` unmounts
+whatever is still mounted below its directories and removes them.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -29,6 +32,21 @@ class CLIResult(NamedTuple):
     def hint_lines(self) -> list[str]:
         return [line for line in self.stderr.splitlines() if line.startswith("hint:")]
 
+    def assert_fails_cleanly(self, exit_codes: tuple[int, ...] = (1, 125), mentions: tuple[str, ...] = ()) -> str:
+        """A user-facing failure: the expected exit code, one `error:` line, a `hint:`, no traceback.
+
+        Returns the error line; `mentions` are strings it must contain (case-insensitive).
+        """
+        assert self.returncode in exit_codes, f"exit {self.returncode}, wanted {exit_codes}; stderr: {self.stderr}"
+        assert "Traceback" not in self.stderr, self.stderr
+        assert "internal error" not in self.stderr, self.stderr
+        errors = self.error_lines()
+        assert len(errors) == 1, f"wanted one error line: {self.stderr}"
+        assert self.hint_lines(), f"no hint: {self.stderr}"
+        for text in mentions:
+            assert text.lower() in errors[0].lower(), f"{text!r} not named in {errors[0]!r}"
+        return errors[0]
+
 
 class KubeplayRunner:
     def __init__(self, base: Path) -> None:
@@ -47,12 +65,15 @@ class KubeplayRunner:
             self.env.pop(name, None)
         (base / "xdg-run").mkdir(parents=True, exist_ok=True, mode=0o700)
 
-    def argv(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "kubeplay", "--root", str(self.root), "--runroot", str(self.runroot), *args]
+    def argv(self, *args: str, offline: bool = False) -> list[str]:
+        command = [sys.executable, "-m", "kubeplay", "--root", str(self.root), "--runroot", str(self.runroot), *args]
+        return offline_prefix() + command if offline else command
 
-    def __call__(self, *args: str, timeout: float = DEFAULT_TIMEOUT, input: str | None = None) -> CLIResult:
+    def __call__(self, *args: str, timeout: float = DEFAULT_TIMEOUT, input: str | None = None,
+                 offline: bool = False) -> CLIResult:
+        """Run a command; `offline` runs it in a fresh, empty network namespace (no packet can leave)."""
         try:
-            done = subprocess.run(self.argv(*args), capture_output=True, text=True, timeout=timeout,
+            done = subprocess.run(self.argv(*args, offline=offline), capture_output=True, text=True, timeout=timeout,
                                   input=input, env=self.env, cwd=self.base,
                                   stdin=None if input is not None else subprocess.DEVNULL)
         except subprocess.TimeoutExpired as exc:
@@ -64,6 +85,21 @@ class KubeplayRunner:
         """Start a command without waiting (the caller must wait or kill it)."""
         return subprocess.Popen(self.argv(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 stdin=subprocess.DEVNULL, env=self.env, cwd=self.base, text=True)
+
+    def images_json(self) -> list[dict]:
+        result = self("images", "--format", "json")
+        assert result.returncode == 0, f"images failed: {result.stderr}"
+        listed = json.loads(result.stdout or "[]")
+        return listed if isinstance(listed, list) else [listed]
+
+    def inspect_json(self, name: str) -> dict:
+        result = self("image", "inspect", name, "--format", "json")
+        assert result.returncode == 0, f"image inspect {name} failed: {result.stderr}"
+        shown = json.loads(result.stdout)
+        if isinstance(shown, list):
+            assert len(shown) == 1, shown
+            shown = shown[0]
+        return shown
 
     def files_under_root(self) -> list[Path]:
         return sorted(p for p in self.root.rglob("*") if p.is_file()) if self.root.exists() else []
@@ -78,6 +114,36 @@ class KubeplayRunner:
     def cleanup(self) -> None:
         unmount_below(self.base)
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+def find_values(tree: object, key: str) -> list[object]:
+    """Every value stored under `key` (case-insensitive, "_" ignored) anywhere in a JSON tree.
+
+    Output formats name fields "Cmd", "cmd" or "diff_ids"/"DiffIDs"; tests look for meaning, not spelling.
+    """
+    wanted = key.lower().replace("_", "")
+    found: list[object] = []
+    if isinstance(tree, dict):
+        for name, value in tree.items():
+            if str(name).lower().replace("_", "") == wanted:
+                found.append(value)
+            found += find_values(value, key)
+    elif isinstance(tree, list):
+        for item in tree:
+            found += find_values(item, key)
+    return found
+
+
+def offline_prefix() -> list[str]:
+    """argv prefix that gives a command its own network namespace with nothing in it.
+
+    Names a test expects not to resolve (``*.invalid``) would otherwise reach the host's DNS server.
+    """
+    if shutil.which("unshare") is None:
+        raise RuntimeError("unshare (util-linux) is needed to run a command offline")
+    if os.geteuid() == 0:
+        return ["unshare", "--net"]
+    return ["unshare", "--user", "--map-root-user", "--net"]
 
 
 def mounts_below(base: Path) -> list[str]:

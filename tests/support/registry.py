@@ -7,6 +7,9 @@ auth over plain HTTP (it only warns), so no certificate is needed.
 
 `PushClient` uploads blobs, manifests and indexes with urllib (monolithic uploads: POST then PUT
 ?digest=) and answers a Basic challenge when the registry asks for credentials.
+
+`ThrottledProxy` slows a registry's answers so a test can interrupt a pull half-way; `HtmlServer`
+answers HTML to everything, as a captive portal or a misconfigured proxy would.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -222,3 +226,116 @@ class PushClient:
         for image in index.images:
             self.push_image(repository, image.manifest.digest, image)
         return self.push_manifest(repository, tag, index.manifest)
+
+
+class ThrottledProxy:
+    """A TCP relay on 127.0.0.1 in front of a registry that slows its answers down while `throttled`.
+
+    It lets a test catch a pull half-way: `wait_for_bytes(n)` returns once n bytes went to the client.
+    """
+
+    def __init__(self, upstream_port: int, bytes_per_tick: int = 64 << 10, tick: float = 0.01) -> None:
+        self.upstream_port = upstream_port
+        self.bytes_per_tick = bytes_per_tick
+        self.tick = tick
+        self.throttled = True
+        self.sent = 0
+        self._progress = threading.Condition()
+        self._sockets: list[socket.socket] = []
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(16)
+        self.port = self._listener.getsockname()[1]
+        self._closed = False
+        threading.Thread(target=self._accept_loop, daemon=True).start()
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _accept_loop(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.upstream_port), timeout=10)
+            except OSError:
+                client.close()
+                continue
+            for sock in (client, upstream):
+                sock.settimeout(60)
+                self._sockets.append(sock)
+            threading.Thread(target=self._pump, args=(client, upstream, False), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, True), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, to_client: bool) -> None:
+        try:
+            while True:
+                data = source.recv(self.bytes_per_tick)
+                if not data:
+                    break
+                sink.sendall(data)
+                if to_client:
+                    with self._progress:
+                        self.sent += len(data)
+                        self._progress.notify_all()
+                    if self.throttled:
+                        time.sleep(self.tick)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def wait_for_bytes(self, count: int, timeout: float = 30) -> bool:
+        with self._progress:
+            return self._progress.wait_for(lambda: self.sent >= count, timeout=timeout)
+
+    def close(self) -> None:
+        self._closed = True
+        self._listener.close()
+        for sock in self._sockets:
+            sock.close()
+
+
+class HtmlServer:
+    """An HTTP server on 127.0.0.1 that answers every request with an HTML page, like a captive portal."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def _html(self) -> None:
+                body = b"<!DOCTYPE html><html><body><h1>Welcome</h1><p>Not a registry.</p></body></html>"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            do_GET = do_HEAD = do_POST = do_PUT = _html
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+        self._thread.start()
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
