@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import os
 import re
 from pathlib import Path
 
@@ -78,4 +79,5 @@ def remove_bridge(record: NetworkRecord) -> None:
         except HostError as exc:
             if netlink_code(exc) != errno.ENODEV:  # gone meanwhile: that is what we wanted
                 raise
-    nftables.remove_masquerade(record.name, table=nft_table(record))
+    if os.geteuid() == 0:  # only root can have installed rules, and only root may read the table
+        nftables.remove_masquerade(record.name, table=nft_table(record))
