@@ -34,12 +34,13 @@ class ImageIndex:
                 hint="this is a bug in kubeplay; report it",
             )
         with self.db.transaction() as conn:
-            row = conn.execute("SELECT created_at FROM images WHERE id=?", (record.id,)).fetchone()
-            created_at = row["created_at"] if row else time.time()
+            # an upsert, not REPLACE: a REPLACE deletes the row first, and the cascade would take its names
             conn.execute(
-                "INSERT OR REPLACE INTO images (id, manifest_digest, record, size, created_at) VALUES (?,?,?,?,?)",
+                "INSERT INTO images (id, manifest_digest, record, size, created_at) VALUES (?,?,?,?,?) "
+                "ON CONFLICT(id) DO UPDATE SET manifest_digest=excluded.manifest_digest, "
+                "record=excluded.record, size=excluded.size",
                 (record.id, record.manifest_digest, json.dumps(to_dict(replace(record, names=()))),
-                 record.size, created_at),
+                 record.size, time.time()),
             )
             for name in record.names:
                 # REPLACE moves the name away from whichever image held it
