@@ -4,8 +4,6 @@
 VENV        ?= .venv
 PYTHON      ?= python3
 KUBEPLAY    := $(VENV)/bin/kubeplay
-DEMO_ROOT   ?= /var/lib/kubeplay-demo
-DEMO_RUN    ?= /run/kubeplay-demo
 APT_PACKAGES := runc crun conmon catatonit busybox-static docker-registry nftables uidmap iproute2 \
                 slirp4netns passt fuse-overlayfs apache2-utils python3-venv golang-github-containers-common
 
@@ -30,7 +28,7 @@ $(VENV)/.installed: pyproject.toml | apt
 	touch $@
 
 demo: deps
-	./demo.sh $(KUBEPLAY) $(DEMO_ROOT) $(DEMO_RUN)
+	./demo.sh $(KUBEPLAY)
 
 test: deps
 	$(VENV)/bin/lint-imports

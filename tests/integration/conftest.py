@@ -1,0 +1,114 @@
+"""Fixtures for pod tests: a runner with the busybox images imported, torn down without leftovers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.support.cli import KubeplayRunner, mounts_below
+
+BUSYBOX = "localhost/test/busybox:latest"
+ENTRYPOINT = "localhost/test/entrypoint:latest"
+
+
+def conmon_pids_for(root: Path) -> list[int]:
+    """conmon processes whose command line names this test's run root (they carry it in exit commands)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"conmon") and any(str(root).encode() in arg for arg in argv):
+            found.append(int(entry.name))
+    return found
+
+
+class PodRunner:
+    """The CLI bound to one test's roots, plus helpers to write manifests and wait for states."""
+
+    def __init__(self, runner: KubeplayRunner) -> None:
+        self.kp = runner
+        self.manifests = runner.base / "manifests"
+        self.manifests.mkdir(exist_ok=True)
+
+    def __call__(self, *args: str, **kwargs):
+        return self.kp(*args, **kwargs)
+
+    def write(self, name: str, *documents: dict) -> Path:
+        path = self.manifests / name
+        path.write_text(yaml.safe_dump_all(documents, sort_keys=False))
+        return path
+
+    def pod(self, name: str, *containers: dict, **spec: object) -> dict:
+        return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+                "spec": {"containers": list(containers), **spec}}
+
+    def inspect(self, name: str) -> dict:
+        result = self.kp("pod", "inspect", name, "--format", "json")
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)[0]
+
+    def container(self, pod: str, name: str) -> dict:
+        return next(c for c in self.inspect(pod)["containers"] if c["name"] == name)
+
+    def wait_for(self, predicate, timeout: float = 20, what: str = "condition"):
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            last = predicate()
+            if last:
+                return last
+            time.sleep(0.2)
+        raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+
+    def exited(self, pod: str, name: str, timeout: float = 20) -> dict:
+        return self.wait_for(lambda: (c := self.container(pod, name))["state"] == "exited" and c,
+                             timeout, f"{pod}/{name} to exit")
+
+    def logs(self, pod: str, container: str | None = None) -> str:
+        args = ["logs", pod] + (["-c", container] if container else [])
+        result = self.kp(*args)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    def remove_everything(self) -> None:
+        listed = self.kp("pods", "--format", "json")
+        if listed.returncode == 0 and listed.stdout.strip():
+            for pod in json.loads(listed.stdout):
+                self.kp("pod", "rm", "-f", "-t", "0", pod["name"])
+
+
+@pytest.fixture(scope="session")
+def rootfs_tar(archives) -> Path:
+    return archives.rootfs_tar
+
+
+@pytest.fixture
+def pods(kp, rootfs_tar):
+    if os.geteuid() != 0:
+        pytest.skip("pods need root")
+    runner = PodRunner(kp)
+    for name, changes in ((BUSYBOX, ['CMD ["sh"]']),
+                          (ENTRYPOINT, ['ENTRYPOINT ["/bin/echo", "from-entrypoint"]', 'CMD ["default-cmd"]'])):
+        args = ["image", "import", str(rootfs_tar), name]
+        for change in changes:
+            args += ["--change", change]
+        result = kp(*args)
+        assert result.returncode == 0, result.stderr
+    yield runner
+    runner.remove_everything()
+    leftover_conmon = conmon_pids_for(kp.runroot)
+    leftover_mounts = mounts_below(kp.base)
+    for pid in leftover_conmon:
+        subprocess.run(["kill", "-9", str(pid)], check=False)
+    assert not leftover_conmon, f"conmon processes left: {leftover_conmon}"
+    assert not leftover_mounts, f"mounts left: {leftover_mounts}"
