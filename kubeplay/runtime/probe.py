@@ -116,12 +116,21 @@ def probe_runtime(name: str, path: Path, settings: Settings) -> ProbeResult:
     if not BUSYBOX.is_file():
         return ProbeResult(name, str(path), False, None, f"{BUSYBOX} is missing (install busybox-static)")
     version = runtime_version(path)
-    settings.runroot.mkdir(parents=True, exist_ok=True, mode=0o700)
     container_id = f"kubeplay-probe-{uuid.uuid4().hex[:12]}"
-    with tempfile.TemporaryDirectory(prefix="probe-", dir=settings.runroot) as scratch:
+    try:
+        settings.runroot.mkdir(parents=True, exist_ok=True, mode=0o700)
+        scratch_dir = tempfile.TemporaryDirectory(prefix="probe-", dir=settings.runroot)
+    except OSError as exc:
+        raise HostError(f"cannot build the runtime test bundle under {settings.runroot}: {exc}",
+                        hint="pass --runroot to a writable directory") from exc
+    with scratch_dir as scratch:
+        try:
+            _build_probe_bundle(Path(scratch) / "bundle")
+        except OSError as exc:
+            raise HostError(f"cannot build the runtime test bundle under {settings.runroot}: {exc}",
+                            hint="pass --runroot to a writable directory") from exc
         bundle = Path(scratch) / "bundle"
         state_root = Path(scratch) / "state"
-        _build_probe_bundle(bundle)
         base = [str(path), "--root", str(state_root), "--log-format", "json"]
         try:
             done = subprocess.run([*base, "run", "--bundle", str(bundle), container_id],
