@@ -68,17 +68,17 @@ def _rank(want: Platform, have: Platform) -> int | None:
     """Lower is better; None when `have` cannot run on `want`."""
     if have.os != want.os or have.architecture != want.architecture:
         return None
+    if have.variant == want.variant:
+        return 0
     want_variant = _variant(want.architecture, want.variant)
     have_variant = _variant(have.architecture, have.variant)
     if have_variant == want_variant:
-        return 0
-    if not want.variant and not have.variant:
-        return 0
+        return 1  # equal once arm64's v8 or arm's v7 default is filled in
     if not have.variant:
-        return 1
+        return 2
     # 32-bit arm runs older variants: v7 runs v6 and v5 images.
     if want.architecture == "arm" and have_variant < want_variant:
-        return 2 + (ord(want_variant[-1]) - ord(have_variant[-1]))
+        return 3 + (ord(want_variant[-1]) - ord(have_variant[-1]))
     if not want.variant:
         return 10  # the user named no variant: any one will do, after exact matches
     return None

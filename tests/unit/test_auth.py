@@ -118,3 +118,51 @@ def test_broken_files_are_named(home: Path, content: str, problem: str) -> None:
 def test_entries_without_auth_are_skipped(home: Path) -> None:
     write(home / "home" / ".docker" / "config.json", {"a.io": {}})
     assert auth.lookup("a.io") is None
+
+
+# -- `kubeplay login` / `logout` against an in-process registry --------------------------------
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture, stdin: str = "") -> tuple[int, str, str]:
+    import io
+    import sys
+
+    from kubeplay.cli.main import main
+
+    saved = sys.stdin
+    sys.stdin = io.StringIO(stdin)
+    try:
+        with pytest.raises(SystemExit) as exited:
+            main(args)
+    finally:
+        sys.stdin = saved
+    captured = capsys.readouterr()
+    return int(exited.value.code or 0), captured.out, captured.err
+
+
+def test_login_verifies_then_saves_and_logout_removes(home: Path, capsys: pytest.CaptureFixture,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.unit.test_distribution import running_registry
+
+    monkeypatch.setenv("CONTAINERS_REGISTRIES_CONF", str(home / "none.conf"))
+    authfile = home / "auth.json"
+    common = ["--root", str(home / "root"), "--runroot", str(home / "runroot")]
+    with running_registry() as fake:
+        fake.auth = "bearer"
+        code, _, err = run_cli([*common, "login", fake.host, "-u", "alice", "--password-stdin",
+                                "--authfile", str(authfile), "--no-tls-verify"], capsys, stdin="wrong\n")
+        assert code == 1 and "unauthorized" in err and f"kubeplay login {fake.host}" in err
+        assert not authfile.exists(), "refused credentials are not saved"
+
+        code, out, _ = run_cli([*common, "login", f"http://{fake.host}/", "-u", "alice", "--password-stdin",
+                                "--authfile", str(authfile), "--no-tls-verify"], capsys, stdin="secret\n")
+        assert code == 0 and "Login Succeeded" in out
+        assert auth.lookup(fake.host, authfile=str(authfile)) == ("alice", "secret")
+        assert stat.S_IMODE(authfile.stat().st_mode) == 0o600
+
+    code, out, _ = run_cli([*common, "logout", fake.host, "--authfile", str(authfile)], capsys)
+    assert code == 0 and fake.host in out
+    assert auth.lookup(fake.host, authfile=str(authfile)) is None
+    code, _, err = run_cli([*common, "logout", fake.host, "--authfile", str(authfile)], capsys)
+    assert code == 1 and "not logged in" in err
+    code, _, _ = run_cli([*common, "logout", "--authfile", str(authfile)], capsys)
+    assert code != 0, "logout needs HOST or --all"

@@ -12,6 +12,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -157,8 +158,9 @@ def _handler(registry: FakeRegistry) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture
-def registry() -> Iterator[FakeRegistry]:
+@contextmanager
+def running_registry() -> Iterator[FakeRegistry]:
+    """A FakeRegistry serving on a free port of 127.0.0.1 until the block ends."""
     fake = FakeRegistry()
     fake.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
     thread = threading.Thread(target=fake.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -169,6 +171,12 @@ def registry() -> Iterator[FakeRegistry]:
         fake.server.shutdown()
         fake.server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def registry() -> Iterator[FakeRegistry]:
+    with running_registry() as fake:
+        yield fake
 
 
 def client_for(registry: FakeRegistry, repository: str = "team/app",
