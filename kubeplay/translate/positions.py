@@ -93,3 +93,12 @@ def plain(value: Any) -> Any:
 def mark_read(value: Any) -> None:
     """Consume a whole subtree without copying it."""
     plain(value)
+
+
+def snapshot(value: Any) -> Any:
+    """A deep plain copy that does not count as reading (for hashing, and raw kept for generate)."""
+    if isinstance(value, dict):
+        return {key: snapshot(item) for key, item in dict.items(value)}
+    if isinstance(value, list):
+        return [snapshot(item) for item in value]
+    return value

@@ -1,0 +1,82 @@
+"""What translation takes and gives: options, the result, and the per-pod context object.
+
+`PodContext` is the one object handed to every container/env/volume function: the pod's identity,
+the ConfigMaps and Secrets of the run, where the manifest is, and where problems go.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubeplay.model.plan import PodPlan
+from kubeplay.translate.issues import Issues
+from kubeplay.translate.loader import Document
+
+
+@dataclass(frozen=True)
+class TranslateOptions:
+    strict: bool = False
+    network: str = ""
+    namespace_default: str = "default"
+    node_name: str = ""  # what spec.nodeName reads as when the manifest leaves it out
+
+
+@dataclass(frozen=True)
+class ClaimPlan:
+    """A PersistentVolumeClaim: a named volume kubeplay creates if missing."""
+
+    name: str
+    size: int | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    namespace: str = "default"
+    raw: dict | None = None
+
+
+@dataclass
+class TranslateResult:
+    pods: list[PodPlan] = field(default_factory=list)
+    claims: list[ClaimPlan] = field(default_factory=list)
+    configmaps: dict[str, dict[str, bytes]] = field(default_factory=dict)  # name -> key -> content
+    secrets: dict[str, dict[str, bytes]] = field(default_factory=dict)
+    services: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """A ConfigMap or Secret of this run, decoded."""
+
+    kind: str  # "ConfigMap" or "Secret"
+    name: str
+    text: dict[str, str]  # ConfigMap data, or Secret data/stringData decoded as UTF-8
+    binary: dict[str, bytes]  # every key as bytes (binaryData too), for volume files
+
+    def env_value(self, key: str) -> str | None:
+        return self.text.get(key)
+
+
+@dataclass(frozen=True)
+class PodContext:
+    doc: Document
+    path: str  # where the pod spec sits in the document: "spec" or "spec.template.spec"
+    pod_name: str
+    namespace: str
+    uid: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    node_name: str
+    service_account: str
+    configmaps: dict[tuple[str, str], DataSource]  # (namespace, name) -> source
+    secrets: dict[tuple[str, str], DataSource]
+    issues: Issues
+
+    def error(self, line: int, path: str, message: str) -> None:
+        self.issues.error(self.doc.file, line or self.doc.line, path, message)
+
+    def warn(self, line: int, path: str, message: str) -> None:
+        self.issues.warn(self.doc.file, line or self.doc.line, path, message)
+
+    def lookup(self, kind: str, name: str) -> DataSource | None:
+        table = self.configmaps if kind == "ConfigMap" else self.secrets
+        return table.get((self.namespace, name))

@@ -1,0 +1,154 @@
+"""Pod-bearing kinds as PodPlans: Pod, Deployment, ReplicaSet, DaemonSet, Job.
+
+Pods are named the way the controllers name them: `<deployment>-<pod-template-hash>-<suffix>`,
+`<replicaset>-<suffix>`, `<daemonset>-<suffix>`, `<job>-<suffix>`, each part in Kubernetes' safe
+alphabet (no vowels, no look-alike characters).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from kubeplay.model.plan import OwnerPlan, PodPlan
+from kubeplay.translate.context import DataSource, PodContext, TranslateOptions
+from kubeplay.translate.issues import Issues
+from kubeplay.translate.loader import Document
+from kubeplay.translate.pod import pod_plan
+from kubeplay.translate.positions import line_of, snapshot
+
+SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+JOB_OPTIONS = ("completions", "parallelism", "backoffLimit", "activeDeadlineSeconds")
+POD_BEARING = ("Pod", "Deployment", "ReplicaSet", "DaemonSet", "Job")
+
+
+@dataclass(frozen=True)
+class RunObjects:
+    """What every pod of a run may reference."""
+
+    configmaps: dict[tuple[str, str], DataSource]
+    secrets: dict[tuple[str, str], DataSource]
+    options: TranslateOptions
+    issues: Issues
+    rng: random.Random
+
+
+def random_suffix(rng: random.Random, length: int = 5) -> str:
+    return "".join(rng.choice(SAFE_ALPHABET) for _ in range(length))
+
+
+def template_hash(template: Any) -> str:
+    """A stable hash of a pod template: FNV-1a over its canonical JSON, encoded as Kubernetes does
+    (each decimal digit of the 32-bit hash mapped into the safe alphabet)."""
+    data = json.dumps(snapshot(template), sort_keys=True, separators=(",", ":")).encode()
+    value = 0x811C9DC5
+    for byte in data:
+        value = ((value ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return "".join(SAFE_ALPHABET[ord(digit) % len(SAFE_ALPHABET)] for digit in str(value))
+
+
+def pods_of(doc: Document, run: RunObjects) -> list[PodPlan]:
+    body = doc.body
+    if doc.kind == "Pod":
+        metadata = body.get("metadata") or {}
+        return [_pod(doc, run, "spec", metadata.get("name"), metadata, body.get("spec") or {}, {}, None)]
+    spec = body.get("spec") or {}
+    template = spec.get("template") or {}
+    name = (body.get("metadata") or {}).get("name")
+    metadata = template.get("metadata") or {}
+    if not _selector_matches(doc, spec, metadata, run.issues):
+        return []
+    pod_spec = template.get("spec") or {}
+    raw = {key: value for key, value in snapshot(spec).items() if key != "template"}
+    if doc.kind == "Job":
+        return _job(doc, run, name, spec, metadata, pod_spec, raw)
+    replicas = 1
+    extra: dict[str, str] = {}
+    hash_text = ""
+    if doc.kind in ("Deployment", "ReplicaSet"):
+        replicas = spec.get("replicas")
+        replicas = 1 if replicas is None else replicas
+    if doc.kind == "Deployment":
+        hash_text = template_hash(template)
+        extra = {"pod-template-hash": hash_text}
+    prefix = f"{name}-{hash_text}" if hash_text else name
+    owner = OwnerPlan(kind=doc.kind, name=name, replicas=replicas, template_hash=hash_text, raw=raw)
+    return [_pod(doc, run, "spec.template.spec", f"{prefix}-{random_suffix(run.rng)}", metadata, pod_spec,
+                 extra, owner) for _ in range(replicas)]
+
+
+def _job(doc: Document, run: RunObjects, name: str, spec: Any, metadata: Any, pod_spec: Any,
+         raw: dict) -> list[PodPlan]:
+    restart = pod_spec.get("restartPolicy")
+    if restart not in ("Never", "OnFailure"):
+        got = f'"{restart}"' if restart else "not set"
+        run.issues.error(doc.file, line_of(pod_spec, "restartPolicy") or doc.line,
+                         "spec.template.spec.restartPolicy",
+                         f'{got}: a Job needs restartPolicy "Never" or "OnFailure"')
+        return []
+    options = {key: spec.get(key) for key in JOB_OPTIONS}
+    if spec.get("suspend"):
+        run.issues.warn(doc.file, line_of(spec, "suspend"), "spec.suspend",
+                        f"Job {name} is suspended; no pods were made")
+        return []
+    parallelism = 1 if options["parallelism"] is None else options["parallelism"]
+    completions = options["completions"]
+    count = min(parallelism, completions) if completions is not None else parallelism
+    job_uid = str(uuid.uuid4())
+    extra = {"job-name": name, "batch.kubernetes.io/job-name": name,
+             "controller-uid": job_uid, "batch.kubernetes.io/controller-uid": job_uid}
+    owner = OwnerPlan(kind="Job", name=name, replicas=count, raw=raw)
+    return [_pod(doc, run, "spec.template.spec", f"{name}-{random_suffix(run.rng)}", metadata, pod_spec,
+                 extra, owner) for _ in range(count)]
+
+
+def _selector_matches(doc: Document, spec: Any, metadata: Any, issues: Issues) -> bool:
+    selector = spec.get("selector")
+    if selector is None:
+        if doc.kind == "Job":
+            return True  # the Job controller makes its own selector
+        issues.error(doc.file, line_of(doc.body, "spec"), "spec.selector", "required field is missing")
+        return False
+    labels = dict(dict.items(metadata.get("labels") or {}))
+    wanted = selector.get("matchLabels") or {}
+    ok = all(labels.get(key) == value for key, value in wanted.items())
+    for expression in selector.get("matchExpressions") or ():
+        key, operator = expression.get("key"), expression.get("operator")
+        values = list(expression.get("values") or ())
+        ok = ok and {
+            "In": key in labels and labels[key] in values,
+            "NotIn": labels.get(key) not in values,
+            "Exists": key in labels,
+            "DoesNotExist": key not in labels,
+        }.get(operator, False)
+    if not ok:
+        issues.error(doc.file, line_of(spec, "selector"), "spec.selector",
+                     "does not match the template's labels (spec.template.metadata.labels)")
+    return ok
+
+
+def _pod(doc: Document, run: RunObjects, path: str, pod_name: str, metadata: Any, pod_spec: Any,
+         extra_labels: dict[str, str], owner: OwnerPlan | None) -> PodPlan:
+    document_meta = doc.body.get("metadata") or {}
+    namespace = document_meta.get("namespace") or run.options.namespace_default
+    labels = {**dict((metadata.get("labels") or {}).items()), **extra_labels}
+    annotations = dict((metadata.get("annotations") or {}).items())
+    if doc.kind != "Pod":
+        metadata.get("name")  # a template's name is never used, as in Kubernetes
+    ctx = PodContext(
+        doc=doc, path=path, pod_name=pod_name, namespace=namespace, uid=str(uuid.uuid4()),
+        labels=labels, annotations=annotations,
+        node_name=pod_spec.get("nodeName") or run.options.node_name or _host_name(),
+        service_account=pod_spec.get("serviceAccountName") or pod_spec.get("serviceAccount") or "default",
+        configmaps=run.configmaps, secrets=run.secrets, issues=run.issues,
+    )
+    return pod_plan(ctx, pod_spec, run.options.network, owner)
+
+
+def _host_name() -> str:
+    import platform
+
+    return platform.node() or "localhost"
