@@ -16,9 +16,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from kubeplay.config import is_rootless
 from kubeplay.errors import ConflictError, UserError
 from kubeplay.model.plan import PortMapping
 from kubeplay.net.nftables import TABLE, table_objects
+from kubeplay.store.db import Database
 
 PROTOCOLS = ("TCP", "UDP")
 _OWNER_SCAN_SECONDS = 1.0  # naming the holding process is a courtesy; never let it stall a play
@@ -71,9 +73,21 @@ def published_claims(*, table: str = TABLE) -> list[PortClaim]:
     return claims_from_rules(table_objects(table))
 
 
-def check_ports(claims: Iterable[PortClaim], ports: Iterable[PortMapping], *, pod_name: str = "",
-                rootless: bool = False, probe_host: bool = True) -> None:
-    """Refuse the pod's hostPorts if invalid or held; the pod's own earlier claims do not count."""
+def check_ports(claims: Database | Iterable[PortClaim], ports: Iterable[PortMapping], *, pod_name: str = "",
+                rootless: bool | None = None, probe_host: bool = True, table: str = TABLE) -> None:
+    """Refuse the pod's hostPorts if invalid or held; the pod's own earlier claims do not count.
+
+    `claims` is either the claims to check against, or the state database: then the live claims
+    are read from kubeplay's nftables table (the database holds no port state). `rootless` None
+    means "as this process runs".
+    """
+    ports = [port for port in ports if port.host_port]
+    if not ports:
+        return  # nothing to publish: no need to read nft (which needs root)
+    if isinstance(claims, Database):
+        claims = published_claims(table=table) if not is_rootless() else []
+    if rootless is None:
+        rootless = is_rootless()
     others = [claim for claim in claims if claim.pod_name != pod_name]
     wanted: list[PortClaim] = []
     for port in ports:
