@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     debug = _wants_debug(argv)
     try:
-        cli.main(args=argv, prog_name="kubeplay", standalone_mode=False)
+        returned = cli.main(args=argv, prog_name="kubeplay", standalone_mode=False)
     except KubeplayError as exc:
         if debug:
             import traceback
@@ -106,4 +106,4 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"error: internal error: {type(exc).__name__}: {exc}", err=True)
         click.echo("hint: re-run with --debug for the traceback, and report it", err=True)
         sys.exit(125)
-    sys.exit(0)
+    sys.exit(returned if isinstance(returned, int) else 0)
