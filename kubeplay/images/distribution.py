@@ -31,6 +31,8 @@ IMAGE_MANIFESTS = frozenset({DOCKER_MANIFEST, OCI_MANIFEST})
 MANIFEST_LISTS = frozenset({DOCKER_MANIFEST_LIST, OCI_INDEX})
 ACCEPT = ", ".join((OCI_INDEX, DOCKER_MANIFEST_LIST, OCI_MANIFEST, DOCKER_MANIFEST))
 MANIFEST_LIMIT = 4 << 20
+_SCHEMA1 = frozenset({"application/vnd.docker.distribution.manifest.v1+json",
+                      "application/vnd.docker.distribution.manifest.v1+prettyjws"})
 
 # Docker Hub's API lives on another host than the name users write.
 _API_HOSTS = {"docker.io": "registry-1.docker.io"}
@@ -208,7 +210,7 @@ def _media_type(image: str, host: str, content_type: str, data: bytes) -> str:
         raise RegistryError(f"registry {host} answered with something other than a JSON manifest for {image}"
                             + (f" ({content_type})" if content_type else ""),
                             hint="check the registry address: a web page or proxy answered instead of a registry")
-    if body.get("schemaVersion") == 1 or "prettyjws" in content_type or content_type.endswith("manifest.v1+json"):
+    if body.get("schemaVersion") == 1 or content_type in _SCHEMA1:
         raise RegistryError(f"image {image} on {host} has a Docker schema 1 manifest, which is not supported",
                             hint="push the image again with a current tool (schema 2 or OCI)")
     declared = body.get("mediaType") or content_type

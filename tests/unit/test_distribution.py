@@ -333,3 +333,10 @@ def test_schema1_is_refused(registry: FakeRegistry) -> None:
 ])
 def test_parse_challenges(header: str, expected: list) -> None:
     assert [(c.scheme, c.params) for c in parse_challenges(header)] == expected
+
+
+def test_oci_manifest_is_not_mistaken_for_schema1(registry: FakeRegistry) -> None:
+    body = {"schemaVersion": 2, "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                           "digest": "sha256:" + "1" * 64, "size": 2}, "layers": []}
+    registry.add_manifest("team/app", "oci", body, "application/vnd.oci.image.manifest.v1+json")
+    assert client_for(registry).get_manifest("oci").media_type == "application/vnd.oci.image.manifest.v1+json"
