@@ -89,7 +89,8 @@ def test_member_security(rootfs):
     security = SecurityPlan(capabilities_add=("NET_ADMIN",), capabilities_drop=("KILL",),
                             allow_privilege_escalation=False, read_only_root_filesystem=True)
     plan = ContainerPlan(name="app", image="img", security=security)
-    pod = PodPlan(name="w", security=SecurityPlan(seccomp_profile="Unconfined", sysctls={"net.core.somaxconn": "1024"}))
+    pod_security = SecurityPlan(seccomp_profile="Unconfined", sysctls={"net.core.somaxconn": "1024"})
+    pod = PodPlan(name="w", security=pod_security)
     spec = build_member_spec(plan, pod, IMAGE, rootfs, ctx())
     caps = spec["process"]["capabilities"]["effective"]
     assert "CAP_NET_ADMIN" in caps and "CAP_KILL" not in caps
@@ -111,7 +112,8 @@ def test_member_default_seccomp_follows_final_caps(rootfs):
     admin = ContainerPlan(name="app", image="img", security=SecurityPlan(capabilities_add=("SYS_ADMIN",)))
 
     def allows(spec, name):
-        return any(name in r["names"] and r["action"] == "SCMP_ACT_ALLOW" for r in spec["linux"]["seccomp"]["syscalls"])
+        rules = spec["linux"]["seccomp"]["syscalls"]
+        return any(name in r["names"] and r["action"] == "SCMP_ACT_ALLOW" for r in rules)
 
     assert not allows(build_member_spec(plain, PodPlan(name="w"), IMAGE, rootfs, ctx()), "bpf")
     assert allows(build_member_spec(admin, PodPlan(name="w"), IMAGE, rootfs, ctx()), "bpf")

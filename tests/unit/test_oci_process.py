@@ -73,7 +73,8 @@ def test_with_env_merges_into_spec():
 
 
 def test_working_dir_precedence():
-    assert working_dir(ContainerPlan(name="c", image="i", working_dir="/w"), ImageConfig(working_dir="/i")) == "/w"
+    in_image = ImageConfig(working_dir="/i")
+    assert working_dir(ContainerPlan(name="c", image="i", working_dir="/w"), in_image) == "/w"
     assert working_dir(ContainerPlan(name="c", image="i"), ImageConfig(working_dir="/i")) == "/i"
     assert working_dir(ContainerPlan(name="c", image="i"), ImageConfig()) == "/"
     with pytest.raises(ManifestError):

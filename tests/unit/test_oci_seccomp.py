@@ -83,7 +83,8 @@ def test_profile_names(tmp_path):
     local.write_text(json.dumps({"defaultAction": "SCMP_ACT_LOG", "syscalls": [
         {"names": ["x"], "action": "SCMP_ACT_ALLOW"}]}))
     converted = profile_for(f"Localhost:{local}", DEFAULT_CAPABILITIES)
-    assert converted == {"defaultAction": "SCMP_ACT_LOG", "syscalls": [{"names": ["x"], "action": "SCMP_ACT_ALLOW"}]}
+    assert converted == {"defaultAction": "SCMP_ACT_LOG",
+                         "syscalls": [{"names": ["x"], "action": "SCMP_ACT_ALLOW"}]}
     custom_default = profile_for("RuntimeDefault", DEFAULT_CAPABILITIES, default_path=str(local))
     assert custom_default["defaultAction"] == "SCMP_ACT_LOG"
     with pytest.raises(UserError, match="'web'.*does not exist"):
