@@ -179,3 +179,26 @@ def test_inspect_gives_layers(settings):
     assert data["layers"][0]["diff_id"] == record.diff_ids[0]
     assert Path(data["layers"][0]["path"]).is_dir()
     json.dumps(data)  # the CLI prints it as JSON
+
+
+def test_cli_lists_inspects_and_removes(settings, tmp_path):
+    from click.testing import CliRunner
+
+    from kubeplay.cli.main import cli
+
+    record = store(settings, small_image("c"), ["localhost/c:v1", "docker.io/library/c:latest"])
+    base = ["--root", str(settings.root), "--runroot", str(settings.runroot)]
+    runner = CliRunner()
+    listing = runner.invoke(cli, [*base, "images"])
+    assert listing.exit_code == 0, listing.output
+    lines = listing.output.splitlines()
+    assert lines[0].split() == ["REPOSITORY", "TAG", "IMAGE", "ID", "CREATED", "SIZE"]
+    assert any(line.split()[:3] == ["localhost/c", "v1", record.id[7:19]] for line in lines[1:])
+    assert runner.invoke(cli, [*base, "images", "-q"]).output.split() == [record.id[7:19]]
+    inspected = json.loads(runner.invoke(cli, [*base, "image", "inspect", "c"]).output)
+    assert inspected[0]["id"] == record.id
+    removed = runner.invoke(cli, [*base, "rmi", "localhost/c:v1"])
+    assert removed.output.splitlines() == ["Untagged: localhost/c:v1"]
+    removed = runner.invoke(cli, [*base, "image", "rm", "c"])
+    assert removed.output.splitlines() == ["Untagged: docker.io/library/c:latest", f"Deleted: {record.id[7:]}"]
+    assert runner.invoke(cli, [*base, "image", "ls", "--format", "json"]).output.strip() == "[]"

@@ -191,3 +191,28 @@ def test_later_entry_replaces_earlier(store, tmp_path):
     ])
     assert (layer / "x/y").read_bytes() == b"inner"
     assert (layer / "z").read_bytes() == b"now a file"
+
+
+def test_concurrent_unpacks_of_one_layer_both_succeed(store, tmp_path):
+    import threading
+
+    data = gzip.compress(make_tar([entry(f"dir{i}/file{j}", data=b"x" * 1000) for i in range(20) for j in range(20)]))
+    blob = write_blob(tmp_path, data)
+    results: list[str] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            results.append(store.unpack(blob))
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors and len(set(results)) == 1 and len(results) == 4
+    assert store.diff_ids() == results[:1]
+    assert len(os.listdir(store.path(results[0]))) == 20
+    assert [p.name for p in store.root.iterdir()] == [results[0].split(":")[1]]  # no staging dirs left
