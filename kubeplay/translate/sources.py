@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
 
 from kubeplay.translate.context import DataSource
 from kubeplay.translate.issues import Issues
