@@ -31,6 +31,8 @@ IMAGE_MANIFESTS = frozenset({DOCKER_MANIFEST, OCI_MANIFEST})
 MANIFEST_LISTS = frozenset({DOCKER_MANIFEST_LIST, OCI_INDEX})
 ACCEPT = ", ".join((OCI_INDEX, DOCKER_MANIFEST_LIST, OCI_MANIFEST, DOCKER_MANIFEST))
 MANIFEST_LIMIT = 4 << 20
+# A plain-HTTP server may sit on a TLS hello waiting for a line end; do not wait long for it.
+_PROBE_TIMEOUT = 5.0
 _SCHEMA1 = frozenset({"application/vnd.docker.distribution.manifest.v1+json",
                       "application/vnd.docker.distribution.manifest.v1+prettyjws"})
 
@@ -152,8 +154,8 @@ class RegistryClient:
     def _probe(self, base: str) -> Response:
         if base.startswith("https") and not self.secure:
             # The https attempt of an insecure endpoint is a probe: fail fast, then try http.
-            return Transport(verify_tls=False, timeout=self.transport.timeout, attempts=1).request(
-                "GET", base + "/v2/")
+            probe = Transport(verify_tls=False, timeout=min(self.transport.timeout, _PROBE_TIMEOUT), attempts=1)
+            return probe.request("GET", base + "/v2/")
         return self.transport.request("GET", base + "/v2/")
 
     def _get(self, path: str, headers: dict[str, str], scope: str | None = None) -> Response:
@@ -168,7 +170,8 @@ class RegistryClient:
             response.close()
             if not challenge:
                 raise self._denied(401)
-            response = self.transport.request("GET", url, dict(headers, Authorization=self.auth.answer(challenge, scope)))
+            answered = dict(headers, Authorization=self.auth.answer(challenge, scope))
+            response = self.transport.request("GET", url, answered)
             if response.status == 401:
                 response.close()
                 raise self._denied(401)

@@ -61,6 +61,9 @@ class Response:
         try:
             while chunk := self.raw.read(_CHUNK):
                 yield chunk
+            # read(amt) ends quietly when the peer hangs up early; the promised length tells.
+            if self.raw.length:
+                raise http.client.IncompleteRead(b"", self.raw.length)
         finally:
             self.close()
 

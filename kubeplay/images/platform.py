@@ -26,7 +26,9 @@ _MACHINES = {
     "mips64": ("mips64", ""),
     "loongarch64": ("loong64", ""),
 }
-_ARCH_ALIASES = {"x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "armhf": "arm", "armel": "arm", "i386": "386"}
+_ARCH_ALIASES = {
+    "x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "armhf": "arm", "armel": "arm", "i386": "386",
+}
 # Variants assumed when a descriptor or the user leaves them out.
 _DEFAULT_VARIANT = {"arm64": "v8", "arm": "v7"}
 

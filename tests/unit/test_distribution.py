@@ -40,6 +40,7 @@ class FakeRegistry:
     fail_first: dict[str, list[int]] = field(default_factory=dict)  # path -> statuses answered first
     html: bool = False
     corrupt: set[str] = field(default_factory=set)  # blob digests served with wrong bytes
+    cut_once: set[str] = field(default_factory=set)  # blob digests whose first answer stops half-way
     requests: list[tuple[str, str]] = field(default_factory=list)  # (path, Authorization)
     token_requests: list[dict[str, list[str]]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -127,6 +128,16 @@ def _handler(registry: FakeRegistry) -> type[BaseHTTPRequestHandler]:
                 data = registry.blobs[reference]
                 if reference in registry.corrupt:
                     data = b"X" * len(data)
+                with registry.lock:
+                    cut = reference in registry.cut_once
+                    registry.cut_once.discard(reference)
+                if cut:  # promise the whole blob, send half, hang up
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data[: len(data) // 2])
+                    self.close_connection = True
+                    return None
                 return self.send(200, data, "application/octet-stream")
             return self.send(404, b'{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}')
 
@@ -340,3 +351,13 @@ def test_oci_manifest_is_not_mistaken_for_schema1(registry: FakeRegistry) -> Non
                                            "digest": "sha256:" + "1" * 64, "size": 2}, "layers": []}
     registry.add_manifest("team/app", "oci", body, "application/vnd.oci.image.manifest.v1+json")
     assert client_for(registry).get_manifest("oci").media_type == "application/vnd.oci.image.manifest.v1+json"
+
+
+def test_blob_cut_half_way_is_fetched_again(registry: FakeRegistry, tmp_path: Path) -> None:
+    image = registry.add_image("team/app", "1", [b"0123456789" * 1000])
+    layer = image["layers"][0]
+    registry.cut_once.add(layer["digest"])
+    store = ContentStore(tmp_path)
+    client_for(registry).fetch_blob(store, layer["digest"], layer["size"])
+    assert store.has(layer["digest"], layer["size"])
+    assert [path for path, _ in registry.requests].count(f"/v2/team/app/blobs/{layer['digest']}") == 2
