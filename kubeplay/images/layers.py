@@ -81,7 +81,7 @@ class _GunzipReader:
         return out
 
 
-class _HashingReader:
+class HashingReader:
     """Hashes and counts everything read through it: the diff id is the digest of this stream."""
 
     def __init__(self, stream) -> None:
@@ -121,7 +121,7 @@ def open_uncompressed(file: BinaryIO):
 def diff_id_of(blob_path: Path) -> str:
     """The sha256 of the uncompressed content of a layer blob, without unpacking it."""
     with open(blob_path, "rb") as file:
-        reader = _HashingReader(open_uncompressed(file))
+        reader = HashingReader(open_uncompressed(file))
         try:
             reader.drain()
         except Exception as exc:
@@ -190,7 +190,7 @@ class LayerStore:
         label = blob_path.name + (f" ({media_type})" if media_type else "")
         try:
             with open(blob_path, "rb") as file:
-                reader = _HashingReader(open_uncompressed(file))
+                reader = HashingReader(open_uncompressed(file))
                 with tarfile.open(fileobj=reader, mode="r|", encoding="utf-8", errors="surrogateescape") as tar:
                     _Extractor(tree, tar).run()
                 reader.drain()  # the end-of-archive padding counts in the diff id
@@ -264,7 +264,11 @@ class _Extractor:
             _set_opaque(parent)
             return
         if base.startswith(WHITEOUT_PREFIX):
-            target = parent / base[len(WHITEOUT_PREFIX):]
+            hidden = base[len(WHITEOUT_PREFIX):]
+            if not hidden or hidden.startswith(WHITEOUT_PREFIX):
+                log.debug("skipping %s: aufs metadata, not a whiteout", member.name)
+                return
+            target = parent / hidden
             _clear(target)
             os.mknod(target, stat.S_IFCHR | 0o000, os.makedev(0, 0))
             return

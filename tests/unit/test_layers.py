@@ -216,3 +216,14 @@ def test_concurrent_unpacks_of_one_layer_both_succeed(store, tmp_path):
     assert store.diff_ids() == results[:1]
     assert len(os.listdir(store.path(results[0]))) == 20
     assert [p.name for p in store.root.iterdir()] == [results[0].split(":")[1]]  # no staging dirs left
+
+
+def test_aufs_metadata_is_not_a_whiteout(store, tmp_path):
+    layer = unpack(store, tmp_path, [
+        entry("etc", tarfile.DIRTYPE),
+        entry("etc/keep", data=b"k"),
+        entry("etc/.wh."),
+        entry(".wh..wh.plnk", tarfile.DIRTYPE),
+    ])
+    assert (layer / "etc/keep").read_bytes() == b"k"
+    assert sorted(os.listdir(layer)) == ["etc"]
