@@ -7,6 +7,7 @@ it. References to ConfigMaps and Secrets resolve against the objects of the same
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from typing import Any
@@ -56,8 +57,7 @@ def resource_value(container: Any, ref: Any) -> str:
         value = parse_quantity(quantity)
     if divisor == 0:
         raise QuantityError("divisor must not be zero")
-    units = -(-value // divisor)  # ceiling division on decimals
-    return str(int(units))
+    return str(math.ceil(value / divisor))
 
 
 def _capacity(name: str) -> int:
