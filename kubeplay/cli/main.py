@@ -55,7 +55,9 @@ def cli(ctx: click.Context, root: Path | None, runroot: Path | None, runtime: st
         log_level: str, debug: bool) -> None:
     """Play Kubernetes YAML on this machine: pods, with no daemon."""
     level = logging.DEBUG if debug else getattr(logging, log_level.upper())
-    logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr)
+    # only kubeplay's own loggers speak at the chosen level; libraries (pyroute2) stay at warnings
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("kubeplay").setLevel(level)
     ctx.obj = Settings(
         root=(root or default_root()).absolute(),
         runroot=(runroot or default_runroot()).absolute(),

@@ -29,7 +29,7 @@ def check_pod_ports(engine: Engine, pod: PodPlan) -> None:
     if ports:
         from kubeplay.net.ports import check_ports
 
-        check_ports(engine.db, pod.name, ports)
+        check_ports(engine.db, ports, pod_name=pod.name, rootless=engine.settings.rootless)
 
 
 def setup(engine: Engine, pod: PodPlan, pod_id: str) -> PodNet:

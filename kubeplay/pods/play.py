@@ -50,6 +50,11 @@ def play(engine: Engine, plans: list[PodPlan], progress: Progress | None = None)
                     undo.pop_all()  # keep the failed pod so its logs can be read
                     undo_all.pop_all()
                     raise
+                except BaseException:
+                    for name in started:  # pods made before this one go too; no restart may revive them
+                        with pod_lock(engine.settings, name):
+                            engine.store.set_pod_state(name, phase=PodPhase.STOPPED)
+                    raise
                 undo_all.push(undo.pop_all())
             started.append(plan.name)
         undo_all.pop_all()
@@ -58,34 +63,41 @@ def play(engine: Engine, plans: list[PodPlan], progress: Progress | None = None)
 
 
 def play_pod(engine: Engine, pod: PodPlan, undo: ExitStack, progress: Progress | None = None) -> None:
-    say = progress or (lambda message: None)
+    say = progress or (lambda message: None)  # noqa: E731
     images = ensure_images(engine, pod, progress)
     pod_id = uuid.uuid4().hex
     with pod_lock(engine.settings, pod.name):
         engine.store.add_pod(pod_id, pod)
         undo.callback(engine.store.remove_pod, pod.name)
-        paths = PodPaths(engine.settings, pod_id)
-        undo.callback(_remove_pod_cgroups, pod_id)
-        net = network.setup(engine, pod, pod_id)
-        undo.callback(network.teardown, engine, pod, pod_id)
-        engine.store.set_pod_state(pod.name, ip=net.ip)
-        undo.callback(release_pod_files, paths)
-        write_pod_files(pod, paths, net.ip, network.peers(engine, pod, net.network))
-        if not pod.host_ipc:
-            mount_shm(paths)
-        undo.callback(release_volumes, pod, paths)
-        sources = prepare_volumes(pod, paths, engine.settings.root)
-        infra_pid = start_infra(engine, pod, pod_id, net, undo)
-        say(f"pod {pod.name}: infra started")
-        factory = MemberFactory(engine, pod, pod_id, paths, net, infra_pid, images, sources)
         try:
-            run_init_containers(factory, undo)
+            _make_pod(engine, pod, pod_id, images, undo)
         except InitContainerFailed as exc:
             engine.store.set_pod_state(pod.name, phase=PodPhase.FAILED, reason=exc.message)
             raise
-        start_members(factory, undo)
+        except BaseException:
+            # before the lock is released: a restart already waiting for it must find the pod going away
+            engine.store.set_pod_state(pod.name, phase=PodPhase.STOPPED)
+            raise
         engine.store.set_pod_state(pod.name, phase=PodPhase.RUNNING)
-        say(f"pod {pod.name}: running")
+    say(f"pod {pod.name}: running")
+
+
+def _make_pod(engine: Engine, pod: PodPlan, pod_id: str, images, undo: ExitStack) -> None:
+    paths = PodPaths(engine.settings, pod_id)
+    undo.callback(_remove_pod_cgroups, pod_id)
+    net = network.setup(engine, pod, pod_id)
+    undo.callback(network.teardown, engine, pod, pod_id)
+    engine.store.set_pod_state(pod.name, ip=net.ip)
+    undo.callback(release_pod_files, paths)
+    write_pod_files(pod, paths, net.ip, network.peers(engine, pod, net.network))
+    if not pod.host_ipc:
+        mount_shm(paths)
+    undo.callback(release_volumes, pod, paths)
+    sources = prepare_volumes(pod, paths, engine.settings.root)
+    infra_pid = start_infra(engine, pod, pod_id, net, undo)
+    factory = MemberFactory(engine, pod, pod_id, paths, net, infra_pid, images, sources)
+    run_init_containers(factory, undo)
+    start_members(factory, undo)
 
 
 def _remove_pod_cgroups(pod_id: str) -> None:

@@ -26,24 +26,21 @@ def _write(path: Path, text: str) -> None:
 
 
 def write_pod_files(pod: PodPlan, paths: PodPaths, ip: str, peers: list[tuple[str, str, str]]) -> None:
-    from kubeplay.net.hosts import render_hosts, render_resolv
+    from kubeplay.net.hosts import host_resolv_text, render_hosts, render_resolv
 
     paths.run_dir.mkdir(parents=True, exist_ok=True)
     hostname = pod_hostname(pod)
     _write(paths.hostname, hostname + "\n")
-    try:
-        host_resolv = Path("/etc/resolv.conf").read_text()
-    except OSError:
-        host_resolv = ""
     if pod.host_network:
         try:
             hosts = Path("/etc/hosts").read_text()
         except OSError:
             hosts = "127.0.0.1\tlocalhost\n"
     else:
-        hosts = render_hosts(hostname, pod.namespace, ip, peers, pod.host_aliases)
+        hosts = render_hosts(pod.name, pod.namespace, ip, peers, pod.host_aliases,
+                             hostname=hostname, subdomain=pod.subdomain)
     _write(paths.hosts, hosts)
-    _write(paths.resolv, render_resolv(pod.dns, host_resolv))
+    _write(paths.resolv, render_resolv(pod.dns, host_resolv_text(), keep_loopback=pod.host_network))
 
 
 def refresh_hosts(pod: PodPlan, paths: PodPaths, ip: str, peers: list[tuple[str, str, str]]) -> None:
@@ -54,7 +51,8 @@ def refresh_hosts(pod: PodPlan, paths: PodPaths, ip: str, peers: list[tuple[str,
         return
     with open(paths.hosts, "r+") as file:
         file.truncate(0)
-        file.write(render_hosts(pod_hostname(pod), pod.namespace, ip, peers, pod.host_aliases))
+        file.write(render_hosts(pod.name, pod.namespace, ip, peers, pod.host_aliases,
+                                hostname=pod_hostname(pod), subdomain=pod.subdomain))
 
 
 def mount_shm(paths: PodPaths) -> Path:
