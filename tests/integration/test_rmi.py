@@ -54,11 +54,13 @@ metadata:
   name: {name}
 spec:
   restartPolicy: Never
+  terminationGracePeriodSeconds: 2
   containers:
   - name: main
     image: {image}
     imagePullPolicy: Never
-    command: ["sleep", "60"]
+    # a shell as PID 1 ignores SIGTERM unless it traps it; trap it so `down` is quick
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 60 & wait"]
 """
 
 

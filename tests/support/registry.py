@@ -166,11 +166,14 @@ class PushClient:
         self.auth = auth
         self.timeout = timeout
         self._opener = _direct_opener()
+        self._authorization = ""
 
     def _request(self, method: str, url: str, data: bytes | None = None,
                  headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
         headers = dict(headers or {})
         for attempt in range(2):
+            if self._authorization:
+                headers["Authorization"] = self._authorization
             request = urllib.request.Request(url, data=data, method=method, headers=headers)
             try:
                 with self._opener.open(request, timeout=self.timeout) as response:
@@ -178,8 +181,10 @@ class PushClient:
             except urllib.error.HTTPError as exc:
                 challenge = exc.headers.get("WWW-Authenticate", "")
                 if exc.code == 401 and attempt == 0 and self.auth and challenge.lower().startswith("basic"):
+                    # remembered, so later uploads carry it up front: a 401 in the middle of a
+                    # request body would end in a broken pipe rather than a clean retry
                     token = base64.b64encode(f"{self.auth[0]}:{self.auth[1]}".encode()).decode()
-                    headers["Authorization"] = f"Basic {token}"
+                    self._authorization = f"Basic {token}"
                     continue
                 body = exc.read()[:500]
                 raise PushError(f"{method} {url}: HTTP {exc.code}: {body!r}") from exc
