@@ -66,3 +66,38 @@ def check(settings: Settings, output_format: str) -> None:
     if required_failures(checks):
         # the CLI boundary ignores a returned code (standalone_mode=False), so leave explicitly
         sys.exit(1)
+
+
+@system.command()
+@click.option("-f", "--force", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+def reset(settings: Settings, force: bool) -> None:
+    """Remove everything kubeplay made under --root and --runroot: pods, networks, rules, images, data.
+
+    The nftables table `inet kubeplay` is deleted only when no other store still has rules in it.
+    """
+    from kubeplay.errors import KubeplayError, UserError
+    from kubeplay.pods.reset import check_resettable, reset as reset_store
+
+    check_resettable(settings)
+    if not force:
+        question = (f"This removes every pod, network, image and volume of the store at {settings.root} "
+                    f"(run root {settings.runroot}). Continue?")
+        try:
+            confirmed = click.confirm(question, default=False, err=True)
+        except click.exceptions.Abort:
+            click.echo(err=True)  # end the unanswered prompt's line
+            confirmed = False  # no answer (closed stdin) is a no
+        if not confirmed:
+            raise UserError("reset cancelled; nothing was removed",
+                            hint="answer y, or pass --force to skip the question")
+    report = reset_store(settings)
+    for kind, names in (("pod", report.pods), ("network", report.networks), ("nftables table", report.tables),
+                        ("directory", report.directories)):
+        for name in names:
+            click.echo(f"removed {kind} {name}")
+    for table in report.tables_kept:
+        click.echo(f"kept nftables table {table}: another store still has rules in it")
+    if report.problems:
+        raise KubeplayError("reset finished, but some things could not be removed: " + "; ".join(report.problems),
+                            hint="`kubeplay system check` may tell why; re-running `system reset --force` is safe")

@@ -52,7 +52,7 @@ def ensure_bridge(record: NetworkRecord) -> int:
     # loopback source; the kernel drops such packets unless route_localnet is on for that device
     _write_device_sysctl(record.bridge, "route_localnet", "1",
                          "hostPorts reached at 127.0.0.1 are routed to the pod through the bridge")
-    nftables.install_masquerade(record.name, record.subnet, table=nft_table(record))
+    nftables.install_masquerade(record.name, record.subnet, table=nft_table(record), bridge=record.bridge)
     return index
 
 
@@ -80,4 +80,4 @@ def remove_bridge(record: NetworkRecord) -> None:
             if netlink_code(exc) != errno.ENODEV:  # gone meanwhile: that is what we wanted
                 raise
     if os.geteuid() == 0:  # only root can have installed rules, and only root may read the table
-        nftables.remove_masquerade(record.name, table=nft_table(record))
+        nftables.remove_masquerade(record.name, table=nft_table(record), bridge=record.bridge)

@@ -8,14 +8,18 @@ kubeplay owns exactly one table and never touches another. Layout:
                                ip saddr 127.0.0.0/8 ct status dnat masquerade
     hostports                  jump pod-<pod>          one rule per publishing pod
     pod-<pod>                  [ip daddr HOSTIP] tcp dport P dnat ip to IP:PORT, ...
-    outbound                   ip saddr SUBNET jump net-<network>   one rule per network
-    net-<network>              ip daddr != SUBNET masquerade        outbound
+    outbound                   ip saddr SUBNET jump net-<bridge>    one rule per network
+    net-<bridge>               ip daddr != SUBNET masquerade        outbound
                                ip daddr SUBNET ct status dnat masquerade   hairpin via a hostPort
 
 Each pod and each network has its own chain, so removing one is: delete the jump (found by handle
 in `nft -j` output) and the chain, in one atomic `nft -f -` transaction. Base chains hold only fixed
 rules and are flushed and refilled on every change, which makes setup idempotent even when two
 plays race to create the table.
+
+Several stores (--root) share the table. Network chains are named after the bridge, which is unique
+on the host while it exists; the table itself is deleted only when no pod or network chain is left
+in it (`foreign_chains`), so one store's reset never strips another store's rules.
 """
 
 from __future__ import annotations
@@ -105,9 +109,10 @@ def publish_script(pod_name: str, ip: str, ports: Iterable[PortMapping], table: 
     return "\n".join(lines) + "\n"
 
 
-def masquerade_script(network: str, subnet: str, table: str = TABLE, stale_jumps: Iterable[int] = ()) -> str:
+def masquerade_script(network: str, subnet: str, table: str = TABLE, stale_jumps: Iterable[int] = (),
+                      *, chain: str = "") -> str:
     t = f"{FAMILY} {table}"
-    chain = network_chain(network)
+    chain = chain or network_chain(network)
     comment = _comment(f"network {network}")
     lines = [base_script(table).rstrip("\n")]
     lines += _delete_lines(table, "outbound", stale_jumps, None)
@@ -185,13 +190,16 @@ def unpublish(pod_name: str, *, table: str = TABLE) -> None:
     _remove_chain(table, "hostports", pod_chain(pod_name), f"unpublishing ports of pod {pod_name}")
 
 
-def install_masquerade(network: str, subnet: str, *, table: str = TABLE) -> None:
-    stale = jumps_to(table_objects(table), "outbound", network_chain(network))
-    run_nft(masquerade_script(network, subnet, table, stale), f"masquerading network {network}")
+def install_masquerade(network: str, subnet: str, *, table: str = TABLE, bridge: str = "") -> None:
+    """Masquerade the network's outbound traffic. The chain is keyed by `bridge` when given: network
+    names repeat across stores (every store has a `kubeplay`), live bridge names cannot."""
+    chain = network_chain(bridge or network)
+    stale = jumps_to(table_objects(table), "outbound", chain)
+    run_nft(masquerade_script(network, subnet, table, stale, chain=chain), f"masquerading network {network}")
 
 
-def remove_masquerade(network: str, *, table: str = TABLE) -> None:
-    _remove_chain(table, "outbound", network_chain(network), f"removing masquerade of network {network}")
+def remove_masquerade(network: str, *, table: str = TABLE, bridge: str = "") -> None:
+    _remove_chain(table, "outbound", network_chain(bridge or network), f"removing masquerade of network {network}")
 
 
 def _remove_chain(table: str, dispatch: str, chain: str, doing: str) -> None:
@@ -199,6 +207,12 @@ def _remove_chain(table: str, dispatch: str, chain: str, doing: str) -> None:
     if not chain_exists(objects, chain):
         return
     run_nft("\n".join(_delete_lines(table, dispatch, jumps_to(objects, dispatch, chain), chain)) + "\n", doing)
+
+
+def foreign_chains(objects: list[dict]) -> list[str]:
+    """Pod and network chains in the table: what some store still publishes or masquerades."""
+    names = [item["chain"]["name"] for item in objects if "chain" in item]
+    return [name for name in names if name.startswith(("pod-", "net-"))]
 
 
 def remove_table(*, table: str = TABLE) -> None:

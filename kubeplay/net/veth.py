@@ -37,9 +37,15 @@ class PodNetwork:
     host_veth: str
 
 
-def host_veth_name(pod_name: str) -> str:
-    """Deterministic and short: IFNAMSIZ allows 15 characters."""
-    return "kpv" + hashlib.sha256(pod_name.encode()).hexdigest()[:8]
+def host_veth_name(pod_name: str, scope: str = "") -> str:
+    """Deterministic and short (IFNAMSIZ allows 15 characters). `scope` names the store: pod names
+    repeat across stores, and one store's attach must never take over another's veth."""
+    key = f"{scope}\0{pod_name}" if scope else pod_name
+    return "kpv" + hashlib.sha256(key.encode()).hexdigest()[:8]
+
+
+def veth_scope(settings: Settings) -> str:
+    return str(settings.root)
 
 
 def attach_pod(settings: Settings, db: Database, pod_name: str, netns_path: Path, network: str) -> PodNetwork:
@@ -51,7 +57,7 @@ def attach_pod(settings: Settings, db: Database, pod_name: str, netns_path: Path
         bridge_index = ensure_bridge(record)
         ip = allocate(db, record.name, pod_name)
         prefix_len = ipaddress.ip_network(record.subnet).prefixlen
-        host = host_veth_name(pod_name)
+        host = host_veth_name(pod_name, veth_scope(settings))
         _delete_link(host)  # a leftover of an attach that died halfway
         _create_veth(host, bridge_index, netns_path)
         _configure_pod_side(netns_path, ip, prefix_len, record.gateway)
@@ -104,7 +110,7 @@ def _delete_link(name: str) -> None:
 
 def detach_pod(settings: Settings, db: Database, pod_name: str, network: str) -> None:
     """Remove the pod's veth (if any) and its lease (if any). Idempotent."""
-    _delete_link(host_veth_name(pod_name))
+    _delete_link(host_veth_name(pod_name, veth_scope(settings)))
     record = get_network_record(db, network or DEFAULT_NETWORK)
     if record is not None:
         release(db, record.name, pod_name)

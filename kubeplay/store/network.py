@@ -148,3 +148,9 @@ def drop_lease(db: Database, network: str, pod_name: str) -> bool:
     with db.transaction() as conn:
         cursor = conn.execute("DELETE FROM leases WHERE network = ? AND pod_name = ?", (network, pod_name))
         return cursor.rowcount > 0
+
+
+def drop_leases(db: Database, network: str) -> int:
+    """Forget every lease on `network` (reset: pods already gone); returns how many there were."""
+    with db.transaction() as conn:
+        return conn.execute("DELETE FROM leases WHERE network = ?", (network,)).rowcount

@@ -1,0 +1,164 @@
+"""`system reset`: remove everything kubeplay made for one store (--root and --runroot).
+
+Order matters: pods first (as `pod rm -f`: containers, veths, hostPort rules, leases, mounts,
+cgroups), then networks (bridge, masquerade chain, record), then the nftables table, then the
+store's directories.
+
+The nftables rule: several stores share the table `inet kubeplay`. Reset removes this store's pod and
+network chains only, and deletes the table itself only when no pod or network chain of any other
+store is left in it. A test root that wants to leave the host untouched plays on its own network
+and resets: the table goes away with the last store that used it.
+
+The directories are removed only after every mount below them is detached, so a hostPath or a
+volume bind-mounted somewhere below can never be deleted through its mount.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kubeplay.config import Settings
+from kubeplay.errors import KubeplayError, UserError
+from kubeplay.pods.engine import Engine
+
+log = logging.getLogger(__name__)
+MNT_DETACH = 2
+
+
+@dataclass
+class ResetReport:
+    pods: list[str] = field(default_factory=list)
+    networks: list[str] = field(default_factory=list)
+    tables: list[str] = field(default_factory=list)  # nftables tables deleted
+    tables_kept: list[str] = field(default_factory=list)  # still used by another store
+    directories: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def check_resettable(settings: Settings) -> None:
+    """Refuse roots whose removal would take more than a store: `/`, `/tmp`, `/var` and the like."""
+    for path in (settings.root, settings.runroot):
+        resolved = Path(path).resolve()
+        if len(resolved.parts) < 3:  # "/" + at least two components, e.g. /tmp/kp-x, /var/lib/kubeplay
+            raise UserError(f"refusing to reset {resolved}: it is not a kubeplay store directory",
+                            hint="give --root and --runroot directories that only kubeplay uses")
+
+
+def reset(settings: Settings) -> ResetReport:
+    """Remove every pod, network, rule and file of the store; problems are collected, not fatal."""
+    check_resettable(settings)
+    report = ResetReport()
+    if settings.root.exists() or settings.runroot.exists():
+        engine = Engine(settings)
+        try:
+            _remove_pods(engine, report)
+            tables = _remove_networks(engine, report)
+        finally:
+            engine.db.close()
+        _remove_tables(tables, report)
+        _remove_netns_leftovers(settings, report)
+    for directory in (settings.runroot, settings.root):
+        _remove_directory(directory, report)
+    return report
+
+
+def _attempt(report: ResetReport, step, *args) -> bool:
+    try:
+        step(*args)
+        return True
+    except KubeplayError as exc:
+        report.problems.append(exc.message)
+    except OSError as exc:
+        report.problems.append(str(exc))
+    return False
+
+
+def _remove_pods(engine: Engine, report: ResetReport) -> None:
+    from kubeplay.pods.lifecycle import remove_pod
+
+    for record in engine.store.list_pods():
+        if _attempt(report, lambda name: remove_pod(engine, name, force=True), record.name):
+            report.pods.append(record.name)
+
+
+def _remove_networks(engine: Engine, report: ResetReport) -> set[str]:
+    """Every network of the store; returns the nftables tables they used."""
+    from kubeplay.net import nftables
+    from kubeplay.net.bridge import nft_table, remove_bridge
+    from kubeplay.store.network import delete_network, drop_leases, list_network_records
+
+    tables = {nftables.TABLE}
+    for record in list_network_records(engine.db):
+        tables.add(nft_table(record))
+        drop_leases(engine.db, record.name)  # leases of pods whose records are already gone
+        if _attempt(report, remove_bridge, record) and _attempt(report, delete_network, engine.db, record.name):
+            report.networks.append(record.name)
+    return tables
+
+
+def _remove_tables(tables: set[str], report: ResetReport) -> None:
+    from kubeplay.net import nftables
+
+    for table in sorted(tables):
+        try:
+            objects = nftables.table_objects(table)
+            if not objects:
+                continue
+            if nftables.foreign_chains(objects):
+                report.tables_kept.append(table)
+                continue
+            nftables.remove_table(table=table)
+            report.tables.append(table)
+        except KubeplayError as exc:
+            report.problems.append(exc.message)
+
+
+def _remove_netns_leftovers(settings: Settings, report: ResetReport) -> None:
+    """Namespaces of pods whose records were lost (a play killed halfway)."""
+    from kubeplay.net.netns import netns_dir, remove_netns
+
+    directory = netns_dir(settings)
+    if directory.is_dir():
+        for path in sorted(directory.iterdir()):
+            _attempt(report, remove_netns, path)
+
+
+def _mounts_below(directory: Path) -> list[str]:
+    prefix = str(directory.resolve())
+    points = []
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        fields = line.split()
+        if len(fields) > 4:
+            point = fields[4].encode().decode("unicode_escape")  # mountinfo escapes spaces as octal
+            if point == prefix or point.startswith(prefix + "/"):
+                points.append(point)
+    return sorted(set(points), key=lambda point: point.count("/"), reverse=True)
+
+
+def _remove_directory(directory: Path, report: ResetReport) -> None:
+    if not directory.exists():
+        return
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    for point in _mounts_below(directory):
+        # MNT_DETACH: a busy mount is cut out of the tree now, so rmtree cannot walk into it
+        if libc.umount2(point.encode(), MNT_DETACH) != 0:
+            report.problems.append(f"cannot unmount {point}; {directory} was kept")
+            return
+    if _mounts_below(directory):
+        report.problems.append(f"mounts remain below {directory}; it was kept")
+        return
+    try:
+        shutil.rmtree(directory)
+    except OSError as exc:
+        report.problems.append(f"cannot remove {directory}: {exc}")
+        return
+    report.directories.append(str(directory))
