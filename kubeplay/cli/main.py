@@ -31,6 +31,8 @@ COMMANDS = {
     "pod": "kubeplay.cli.pods:pod",
     "logs": "kubeplay.cli.logs:logs",
     "exec": "kubeplay.cli.exec:exec_",
+    "jobs": "kubeplay.cli.jobs:jobs",
+    "volume": "kubeplay.cli.volume:volume",
     # called back by conmon when a container exits; not for users
     "container-exited": "kubeplay.cli.internal:container_exited",
     "container-restart": "kubeplay.cli.internal:container_restart",

@@ -31,17 +31,24 @@ def play(settings: Settings, files: tuple[str, ...], strict: bool, network: str,
     """Play Kubernetes YAML: create and start its pods (FILES may be files, directories or -)."""
     result = _translate(files, strict, network)
     from kubeplay.pods.engine import Engine
-    from kubeplay.pods.lifecycle import pods_for, remove_pod
+    from kubeplay.pods.jobs import remove_pods, start_deadline_timers
+    from kubeplay.pods.lifecycle import pods_for
     from kubeplay.pods.play import play as play_pods
-    from kubeplay.pods.volumes import ensure_claims
+    from kubeplay.pods.volumes import check_host_paths, ensure_claims, remove_volume
 
+    check_host_paths(result.pods)  # before anything is made
     engine = Engine(settings)
     if replace:
-        for name in pods_for(engine, result.pods):
-            remove_pod(engine, name, force=True)
-    ensure_claims(engine, result.claims)
+        remove_pods(engine, pods_for(engine, result.pods))
+    made = ensure_claims(engine, result.claims)
     progress = None if quiet or not sys.stderr.isatty() else (lambda message: click.echo(message, err=True))
-    started = play_pods(engine, result.pods, progress)
+    try:
+        started = play_pods(engine, result.pods, progress)
+    except BaseException:
+        for claim in made:  # a failed play leaves no volume it made behind
+            remove_volume(engine, claim, missing_ok=True)
+        raise
+    start_deadline_timers(engine, result.pods)
     if not quiet:
         for name in started:
             click.echo(f"pod/{name} created")
@@ -58,14 +65,14 @@ def down(settings: Settings, files: tuple[str, ...], volumes: bool, quiet: bool)
     """Remove the pods that playing FILES made (and with --volumes their claims' volumes)."""
     result = _translate(files, False, "")
     from kubeplay.pods.engine import Engine
-    from kubeplay.pods.lifecycle import pods_for, remove_pod
+    from kubeplay.pods.jobs import remove_pods
+    from kubeplay.pods.lifecycle import pods_for
     from kubeplay.pods.volumes import remove_claims
 
     engine = Engine(settings)
-    names = pods_for(engine, result.pods)
-    for name in names:
-        remove_pod(engine, name, force=True)
-        if not quiet:
+    names = remove_pods(engine, pods_for(engine, result.pods))
+    if not quiet:
+        for name in names:
             click.echo(f"pod/{name} deleted")
     if volumes:
         for claim in remove_claims(engine, result.claims):

@@ -54,6 +54,11 @@ def container_exited(engine: Engine, container_id: str) -> None:
     pod = engine.store.find_pod(record.pod)
     if pod is None or pod.phase in (PodPhase.STOPPED, PodPhase.FAILED):
         return
+    if record.role is ContainerRole.MEMBER and pod.plan.owner and pod.plan.owner.kind == "Job":
+        from kubeplay.pods.jobs import job_container_exited
+
+        if not job_container_exited(engine, pod.name):
+            return  # the job is over: failed past its limits, or this pod was removed
     policy = _policy(pod, record)
     if policy is None or not should_restart(policy, code):
         return

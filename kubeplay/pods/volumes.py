@@ -67,6 +67,14 @@ def check_host_path(pod: str, volume: VolumePlan) -> Path:
     return path
 
 
+def check_host_paths(pods: list[PodPlan]) -> None:
+    """Refuse a play whose hostPath volumes cannot be used, before anything is created."""
+    for pod in pods:
+        for volume in pod.volumes:
+            if volume.kind == "hostPath" and volume.host_path_type in _HOSTPATH_CHECKS:
+                check_host_path(pod.name, volume)
+
+
 def write_files(directory: Path, files: tuple[VolumeFile, ...], default_mode: int | None, what: str) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     for item in files:
@@ -86,6 +94,11 @@ def claim_path(root: Path, claim: str) -> Path:
 def prepare_volumes(pod: PodPlan, paths: PodPaths, volume_root: Path) -> dict[str, Path]:
     """Make each volume's host directory or check its host path; returns volume name -> host path."""
     sources: dict[str, Path] = {}
+    # Secret files keep their defaultMode inside the container (it sees them through a bind mount);
+    # on the host no one but root may reach them.
+    paths.volumes_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(paths.data_dir, 0o700)
+    os.chmod(paths.volumes_dir, 0o700)
     for volume in pod.volumes:
         what = f'pod "{pod.name}": volume "{volume.name}"'
         local = paths.volumes_dir / volume.name
@@ -138,30 +151,64 @@ def _bind_for(pod: PodPlan, container: ContainerPlan, mount: MountPlan, sources:
     return BindMount(str(source), mount.destination, mount.read_only, mount.propagation)
 
 
-def ensure_claims(engine, claims) -> None:
-    """PersistentVolumeClaims become named volumes, made once and kept by `down`."""
+def ensure_claims(engine, claims) -> list[str]:
+    """PersistentVolumeClaims become named volumes, made once and kept by `down`; returns the new ones."""
     from kubeplay.store.volumes import VolumeStore
 
     store = VolumeStore(engine.db)
+    made = []
     for claim in claims:
         path = claim_path(engine.settings.root, claim.name)
         path.mkdir(parents=True, exist_ok=True)
-        store.ensure(claim.name, str(path), dict(claim.labels))
+        if store.ensure(claim.name, str(path), dict(claim.labels)):
+            made.append(claim.name)
+    return made
 
 
 def remove_claims(engine, claims) -> list[str]:
-    from kubeplay.errors import ConflictError
+    """`down --volumes`: the claims' named volumes go, unless a pod still mounts one."""
     from kubeplay.store.volumes import VolumeStore
 
     store = VolumeStore(engine.db)
-    removed = []
-    for claim in claims:
-        users = store.users(claim.name)
-        if users:
-            raise ConflictError(f'volume "{claim.name}" is used by pod {", ".join(users)}',
-                                hint="remove those pods first")
-        if store.get(claim.name):
-            shutil.rmtree(claim_path(engine.settings.root, claim.name).parent, ignore_errors=True)
-            store.remove(claim.name)
-            removed.append(claim.name)
-    return removed
+    for claim in claims:  # check all first, so nothing is removed when one is in use
+        _refuse_if_used(store, claim.name)
+    return [claim.name for claim in claims if remove_volume(engine, claim.name, missing_ok=True)]
+
+
+def _refuse_if_used(store, name: str) -> None:
+    from kubeplay.errors import ConflictError
+
+    users = store.users(name)
+    if users:
+        raise ConflictError(f'volume "{name}" is used by pod {", ".join(users)}',
+                            hint="remove those pods first (`kubeplay down FILE`), or `kubeplay volume rm -f` "
+                                 "to remove them with the volume")
+
+
+def remove_volume(engine, name: str, *, force: bool = False, missing_ok: bool = False) -> bool:
+    """Remove a named volume and its data. In use it is refused, unless `force` removes its pods first."""
+    from kubeplay.errors import NotFoundError
+    from kubeplay.store.volumes import VolumeStore
+
+    store = VolumeStore(engine.db)
+    if store.get(name) is None:
+        if missing_ok:
+            return False
+        raise NotFoundError(f'no volume named "{name}"', hint="`kubeplay volume ls` lists the volumes")
+    if force:
+        from kubeplay.pods.lifecycle import remove_pod
+
+        for pod in store.users(name):
+            remove_pod(engine, pod, force=True)
+    _refuse_if_used(store, name)
+    shutil.rmtree(claim_path(engine.settings.root, name).parent, ignore_errors=True)
+    store.remove(name)
+    return True
+
+
+def volume_info(engine, record) -> dict:
+    """What `volume ls` and `volume inspect` show of a named volume."""
+    from kubeplay.store.volumes import VolumeStore
+
+    return {"name": record.name, "driver": "local", "mountpoint": record.path, "created": record.created_at,
+            "labels": record.labels, "usedBy": VolumeStore(engine.db).users(record.name)}

@@ -1,0 +1,347 @@
+"""Jobs run to completion with no daemon: the exit callback of a job's containers drives the job.
+
+`play` starts a Job's first min(parallelism, completions) pods. When one of their containers ends,
+conmon runs `kubeplay container-exited`, which calls `job_container_exited` here: under the job's
+lock it counts the job's pods (succeeded, failed, active), fails the job past `backoffLimit`
+(stopping its active pods), or starts new pods — copies of a stored plan under new names — until
+`completions` pods have succeeded, never more than `parallelism` at once. `activeDeadlineSeconds`
+is watched by a detached `kubeplay jobs deadline` sleeper that ends as soon as the job is over or gone.
+
+The job's state lives in its pods: each is a stored pod whose plan names the Job as its owner; a
+failed job is marked by the reason on its pods (BackoffLimitExceeded, DeadlineExceeded). Removing
+the pods (`down`) removes the job.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import os
+import random
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from kubeplay.errors import ConflictError
+from kubeplay.model.plan import EnvVar, OwnerPlan, PodPlan
+from kubeplay.model.record import ContainerRole, ContainerStatus, PodPhase, PodRecord
+from kubeplay.pods.engine import Engine
+from kubeplay.pods.status import derive_phase, reconcile_pod
+
+DEFAULT_BACKOFF_LIMIT = 6  # Kubernetes' default
+FAILED_REASONS = ("BackoffLimitExceeded", "DeadlineExceeded")
+LOCK_TIMEOUT = 120.0
+SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # the one Kubernetes names pods with
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    completions: int | None
+    parallelism: int
+    backoff_limit: int
+    active_deadline_seconds: int | None
+
+    @classmethod
+    def of(cls, owner: OwnerPlan) -> JobSpec:
+        raw = owner.raw or {}
+        parallelism = raw.get("parallelism")
+        backoff = raw.get("backoffLimit")
+        return cls(completions=raw.get("completions"),
+                   parallelism=1 if parallelism is None else int(parallelism),
+                   backoff_limit=DEFAULT_BACKOFF_LIMIT if backoff is None else int(backoff),
+                   active_deadline_seconds=raw.get("activeDeadlineSeconds"))
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    namespace: str
+    name: str
+    uid: str
+    spec: JobSpec
+    succeeded: int
+    failed: int  # failed pods, plus container restarts under restartPolicy OnFailure
+    active: int
+    started_at: float
+    finished_at: float | None
+    state: str  # Running, Complete, Failed
+    reason: str = ""
+    pods: tuple[str, ...] = ()
+
+    @property
+    def completions_text(self) -> str:
+        return f"{self.succeeded}/{self.spec.completions or 1}"
+
+
+@dataclass(frozen=True)
+class Step:
+    """What the job needs now: `fail` with a reason, or `start` this many new pods."""
+
+    start: int = 0
+    fail: str = ""
+
+
+def is_job_pod(plan: PodPlan) -> bool:
+    return plan.owner is not None and plan.owner.kind == "Job"
+
+
+def job_uid(plan: PodPlan) -> str:
+    return plan.labels.get("controller-uid", "")
+
+
+# --- counting (pure) --------------------------------------------------------------------------
+
+def pod_outcome(pod: PodRecord) -> str:
+    """succeeded, failed, stopped or active."""
+    phase = derive_phase(pod)
+    if phase is PodPhase.SUCCEEDED:
+        return "succeeded"
+    if phase is PodPhase.FAILED:
+        return "failed"
+    if phase is PodPhase.STOPPED:
+        return "stopped"
+    return "active"
+
+
+def _restart_failures(pod: PodRecord) -> int:
+    """Under OnFailure a failed container restarts in place; Kubernetes counts each such failure."""
+    members = [c for c in pod.containers if c.role is ContainerRole.MEMBER]
+    pending = sum(1 for c in members if c.status is ContainerStatus.EXITED and c.exit_code not in (0, None)
+                  and c.reason != "Stopped")
+    return sum(c.restart_count for c in members) + pending
+
+
+def job_status(pods: list[PodRecord], now: float | None = None) -> JobStatus:
+    """The state of one job from its pods (at least one)."""
+    first = pods[0].plan
+    assert first.owner is not None
+    spec = JobSpec.of(first.owner)
+    outcomes = [pod_outcome(pod) for pod in pods]
+    succeeded = outcomes.count("succeeded")
+    active = outcomes.count("active")
+    if first.restart_policy == "OnFailure":
+        failed = outcomes.count("failed") + sum(_restart_failures(pod) for pod in pods)
+    else:
+        failed = outcomes.count("failed")
+    reason = next((pod.reason for pod in pods if pod.reason in FAILED_REASONS), "")
+    target = spec.completions or 1
+    if reason:
+        state = "Failed"
+    elif succeeded >= target and (spec.completions is not None or active == 0):
+        state = "Complete"
+    else:
+        state = "Running"
+    finished = None
+    if state != "Running":
+        ends = [c.finished_at for pod in pods for c in pod.containers
+                if c.role is ContainerRole.MEMBER and c.finished_at]
+        finished = max(ends) if ends else now or time.time()
+    return JobStatus(namespace=first.namespace, name=first.owner.name, uid=job_uid(first), spec=spec,
+                     succeeded=succeeded, failed=failed, active=active,
+                     started_at=min(pod.created_at for pod in pods), finished_at=finished, state=state,
+                     reason=reason, pods=tuple(pod.name for pod in pods))
+
+
+def next_step(status: JobStatus, now: float) -> Step:
+    """The controller's decision: fail, or start pods to reach completions within parallelism."""
+    if status.state != "Running":
+        return Step()
+    spec = status.spec
+    if status.failed > spec.backoff_limit:
+        return Step(fail="BackoffLimitExceeded")
+    if spec.active_deadline_seconds is not None and now >= status.started_at + spec.active_deadline_seconds:
+        return Step(fail="DeadlineExceeded")
+    if spec.completions is None:
+        # a work queue: once one pod has succeeded no new ones start; failed ones are replaced
+        wanted = 0 if status.succeeded else spec.parallelism - status.active
+    else:
+        wanted = min(spec.parallelism - status.active, spec.completions - status.succeeded - status.active)
+    return Step(start=max(wanted, 0))
+
+
+# --- the job's pods in the store --------------------------------------------------------------
+
+def job_pods(engine: Engine, namespace: str, name: str) -> list[PodRecord]:
+    found = []
+    for record in engine.store.list_pods():
+        owner = record.plan.owner
+        if owner and owner.kind == "Job" and owner.name == name and record.plan.namespace == namespace:
+            found.append(reconcile_pod(engine.store, engine.settings, record))
+    return found
+
+
+def list_jobs(engine: Engine) -> list[JobStatus]:
+    groups: dict[tuple[str, str], list[PodRecord]] = {}
+    for record in engine.store.list_pods():
+        if is_job_pod(record.plan):
+            assert record.plan.owner is not None
+            key = (record.plan.namespace, record.plan.owner.name)
+            groups.setdefault(key, []).append(reconcile_pod(engine.store, engine.settings, record))
+    return [job_status(pods) for _, pods in sorted(groups.items())]
+
+
+@contextmanager
+def job_lock(engine: Engine, namespace: str, name: str, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+    """One job changes in one process at a time: exit callbacks of its pods, its timer, `down`."""
+    directory = engine.settings.runroot / "locks"
+    directory.mkdir(parents=True, exist_ok=True)
+    fd = os.open(directory / f"job.{namespace}.{name}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise ConflictError(f'job "{name}" is busy: its lock was held for {int(timeout)} s',
+                                        hint="retry; `kubeplay jobs` shows its state") from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)
+
+
+# --- driving the job ---------------------------------------------------------------------------
+
+def job_container_exited(engine: Engine, pod_name: str) -> bool:
+    """Called when a member of a job pod exits. False when the job is over (no restart is due)."""
+    pod = engine.store.find_pod(pod_name)
+    if pod is None or pod.plan.owner is None:
+        return False
+    with job_lock(engine, pod.plan.namespace, pod.plan.owner.name):
+        pods = [p for p in job_pods(engine, pod.plan.namespace, pod.plan.owner.name)
+                if job_uid(p.plan) == job_uid(pod.plan)]
+        if not any(p.name == pod_name and p.phase is not PodPhase.STOPPED for p in pods):
+            return False  # removed or stopped meanwhile
+        status = job_status(pods)
+        step = next_step(status, time.time())
+        if step.fail:
+            fail_job(engine, pods, step.fail)
+            return False
+        if step.start:
+            start_more_pods(engine, pods, step.start)
+        return True
+
+
+def fail_job(engine: Engine, pods: list[PodRecord], reason: str) -> None:
+    """Mark every pod of the job with the reason and stop the ones still active."""
+    from kubeplay.pods.lifecycle import stop_pod
+
+    for pod in pods:
+        engine.store.set_pod_state(pod.name, reason=reason)
+    for pod in pods:
+        if pod_outcome(pod) == "active":
+            stop_pod(engine, pod.name, grace=min(pod.plan.termination_grace_period_seconds, 5))
+            engine.store.set_pod_state(pod.name, reason=reason)
+
+
+def start_more_pods(engine: Engine, pods: list[PodRecord], count: int) -> list[str]:
+    """New pods from the plan of one already made, each with its own name and uid."""
+    from kubeplay.pods.play import play
+
+    template = pods[0].plan
+    taken = set(engine.store.pod_names())
+    plans = []
+    for _ in range(count):
+        name = _new_name(template.owner.name if template.owner else template.name, taken)
+        taken.add(name)
+        plans.append(renamed_plan(template, name, str(uuid.uuid4())))
+    return play(engine, plans)
+
+
+def _new_name(job: str, taken: set[str]) -> str:
+    rng = random.SystemRandom()
+    for _ in range(100):
+        name = f"{job}-" + "".join(rng.choice(SUFFIX_ALPHABET) for _ in range(5))
+        if name not in taken:
+            return name
+    raise ConflictError(f'no free pod name for job "{job}"', hint="remove some of its pods")
+
+
+def renamed_plan(plan: PodPlan, name: str, uid: str) -> PodPlan:
+    """The same pod under another name: metadata.name and metadata.uid fields follow."""
+    replacements = {plan.name: name, plan.uid: uid} if plan.uid else {plan.name: name}
+
+    def env_var(var: EnvVar) -> EnvVar:
+        field = ((var.source or {}).get("fieldRef") or {}).get("fieldPath")
+        if field in ("metadata.name", "metadata.uid") and var.value in replacements:
+            return dataclasses.replace(var, value=replacements[var.value])
+        return var
+
+    containers = tuple(dataclasses.replace(c, env=tuple(env_var(v) for v in c.env)) for c in plan.containers)
+    inits = tuple(dataclasses.replace(c, env=tuple(env_var(v) for v in c.env)) for c in plan.init_containers)
+    hostname = "" if plan.hostname == plan.name else plan.hostname
+    return dataclasses.replace(plan, name=name, uid=uid, containers=containers, init_containers=inits,
+                               hostname=hostname)
+
+
+# --- activeDeadlineSeconds --------------------------------------------------------------------
+
+def start_deadline_timers(engine: Engine, plans: list[PodPlan]) -> None:
+    """One detached sleeper per job with activeDeadlineSeconds among these plans."""
+    seen: set[tuple[str, str, str]] = set()
+    for plan in plans:
+        if not is_job_pod(plan) or plan.owner is None:
+            continue
+        key = (plan.namespace, plan.owner.name, job_uid(plan))
+        if key in seen or JobSpec.of(plan.owner).active_deadline_seconds is None:
+            continue
+        seen.add(key)
+        subprocess.Popen(engine.callback_argv("jobs", "deadline", *key),
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True, close_fds=True)
+
+
+def watch_deadline(engine: Engine, namespace: str, name: str, uid: str, poll: float = 0.5) -> str:
+    """Sleep until the job's deadline, then fail it; end early once it is over or removed.
+
+    Returns what happened: "gone", "finished" or "DeadlineExceeded"."""
+    while True:
+        pods = [p for p in job_pods(engine, namespace, name) if job_uid(p.plan) == uid]
+        if not pods:
+            return "gone"
+        status = job_status(pods)
+        if status.state != "Running" or status.spec.active_deadline_seconds is None:
+            return "finished"
+        remaining = status.started_at + status.spec.active_deadline_seconds - time.time()
+        if remaining <= 0:
+            break
+        time.sleep(min(poll, remaining))
+    with job_lock(engine, namespace, name):
+        pods = [p for p in job_pods(engine, namespace, name) if job_uid(p.plan) == uid]
+        if not pods or job_status(pods).state != "Running":
+            return "finished" if pods else "gone"
+        fail_job(engine, pods, "DeadlineExceeded")
+    return "DeadlineExceeded"
+
+
+def remove_pods(engine: Engine, names: list[str]) -> list[str]:
+    """Remove pods, holding each job's lock so no exit callback starts a replacement meanwhile."""
+    from kubeplay.pods.lifecycle import remove_pod
+
+    removed = []
+    by_job: dict[tuple[str, str], list[str]] = {}
+    for name in names:
+        record = engine.store.find_pod(name)
+        if record is None:
+            continue
+        owner = record.plan.owner
+        key = (record.plan.namespace, owner.name) if owner and owner.kind == "Job" else ("", "")
+        by_job.setdefault(key, []).append(name)
+    for (namespace, job), members in by_job.items():
+        if not job:
+            for name in members:
+                remove_pod(engine, name, force=True)
+                removed.append(name)
+            continue
+        with job_lock(engine, namespace, job):
+            # a replacement may have started since the caller listed the pods: take them all
+            current = [p.name for p in job_pods(engine, namespace, job)]
+            for name in dict.fromkeys(members + current):
+                if engine.store.find_pod(name):
+                    remove_pod(engine, name, force=True)
+                    removed.append(name)
+    return removed
