@@ -164,6 +164,8 @@ class OwnerPlan:
     replicas: int = 1
     template_hash: str = ""
     raw: dict | None = None  # the workload's spec minus its template, for generate
+    labels: dict[str, str] = field(default_factory=dict)  # the workload's own metadata, for generate
+    annotations: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,11 @@ class PodStore:
             )
             conn.execute("INSERT INTO pod_state (pod_name, phase) VALUES (?, ?)", (plan.name, PodPhase.PENDING.value))
 
+    def replace_plan(self, name: str, plan: PodPlan) -> None:
+        """Store a pod's changed plan (a container added by `run --pod`); the name stays."""
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE pods SET plan=? WHERE name=?", (json.dumps(to_dict(plan)), name))
+
     def set_pod_state(self, name: str, **fields: object) -> None:
         if "phase" in fields and isinstance(fields["phase"], PodPhase):
             fields["phase"] = fields["phase"].value

@@ -75,7 +75,8 @@ def pods_of(doc: Document, run: RunObjects) -> list[PodPlan]:
         hash_text = template_hash(template)
         extra = {"pod-template-hash": hash_text}
     prefix = f"{name}-{hash_text}" if hash_text else name
-    owner = OwnerPlan(kind=doc.kind, name=name, replicas=replicas, template_hash=hash_text, raw=raw)
+    owner = OwnerPlan(kind=doc.kind, name=name, replicas=replicas, template_hash=hash_text, raw=raw,
+                      **_workload_metadata(body))
     return [_pod(doc, run, "spec.template.spec", f"{prefix}-{random_suffix(run.rng)}", metadata, pod_spec,
                  extra, owner) for _ in range(replicas)]
 
@@ -100,9 +101,16 @@ def _job(doc: Document, run: RunObjects, name: str, spec: Any, metadata: Any, po
     job_uid = str(uuid.uuid4())
     extra = {"job-name": name, "batch.kubernetes.io/job-name": name,
              "controller-uid": job_uid, "batch.kubernetes.io/controller-uid": job_uid}
-    owner = OwnerPlan(kind="Job", name=name, replicas=count, raw=raw)
+    owner = OwnerPlan(kind="Job", name=name, replicas=count, raw=raw, **_workload_metadata(doc.body))
     return [_pod(doc, run, "spec.template.spec", f"{name}-{random_suffix(run.rng)}", metadata, pod_spec,
                  extra, owner) for _ in range(count)]
+
+
+def _workload_metadata(body: Any) -> dict[str, dict[str, str]]:
+    """The workload's own labels and annotations, kept so generate can give them back."""
+    metadata = body.get("metadata") or {}
+    return {"labels": dict((metadata.get("labels") or {}).items()),
+            "annotations": dict((metadata.get("annotations") or {}).items())}
 
 
 def _selector_matches(doc: Document, spec: Any, metadata: Any, issues: Issues) -> bool:

@@ -1,0 +1,128 @@
+"""`generate`: stored PodPlans in, Kubernetes documents out (claims, ConfigMaps, Secrets, pods or
+workloads, Services), each checked by its `kubernetes` model; pure, given the image configs."""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from kubeplay.errors import UserError
+from kubeplay.generate.data import DataObjects
+from kubeplay.generate.models import checked, document, dump_yaml
+from kubeplay.generate.pod import pod_metadata, pod_spec
+from kubeplay.generate.workloads import Group, group_pods, service_ports, workload_metadata, workload_spec
+from kubeplay.model.image import ImageConfig
+from kubeplay.model.plan import PodPlan
+
+DEFAULT_CLAIM_SIZE = "1Gi"  # the store keeps no size for a named volume; a cluster needs one
+
+
+@dataclass(frozen=True)
+class GenerateOptions:
+    kind: str | None = None  # Pod, Deployment, DaemonSet, Job; None: each pod as it came
+    replicas: int | None = None
+    service: bool = False
+    include_secrets: bool = False
+    local_node: str = field(default_factory=lambda: platform.node() or "localhost")
+
+
+@dataclass
+class Generated:
+    documents: list[dict]
+    warnings: list[str]
+
+    @property
+    def yaml(self) -> str:
+        return dump_yaml(self.documents)
+
+
+def generate(plans: list[PodPlan], options: GenerateOptions | None = None,
+             image_config: Callable[[str], ImageConfig | None] = lambda image: None,
+             claim_labels: Mapping[str, dict[str, str]] | None = None) -> Generated:
+    options = options or GenerateOptions()
+    if options.replicas is not None and options.kind != "Deployment":
+        raise UserError("--replicas applies only to a Deployment",
+                        hint="add --type deployment, or leave --replicas out")
+    warnings: list[str] = []
+    groups = group_pods(plans, options.kind)
+    data = DataObjects()
+    for plan in plans:
+        data.add_pod(plan)
+        if plan.network and plan.network != "kubeplay":
+            warnings.append(f'pod "{plan.name}" runs on the kubeplay network "{plan.network}", which YAML '
+                            f"cannot say: play the output with --network {plan.network}")
+    documents = _claims(plans, claim_labels or {})
+    documents += [document("ConfigMap", _metadata(obj.name, obj.namespace), **body)
+                  for obj, body in data.documents("ConfigMap")]
+    secrets = data.documents("Secret")
+    if options.include_secrets:
+        documents += [document("Secret", _metadata(obj.name, obj.namespace), **body) for obj, body in secrets]
+    elif secrets:
+        names = ", ".join(obj.name for obj, _ in secrets)
+        warnings.append(f"Secrets were left out ({names}): the pods still reference them; "
+                        "add --include-secrets to write their data too")
+    services = []
+    for group in groups:
+        pod_doc = _group_document(group, image_config, options)
+        documents.append(pod_doc)
+        if options.service:
+            services += _service(group, _selector_labels(pod_doc), warnings)
+    warnings += data.warnings
+    return Generated([checked(doc) for doc in documents + services], warnings)
+
+
+def _metadata(name: str, namespace: str, **extra) -> dict:
+    metadata = {"name": name, **extra}
+    if namespace != "default":
+        metadata["namespace"] = namespace
+    return metadata
+
+
+def _group_document(group: Group, image_config, options: GenerateOptions) -> dict:
+    plan = group.template
+    spec = pod_spec(plan, image_config, options.local_node)
+    if group.kind == "Pod":
+        return document("Pod", pod_metadata(plan, plan.name), spec=spec)
+    template_meta = pod_metadata(plan, None, template=True)
+    labels = template_meta.get("labels") or {}
+    if not labels and group.kind != "Job":
+        labels = {"app": group.name}  # a selector needs something to select
+        template_meta["labels"] = labels
+    template = {"metadata": template_meta or None, "spec": spec}
+    return document(group.kind, workload_metadata(group, labels),
+                    spec=workload_spec(group, labels, template, options.replicas))
+
+
+def _selector_labels(doc: dict) -> dict[str, str]:
+    if doc["kind"] == "Pod":
+        return dict(doc["metadata"].get("labels") or {})
+    return dict(doc["spec"]["template"]["metadata"].get("labels") or {})
+
+
+def _service(group: Group, labels: dict[str, str], warnings: list[str]) -> list[dict]:
+    ports = service_ports(group.template)
+    if not ports:
+        warnings.append(f'{group.kind.lower()} "{group.name}" publishes no host ports, so no Service was made')
+        return []
+    if not labels:
+        raise UserError(f'pod "{group.name}" has no labels, so a Service cannot select it',
+                        hint="give the pod labels (kubeplay run --labels, or metadata.labels in its YAML) "
+                             "or leave --service out")
+    return [document("Service", _metadata(group.name, group.namespace),
+                     spec={"selector": labels, "ports": ports})]
+
+
+def _claims(plans: list[PodPlan], claim_labels: Mapping[str, dict[str, str]]) -> list[dict]:
+    claims: dict[tuple[str, str], None] = {}
+    for plan in plans:
+        for volume in plan.volumes:
+            if volume.kind == "persistentVolumeClaim" and volume.claim_name:
+                claims.setdefault((plan.namespace, volume.claim_name))
+    documents = []
+    for namespace, name in sorted(claims):
+        labels = dict(claim_labels.get(name) or {})
+        spec = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": DEFAULT_CLAIM_SIZE}}}
+        documents.append(document("PersistentVolumeClaim", _metadata(name, namespace, labels=labels or None),
+                                  spec=spec))
+    return documents
