@@ -1,0 +1,272 @@
+"""A rootless pod's network: its own network namespace, connected to the host by pasta (preferred)
+or slirp4netns, one helper process per pod; published hostPorts are forwarded by that helper.
+
+Runs inside the per-user namespace, whose uid 0 owns the pod's network namespace (made here with
+`unshare --net=PATH`, bind-mounted in the run root). The helper's pid is kept next to it so that
+teardown stops exactly that process. Both helpers open /dev/net/tun, so it must be usable by the user.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from kubeplay.errors import HostError, UserError
+from kubeplay.model.plan import PortMapping
+
+TUN = Path("/dev/net/tun")
+HELPERS = ("pasta", "slirp4netns")
+SLIRP_GUEST_IP = "10.0.2.100"  # the address slirp4netns --configure gives the tap device
+START_TIMEOUT = 10.0
+STOP_TIMEOUT = 5.0
+MNT_DETACH = 2
+_TOOL_DIRS = ("/usr/bin", "/usr/sbin", "/bin", "/sbin")
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+@dataclass(frozen=True)
+class RootlessNet:
+    netns: Path
+    ip: str
+    helper: str  # "pasta", "slirp4netns", or "" for a pod with network "none"
+
+
+def _which(name: str) -> str | None:
+    return shutil.which(name, path=os.pathsep.join([os.environ.get("PATH", ""), *_TOOL_DIRS]))
+
+
+def netns_path(runroot: Path, pod_id: str) -> Path:
+    return runroot / "netns" / pod_id
+
+
+def helper_pidfile(runroot: Path, pod_id: str) -> Path:
+    return runroot / "netns" / f"{pod_id}.helper"
+
+
+def unprivileged_port_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text())
+    except (OSError, ValueError):
+        return 1024
+
+
+def check_host_ports(pod_name: str, ports: list[PortMapping], start: int | None = None) -> None:
+    """A rootless user cannot bind host ports below net.ipv4.ip_unprivileged_port_start."""
+    limit = unprivileged_port_start() if start is None else start
+    for port in ports:
+        if port.host_port and port.host_port < limit:
+            raise UserError(
+                f"pod {pod_name!r}: hostPort {port.host_port} is below net.ipv4.ip_unprivileged_port_start "
+                f"({limit}), so a rootless user cannot publish it",
+                hint=f"use a hostPort >= {limit}, or as root lower the limit: "
+                     f"`sysctl -w net.ipv4.ip_unprivileged_port_start={port.host_port}` "
+                     "(keep it in /etc/sysctl.d/ to survive a reboot)")
+
+
+def choose_helper() -> tuple[str, str]:
+    """(name, path) of pasta, else slirp4netns; HostError naming the package when neither exists."""
+    for name in HELPERS:
+        path = _which(name)
+        if path:
+            return name, path
+    raise HostError("neither pasta nor slirp4netns is installed: a rootless pod's network needs one",
+                    hint="as root run `apt-get install passt` (or `apt-get install slirp4netns`), "
+                         "or give the pod hostNetwork: true")
+
+
+def check_tun() -> None:
+    try:
+        os.close(os.open(TUN, os.O_RDWR))
+    except OSError as exc:
+        raise HostError(f"cannot open {TUN} ({exc.strerror}): pasta and slirp4netns need it for a rootless pod",
+                        hint=f"as root run `chmod 0666 {TUN}` (the mode distributions ship; `modprobe tun` "
+                             "if it is missing)") from exc
+
+
+def pasta_argv(pasta: str, netns: Path, pidfile: Path, ports: list[PortMapping]) -> list[str]:
+    """pasta forwards exactly the published ports (its default would forward every bound one)."""
+    specs: dict[str, list[str]] = {"TCP": [], "UDP": []}
+    for port in ports:
+        if not port.host_port:
+            continue
+        address = f"{port.host_ip}/" if port.host_ip and port.host_ip != "0.0.0.0" else ""
+        specs[(port.protocol or "TCP").upper()].append(f"{address}{port.host_port}:{port.container_port}")
+    argv = [pasta, "--config-net", "--netns", str(netns), "--quiet", "--pid", str(pidfile)]
+    for flag, protocol in (("-t", "TCP"), ("-u", "UDP")):
+        for spec in specs[protocol] or ["none"]:
+            argv += [flag, spec]
+    return argv + ["-T", "none", "-U", "none"]
+
+
+def slirp_argv(slirp: str, netns: Path, api_socket: Path, ready_fd: int) -> list[str]:
+    return [slirp, "--configure", "--mtu=65520", "--disable-host-loopback", f"--ready-fd={ready_fd}",
+            "--api-socket", str(api_socket), "--netns-type=path", str(netns), "tap0"]
+
+
+def hostfwd_requests(ports: list[PortMapping]) -> list[dict]:
+    """slirp4netns API requests that publish the ports."""
+    requests = []
+    for port in ports:
+        if port.host_port:
+            requests.append({"execute": "add_hostfwd", "arguments": {
+                "proto": (port.protocol or "TCP").lower(), "host_addr": port.host_ip or "0.0.0.0",
+                "host_port": port.host_port, "guest_addr": SLIRP_GUEST_IP, "guest_port": port.container_port}})
+    return requests
+
+
+def _create_netns(path: Path) -> None:
+    """A new network namespace bound at `path`, loopback up."""
+    unshare, ip = _which("unshare"), _which("ip")
+    if unshare is None or ip is None:
+        raise HostError("unshare or ip is missing", hint="apt-get install util-linux iproute2")
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.touch(mode=0o400, exist_ok=True)
+    try:
+        subprocess.run([unshare, f"--net={path}", ip, "link", "set", "lo", "up"], check=True,
+                       capture_output=True, text=True, timeout=START_TIMEOUT, stdin=subprocess.DEVNULL)
+    except subprocess.CalledProcessError as exc:
+        _remove_netns(path)
+        raise HostError(f"cannot create network namespace {path}: {exc.stderr.strip()}",
+                        hint="`kubeplay system check` tells whether user namespaces work here") from exc
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        _remove_netns(path)
+        raise HostError(f"cannot create network namespace {path}: {exc}", hint="retry; check the run root") from exc
+
+
+def _remove_netns(path: Path) -> None:
+    if _libc.umount2(str(path).encode(), MNT_DETACH) != 0 and ctypes.get_errno() not in (22, 2):
+        raise HostError(f"cannot unmount network namespace {path}: {os.strerror(ctypes.get_errno())}",
+                        hint="retry `kubeplay down`")
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+def _namespace_ip(netns: Path) -> str:
+    """The first global IPv4 address inside the namespace (pasta copies the host's)."""
+    nsenter, ip = _which("nsenter"), _which("ip")
+    try:
+        done = subprocess.run([nsenter, f"--net={netns}", ip, "-4", "-o", "addr", "show", "scope", "global"],
+                              capture_output=True, text=True, timeout=START_TIMEOUT, stdin=subprocess.DEVNULL)
+    except (OSError, TypeError, subprocess.TimeoutExpired):
+        return ""
+    for line in done.stdout.splitlines():
+        words = line.split()
+        if "inet" in words:
+            return words[words.index("inet") + 1].split("/")[0]
+    return ""
+
+
+def _start_pasta(path: str, netns: Path, pidfile: Path, ports: list[PortMapping]) -> str:
+    try:
+        done = subprocess.run(pasta_argv(path, netns, pidfile, ports), capture_output=True, text=True,
+                              timeout=START_TIMEOUT, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise HostError(f"pasta did not start: {exc}", hint="check `kubeplay system check`") from exc
+    if done.returncode != 0:
+        said = " ".join(line for line in done.stderr.splitlines() if "syslog" not in line).strip()
+        raise HostError(f"pasta failed for {netns.name}: {said or f'exit {done.returncode}'}",
+                        hint="a hostPort may be in use on the host; `kubeplay system check` shows what pasta needs")
+    return _namespace_ip(netns)
+
+
+def _start_slirp(path: str, netns: Path, pidfile: Path, ports: list[PortMapping]) -> str:
+    api = pidfile.with_suffix(".sock")
+    ready_read, ready_write = os.pipe()
+    log = open(pidfile.with_suffix(".log"), "wb")
+    try:
+        process = subprocess.Popen(slirp_argv(path, netns, api, ready_write), stdin=subprocess.DEVNULL,
+                                   stdout=log, stderr=log, pass_fds=(ready_write,), start_new_session=True)
+    except OSError as exc:
+        raise HostError(f"cannot run slirp4netns: {exc.strerror}", hint="reinstall slirp4netns") from exc
+    finally:
+        os.close(ready_write)
+        log.close()
+    pidfile.write_text(str(process.pid))
+    try:
+        import select
+
+        ready, _, _ = select.select([ready_read], [], [], START_TIMEOUT)
+        if not ready or os.read(ready_read, 1) != b"1":
+            said = pidfile.with_suffix(".log").read_text(errors="replace").strip()
+            raise HostError(f"slirp4netns did not come up for {netns.name}: {said or 'no answer'}",
+                            hint="`kubeplay system check` shows what slirp4netns needs")
+    finally:
+        os.close(ready_read)
+    for request in hostfwd_requests(ports):
+        _slirp_request(api, request)
+    return SLIRP_GUEST_IP
+
+
+def _slirp_request(api: Path, request: dict) -> None:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        client.settimeout(START_TIMEOUT)
+        try:
+            client.connect(str(api))
+            client.sendall(json.dumps(request).encode())
+            client.shutdown(socket.SHUT_WR)
+            answer = json.loads(client.recv(65536) or b"{}")
+        except (OSError, ValueError) as exc:
+            raise HostError(f"slirp4netns API {api}: {exc}", hint="retry; slirp4netns may have exited") from exc
+    if "error" in answer:
+        arguments = request["arguments"]
+        raise UserError(f"cannot publish hostPort {arguments['host_port']}/{arguments['proto']}: "
+                        f"{answer['error'].get('desc', answer['error'])}",
+                        hint="the port may be in use on the host; choose another hostPort")
+
+
+def setup(runroot: Path, pod_id: str, ports: list[PortMapping], connected: bool = True) -> RootlessNet:
+    """The pod's namespace and, unless `connected` is False (network "none"), its helper with ports."""
+    netns = netns_path(runroot, pod_id)
+    if connected:
+        name, path = choose_helper()  # before anything is made: a missing helper leaves nothing behind
+        check_tun()
+    _create_netns(netns)
+    if not connected:
+        return RootlessNet(netns, "", "")
+    try:
+        start = _start_pasta if name == "pasta" else _start_slirp
+        ip = start(path, netns, helper_pidfile(runroot, pod_id), ports)
+    except BaseException:
+        teardown(runroot, pod_id)
+        raise
+    return RootlessNet(netns, ip, name)
+
+
+def _helper_pid(pidfile: Path) -> int | None:
+    try:
+        pid = int(pidfile.read_text().strip())
+        comm = Path(f"/proc/{pid}/comm").read_text().strip()
+    except (OSError, ValueError):
+        return None
+    return pid if comm in ("pasta", "passt", "pasta.avx2", "passt.avx2", "slirp4netns") else None
+
+
+def teardown(runroot: Path, pod_id: str) -> None:
+    """Stop the pod's helper and remove its namespace; safe on a half-made or already removed pod."""
+    pidfile = helper_pidfile(runroot, pod_id)
+    pid = _helper_pid(pidfile)
+    if pid is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while _helper_pid(pidfile) == pid and time.monotonic() < deadline:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)  # slirp4netns is our child when the same command tears down
+            time.sleep(0.02)
+        if _helper_pid(pidfile) == pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    for leftover in (pidfile, pidfile.with_suffix(".sock"), pidfile.with_suffix(".log")):
+        with contextlib.suppress(FileNotFoundError):
+            leftover.unlink()
+    _remove_netns(netns_path(runroot, pod_id))

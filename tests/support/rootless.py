@@ -1,0 +1,156 @@
+"""A throwaway unprivileged user to run kubeplay as, and everything needed to remove it again.
+
+`make_user(base)` adds a system user with its own HOME and XDG_RUNTIME_DIR under `base` and, unless
+told otherwise, a free subordinate id range in /etc/subuid and /etc/subgid. `user.kp(...)` runs
+`python -m kubeplay` as that user through setpriv (no capabilities, its own groups), with its own
+environment. `user.remove()` kills what the user's kubeplay left (the pause process, recorded in its
+run root, and any conmon), then deletes the user, its subordinate ids and its files.
+`open_tun()` makes /dev/net/tun usable by users (as distributions ship it) and restores its mode.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kubeplay.rootless.subids import DEFAULT_COUNT, SUBGID, SUBUID, free_start
+from tests.support.cli import CLIResult
+
+REPO = Path(__file__).resolve().parents[2]
+USER_TIMEOUT = 120.0
+
+
+@dataclass
+class RootlessUser:
+    name: str
+    uid: int
+    gid: int
+    home: Path
+    runtime_dir: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def runroot(self) -> Path:
+        return self.runtime_dir / "kubeplay"
+
+    @property
+    def graph_root(self) -> Path:
+        return self.home / ".local" / "share" / "kubeplay"
+
+    def env(self, **overrides: str) -> dict[str, str]:
+        env = {
+            "HOME": str(self.home), "USER": self.name, "LOGNAME": self.name,
+            "PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+            "XDG_RUNTIME_DIR": str(self.runtime_dir), "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONPATH": str(REPO), "LANG": "C.UTF-8",
+        }
+        env.update(self.extra_env)
+        env.update(overrides)
+        return {key: value for key, value in env.items() if value is not None}
+
+    def as_user(self, argv: list[str]) -> list[str]:
+        return ["setpriv", f"--reuid={self.uid}", f"--regid={self.gid}", "--init-groups",
+                "--inh-caps=-all", "--", *argv]
+
+    def kp(self, *args: str, env: dict[str, str] | None = None, timeout: float = USER_TIMEOUT,
+           cwd: Path | None = None) -> CLIResult:
+        """`kubeplay ARGS` as this user, with the default (per-user) roots."""
+        argv = self.as_user([sys.executable, "-m", "kubeplay", *args])
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                                  env=self.env(**(env or {})), cwd=cwd or self.home, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired as exc:
+            raise AssertionError(f"kubeplay {' '.join(args)} as {self.name} did not finish in {timeout}s; "
+                                 f"stderr so far: {exc.stderr!r}") from exc
+        return CLIResult(done.returncode, done.stdout, done.stderr)
+
+    def pause_pid(self) -> int | None:
+        try:
+            return int((self.runroot / "pause.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def processes(self) -> list[tuple[int, str]]:
+        """(pid, command name) of every process running as this user."""
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                if entry.stat().st_uid == self.uid:
+                    found.append((int(entry.name), (entry / "comm").read_text().strip()))
+            except OSError:
+                continue
+        return found
+
+    def remove(self) -> list[tuple[int, str]]:
+        """Kill what kubeplay left running as this user, delete the user; returns what had to be killed."""
+        leftovers = [(pid, comm) for pid, comm in self.processes()]
+        for pid, _ in leftovers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while self.processes() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        subprocess.run(["userdel", self.name], capture_output=True, timeout=30)
+        subprocess.run(["groupdel", self.name], capture_output=True, timeout=30)
+        _remove_subids(self.name)
+        shutil.rmtree(self.home, ignore_errors=True)
+        shutil.rmtree(self.runtime_dir, ignore_errors=True)
+        return leftovers
+
+
+def _remove_subids(name: str) -> None:
+    for path in (SUBUID, SUBGID):
+        if not path.exists():
+            continue
+        lines = path.read_text().splitlines(keepends=True)
+        kept = [line for line in lines if line.split(":")[0] != name]
+        if kept != lines:
+            path.write_text("".join(kept))
+
+
+def make_user(base: Path, subids: bool = True) -> RootlessUser:
+    """A new user `kpt<random>` whose home and runtime dir are under `base` (which must be searchable)."""
+    name = f"kpt{uuid.uuid4().hex[:8]}"
+    home = base / name
+    subprocess.run(["useradd", "--no-create-home", "--home-dir", str(home), "--shell", "/bin/sh",
+                    "--user-group", name], check=True, capture_output=True, timeout=30)
+    entry = pwd.getpwnam(name)
+    user = RootlessUser(name, entry.pw_uid, entry.pw_gid, home, base / f"{name}-run")
+    try:
+        for directory in (user.home, user.runtime_dir):
+            directory.mkdir(mode=0o700)
+            os.chown(directory, user.uid, user.gid)
+        _remove_subids(name)  # useradd may have allocated ids itself (SUB_UID_COUNT in login.defs)
+        if subids:
+            texts = [path.read_text() for path in (SUBUID, SUBGID) if path.exists()]
+            start = free_start(texts)
+            last = start + DEFAULT_COUNT - 1
+            subprocess.run(["usermod", "--add-subuids", f"{start}-{last}", "--add-subgids", f"{start}-{last}", name],
+                           check=True, capture_output=True, timeout=30)
+    except BaseException:
+        user.remove()
+        raise
+    return user
+
+
+@contextlib.contextmanager
+def open_tun():
+    """/dev/net/tun at 0666 for the duration (pasta and slirp4netns open it as the user)."""
+    tun = Path("/dev/net/tun")
+    before = tun.stat().st_mode & 0o7777
+    os.chmod(tun, 0o666)
+    try:
+        yield
+    finally:
+        os.chmod(tun, before)
