@@ -14,8 +14,32 @@ from pathlib import Path
 from kubeplay.errors import HostError, UserError
 
 
+# Set by kubeplay.rootless once a command has joined the user's namespace (where it is uid 0):
+# "UID:GID" of the user outside. Inherited by conmon's exit commands, which run inside too.
+ROOTLESS_UID_ENV = "KUBEPLAY_ROOTLESS_UID"
+
+
+def in_initial_user_namespace() -> bool:
+    """True unless this process runs in a user namespace (whose uid_map is not the identity)."""
+    try:
+        lines = Path("/proc/self/uid_map").read_text().split("\n")
+    except OSError:
+        return True
+    return lines[0].split() == ["0", "0", "4294967295"]
+
+
 def is_rootless() -> bool:
-    return os.geteuid() != 0
+    if os.geteuid() != 0:
+        return True
+    return bool(os.environ.get(ROOTLESS_UID_ENV)) and not in_initial_user_namespace()
+
+
+def user_id() -> int:
+    """The uid of the user kubeplay runs for, also from inside its user namespace."""
+    marker = os.environ.get(ROOTLESS_UID_ENV, "")
+    if os.geteuid() == 0 and marker.split(":")[0].isdigit() and not in_initial_user_namespace():
+        return int(marker.split(":")[0])
+    return os.getuid()
 
 
 def home_dir() -> Path:
@@ -35,7 +59,7 @@ def default_runroot() -> Path:
     runtime_dir = os.environ.get("XDG_RUNTIME_DIR")
     if runtime_dir and os.path.isdir(runtime_dir) and os.access(runtime_dir, os.W_OK):
         return Path(runtime_dir) / "kubeplay"
-    return Path(f"/tmp/kubeplay-{os.getuid()}")
+    return Path(f"/tmp/kubeplay-{user_id()}")
 
 
 def config_dirs() -> list[Path]:
