@@ -38,7 +38,14 @@ COMMANDS = {
     "container-restart": "kubeplay.cli.internal:container_restart",
     # networks
     "network": "kubeplay.cli.network:network",
+    "generate": "kubeplay.cli.generate:generate",
+    "run": "kubeplay.cli.run:run",
 }
+
+# Commands a rootless user runs outside the per-user namespace: they touch no store, and `system
+# check` must report what is missing even when the namespace cannot be made.
+OUTSIDE_USER_NAMESPACE = {"system", "login", "logout"}
+_help_asked = False  # `--help` anywhere before `--`: show help, never create a namespace for it
 
 
 @click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
@@ -67,6 +74,10 @@ def cli(ctx: click.Context, root: Path | None, runroot: Path | None, runtime: st
         log_level=log_level,
         debug=debug,
     )
+    if ctx.obj.rootless and ctx.invoked_subcommand not in OUTSIDE_USER_NAMESPACE and not _help_asked:
+        from kubeplay.rootless.userns import enter_user_namespace
+
+        enter_user_namespace(ctx.obj, explicit_runroot=runroot is not None)
 
 
 def _wants_debug(argv: list[str]) -> bool:
@@ -78,6 +89,9 @@ def _wants_debug(argv: list[str]) -> bool:
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     debug = _wants_debug(argv)
+    global _help_asked
+    options = argv[:argv.index("--")] if "--" in argv else argv
+    _help_asked = "--help" in options or "-h" in options
     try:
         returned = cli.main(args=argv, prog_name="kubeplay", standalone_mode=False)
     except KubeplayError as exc:
