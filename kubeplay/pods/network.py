@@ -42,6 +42,10 @@ def check_pod_ports(engine: Engine, pod: PodPlan) -> None:
         first = ports[0]
         raise UserError(f"pod {pod.name!r} publishes hostPort {first.host_port}, but network none has no way in",
                         hint="play it on a network (drop --network none), or remove its hostPorts")
+    if ports and engine.settings.rootless:
+        from kubeplay.rootless.network import check_host_ports
+
+        check_host_ports(pod.name, ports)  # names the sysctl that would allow a lower port
     if ports:
         from kubeplay.net.ports import check_ports
 
@@ -59,6 +63,13 @@ def setup(engine: Engine, pod: PodPlan, pod_id: str) -> PodNet:
 def _setup(engine: Engine, pod: PodPlan, pod_id: str) -> PodNet:
     if pod.host_network:
         return PodNet(None, "", "")
+    if engine.settings.rootless:
+        from kubeplay.rootless.network import setup as rootless_setup
+
+        # pasta/slirp4netns: each pod is alone behind its helper, so it has no peers to list
+        attached = rootless_setup(engine.settings.runroot, pod_id, list(pod.ports),
+                                  connected=network_name(pod) != "none")
+        return PodNet(attached.netns, attached.ip, "")
     from kubeplay.net.netns import create_netns
 
     netns = create_netns(engine.settings, pod_id)
@@ -82,6 +93,11 @@ def _setup(engine: Engine, pod: PodPlan, pod_id: str) -> PodNet:
 def teardown(engine: Engine, pod: PodPlan, pod_id: str) -> None:
     """Symmetric to setup and safe on a half-made pod: each part removes only what exists."""
     if pod.host_network:
+        return
+    if engine.settings.rootless:
+        from kubeplay.rootless.network import teardown as rootless_teardown
+
+        rootless_teardown(engine.settings.runroot, pod_id)
         return
     name = network_name(pod)
     if name != "none":
