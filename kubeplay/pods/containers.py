@@ -24,7 +24,14 @@ def mount_rootfs(engine: Engine, container_id: str, diff_ids: tuple[str, ...]) -
     for directory in (paths.upper, paths.work):
         directory.mkdir(parents=True, exist_ok=True)
     if not mounts.is_mounted(paths.rootfs):
-        mounts.mount_overlay([layers.path(d) for d in reversed(diff_ids)], paths.upper, paths.work, paths.rootfs)
+        lowers = [layers.path(d) for d in reversed(diff_ids)]
+        if engine.settings.rootless:
+            from kubeplay.rootless.overlay import mount_rootfs as mount_rootless
+
+            # native overlay with userxattr inside the user namespace, else fuse-overlayfs
+            mount_rootless(lowers, paths.upper, paths.work, paths.rootfs, engine.settings.runroot)
+        else:
+            mounts.mount_overlay(lowers, paths.upper, paths.work, paths.rootfs)
     return paths.rootfs
 
 
