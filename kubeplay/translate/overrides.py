@@ -1,0 +1,124 @@
+"""What `play` can change before translation: --patch files and --configmap files.
+
+A patch file holds one or more YAML documents, each one of:
+  - a JSON merge patch (RFC 7386) that names its target itself: `kind` + `metadata.name`;
+  - `{target: {kind: K, name: N}, patch: [RFC 6902 operations]}`;
+  - `{target: {kind: K, name: N}, merge: {a JSON merge patch}}`.
+Patches apply in order, before anything else looks at the manifests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kubeplay.errors import ManifestError
+from kubeplay.translate.loader import Document, load
+from kubeplay.translate.positions import Node, Seq, snapshot
+
+
+def _read_patches(path: str) -> list[Any]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ManifestError(f"{path}: cannot be read: {exc}", hint="pass a readable patch file") from exc
+    try:
+        return [doc for doc in yaml.safe_load_all(text) if doc is not None]
+    except yaml.YAMLError as exc:
+        raise ManifestError(f"{path}: invalid YAML: {exc}", hint="fix the patch file's syntax") from exc
+
+
+def _target(patch: Any, where: str) -> tuple[str, str, list | None, dict | None]:
+    """(kind, name, json_patch_ops, merge_patch) of one patch document."""
+    if not isinstance(patch, dict):
+        raise ManifestError(f"{where}: a patch must be a mapping", hint="see `kubeplay play --help` for the forms")
+    if "target" in patch:
+        target = patch["target"]
+        if not isinstance(target, dict) or not target.get("kind") or not target.get("name"):
+            raise ManifestError(f"{where}: target needs kind and name", hint="target: {kind: Deployment, name: web}")
+        ops, merge = patch.get("patch"), patch.get("merge")
+        if (ops is None) == (merge is None):
+            raise ManifestError(f"{where}: give either patch (RFC 6902 operations) or merge (a merge patch)",
+                                hint="patch: [{op: replace, path: /spec/replicas, value: 2}]")
+        if ops is not None and not isinstance(ops, list):
+            raise ManifestError(f"{where}: patch must be a list of operations", hint="patch: [{op: ..., path: ...}]")
+        return target["kind"], target["name"], ops, merge
+    metadata = patch.get("metadata") or {}
+    if not patch.get("kind") or not isinstance(metadata, dict) or not metadata.get("name"):
+        raise ManifestError(f"{where}: a merge patch must name its target with kind and metadata.name",
+                            hint="or use {target: {kind: K, name: N}, patch: [...]}")
+    return patch["kind"], metadata["name"], None, patch
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386: null deletes, mappings merge, everything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def _repositioned(value: Any, old: Any, line: int) -> Any:
+    """Plain data as Nodes/Seqs again, keeping the lines of whatever was there before the patch."""
+    if isinstance(value, dict):
+        node = Node(line=old.line if isinstance(old, Node) else line)
+        for key, item in value.items():
+            before = dict.get(old, key) if isinstance(old, dict) else None
+            item_line = old.line_of(key) if isinstance(old, Node) else node.line
+            dict.__setitem__(node, key, _repositioned(item, before, item_line))
+            node.key_lines[key] = item_line
+        return node
+    if isinstance(value, list):
+        seq = Seq(line=old.line if isinstance(old, Seq) else line)
+        for index, item in enumerate(value):
+            before = old[index] if isinstance(old, list) and index < len(old) else None
+            item_line = old.line_of(index) if isinstance(old, Seq) else seq.line
+            seq.append(_repositioned(item, before, item_line))
+            seq.item_lines.append(item_line)
+        return seq
+    return value
+
+
+def apply_patches(documents: list[Document], patch_files: list[str]) -> list[Document]:
+    import jsonpatch
+
+    for path in patch_files:
+        for number, patch in enumerate(_read_patches(path), start=1):
+            where = f"{path}: document {number}"
+            kind, name, ops, merge = _target(patch, where)
+            matches = [d for d in documents if d.kind == kind
+                       and isinstance(dict.get(d.body, "metadata"), dict)
+                       and dict.get(dict.get(d.body, "metadata"), "name") == name]
+            if not matches:
+                raise ManifestError(f"{where}: no {kind} named {name!r} in the manifests",
+                                    hint="check the patch's kind and name against the played files")
+            for document in matches:
+                original = snapshot(document.body)
+                try:
+                    patched = jsonpatch.apply_patch(original, ops) if ops is not None else merge_patch(original, merge)
+                except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
+                    raise ManifestError(f"{where}: cannot apply to {kind} {name}: {exc}",
+                                        hint="fix the operation's path or value") from exc
+                if not isinstance(patched, dict):
+                    raise ManifestError(f"{where}: the patch replaced the whole {kind} with a non-object",
+                                        hint="patch fields inside the object")
+                document.body = _repositioned(patched, document.body, document.line)
+    return documents
+
+
+def load_configmaps(paths: list[str]) -> list[Document]:
+    """--configmap files: ConfigMaps (or Secrets) played alongside the manifests, nothing else."""
+    documents = load(paths) if paths else []
+    for document in documents:
+        if document.kind not in ("ConfigMap", "Secret"):
+            raise ManifestError(f"{document.file}:{document.line}: --configmap files may hold ConfigMaps "
+                                f"(or Secrets) only, not {document.kind or 'an object without kind'}",
+                                hint="pass other objects as ordinary manifests")
+    return documents
