@@ -97,7 +97,7 @@ def _group_document(group: Group, image_config, options: GenerateOptions) -> dic
 def _selector_labels(doc: dict) -> dict[str, str]:
     if doc["kind"] == "Pod":
         return dict(doc["metadata"].get("labels") or {})
-    return dict(doc["spec"]["template"]["metadata"].get("labels") or {})
+    return dict((doc["spec"]["template"].get("metadata") or {}).get("labels") or {})
 
 
 def _service(group: Group, labels: dict[str, str], warnings: list[str]) -> list[dict]:
