@@ -9,12 +9,16 @@ import click
 from kubeplay.config import Settings
 
 
-def _translate(files: tuple[str, ...], strict: bool, network: str):
+def _translate(files: tuple[str, ...], strict: bool, network: str, patches: tuple[str, ...] = (),
+               configmaps: tuple[str, ...] = (), publish: tuple[str, ...] = ()):
     from kubeplay.translate import TranslateOptions, translate
     from kubeplay.translate.loader import load
+    from kubeplay.translate.overrides import apply_patches, apply_publish, load_configmaps
 
     documents = load(list(files), stdin=sys.stdin if "-" in files else None)
+    documents = apply_patches(documents, list(patches)) + load_configmaps(list(configmaps))
     result = translate(documents, TranslateOptions(strict=strict, network=network))
+    result.pods = apply_publish(result.pods, list(publish))
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     return result
@@ -26,10 +30,27 @@ def _translate(files: tuple[str, ...], strict: bool, network: str):
 @click.option("--network", default="", help="The kubeplay network for the pods (default: kubeplay; none: loopback only).")
 @click.option("--replace", is_flag=True, help="Remove the pods of these manifests first, if they exist.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@click.option("--patch", "patches", multiple=True, type=click.Path(dir_okay=False),
+              help="A patch file (RFC 6902 with target:, or a merge patch naming kind and metadata.name).")
+@click.option("--configmap", "configmaps", multiple=True, type=click.Path(dir_okay=False),
+              help="A file of ConfigMaps the manifests may use.")
+@click.option("--publish", "-p", multiple=True, help="Publish a port: [IP:]HOST:CONTAINER[/tcp|udp].")
+@click.option("--start/--no-start", default=True, help="Start the pods (default), or only create them.")
+@click.option("--dry-run", is_flag=True, help="Print the pods that would be created, and create nothing.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              help="How to list what was created.")
 @click.pass_obj
-def play(settings: Settings, files: tuple[str, ...], strict: bool, network: str, replace: bool, quiet: bool) -> None:
+def play(settings: Settings, files: tuple[str, ...], strict: bool, network: str, replace: bool, quiet: bool,
+         patches: tuple[str, ...], configmaps: tuple[str, ...], publish: tuple[str, ...], start: bool,
+         dry_run: bool, fmt: str) -> None:
     """Play Kubernetes YAML: create and start its pods (FILES may be files, directories or -)."""
-    result = _translate(files, strict, network)
+    result = _translate(files, strict, network, patches, configmaps, publish)
+    if dry_run:
+        from kubeplay.cli.render import echo_json
+        from kubeplay.model.redact import redacted_plan
+
+        echo_json([redacted_plan(plan) for plan in result.pods])
+        return
     from kubeplay.pods.engine import Engine
     from kubeplay.pods.jobs import remove_pods, start_deadline_timers
     from kubeplay.pods.lifecycle import pods_for
@@ -43,13 +64,19 @@ def play(settings: Settings, files: tuple[str, ...], strict: bool, network: str,
     made = ensure_claims(engine, result.claims)
     progress = None if quiet or not sys.stderr.isatty() else (lambda message: click.echo(message, err=True))
     try:
-        started = play_pods(engine, result.pods, progress)
+        started = play_pods(engine, result.pods, progress, start=start)
     except BaseException:
         for claim in made:  # a failed play leaves no volume it made behind
             remove_volume(engine, claim, missing_ok=True)
         raise
-    start_deadline_timers(engine, result.pods)
-    if not quiet:
+    if start:
+        start_deadline_timers(engine, result.pods)
+    if fmt == "json":
+        from kubeplay.cli.render import echo_json
+
+        echo_json([{"kind": "Pod", "name": name, "started": start} for name in started]
+                  + [{"kind": "PersistentVolumeClaim", "name": claim} for claim in made])
+    elif not quiet:
         for name in started:
             click.echo(f"pod/{name} created")
         if not result.pods:

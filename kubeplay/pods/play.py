@@ -35,9 +35,14 @@ def check_names_free(engine: Engine, plans: list[PodPlan]) -> None:
             )
 
 
-def play(engine: Engine, plans: list[PodPlan], progress: Progress | None = None) -> list[str]:
-    """Start every pod, or none: on failure, the pods this call already made are removed too."""
+def play(engine: Engine, plans: list[PodPlan], progress: Progress | None = None, *, start: bool = True) -> list[str]:
+    """Start every pod, or none: on failure, the pods this call already made are removed too.
+
+    With start=False the pods are only recorded (images present, state Stopped); `pod start` makes them.
+    """
     check_names_free(engine, plans)
+    if not start:
+        return create_stopped(engine, plans, progress)
     for plan in plans:
         network.check_pod_ports(engine, plan)
     started: list[str] = []
@@ -60,6 +65,15 @@ def play(engine: Engine, plans: list[PodPlan], progress: Progress | None = None)
         undo_all.pop_all()
     _refresh_peers(engine, plans)
     return started
+
+
+def create_stopped(engine: Engine, plans: list[PodPlan], progress: Progress | None = None) -> list[str]:
+    for plan in plans:
+        ensure_images(engine, plan, progress)
+    for plan in plans:
+        engine.store.add_pod(uuid.uuid4().hex, plan)
+        engine.store.set_pod_state(plan.name, phase=PodPhase.STOPPED, reason="created with --no-start")
+    return [plan.name for plan in plans]
 
 
 def play_pod(engine: Engine, pod: PodPlan, undo: ExitStack, progress: Progress | None = None) -> None:

@@ -122,3 +122,55 @@ def load_configmaps(paths: list[str]) -> list[Document]:
                                 f"(or Secrets) only, not {document.kind or 'an object without kind'}",
                                 hint="pass other objects as ordinary manifests")
     return documents
+
+
+def parse_publish(text: str) -> tuple[str, int, int, str]:
+    """`[IP:]HOST:CONTAINER[/PROTO]` as (host_ip, host_port, container_port, protocol)."""
+    spec, _, protocol = text.partition("/")
+    protocol = (protocol or "tcp").upper()
+    parts = spec.rsplit(":", 2)
+    problem = None
+    if protocol not in ("TCP", "UDP"):
+        problem = f"protocol {protocol.lower()!r} is not tcp or udp"
+    elif len(parts) < 2:
+        problem = "expected [IP:]HOST:CONTAINER[/PROTO]"
+    host_ip = parts[0] if len(parts) == 3 else ""
+    try:
+        host_port, container_port = int(parts[-2]), int(parts[-1])
+    except (ValueError, IndexError):
+        problem = problem or "ports must be numbers"
+        host_port = container_port = 0
+    if not problem and not (1 <= host_port <= 65535 and 1 <= container_port <= 65535):
+        problem = "ports must be between 1 and 65535"
+    if problem:
+        raise ManifestError(f"--publish {text}: {problem}", hint="for example --publish 8080:80 or 127.0.0.1:5353:53/udp")
+    return host_ip, host_port, container_port, protocol
+
+
+def apply_publish(pods: list, specs: list[str]) -> list:
+    """Give each pod the published ports: on the container that declares the port, else the first one."""
+    from dataclasses import replace
+
+    from kubeplay.model.plan import PortMapping
+
+    if not specs or not pods:
+        return pods
+    wanted = [parse_publish(spec) for spec in specs]
+    if len(pods) > 1:
+        raise ManifestError(f"--publish applies to one pod, but these manifests make {len(pods)}",
+                            hint="declare hostPort in the manifests of the pods that need one")
+    result = []
+    for pod in pods:
+        containers = list(pod.containers)
+        for host_ip, host_port, container_port, protocol in wanted:
+            index = next((i for i, c in enumerate(containers)
+                          if any(p.container_port == container_port and p.protocol == protocol for p in c.ports)), 0)
+            target = containers[index]
+            kept = tuple(p for p in target.ports if not (p.container_port == container_port and p.protocol == protocol))
+            existing = next((p for p in target.ports if p.container_port == container_port and p.protocol == protocol),
+                            None)
+            mapping = PortMapping(container_port=container_port, protocol=protocol, host_port=host_port,
+                                  host_ip=host_ip, name=existing.name if existing else "")
+            containers[index] = replace(target, ports=kept + (mapping,))
+        result.append(replace(pod, containers=tuple(containers)))
+    return result
