@@ -14,6 +14,7 @@ from pathlib import Path
 
 from kubeplay.errors import HostError, UserError
 from kubeplay.net import nftables
+from kubeplay.net.hostlock import network_lock
 from kubeplay.net.netlink import link_index, netlink_code, rtnl, write_sysctl
 from kubeplay.store.network import NetworkRecord
 
@@ -37,6 +38,11 @@ def nft_table(record: NetworkRecord) -> str:
 
 def ensure_bridge(record: NetworkRecord) -> int:
     """The network's bridge, made if missing, with the gateway address, up; returns its index."""
+    with network_lock():  # concurrent plays would both find the bridge missing and both add it
+        return _ensure_bridge(record)
+
+
+def _ensure_bridge(record: NetworkRecord) -> int:
     subnet = ipaddress.ip_network(record.subnet)
     with rtnl(f"setting up bridge {record.bridge} of network {record.name}") as ipr:
         index = link_index(ipr, record.bridge)
@@ -70,6 +76,11 @@ def _write_device_sysctl(device: str, key: str, value: str, why: str) -> None:
 
 def remove_bridge(record: NetworkRecord) -> None:
     """Delete the bridge and the network's masquerade. Idempotent."""
+    with network_lock():
+        _remove_bridge(record)
+
+
+def _remove_bridge(record: NetworkRecord) -> None:
     if link_exists(record.bridge):
         try:
             with rtnl(f"removing bridge {record.bridge} of network {record.name}") as ipr:

@@ -31,6 +31,7 @@ import subprocess
 from collections.abc import Iterable
 
 from kubeplay.errors import HostError
+from kubeplay.net.hostlock import network_lock
 from kubeplay.model.plan import PortMapping
 
 TABLE = "kubeplay"
@@ -181,8 +182,9 @@ def publish(pod_name: str, ip: str, ports: list[PortMapping], *, table: str = TA
     """DNAT the pod's hostPorts to ip:containerPort; replaces what the pod published before."""
     if not any(port.host_port for port in ports):
         return
-    stale = jumps_to(table_objects(table), "hostports", pod_chain(pod_name))
-    run_nft(publish_script(pod_name, ip, ports, table, stale), f"publishing ports of pod {pod_name}")
+    with network_lock():  # the handles read here must still be there when the script runs
+        stale = jumps_to(table_objects(table), "hostports", pod_chain(pod_name))
+        run_nft(publish_script(pod_name, ip, ports, table, stale), f"publishing ports of pod {pod_name}")
 
 
 def unpublish(pod_name: str, *, table: str = TABLE) -> None:
@@ -194,8 +196,9 @@ def install_masquerade(network: str, subnet: str, *, table: str = TABLE, bridge:
     """Masquerade the network's outbound traffic. The chain is keyed by `bridge` when given: network
     names repeat across stores (every store has a `kubeplay`), live bridge names cannot."""
     chain = network_chain(bridge or network)
-    stale = jumps_to(table_objects(table), "outbound", chain)
-    run_nft(masquerade_script(network, subnet, table, stale, chain=chain), f"masquerading network {network}")
+    with network_lock():
+        stale = jumps_to(table_objects(table), "outbound", chain)
+        run_nft(masquerade_script(network, subnet, table, stale, chain=chain), f"masquerading network {network}")
 
 
 def remove_masquerade(network: str, *, table: str = TABLE, bridge: str = "") -> None:
@@ -203,10 +206,11 @@ def remove_masquerade(network: str, *, table: str = TABLE, bridge: str = "") -> 
 
 
 def _remove_chain(table: str, dispatch: str, chain: str, doing: str) -> None:
-    objects = table_objects(table)
-    if not chain_exists(objects, chain):
-        return
-    run_nft("\n".join(_delete_lines(table, dispatch, jumps_to(objects, dispatch, chain), chain)) + "\n", doing)
+    with network_lock():
+        objects = table_objects(table)
+        if not chain_exists(objects, chain):
+            return
+        run_nft("\n".join(_delete_lines(table, dispatch, jumps_to(objects, dispatch, chain), chain)) + "\n", doing)
 
 
 def foreign_chains(objects: list[dict]) -> list[str]:
@@ -217,5 +221,6 @@ def foreign_chains(objects: list[dict]) -> list[str]:
 
 def remove_table(*, table: str = TABLE) -> None:
     """Delete kubeplay's whole table (all pods' and networks' rules). Idempotent."""
-    if table_objects(table):
-        run_nft(f"delete table {FAMILY} {table}\n", f"removing nftables table {table}")
+    with network_lock():
+        if table_objects(table):
+            run_nft(f"delete table {FAMILY} {table}\n", f"removing nftables table {table}")
