@@ -61,6 +61,9 @@ def walk(value: Any, type_name: str, path: str, doc: Document, issues: Issues,
             issues.error(doc.file, line, path, f"expected a list, got {_describe(value)}")
             return
         for index, item in enumerate(value):
+            if item is None and type_name[2:] != "any":
+                issues.error(doc.file, line_of(value, index) or line, f"{path}[{index}]", "expected a value, got null")
+                continue
             walk(item, type_name[2:], f"{path}[{index}]", doc, issues, line_of(value, index) or line)
         return
     if type_name.startswith("{}"):
