@@ -76,7 +76,7 @@ def check_host_ports(pod_name: str, ports: list[PortMapping], start: int | None 
 def choose_helper() -> tuple[str, str]:
     """(name, path) of pasta, else slirp4netns; HostError naming the package when neither exists."""
     for name in HELPERS:
-        path = _which(name)
+        path = shutil.which(name)  # the user's PATH decides, as for any tool they choose
         if path:
             return name, path
     raise HostError("neither pasta nor slirp4netns is installed: a rootless pod's network needs one",

@@ -27,6 +27,7 @@ from tests.support.cli import CLIResult
 
 REPO = Path(__file__).resolve().parents[2]
 USER_TIMEOUT = 120.0
+SETPRIV = shutil.which("setpriv") or "/usr/bin/setpriv"
 
 
 @dataclass
@@ -58,7 +59,7 @@ class RootlessUser:
         return {key: value for key, value in env.items() if value is not None}
 
     def as_user(self, argv: list[str]) -> list[str]:
-        return ["setpriv", f"--reuid={self.uid}", f"--regid={self.gid}", "--init-groups",
+        return [SETPRIV, f"--reuid={self.uid}", f"--regid={self.gid}", "--init-groups",
                 "--inh-caps=-all", "--", *argv]
 
     def kp(self, *args: str, env: dict[str, str] | None = None, timeout: float = USER_TIMEOUT,

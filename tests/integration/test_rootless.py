@@ -1,0 +1,255 @@
+"""Rootless pods: kubeplay run by a throwaway unprivileged user (see tests/support/rootless.py).
+
+Each test gets its own user, with its own HOME (graph root under ~/.local/share/kubeplay) and
+XDG_RUNTIME_DIR (run root), and the busybox image imported into that user's store. The user is
+deleted afterwards; the only process kubeplay may leave behind is the per-user pause process.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.support import imagebuild
+from tests.support.rootless import RootlessUser, make_user, open_tun
+
+pytestmark = pytest.mark.root
+
+BUSYBOX = "localhost/test/busybox:latest"
+PAUSE = "catatonit"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def base():
+    """A directory other users can search (pytest's own tmp dirs are private to root)."""
+    directory = Path(tempfile.mkdtemp(prefix="kp-rootless-", dir="/tmp"))
+    os.chmod(directory, 0o755)
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def rootfs_tar(base: Path) -> Path:
+    tar = imagebuild.write_rootfs_tar(base / "busybox-rootfs.tar")
+    os.chmod(tar, 0o644)
+    return tar
+
+
+def _checked_removal(user: RootlessUser) -> None:
+    leftovers = user.remove()
+    assert all(comm == PAUSE for _, comm in leftovers), f"processes left running as {user.name}: {leftovers}"
+
+
+@pytest.fixture
+def user(base: Path, rootfs_tar: Path):
+    if os.geteuid() != 0:
+        pytest.skip("creating users needs root")
+    made = make_user(base)
+    with open_tun():
+        try:
+            done = made.kp("image", "import", str(rootfs_tar), BUSYBOX, "--change", 'CMD ["sh"]')
+            assert done.returncode == 0, done.stderr
+            yield made
+        finally:
+            _checked_removal(made)
+
+
+def write_manifest(user: RootlessUser, name: str, document: dict) -> Path:
+    path = user.home / name
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    os.chown(path, user.uid, user.gid)
+    return path
+
+
+def pod(name: str, *containers: dict, **spec: object) -> dict:
+    # the image is only local: no pull attempt (a :latest tag would otherwise ask a registry first)
+    local = [{"imagePullPolicy": "IfNotPresent", **container} for container in containers]
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"containers": local, "terminationGracePeriodSeconds": 1, **spec}}
+
+
+def fetch(port: int, timeout: float = 20) -> bytes:
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+                data = conn.recv(200)
+                if data:
+                    return data
+        except OSError as exc:
+            last = exc
+        time.sleep(0.2)
+    raise AssertionError(f"nothing answered on 127.0.0.1:{port}: {last}")
+
+
+def mounts_in_namespace(pid: int, *below: Path) -> list[str]:
+    """Mount points under `below` as the pause process (the user's mount namespace) sees them."""
+    found = []
+    for line in Path(f"/proc/{pid}/mountinfo").read_text().splitlines():
+        point = line.split()[4]
+        if any(point.startswith(str(prefix)) for prefix in below):
+            found.append(point)
+    return found
+
+
+def helpers_of(user: RootlessUser) -> list[tuple[int, str]]:
+    return [(pid, comm) for pid, comm in user.processes() if comm != PAUSE]
+
+
+def test_two_container_pod_is_reachable_runs_exec_and_logs_and_down_leaves_nothing(user: RootlessUser) -> None:
+    port = _free_port()
+    manifest = write_manifest(user, "web.yaml", pod(
+        "web",
+        {"name": "server", "image": BUSYBOX,
+         "command": ["sh", "-c", "while true; do echo hello-rootless | nc -l -p 8080; done"],
+         "ports": [{"containerPort": 8080, "hostPort": port}]},
+        {"name": "side", "image": BUSYBOX, "command": ["sh", "-c", "echo side-started; exec sleep 600"]},
+    ))
+    played = user.kp("play", str(manifest))
+    assert played.returncode == 0, played.stderr
+    assert fetch(port) == b"hello-rootless\n"
+
+    listed = user.kp("pods")
+    assert "web" in listed.stdout and "2/2" in listed.stdout, listed.stdout
+    logs = user.kp("logs", "web", "-c", "side")
+    assert logs.returncode == 0 and "side-started" in logs.stdout, logs
+    inside = user.kp("exec", "web", "-c", "side", "--", "sh", "-c", "id -u; cat /proc/self/uid_map")
+    assert inside.returncode == 0, inside.stderr
+    lines = inside.stdout.split("\n")
+    assert lines[0] == "0"
+    assert lines[1].split() == ["0", str(user.uid), "1"], inside.stdout  # container root is the user
+
+    pause = user.pause_pid()
+    assert pause is not None
+    down = user.kp("down", str(manifest))
+    assert down.returncode == 0, down.stderr
+    assert helpers_of(user) == [], "conmon, containers or pasta still running after down"
+    assert mounts_in_namespace(pause, user.runroot, user.graph_root) == []
+    for directory in ("containers", "pods", "netns", "exits"):
+        left = list((user.runroot / directory).glob("*")) if (user.runroot / directory).exists() else []
+        assert left == [], f"{directory} in the run root still holds {left}"
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+def test_host_path_written_by_container_root_belongs_to_the_user(user: RootlessUser) -> None:
+    shared = user.home / "shared"
+    shared.mkdir()
+    os.chown(shared, user.uid, user.gid)
+    manifest = write_manifest(user, "writer.yaml", pod(
+        "writer",
+        {"name": "writer", "image": BUSYBOX, "securityContext": {"runAsUser": 0},
+         "command": ["sh", "-c", "echo written-inside > /data/out.txt; exec sleep 600"],
+         "volumeMounts": [{"name": "data", "mountPath": "/data"}]},
+        volumes=[{"name": "data", "hostPath": {"path": str(shared), "type": "Directory"}}],
+    ))
+    played = user.kp("play", str(manifest))
+    assert played.returncode == 0, played.stderr
+    out = shared / "out.txt"
+    deadline = time.monotonic() + 20
+    while not out.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert out.read_text() == "written-inside\n"
+    assert (out.stat().st_uid, out.stat().st_gid) == (user.uid, user.gid)
+    assert user.kp("down", str(manifest)).returncode == 0
+
+
+def test_root_and_user_do_not_see_each_others_pods(user: RootlessUser, pods) -> None:
+    root_manifest = pods.write("rootpod.yaml", pods.pod(
+        "rootpod", {"name": "main", "image": BUSYBOX, "imagePullPolicy": "IfNotPresent",
+                    "command": ["sleep", "600"]}, terminationGracePeriodSeconds=1))
+    assert pods("play", str(root_manifest)).returncode == 0
+    user_manifest = write_manifest(user, "userpod.yaml", pod(
+        "userpod", {"name": "main", "image": BUSYBOX, "command": ["sleep", "600"]}))
+    played = user.kp("play", str(user_manifest))
+    assert played.returncode == 0, played.stderr
+
+    as_root = pods("pods").stdout
+    as_user = user.kp("pods").stdout
+    assert "rootpod" in as_root and "userpod" not in as_root
+    assert "userpod" in as_user and "rootpod" not in as_user
+    assert user.kp("pod", "inspect", "rootpod").returncode != 0
+    assert user.kp("down", str(user_manifest)).returncode == 0
+
+
+def test_privileged_host_port_is_refused_naming_the_sysctl(user: RootlessUser) -> None:
+    manifest = write_manifest(user, "low.yaml", pod(
+        "low", {"name": "main", "image": BUSYBOX, "command": ["sleep", "600"],
+                "ports": [{"containerPort": 80, "hostPort": 80}]}))
+    failed = user.kp("play", str(manifest))
+    failed.assert_fails_cleanly(mentions=("net.ipv4.ip_unprivileged_port_start", "80"))
+    assert "sysctl -w net.ipv4.ip_unprivileged_port_start" in "\n".join(failed.hint_lines())
+    assert "low" not in user.kp("pods").stdout
+
+
+def test_missing_pasta_and_slirp4netns_is_one_error_and_nothing_half_made(user: RootlessUser, base: Path) -> None:
+    manifest = write_manifest(user, "net.yaml", pod(
+        "net", {"name": "main", "image": BUSYBOX, "command": ["sleep", "600"]}))
+    empty = base / "empty-path"
+    empty.mkdir()
+    failed = user.kp("play", str(manifest), env={"PATH": str(empty)})
+    failed.assert_fails_cleanly(mentions=("pasta", "slirp4netns"))
+    assert "apt-get install passt" in "\n".join(failed.hint_lines())
+    assert "net" not in user.kp("pods").stdout.split()
+    assert helpers_of(user) == []
+    assert not list((user.runroot / "netns").glob("*")) if (user.runroot / "netns").exists() else True
+
+
+def test_user_without_subordinate_ids_gets_the_usermod_fix(base: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("creating users needs root")
+    plain = make_user(base, subids=False)
+    try:
+        failed = plain.kp("pods")
+        failed.assert_fails_cleanly(exit_codes=(125,), mentions=("/etc/subuid", "/etc/subgid", plain.name))
+        hint = "\n".join(failed.hint_lines())
+        assert "usermod --add-subuids" in hint and f"--add-subgids" in hint and plain.name in hint
+        assert plain.pause_pid() is None
+        check = plain.kp("system", "check")
+        assert "usermod --add-subuids" in check.stdout
+    finally:
+        _checked_removal(plain)
+
+
+def test_missing_newuidmap_is_named_with_its_package(base: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("creating users needs root")
+    made = make_user(base)
+    try:
+        empty = base / "no-uidmap"
+        empty.mkdir()
+        failed = made.kp("pods", env={"PATH": str(empty)})
+        failed.assert_fails_cleanly(mentions=("newuidmap",))
+        assert "apt-get install uidmap" in "\n".join(failed.hint_lines())
+        assert made.pause_pid() is None and made.processes() == []
+    finally:
+        _checked_removal(made)
+
+
+def test_unwritable_runtime_dir_is_named_with_the_fix(base: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("creating users needs root")
+    made = make_user(base)
+    try:
+        foreign = base / "not-yours"
+        foreign.mkdir(mode=0o755)
+        failed = made.kp("pods", env={"XDG_RUNTIME_DIR": str(foreign)})
+        failed.assert_fails_cleanly(mentions=("XDG_RUNTIME_DIR", str(foreign)))
+        assert "--runroot" in "\n".join(failed.hint_lines())
+        assert list(foreign.iterdir()) == []
+    finally:
+        _checked_removal(made)
