@@ -86,8 +86,9 @@ def reset(settings: Settings, force: bool) -> None:
         try:
             confirmed = click.confirm(question, default=False, err=True)
         except click.exceptions.Abort:
-            click.echo(err=True)  # end the unanswered prompt's line
             confirmed = False  # no answer (closed stdin) is a no
+        if not sys.stdin.isatty():
+            click.echo(err=True)  # a piped answer is not echoed: end the prompt's line ourselves
         if not confirmed:
             raise UserError("reset cancelled; nothing was removed",
                             hint="answer y, or pass --force to skip the question")

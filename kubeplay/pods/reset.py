@@ -18,6 +18,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,7 +61,8 @@ def reset(settings: Settings) -> ResetReport:
             tables = _remove_networks(engine, report)
         finally:
             engine.db.close()
-        _remove_tables(tables, report)
+        if os.geteuid() == 0:  # only root can have installed rules, and only root may read the table
+            _remove_tables(tables, report)
         _remove_netns_leftovers(settings, report)
     for directory in (settings.runroot, settings.root):
         _remove_directory(directory, report)
