@@ -246,6 +246,16 @@ def check_rlimits(_: Settings) -> Check:
     return Check("rlimits", ok, False, detail, None if ok else "raise the hard nofile limit (ulimit -Hn, limits.conf)")
 
 
+def check_rootless(settings: Settings) -> list[Check]:
+    """Rootless readiness, item by item with its fix (kubeplay.rootless.readiness); none for root."""
+    if not settings.rootless:
+        return []
+    from kubeplay.rootless.readiness import rootless_readiness
+
+    return [Check(f"rootless: {item.name}", item.ok, item.required, item.detail, item.fix)
+            for item in rootless_readiness(settings.runroot)]
+
+
 def _guarded(name: str, check: Callable[[Settings], Check | list[Check]], settings: Settings) -> list[Check]:
     try:
         result = check(settings)
@@ -267,6 +277,7 @@ def run_checks(settings: Settings) -> list[Check]:
         ("pasta/slirp4netns", check_rootless_net),
         ("nftables", check_nft),
         ("rlimits", check_rlimits),
+        ("rootless", check_rootless),
     ]
     return [item for name, check in checks for item in _guarded(name, check, settings)]
 
