@@ -58,6 +58,10 @@ def start_infra(engine: Engine, pod: PodPlan, pod_id: str, net: PodNet, undo: Ex
     container_id = uuid.uuid4().hex
     engine.store.add_container(container_id, pod.name, infra_name(pod), ContainerRole.INFRA, 0, None, None)
     undo.callback(containers.remove, engine, container_id)
+    if engine.settings.rootless:
+        from kubeplay.rootless.cgroups import warn_without_limits
+
+        warn_without_limits(pod)  # once per pod: without a delegated cgroup v2 subtree, no limits apply
     ctx = SpecContext(
         container_id=container_id,
         pod_id=pod_id,
