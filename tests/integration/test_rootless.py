@@ -253,3 +253,18 @@ def test_unwritable_runtime_dir_is_named_with_the_fix(base: Path) -> None:
         assert list(foreign.iterdir()) == []
     finally:
         _checked_removal(made)
+
+
+def test_limits_without_a_delegated_cgroup_warn_once_and_the_pod_runs(user: RootlessUser) -> None:
+    from kubeplay.rootless.cgroups import delegation
+
+    if delegation()[0]:
+        pytest.skip("this host delegates a cgroup v2 subtree: limits apply")
+    manifest = write_manifest(user, "limited.yaml", pod(
+        "limited", {"name": "main", "image": BUSYBOX, "command": ["sleep", "600"],
+                    "resources": {"limits": {"memory": "64Mi", "cpu": "500m"}}}))
+    played = user.kp("play", str(manifest))
+    assert played.returncode == 0, played.stderr
+    assert played.stderr.count("resource limits are not applied") == 1, played.stderr
+    assert "1/1" in user.kp("pods").stdout
+    assert user.kp("down", str(manifest)).returncode == 0
