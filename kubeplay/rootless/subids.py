@@ -67,7 +67,7 @@ def read_ranges(path: Path, user: str, uid: int) -> list[IdRange]:
 
 def free_start(texts: list[str], count: int = DEFAULT_COUNT) -> int:
     """The lowest start >= 100000 that overlaps no range of any user in these files."""
-    taken = sorted(entry for text in texts for _, entry in parse_ranges(text))
+    taken = sorted((entry for text in texts for _, entry in parse_ranges(text)), key=lambda entry: entry.start)
     start = DEFAULT_START
     for entry in taken:
         if entry.end <= start:
