@@ -216,14 +216,29 @@ def job_container_exited(engine: Engine, pod_name: str) -> bool:
                 if job_uid(p.plan) == job_uid(pod.plan)]
         if not any(p.name == pod_name and p.phase is not PodPhase.STOPPED for p in pods):
             return False  # removed or stopped meanwhile
-        status = job_status(pods)
-        step = next_step(status, time.time())
+        return _advance(engine, pods)
+
+
+def _advance(engine: Engine, pods: list[PodRecord]) -> bool:
+    """Apply the controller's decision; a new pod whose init container fails counts as a failure
+    at once (no exit callback will come for it), so decide again. False once the job has failed."""
+    from kubeplay.pods.create import InitContainerFailed
+
+    first = pods[0].plan
+    for _ in range(JobSpec.of(first.owner).backoff_limit + 2 if first.owner else 1):
+        step = next_step(job_status(pods), time.time())
         if step.fail:
             fail_job(engine, pods, step.fail)
             return False
-        if step.start:
+        if not step.start:
+            return True
+        try:
             start_more_pods(engine, pods, step.start)
-        return True
+            return True
+        except InitContainerFailed:
+            pods = [p for p in job_pods(engine, first.namespace, first.owner.name if first.owner else "")
+                    if job_uid(p.plan) == job_uid(first)]
+    return True
 
 
 def fail_job(engine: Engine, pods: list[PodRecord], reason: str) -> None:
