@@ -75,14 +75,17 @@ def check_host_paths(pods: list[PodPlan]) -> None:
                 check_host_path(pod.name, volume)
 
 
-def write_files(directory: Path, files: tuple[VolumeFile, ...], default_mode: int | None, what: str) -> None:
+def write_files(directory: Path, files: tuple[VolumeFile, ...], default_mode: int | None, what: str,
+                field_values: dict[str, str] | None = None) -> None:
+    """Write a volume's files; a downwardAPI file of a runtime field (status.podIP) takes its value now."""
     directory.mkdir(parents=True, exist_ok=True)
     for item in files:
         target = safe_join(directory, item.path, what)
         target.parent.mkdir(parents=True, exist_ok=True)
+        content = (field_values or {}).get(item.field_path, "").encode() if item.field_path else item.content
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "wb") as file:
-            file.write(item.content)
+            file.write(content)
         mode = item.mode if item.mode is not None else default_mode
         os.chmod(target, mode if mode is not None else 0o644)
 
@@ -91,8 +94,11 @@ def claim_path(root: Path, claim: str) -> Path:
     return root / "volumes" / claim / "_data"
 
 
-def prepare_volumes(pod: PodPlan, paths: PodPaths, volume_root: Path) -> dict[str, Path]:
-    """Make each volume's host directory or check its host path; returns volume name -> host path."""
+def prepare_volumes(pod: PodPlan, paths: PodPaths, volume_root: Path,
+                    field_values: dict[str, str] | None = None) -> dict[str, Path]:
+    """Make each volume's host directory or check its host path; returns volume name -> host path.
+
+    `field_values` gives the runtime downward-API fields ("status.podIP", "status.hostIP")."""
     sources: dict[str, Path] = {}
     # Secret files keep their defaultMode inside the container (it sees them through a bind mount);
     # on the host no one but root may reach them.
@@ -112,7 +118,7 @@ def prepare_volumes(pod: PodPlan, paths: PodPaths, volume_root: Path) -> dict[st
                 mounts.mount("tmpfs", local, "tmpfs", 0, f"mode=1777{size}")
             sources[volume.name] = local
         elif volume.kind in ("configMap", "secret", "downwardAPI", "projected"):
-            write_files(local, volume.files, volume.default_mode, what)
+            write_files(local, volume.files, volume.default_mode, what, field_values)
             sources[volume.name] = local
         elif volume.kind == "persistentVolumeClaim":
             data = claim_path(volume_root, volume.claim_name)
