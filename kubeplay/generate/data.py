@@ -36,9 +36,11 @@ class DataObjects:
         self.warnings: list[str] = []
 
     def add_pod(self, plan: PodPlan) -> None:
-        for container in plan.all_containers:
-            for var in container.env:
-                self._add_variable(plan, var.name, var.value, var.source or {})
+        # envFrom variables first: they come in the object's own key order, which the rebuilt
+        # object must keep so that playing it back defines the variables in the same order
+        variables = [var for c in plan.all_containers for var in c.env]
+        for var in sorted(variables, key=lambda var: "envFrom" not in (var.source or {})):
+            self._add_variable(plan, var.name, var.value, var.source or {})
         for volume in plan.volumes:
             if volume.kind in ("configMap", "secret"):
                 self._add_volume(plan, volume)
@@ -130,8 +132,7 @@ class DataObjects:
 def _configmap_body(obj: DataObject) -> dict:
     data: dict[str, str] = {}
     binary: dict[str, str] = {}
-    for key in sorted(obj.values):
-        content = obj.values[key]
+    for key, content in obj.values.items():
         text = _text(content)
         if text is not None and (key in obj.in_env or not obj.feeds_env_from):
             data[key] = text
@@ -141,7 +142,7 @@ def _configmap_body(obj: DataObject) -> dict:
 
 
 def _secret_body(obj: DataObject) -> dict:
-    return {"data": {key: base64.b64encode(obj.values[key]).decode("ascii") for key in sorted(obj.values)}}
+    return {"data": {key: base64.b64encode(value).decode("ascii") for key, value in obj.values.items()}}
 
 
 def _text(content: bytes) -> str | None:

@@ -72,8 +72,6 @@ def workload_spec(group: Group, labels: dict[str, str], template: dict, replicas
             spec["replicas"] = replicas
         elif owner is None and len(group.pods) > 1:
             spec["replicas"] = len(group.pods)
-        if spec.get("replicas") == 1:
-            del spec["replicas"]  # the default
     return {**spec, "template": template}
 
 

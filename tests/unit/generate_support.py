@@ -62,7 +62,8 @@ def k8s_json_schema() -> dict:
     for name, entry in raw["types"].items():
         properties = {field: _type(kind) for field, kind in entry["fields"].items()}
         for field, values in entry.get("enums", {}).items():
-            properties[field] = {"enum": values}
+            enum = {"enum": values}
+            properties[field] = {"type": "array", "items": enum} if entry["fields"][field].startswith("[]") else enum
         definitions[name] = {"type": "object", "properties": properties, "required": entry["required"],
                              "additionalProperties": False}
     kinds = {kind: {"$ref": f"#/definitions/{entry['type']}"} for kind, entry in raw["kinds"].items()}
