@@ -98,7 +98,9 @@ def stop(engine: Engine, container_id: str, grace_seconds: int, stop_signal: str
                 return
             time.sleep(0.05)
     try:
-        engine.runtime.kill(container_id, "SIGKILL", all=True)
+        # `kill --all` finds processes through the container's cgroup, which a rootless container
+        # lacks; its init is PID 1 of its own PID namespace, so killing it ends the rest too
+        engine.runtime.kill(container_id, "SIGKILL", all=not engine.settings.rootless)
     except RuntimeFailure:
         pass
     _wait_not_running(engine, container_id, 10)
