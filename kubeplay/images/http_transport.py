@@ -115,7 +115,8 @@ class Transport:
                 raise RegistryError(f"cannot resolve registry host {host}: {exc.strerror or exc}",
                                     hint="check the registry name and this host's DNS") from exc
             except (OSError, http.client.HTTPException) as exc:
-                if last:
+                # a refused connection is an answer (nothing listens there), not a transient failure
+                if last or isinstance(exc, ConnectionRefusedError):
                     raise RegistryError(f"cannot connect to registry {host}: {_describe(exc)}",
                                         hint=f"check that {host} is up and reachable, then retry") from exc
                 log.debug("%s %s: %s; retrying", method, url, _describe(exc))

@@ -139,7 +139,9 @@ def remove(engine: Engine, container_id: str) -> None:
     """Delete the runtime's state, unmount the rootfs and remove every file of the container."""
     paths = ContainerPaths(engine.settings, container_id)
     engine.runtime.delete(container_id, force=True)
-    wait_conmon_gone(engine, container_id)
+    # conmon lingers while its exit command runs (a whole kubeplay start-up); a removed container's
+    # exit needs no recording, so give it a moment and then end it
+    wait_conmon_gone(engine, container_id, 0.1)
     mounts.unmount(paths.rootfs)
     shutil.rmtree(paths.bundle, ignore_errors=True)
     shutil.rmtree(paths.data_dir, ignore_errors=True)
