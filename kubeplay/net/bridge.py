@@ -46,10 +46,12 @@ def _ensure_bridge(record: NetworkRecord) -> int:
     subnet = ipaddress.ip_network(record.subnet)
     with rtnl(f"setting up bridge {record.bridge} of network {record.name}") as ipr:
         index = link_index(ipr, record.bridge)
-        if index is None:
+        fresh = index is None
+        if fresh:
             ipr.link("add", ifname=record.bridge, kind="bridge")
             index = link_index(ipr, record.bridge)
         if not _has_address(ipr, index, record.gateway, subnet.prefixlen):
+            fresh = True
             ipr.addr("add", index=index, address=record.gateway, prefixlen=subnet.prefixlen)
         ipr.link("set", index=index, state="up")
     # pods reach beyond the host only if the host routes between interfaces
@@ -58,7 +60,10 @@ def _ensure_bridge(record: NetworkRecord) -> int:
     # loopback source; the kernel drops such packets unless route_localnet is on for that device
     _write_device_sysctl(record.bridge, "route_localnet", "1",
                          "hostPorts reached at 127.0.0.1 are routed to the pod through the bridge")
-    nftables.install_masquerade(record.name, record.subnet, table=nft_table(record), bridge=record.bridge)
+    if fresh:
+        # a bridge found complete was set up by an earlier attach, masquerade included (the bridge
+        # and the table go together: a reboot drops both); skipping two nft runs saves ~60 ms a pod
+        nftables.install_masquerade(record.name, record.subnet, table=nft_table(record), bridge=record.bridge)
     return index
 
 
