@@ -147,14 +147,14 @@ class Kubeplay:
     def prepare(self, tar: Path) -> None:
         self("image", "import", str(tar), IMAGE)
         for third in range(120, 160):
-            subnet = f"10.89.{third}.0/24"
+            subnet = f"10.90.{third}.0/24"
             try:
                 self("network", "create", self.network, "--subnet", subnet)
                 return
             except BenchError as exc:
                 if "overlaps" not in str(exc):
                     raise
-        raise BenchError("no free 10.89.120-159.0/24 for the bench network")
+        raise BenchError("no free 10.90.120-159.0/24 for the bench network")
 
     def round(self, yaml: Path, port: int) -> tuple[float, float | None]:
         argv = self.prefix[:3] + ["--log-level", "debug"] + self.prefix[3:] + ["play", "--network", self.network,

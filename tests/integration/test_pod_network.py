@@ -62,14 +62,16 @@ class Net:
 
     def _create(self) -> str:
         routes = host_routes()
+        # outside the default network's pool (10.89.0.0/16): a store's default network is only a record
+        # until its first pod, so it could pick the same subnet as a test network not yet bridged
         for third in range(160, 200):
-            candidate = ipaddress.ip_network(f"10.89.{third}.0/24")
+            candidate = ipaddress.ip_network(f"10.90.{third}.0/24")
             if find_overlap(candidate, [], routes) is not None:
                 continue
             result = self.pods("network", "create", self.name, "--subnet", str(candidate))
             if result.returncode == 0:
                 return str(candidate)
-        pytest.skip("no free 10.89.160-199.0/24 for the test network")
+        pytest.skip("no free 10.90.160-199.0/24 for the test network")
 
     def info(self) -> dict:
         result = self.pods("network", "inspect", self.name)
