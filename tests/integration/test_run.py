@@ -87,4 +87,4 @@ def test_run_bad_input_gets_one_clear_message_each(pods):
     pods("run", "p", "--image", BUSYBOX, "--volume", "relative").assert_fails_cleanly((1,), mentions=("--volume",))
     listed = json.loads(pods("pods", "--format", "json").stdout)
     assert [pod["name"] for pod in listed] == ["solo"]
-    assert [c["name"] for c in pods.inspect("solo")["containers"] if c["name"] != "solo"] in ([], [c["name"] for c in pods.inspect("solo")["containers"] if c["name"] != "solo"])
+    assert [c.name for c in stored_plans(pods)["solo"].containers] == ["solo"]  # refused joins left no trace
