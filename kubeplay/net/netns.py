@@ -62,6 +62,7 @@ def create_netns(settings: Settings, pod_id: str) -> Path:
 
 def _bind_new_netns(path: Path) -> None:
     """`unshare --net=PATH` makes the namespace and bind-mounts it in one short-lived child."""
+    _refuse_foreign(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         path.touch(mode=0o400, exist_ok=True)
@@ -107,3 +108,11 @@ def _unlink(path: Path) -> None:
         pass
     except OSError as exc:
         raise HostError(f"cannot remove {path}: {exc}", hint="remove it by hand once unmounted") from exc
+
+
+def _refuse_foreign(path: Path) -> None:
+    """Only a file of our own netns directory may become a namespace mount point: never a device or a
+    path elsewhere (a mount there would shadow it for the whole host)."""
+    if path.parent.name != "netns" or (path.exists() and not path.is_file() and not path.is_dir()):
+        raise HostError(f"refusing to make a network namespace at {path}",
+                        hint="the run root is misconfigured; pass --runroot to a directory kubeplay owns")

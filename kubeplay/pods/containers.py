@@ -116,23 +116,24 @@ def _wait_not_running(engine: Engine, container_id: str, seconds: float) -> None
 
 
 def wait_conmon_gone(engine: Engine, container_id: str, seconds: float = 5) -> None:
-    """conmon writes the exit file and runs the exit command after the container dies; wait for it."""
+    """conmon writes the exit file and runs the exit command after the container dies; wait for it.
+
+    A zombie conmon counts as gone: it has done its work and only waits for init to reap it.
+    """
+    from kubeplay.runtime.conmon import conmon_pid
+
     pidfile = ContainerPaths(engine.settings, container_id).conmon_pidfile
-    try:
-        pid = int(pidfile.read_text().strip())
-    except (FileNotFoundError, ValueError):
-        return
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+    pause = 0.005
+    while (pid := conmon_pid(pidfile)) is not None:
+        if time.monotonic() >= deadline:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             return
-        time.sleep(0.02)
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
 
 
 def remove(engine: Engine, container_id: str) -> None:

@@ -41,8 +41,11 @@ def parse_line(raw: bytes) -> tuple[str, str, bool, bytes] | None:
     return parts[0].decode(), parts[1].decode(), parts[2] == b"F", text
 
 
-def _records(file: BinaryIO) -> Iterator[tuple[str, bytes]]:
-    """Whole lines (partials joined) with the timestamp of their first part."""
+def _records(file: BinaryIO, final: bool = False) -> Iterator[tuple[str, bytes]]:
+    """Whole lines (partials joined) with the timestamp of their first part.
+
+    A last partial line (output without a trailing newline) is given only when `final`: the writer is done.
+    """
     pending = b""
     stamp = ""
     for raw in file:
@@ -55,6 +58,8 @@ def _records(file: BinaryIO) -> Iterator[tuple[str, bytes]]:
         if full:
             yield stamp, pending + b"\n"
             pending, stamp = b"", ""
+    if final and pending:
+        yield stamp, pending + b"\n"
 
 
 def _emit(out: BinaryIO, stamp: str, line: bytes, timestamps: bool) -> None:
@@ -74,8 +79,9 @@ def show_logs(engine: Engine, pod_name: str, container_name: str | None = None, 
                             hint="--previous shows the log of the run before the last restart")
     if not path.exists():
         return
+    ended = previous or container.status is not ContainerStatus.RUNNING
     with open(path, "rb") as file:
-        records = _records(file)
+        records = _records(file, final=ended)
         selected = deque(records, maxlen=tail) if tail is not None and tail >= 0 else records
         for stamp, line in selected:
             _emit(out, stamp, line, timestamps)
@@ -93,7 +99,7 @@ def _follow(engine: Engine, container: ContainerRecord, path: Path, file: Binary
         out.flush()
         record = engine.store.get_container(container.id)
         if record is None or record.status is not ContainerStatus.RUNNING:
-            for stamp, line in _records(file):
+            for stamp, line in _records(file, final=True):
                 _emit(out, stamp, line, timestamps)
             out.flush()
             return

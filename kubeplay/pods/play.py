@@ -11,7 +11,14 @@ from kubeplay.errors import ConflictError
 from kubeplay.model.plan import PodPlan
 from kubeplay.model.record import PodPhase
 from kubeplay.pods import network
-from kubeplay.pods.create import InitContainerFailed, MemberFactory, run_init_containers, start_infra, start_members
+from kubeplay.pods.create import (
+    InitContainerFailed,
+    MemberFactory,
+    host_ip,
+    run_init_containers,
+    start_infra,
+    start_members,
+)
 from kubeplay.pods.engine import Engine
 from kubeplay.pods.images import ensure_images
 from kubeplay.pods.lock import pod_lock
@@ -107,7 +114,9 @@ def _make_pod(engine: Engine, pod: PodPlan, pod_id: str, images, undo: ExitStack
     if not pod.host_ipc:
         mount_shm(paths)
     undo.callback(release_volumes, pod, paths)
-    sources = prepare_volumes(pod, paths, engine.settings.root)
+    sources = prepare_volumes(pod, paths, engine.settings.root,
+                              field_values={"status.podIP": net.ip, "status.hostIP": host_ip(),
+                                            "status.podIPs": net.ip})
     infra_pid = start_infra(engine, pod, pod_id, net, undo)
     factory = MemberFactory(engine, pod, pod_id, paths, net, infra_pid, images, sources)
     run_init_containers(factory, undo)

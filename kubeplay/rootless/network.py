@@ -126,6 +126,7 @@ def hostfwd_requests(ports: list[PortMapping]) -> list[dict]:
 
 def _create_netns(path: Path) -> None:
     """A new network namespace bound at `path`, loopback up."""
+    _refuse_foreign(path)
     unshare, ip = _which("unshare"), _which("ip")
     if unshare is None or ip is None:
         raise HostError("unshare or ip is missing", hint="apt-get install util-linux iproute2")
@@ -270,3 +271,11 @@ def teardown(runroot: Path, pod_id: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             leftover.unlink()
     _remove_netns(netns_path(runroot, pod_id))
+
+
+def _refuse_foreign(path: Path) -> None:
+    """Only a file of our own netns directory may become a namespace mount point: never a device or a
+    path elsewhere (a mount there would shadow it for the whole host)."""
+    if path.parent.name != "netns" or (path.exists() and not path.is_file() and not path.is_dir()):
+        raise HostError(f"refusing to make a network namespace at {path}",
+                        hint="the run root is misconfigured; pass --runroot to a directory kubeplay owns")

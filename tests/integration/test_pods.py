@@ -198,3 +198,10 @@ def test_bad_input_is_refused_cleanly(pods):
     again = pods("play", str(twice))
     assert again.returncode == 1 and "already exists" in again.stderr
     assert len(pods.inspect("twice")["containers"]) == 2  # the running pod is untouched
+
+
+def test_logs_keep_a_last_line_without_newline(pods):
+    manifest = pods.write("partial.yaml", pods.pod("partial", sh("a", "echo one; printf two"), restartPolicy="Never"))
+    assert pods("play", str(manifest)).returncode == 0
+    pods.exited("partial", "a")
+    assert pods.logs("partial", "a").split() == ["one", "two"]

@@ -139,4 +139,5 @@ def test_shipped_examples_translate_without_warnings():
     examples = Path(__file__).resolve().parent.parent.parent / "manifests" / "examples"
     result = translate(load([str(examples)]))
     assert result.warnings == []
-    assert {pod.owner.kind if pod.owner else "Pod" for pod in result.pods} == {"Job", "Pod", "Deployment"}
+    assert {pod.owner.kind if pod.owner else "Pod" for pod in result.pods} == {
+        "Job", "Pod", "Deployment", "ReplicaSet", "DaemonSet"}
