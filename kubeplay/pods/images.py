@@ -43,7 +43,7 @@ def _ensure(engine: Engine, pod: str, container: str, reference: str, policy: st
                 hint=f"`kubeplay pull {reference}` or `kubeplay image load`, or change imagePullPolicy",
             )
         return local
-    if policy == "IfNotPresent" and local is not None:
+    if local is not None and (policy == "IfNotPresent" or _local_only(reference)):
         return local
     from kubeplay.images.pull import pull_image
 
@@ -54,3 +54,8 @@ def _ensure(engine: Engine, pod: str, container: str, reference: str, policy: st
             log.warning("pulling %s failed (%s); using the local copy", reference, exc.message)
             return local
         raise type(exc)(f'pod "{pod}": container "{container}": {exc.message}', hint=exc.hint) from exc
+
+
+def _local_only(reference: str) -> bool:
+    """`localhost/...` names images made here (import, load, build): there is no registry to ask."""
+    return reference.startswith("localhost/")
