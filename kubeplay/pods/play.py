@@ -48,6 +48,7 @@ def play(engine: Engine, plans: list[PodPlan], progress: Progress | None = None,
     With start=False the pods are only recorded (images present, state Stopped); `pod start` makes them.
     """
     check_names_free(engine, plans)
+    check_batch_ports(plans)
     if not start:
         return create_stopped(engine, plans, progress)
     for plan in plans:
@@ -72,6 +73,21 @@ def play(engine: Engine, plans: list[PodPlan], progress: Progress | None = None,
         undo_all.pop_all()
     _refresh_peers(engine, plans)
     return started
+
+
+def check_batch_ports(plans: list[PodPlan]) -> None:
+    """Two pods of one play asking for the same host port: refused before either is made."""
+    claimed: list[tuple[str, int, str, str]] = []  # (host ip or "", port, protocol, pod)
+    for plan in plans:
+        for port in plan.ports:
+            for ip, number, protocol, owner in claimed:
+                overlaps = not ip or not port.host_ip or ip == port.host_ip
+                if owner != plan.name and number == port.host_port and protocol == port.protocol and overlaps:
+                    raise ConflictError(
+                        f'pods "{owner}" and "{plan.name}" both ask for host port {number}/{protocol.lower()}',
+                        hint="give each pod its own hostPort (a Deployment with a hostPort can have one replica here)",
+                    )
+            claimed.append((port.host_ip, port.host_port or 0, port.protocol, plan.name))
 
 
 def create_stopped(engine: Engine, plans: list[PodPlan], progress: Progress | None = None) -> list[str]:

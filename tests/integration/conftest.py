@@ -85,6 +85,10 @@ class PodRunner:
         if listed.returncode == 0 and listed.stdout.strip():
             for pod in json.loads(listed.stdout):
                 self.kp("pod", "rm", "-f", "-t", "0", pod["name"])
+        networks = self.kp("network", "ls", "--format", "json")
+        if networks.returncode == 0 and networks.stdout.strip():
+            for network in json.loads(networks.stdout):
+                self.kp("network", "rm", network["name"])  # each test store's bridge goes with it
 
 
 @pytest.fixture(scope="session")

@@ -26,7 +26,7 @@ from kubeplay.net.netns import create_netns, is_netns_mount, remove_netns
 from kubeplay.net.networks import create_network, remove_network
 from kubeplay.net.ports import check_ports, published_claims
 from kubeplay.net.subnets import find_overlap, host_routes
-from kubeplay.net.veth import attach_pod, detach_pod, host_veth_name
+from kubeplay.net.veth import attach_pod, detach_pod, host_veth_name, veth_scope
 from kubeplay.store.db import open_database
 from kubeplay.store.network import leases_of
 
@@ -94,7 +94,7 @@ class NetEnv:
         links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
         assert self.bridge not in links
         for pod in self.pods:
-            assert host_veth_name(pod) not in links
+            assert host_veth_name(pod, veth_scope(self.settings)) not in links
         ruleset = subprocess.run(["nft", "list", "ruleset"], capture_output=True, text=True, check=True).stdout
         assert self.table not in ruleset
         for pod in self.pods:
@@ -189,14 +189,14 @@ def test_attach_is_idempotent_and_detach_undoes_half_made_attach(env):
     detach_pod(env.settings, env.db, a, env.network)
     detach_pod(env.settings, env.db, a, env.network)
     assert leases_of(env.db, env.network) == []
-    assert not Path("/sys/class/net", host_veth_name(a)).exists()
+    assert not Path("/sys/class/net", host_veth_name(a, veth_scope(env.settings))).exists()
 
     # an attach that fails halfway (its namespace is gone) leaves neither lease nor veth
     missing = env.settings.runroot / "netns" / "not-there"
     with pytest.raises(HostError):
         attach_pod(env.settings, env.db, b, missing, env.network)
     assert leases_of(env.db, env.network) == []
-    assert not Path("/sys/class/net", host_veth_name(b)).exists()
+    assert not Path("/sys/class/net", host_veth_name(b, veth_scope(env.settings))).exists()
 
 
 def test_network_none_is_loopback_only(env):

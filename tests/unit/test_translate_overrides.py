@@ -77,3 +77,4 @@ def test_configmap_files_hold_only_configmaps(tmp_path):
 ])
 def test_merge_patch_follows_rfc_7386(target, patch, expected):
     assert merge_patch(target, patch) == expected
+
