@@ -7,6 +7,7 @@ user uses $XDG_DATA_HOME/kubeplay and $XDG_RUNTIME_DIR/kubeplay (or /tmp/kubepla
 from __future__ import annotations
 
 import os
+import shutil
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,3 +151,18 @@ class Settings:
                     f"run root {self.runroot} is not private to uid {os.getuid()}",
                     hint=f"remove {self.runroot} or pass --runroot to a directory you own with mode 0700",
                 )
+
+
+CATATONIT_PATHS = ("/usr/libexec/podman/catatonit", "/usr/bin/catatonit", "/usr/libexec/catatonit/catatonit")
+
+
+def find_catatonit(purpose: str) -> str:
+    """catatonit, the tiny init kubeplay uses as the infra container's and the pause process's PID 1."""
+    for path in CATATONIT_PATHS:
+        if os.access(path, os.X_OK):
+            return path
+    found = shutil.which("catatonit")
+    if found:
+        return found
+    raise HostError(f"catatonit is not installed: {purpose} needs it",
+                    hint="apt-get install catatonit (Fedora: dnf install catatonit)")

@@ -9,15 +9,14 @@ Re-entrant within a process: ensure_bridge holds it while it installs the masque
 
 from __future__ import annotations
 
-import fcntl
 import os
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from kubeplay.errors import HostError
+from kubeplay.filelock import locked
 
 LOCK_PATH = Path("/run/kubeplay-network.lock")
 LOCK_TIMEOUT = 60.0  # seconds; one change takes milliseconds, a queue of 20 plays well under this
@@ -35,34 +34,21 @@ def network_lock(path: Path = LOCK_PATH, timeout: float = LOCK_TIMEOUT) -> Itera
         finally:
             _held.depth -= 1
         return
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    except PermissionError:
+    if not os.access(path.parent, os.W_OK):
         # not root: this process cannot change bridges or the table either, so there is no race
         yield
         return
+
+    def stuck() -> HostError:
+        return HostError(f"another kubeplay has held the network lock {path} for {timeout:.0f} s",
+                         hint="check for a stuck kubeplay or nft process")
+
+    try:
+        with locked(path, timeout, stuck):
+            _held.depth = 1
+            yield
     except OSError as exc:
         raise HostError(f"cannot open the network lock {path}: {exc}", hint="run as root") from exc
-    try:
-        _acquire(fd, path, timeout)
-        _held.depth = 1
-        try:
-            yield
-        finally:
-            _held.depth = 0
-            fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
-        os.close(fd)
+        _held.depth = 0
 
-
-def _acquire(fd: int, path: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            if time.monotonic() > deadline:
-                raise HostError(f"another kubeplay has held the network lock {path} for {timeout:.0f} s",
-                                hint="check for a stuck kubeplay or nft process") from None
-            time.sleep(0.01)

@@ -6,23 +6,9 @@ import os
 import shutil
 from pathlib import Path
 
-from kubeplay.errors import HostError
+from kubeplay.config import find_catatonit
 from kubeplay.model.plan import PodPlan
 from kubeplay.pods.engine import Engine
-
-CATATONIT_PATHS = ("/usr/libexec/podman/catatonit", "/usr/bin/catatonit", "/usr/libexec/catatonit/catatonit")
-
-
-def find_catatonit() -> str:
-    for path in CATATONIT_PATHS:
-        if os.access(path, os.X_OK):
-            return path
-    found = shutil.which("catatonit")
-    if found:
-        return found
-    raise HostError("catatonit is not installed: the infra container needs it as PID 1",
-                    hint="apt-get install catatonit (Fedora: dnf install catatonit)")
-
 
 def infra_rootfs(engine: Engine) -> Path:
     """Made once per graph root: /catatonit and the mount points; shared read-only by all infras."""
@@ -33,7 +19,7 @@ def infra_rootfs(engine: Engine) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     for directory in ("proc", "dev", "sys", "etc", "tmp"):
         (tmp / directory).mkdir(parents=True, exist_ok=True)
-    shutil.copy2(find_catatonit(), tmp / "catatonit")
+    shutil.copy2(find_catatonit("the infra container"), tmp / "catatonit")
     for name in ("hosts", "hostname", "resolv.conf"):
         (tmp / "etc" / name).touch()
     try:

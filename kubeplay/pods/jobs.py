@@ -15,8 +15,6 @@ the pods (`down`) removes the job.
 from __future__ import annotations
 
 import dataclasses
-import fcntl
-import os
 import random
 import subprocess
 import time
@@ -26,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from kubeplay.errors import ConflictError
+from kubeplay.filelock import locked
 from kubeplay.model.plan import EnvVar, OwnerPlan, PodPlan
 from kubeplay.model.record import ContainerRole, ContainerStatus, PodPhase, PodRecord
 from kubeplay.pods.engine import Engine
@@ -187,21 +186,13 @@ def job_lock(engine: Engine, namespace: str, name: str, timeout: float = LOCK_TI
     """One job changes in one process at a time: exit callbacks of its pods, its timer, `down`."""
     directory = engine.settings.runroot / "locks"
     directory.mkdir(parents=True, exist_ok=True)
-    fd = os.open(directory / f"job.{namespace}.{name}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise ConflictError(f'job "{name}" is busy: its lock was held for {int(timeout)} s',
-                                        hint="retry; `kubeplay jobs` shows its state") from None
-                time.sleep(0.05)
+
+    def busy() -> ConflictError:
+        return ConflictError(f'job "{name}" is busy: its lock was held for {int(timeout)} s',
+                             hint="retry; `kubeplay jobs` shows its state")
+
+    with locked(directory / f"job.{namespace}.{name}.lock", timeout, busy):
         yield
-    finally:
-        os.close(fd)
 
 
 # --- driving the job ---------------------------------------------------------------------------

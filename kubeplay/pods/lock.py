@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
-import fcntl
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from kubeplay.config import Settings
+from kubeplay.errors import ConflictError
+from kubeplay.filelock import locked
+
+# a play of a pod with slow init containers holds its lock the longest; past this, something is stuck
+POD_LOCK_TIMEOUT = 3600.0
 
 
 @contextmanager
-def pod_lock(settings: Settings, pod_name: str) -> Iterator[None]:
+def pod_lock(settings: Settings, pod_name: str, timeout: float = POD_LOCK_TIMEOUT) -> Iterator[None]:
     directory = settings.runroot / "locks"
     directory.mkdir(parents=True, exist_ok=True)
-    fd = os.open(directory / f"{pod_name}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+
+    def busy() -> ConflictError:
+        return ConflictError(f'pod "{pod_name}" is busy: another kubeplay command has held it for {int(timeout)} s',
+                             hint="wait for that command, or find it with `ps -ef | grep kubeplay`")
+
+    with locked(directory / f"{pod_name}.lock", timeout, busy):
         yield
-    finally:
-        os.close(fd)
 
 
 def remove_lock(settings: Settings, pod_name: str) -> None:

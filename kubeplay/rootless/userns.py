@@ -27,14 +27,13 @@ import subprocess
 import time
 from pathlib import Path
 
-from kubeplay.config import ROOTLESS_UID_ENV, Settings, in_initial_user_namespace
+from kubeplay.config import ROOTLESS_UID_ENV, Settings, find_catatonit, in_initial_user_namespace
 from kubeplay.errors import HostError
 from kubeplay.rootless.subids import UserIds, map_arguments, user_ids
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
 HELPER_TIMEOUT = 10.0
-CATATONIT_PATHS = ("/usr/libexec/podman/catatonit", "/usr/bin/catatonit", "/usr/libexec/catatonit/catatonit")
 _EXTRA_PATH = ("/usr/bin", "/usr/sbin", "/bin", "/sbin")
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
@@ -55,14 +54,7 @@ def find_helper(name: str) -> str:
 
 
 def find_pause_program() -> str:
-    for path in CATATONIT_PATHS:
-        if os.access(path, os.X_OK):
-            return path
-    found = shutil.which("catatonit")
-    if found:
-        return found
-    raise HostError("catatonit is not installed: the rootless pause process needs it",
-                    hint="apt-get install catatonit")
+    return find_catatonit("the rootless pause process")
 
 
 def check_runtime_dir(uid: int) -> None:

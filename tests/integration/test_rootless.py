@@ -217,7 +217,7 @@ def test_user_without_subordinate_ids_gets_the_usermod_fix(base: Path) -> None:
         failed = plain.kp("pods")
         failed.assert_fails_cleanly(exit_codes=(125,), mentions=("/etc/subuid", "/etc/subgid", plain.name))
         hint = "\n".join(failed.hint_lines())
-        assert "usermod --add-subuids" in hint and f"--add-subgids" in hint and plain.name in hint
+        assert "usermod --add-subuids" in hint and "--add-subgids" in hint and plain.name in hint
         assert plain.pause_pid() is None
         check = plain.kp("system", "check")
         assert "usermod --add-subuids" in check.stdout
