@@ -7,7 +7,7 @@ KUBEPLAY    := $(VENV)/bin/kubeplay
 APT_PACKAGES := runc crun conmon catatonit busybox-static docker-registry nftables uidmap iproute2 \
                 slirp4netns passt fuse-overlayfs apache2-utils python3-venv golang-github-containers-common
 
-.PHONY: deps apt venv demo test unit clean-demo
+.PHONY: deps apt venv demo test unit clean-demo bench
 
 deps: apt venv
 
@@ -36,3 +36,11 @@ test: deps
 
 unit: venv
 	$(VENV)/bin/pytest -q tests/unit
+
+# kubeplay against podman on this machine, in one run (~10 min); rewrites bench/RESULTS.md.
+# podman gets its own state directories and a bench-only containers.conf (see bench/engines.py).
+bench: deps
+	@dpkg-query -W -f='$${Status}' podman 2>/dev/null | grep -q "ok installed" || { \
+	  echo "installing: podman"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q podman; }
+	$(VENV)/bin/python -m bench

@@ -63,7 +63,7 @@ def _steps(bench: Bench, quick: bool) -> list[tuple[str, Callable[[], None]]]:
                 bench.manifest_path("pods-10.yaml"), "bench", 10, bench.busybox_ref),
             2 if quick else 3, 0.5, "10 Pod documents in one file, 1 container each")),
         ("50 pods, listing, memory", lambda: rows_pods.many_pods_listing_and_memory(
-            bench, 50, 1 if quick else 2, few)),
+            bench, 50, 1 if quick else 2, few)),  # 2 rounds: at 50 pods one round takes minutes
         ("play to HTTP 200", lambda: rows_pods.play_to_http(bench, few)),
         ("generate", lambda: rows_pods.generate(bench, few)),
         ("cold pull", lambda: rows_images.cold_pull(bench, 2 if quick else 3)),
