@@ -54,31 +54,52 @@ def compression_of(head: bytes) -> str:
 
 
 class _GunzipReader:
-    """A streaming gzip reader that also accepts concatenated members, as `gzip -d` does."""
+    """A streaming gzip reader that also accepts concatenated members, as `gzip -d` does.
+
+    tarfile reads in small pieces (10 KiB, and 512 B headers); the inflated data is kept as one
+    buffer and an offset, so a small read costs a small copy rather than a copy of all that is left.
+    """
 
     def __init__(self, raw: BinaryIO) -> None:
         self._raw = raw
         self._inflate = zlib.decompressobj(wbits=31)
-        self._pending = b""
+        self._buffer = b""
+        self._offset = 0
 
     def read(self, size: int = -1) -> bytes:
         size = _CHUNK if size is None or size < 0 else size
-        while len(self._pending) < size:
-            if self._inflate.eof:
-                rest = self._inflate.unused_data
-                if not rest.strip(b"\0"):
-                    rest = self._raw.read(_CHUNK)
-                    if not rest:
-                        break
-                self._inflate = zlib.decompressobj(wbits=31)
-                self._pending += self._inflate.decompress(rest)
-                continue
-            data = self._raw.read(_CHUNK)
-            if not data:
-                raise EOFError("compressed stream ends before its end marker")
-            self._pending += self._inflate.decompress(data)
-        out, self._pending = self._pending[:size], self._pending[size:]
-        return out
+        available = len(self._buffer) - self._offset
+        if available < size:
+            self._refill(size - available)
+        start = self._offset
+        self._offset = min(len(self._buffer), start + size)
+        return self._buffer[start:self._offset]
+
+    def _refill(self, wanted: int) -> None:
+        pieces = [self._buffer[self._offset:]]
+        got = 0
+        while got < wanted:
+            piece = self._inflate_some()
+            if piece is None:
+                break
+            pieces.append(piece)
+            got += len(piece)
+        self._buffer, self._offset = b"".join(pieces), 0
+
+    def _inflate_some(self) -> bytes | None:
+        """The next inflated bytes (possibly empty); None at the end of the last member."""
+        if self._inflate.eof:
+            rest = self._inflate.unused_data
+            if not rest.strip(b"\0"):
+                rest = self._raw.read(_CHUNK)
+                if not rest:
+                    return None
+            self._inflate = zlib.decompressobj(wbits=31)
+            return self._inflate.decompress(rest)
+        data = self._raw.read(_CHUNK)
+        if not data:
+            raise EOFError("compressed stream ends before its end marker")
+        return self._inflate.decompress(data)
 
 
 class HashingReader:
