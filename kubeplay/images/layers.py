@@ -34,6 +34,10 @@ _CHUNK = 1 << 20
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
 OPAQUE_XATTR = "trusted.overlay.opaque"
+# linux/fs.h: FS_IOC_GETFLAGS/SETFLAGS (_IOR/_IOW('f', 1/2, long)) and FS_TOPDIR_FL
+_FS_IOC_GETFLAGS = 0x80086601
+_FS_IOC_SETFLAGS = 0x40086602
+_FS_TOPDIR_FL = 0x00020000
 
 
 class _EscapeError(Exception):
@@ -186,6 +190,7 @@ class LayerStore:
         if expected_diff_id is not None and self.has(expected_diff_id):
             return expected_diff_id
         self.root.mkdir(parents=True, exist_ok=True)
+        spread_subdirectories(self.root)  # also for stores made before the flag was set
         staging = Path(tempfile.mkdtemp(prefix=".unpack-", dir=self.root))
         try:
             tree = staging / "tree"
@@ -229,6 +234,34 @@ class LayerStore:
                 raise ContentError(f"layer {label}: cannot be decompressed: {exc}",
                                    hint="the layer is corrupt; fetch or export it again") from exc
             raise
+
+
+def spread_subdirectories(directory: Path) -> None:
+    """Mark `directory` as the top of directory hierarchies (chattr +T) where the filesystem knows it.
+
+    Each layer is an unrelated tree. On ext4, the Orlov allocator then places each new layer in a
+    block group of its own choosing instead of its parent's group; without a journal, ext4 skips
+    inodes freed in the last minutes and rescans them for every new inode, so unpacking next to
+    recently removed trees cost ~1 ms per file (~30 µs in a quiet group). Filesystems without the
+    flag refuse the ioctl, which changes nothing.
+    """
+    import array
+    import fcntl
+
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        flags = array.array("i", [0, 0])  # room for the long the ioctl is declared with
+        fcntl.ioctl(fd, _FS_IOC_GETFLAGS, flags, True)
+        if not flags[0] & _FS_TOPDIR_FL:
+            flags[0] |= _FS_TOPDIR_FL
+            fcntl.ioctl(fd, _FS_IOC_SETFLAGS, flags, True)
+    except OSError as exc:
+        log.debug("%s: top-of-hierarchy flag not set: %s", directory, exc)
+    finally:
+        os.close(fd)
 
 
 def _components(name: str, entry: str) -> list[str]:

@@ -227,3 +227,34 @@ def test_aufs_metadata_is_not_a_whiteout(store, tmp_path):
     ])
     assert (layer / "etc/keep").read_bytes() == b"k"
     assert sorted(os.listdir(layer)) == ["etc"]
+
+
+def _inode_flags(path: Path) -> int | None:
+    import array
+    import fcntl
+
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        flags = array.array("i", [0, 0])
+        fcntl.ioctl(fd, 0x80086601, flags, True)  # FS_IOC_GETFLAGS
+        return flags[0]
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def test_layer_store_is_marked_top_of_hierarchies(store, tmp_path):
+    from kubeplay.images.layers import spread_subdirectories
+
+    store.unpack(write_blob(tmp_path, make_tar([entry("a", data=b"1")])))
+    flags = _inode_flags(store.root)
+    if flags is None:
+        pytest.skip("this filesystem has no inode flags")
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    spread_subdirectories(probe)
+    if not (_inode_flags(probe) or 0) & 0x00020000:
+        pytest.skip("this filesystem does not keep the top-of-hierarchy flag")
+    assert flags & 0x00020000  # FS_TOPDIR_FL
+    spread_subdirectories(tmp_path / "missing")  # nothing to mark: no error
