@@ -1,0 +1,45 @@
+"""Start-up cost: what the cheapest commands load, and that the fast paths answer as click would."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+PROBE = """
+import json, sys
+from kubeplay.cli.main import main
+try:
+    main({argv!r})
+except SystemExit as exc:
+    code = exc.code
+print(json.dumps({{"code": code, "modules": sorted(sys.modules)}}), file=sys.stderr)
+"""
+
+
+def _probe(argv: list[str]) -> tuple[int, str, list[str]]:
+    done = subprocess.run([sys.executable, "-c", PROBE.format(argv=argv)], capture_output=True, text=True, timeout=60)
+    report = json.loads(done.stderr.strip().splitlines()[-1])
+    return report["code"], done.stdout, report["modules"]
+
+
+def test_version_is_answered_before_click_and_the_command_tree_load():
+    code, out, modules = _probe(["--version"])
+    assert (code, out) == (0, "kubeplay version 0.1.0\n")
+    loaded = [m for m in modules if m.split(".")[0] in ("click", "logging", "kubeplay")]
+    assert loaded == ["kubeplay", "kubeplay.cli", "kubeplay.cli.main"]
+
+
+def test_version_after_global_options_still_answers_through_click(tmp_path):
+    code, out, modules = _probe(["--root", str(tmp_path), "--version"])
+    assert (code, out) == (0, "kubeplay version 0.1.0\n")
+    assert "click" in modules
+
+
+def test_cli_group_is_reachable_from_main_for_click_runners():
+    from click.testing import CliRunner
+
+    from kubeplay.cli.main import cli
+
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0 and "pods" in result.output and "generate" in result.output
