@@ -9,7 +9,9 @@ layers and records the image.
 
 from __future__ import annotations
 
+import json
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from kubeplay.errors import AuthError, KubeplayError, NotFoundError, RegistryErr
 from kubeplay.images.auth import lookup
 from kubeplay.images.content import ContentStore
 from kubeplay.images.distribution import Manifest, RegistryClient
+from kubeplay.images.layers import LayerStore
 from kubeplay.images.platform import Platform, host_platform, parse_platform, select_manifest
 from kubeplay.images.reference import candidates
 from kubeplay.images.registries import RegistriesConf
@@ -46,6 +49,30 @@ class FetchedImage:
     manifest_bytes: bytes
     config_bytes: bytes
     layers: tuple[Blob, ...]
+    unpacked: tuple[str, ...] = ()  # diff ids of the layers this fetch unpacked
+
+
+class _LayerUnpacker:
+    """Unpacks a verified layer blob under the diff id the image config gives it, once."""
+
+    def __init__(self, layers: LayerStore, content: ContentStore, diff_ids: dict[str, str]) -> None:
+        self.layers = layers
+        self.content = content
+        self.diff_ids = diff_ids  # layer blob digest -> diff id
+        self.unpacked: list[str] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, blob: Blob) -> None:
+        diff_id = self.diff_ids.get(blob.digest)
+        if diff_id is None or self.layers.has(diff_id):
+            return
+        self.layers.unpack(self.content.path(blob.digest), blob.media_type, expected_diff_id=diff_id)
+        with self._lock:
+            self.unpacked.append(diff_id)
+
+    def remove_unpacked(self) -> None:
+        for diff_id in self.unpacked:
+            self.layers.remove(diff_id)
 
 
 def pull_image(settings: Settings, reference: str, *, platform: str | None = None,
@@ -55,23 +82,33 @@ def pull_image(settings: Settings, reference: str, *, platform: str | None = Non
     from kubeplay.images.commit import LayerBlob, commit_image
 
     fetched = fetch_image(settings, reference, platform=platform, tls_verify=tls_verify,
-                          authfile=authfile, progress=progress)
+                          authfile=authfile, progress=progress, unpack=True)
     _say(progress, "Writing manifest to image destination")
-    return commit_image(
-        settings,
-        names=[str(fetched.reference)],
-        manifest_digest=fetched.manifest_digest,
-        manifest_bytes=fetched.manifest_bytes,
-        config_bytes=fetched.config_bytes,
-        layers=[LayerBlob(blob.digest, blob.size, blob.media_type) for blob in fetched.layers],
-    )
+    try:
+        return commit_image(
+            settings,
+            names=[str(fetched.reference)],
+            manifest_digest=fetched.manifest_digest,
+            manifest_bytes=fetched.manifest_bytes,
+            config_bytes=fetched.config_bytes,
+            layers=[LayerBlob(blob.digest, blob.size, blob.media_type) for blob in fetched.layers],
+        )
+    except BaseException:
+        layers = LayerStore(settings.root)
+        for diff_id in fetched.unpacked:
+            layers.remove(diff_id)
+        raise
 
 
 def fetch_image(settings: Settings, reference: str, *, platform: str | None = None,
                 tls_verify: bool | None = None, authfile: str | None = None,
                 progress: Progress | None = None, registries: RegistriesConf | None = None,
-                attempts: int = 4, backoff: float = 0.5) -> FetchedImage:
-    """Download `reference`'s manifest, config and layers into the content store."""
+                attempts: int = 4, backoff: float = 0.5, unpack: bool = False) -> FetchedImage:
+    """Download `reference`'s manifest, config and layers into the content store.
+
+    With `unpack`, each layer is also unpacked into the layer store as soon as its blob is
+    verified (FetchedImage.unpacked names those); a failure removes them again.
+    """
     conf = registries if registries is not None else RegistriesConf.load()
     want = parse_platform(platform) if platform else host_platform()
     failures: list[tuple[str, KubeplayError]] = []
@@ -83,15 +120,17 @@ def fetch_image(settings: Settings, reference: str, *, platform: str | None = No
                                     backoff=backoff,
                                     credentials=lookup(f"{endpoint.host}/{endpoint.repository}", authfile))
             try:
-                return _fetch(ContentStore(settings.root), client, ref, want, platform is not None, progress)
+                layers = LayerStore(settings.root) if unpack else None
+                return _fetch(ContentStore(settings.root), layers, client, ref, want, platform is not None,
+                              progress)
             except (NotFoundError, AuthError, RegistryError) as exc:
                 log.debug("pull %s from %s: %s", ref, endpoint.host, exc)
                 failures.append((where, exc))
     raise _combined(reference, failures)
 
 
-def _fetch(store: ContentStore, client: RegistryClient, ref: ImageRef, want: Platform,
-           explicit_platform: bool, progress: Progress | None) -> FetchedImage:
+def _fetch(store: ContentStore, layer_store: LayerStore | None, client: RegistryClient, ref: ImageRef,
+           want: Platform, explicit_platform: bool, progress: Progress | None) -> FetchedImage:
     manifest = client.get_manifest(ref.digest or ref.tag or "latest")
     chosen_from_list = manifest.is_list
     if manifest.is_list:
@@ -101,12 +140,35 @@ def _fetch(store: ContentStore, client: RegistryClient, ref: ImageRef, want: Pla
             raise RegistryError(f"image {ref}: the index for {want} points to another index",
                                 hint="nested indexes are not supported; pull the image by its manifest digest")
     config, layers = _parse_manifest(manifest, str(ref))
-    _download(store, client, [config, *layers], progress)
+    if layer_store is None:
+        _download(store, client, [config, *layers], progress)
+        config_bytes = store.read_bytes(config.digest)
+        unpacked: tuple[str, ...] = ()
+    else:
+        _download(store, client, [config], progress)  # its diff ids name the layers to unpack
+        config_bytes = store.read_bytes(config.digest)
+        unpacker = _LayerUnpacker(layer_store, store, _diff_ids_by_blob(config_bytes, layers))
+        try:
+            _download(store, client, layers, progress, after=unpacker)
+        except BaseException:
+            unpacker.remove_unpacked()
+            raise
+        unpacked = tuple(unpacker.unpacked)
     store.put_bytes(manifest.data, manifest.digest, what=f"image {ref}: manifest")
-    config_bytes = store.read_bytes(config.digest)
     if explicit_platform and not chosen_from_list:
         _warn_platform(config_bytes, want, ref)
-    return FetchedImage(ref, manifest.digest, manifest.data, config_bytes, tuple(layers))
+    return FetchedImage(ref, manifest.digest, manifest.data, config_bytes, tuple(layers), unpacked)
+
+
+def _diff_ids_by_blob(config_bytes: bytes, layers: list[Blob]) -> dict[str, str]:
+    """Layer blob digest -> diff id; empty when the config is unusable (commit_image explains why)."""
+    try:
+        diff_ids = json.loads(config_bytes)["rootfs"]["diff_ids"]
+    except (ValueError, KeyError, TypeError):
+        return {}
+    if not isinstance(diff_ids, list) or len(diff_ids) != len(layers):
+        return {}
+    return {blob.digest: str(diff_id) for blob, diff_id in zip(layers, diff_ids)}
 
 
 def _parse_manifest(manifest: Manifest, image: str) -> tuple[Blob, list[Blob]]:
@@ -134,24 +196,32 @@ def _blob(descriptor: dict) -> Blob:
     return Blob(digest, size, str(descriptor.get("mediaType", "")))
 
 
-def _download(store: ContentStore, client: RegistryClient, blobs: list[Blob], progress: Progress | None) -> None:
-    """Fetch the missing blobs, a few at a time; the first failure cancels what has not started."""
+def _download(store: ContentStore, client: RegistryClient, blobs: list[Blob], progress: Progress | None,
+              after: Callable[[Blob], None] | None = None) -> None:
+    """Fetch the missing blobs, a few at a time, and run `after` on each blob once it is verified.
+
+    The first failure cancels what has not started.
+    """
     unique = {blob.digest: blob for blob in blobs}
-    missing = [blob for blob in unique.values() if not store.has(blob.digest, blob.size)]
+    missing = {blob.digest for blob in unique.values() if not store.has(blob.digest, blob.size)}
     for blob in unique.values():
-        if blob not in missing:
+        if blob.digest not in missing:
             _say(progress, f"Copying blob {blob.digest[7:19]} skipped: already exists")
-    if not missing:
+    work = [blob for blob in unique.values() if blob.digest in missing or after is not None]
+    if not work:
         return
 
     def one(blob: Blob) -> None:
-        what = "config" if "config" in blob.media_type else "layer"
-        client.fetch_blob(store, blob.digest, blob.size, what=what)
-        _say(progress, f"Copying {'config' if what == 'config' else 'blob'} {blob.digest[7:19]} done")
+        if blob.digest in missing:
+            what = "config" if "config" in blob.media_type else "layer"
+            client.fetch_blob(store, blob.digest, blob.size, what=what)
+            _say(progress, f"Copying {'config' if what == 'config' else 'blob'} {blob.digest[7:19]} done")
+        if after is not None:
+            after(blob)
 
-    with ThreadPoolExecutor(max_workers=min(PARALLEL_DOWNLOADS, len(missing)),
+    with ThreadPoolExecutor(max_workers=min(PARALLEL_DOWNLOADS, len(work)),
                             thread_name_prefix="kubeplay-pull") as pool:
-        futures = [pool.submit(one, blob) for blob in missing]
+        futures = [pool.submit(one, blob) for blob in work]
         done, pending = wait(futures, return_when=FIRST_EXCEPTION)
         for future in pending:
             future.cancel()
@@ -161,8 +231,6 @@ def _download(store: ContentStore, client: RegistryClient, blobs: list[Blob], pr
 
 
 def _warn_platform(config_bytes: bytes, want: Platform, ref: ImageRef) -> None:
-    import json
-
     try:
         config = json.loads(config_bytes)
         have = Platform(config.get("os", ""), config.get("architecture", ""), config.get("variant", ""))

@@ -14,7 +14,7 @@ from kubeplay.images.distribution import OCI_INDEX
 from kubeplay.images.platform import Platform, parse_platform, select_manifest
 from kubeplay.images.pull import fetch_image, pull_image
 from kubeplay.images.registries import Registry, RegistriesConf
-from tests.unit.test_distribution import FakeRegistry, registry, running_registry  # noqa: F401
+from tests.unit.test_distribution import FakeRegistry, registry, running_registry, sha  # noqa: F401
 
 
 # -- platforms -------------------------------------------------------------------------------
@@ -121,6 +121,70 @@ def test_fetch_stores_config_layers_and_manifest(registry: FakeRegistry, tmp_pat
     assert any(line.startswith("Trying to pull") for line in lines)
 
 
+def layer_tar(name: str, data: bytes = b"content") -> bytes:
+    """An uncompressed layer: its blob digest is its diff id, as the fake registry's configs say."""
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def use_registry(registry: FakeRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    conf_file = tmp_path / "registries.conf"
+    conf_file.write_text(f'[[registry]]\nlocation = "{registry.host}"\ninsecure = true\n')
+    monkeypatch.setenv("CONTAINERS_REGISTRIES_CONF", str(conf_file))
+
+
+def test_pull_unpacks_layers_while_downloading(registry: FakeRegistry, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from kubeplay.images.layers import LayerStore
+
+    layers = [layer_tar("a"), layer_tar("b", b"bee")]
+    registry.add_image("team/app", "1", layers)
+    fetched = fetch(tmp_path, f"{registry.host}/team/app:1", conf_for(registry), unpack=True)
+    store = LayerStore(tmp_path / "root")
+    diff_ids = [sha(layer) for layer in layers]
+    assert sorted(fetched.unpacked) == sorted(diff_ids)
+    assert (store.path(diff_ids[1]) / "b").read_bytes() == b"bee"
+    again = fetch(tmp_path, f"{registry.host}/team/app:1", conf_for(registry), unpack=True)
+    assert again.unpacked == (), "layers already unpacked are not unpacked again"
+    use_registry(registry, tmp_path, monkeypatch)
+    record = pull_image(settings_in(tmp_path), f"{registry.host}/team/app:1", tls_verify=False)
+    assert list(record.diff_ids) == diff_ids
+
+
+def test_failed_pull_removes_the_layers_it_unpacked(registry: FakeRegistry, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from kubeplay.errors import ContentError
+    from kubeplay.images.layers import LayerStore
+
+    good = layer_tar("good")
+    bad = b"not a tar archive at all, but its digest matches" * 20
+    registry.add_image("team/app", "1", [good, bad])
+    with pytest.raises(ContentError, match="cannot be unpacked"):
+        fetch(tmp_path, f"{registry.host}/team/app:1", conf_for(registry), unpack=True)
+    store = LayerStore(tmp_path / "root")
+    assert store.diff_ids() == [], "the good layer unpacked first is removed again"
+    assert ContentStore(tmp_path / "root").has(sha(good)), "verified blobs are kept for a retry"
+    registry.add_image("team/app", "2", [good])
+    use_registry(registry, tmp_path, monkeypatch)
+    commit = pytest.importorskip("kubeplay.images.commit")
+
+    def failing_commit(settings: Settings, **kwargs: object) -> None:
+        assert store.has(sha(good)), "the layer is unpacked before commit"
+        raise ContentError("commit failed", hint="test")
+
+    monkeypatch.setattr(commit, "commit_image", failing_commit)
+    with pytest.raises(ContentError, match="commit failed"):
+        pull_image(settings_in(tmp_path), f"{registry.host}/team/app:2", tls_verify=False)
+    assert store.diff_ids() == [], "a failed commit leaves no layer the pull unpacked"
+
+
 def test_blobs_already_present_are_skipped(registry: FakeRegistry, tmp_path: Path) -> None:
     registry.add_image("team/app", "1", [b"l1", b"l2"])
     fetch(tmp_path, f"{registry.host}/team/app:1", conf_for(registry))
@@ -192,10 +256,8 @@ def test_mirror_is_tried_before_the_location(tmp_path: Path) -> None:
 def test_pull_image_hands_blobs_to_commit(registry: FakeRegistry, tmp_path: Path,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     commit = pytest.importorskip("kubeplay.images.commit")
-    image = registry.add_image("team/app", "1", [b"l1", b"l2"])
-    conf_file = tmp_path / "registries.conf"
-    conf_file.write_text(f'[[registry]]\nlocation = "{registry.host}"\ninsecure = true\n')
-    monkeypatch.setenv("CONTAINERS_REGISTRIES_CONF", str(conf_file))
+    image = registry.add_image("team/app", "1", [layer_tar("l1"), layer_tar("l2")])
+    use_registry(registry, tmp_path, monkeypatch)
     calls: list[dict] = []
     monkeypatch.setattr(commit, "commit_image", lambda settings, **kwargs: calls.append(kwargs) or "record")
     result = pull_image(settings_in(tmp_path), f"{registry.host}/team/app:1", tls_verify=False)
