@@ -49,6 +49,9 @@ class PodRunner:
         return path
 
     def pod(self, name: str, *containers: dict, **spec: object) -> dict:
+        # test containers are shells that ignore SIGTERM as PID 1: without a short grace period every
+        # down would wait Kubernetes' default 30 s; tests of the grace period set their own
+        spec.setdefault("terminationGracePeriodSeconds", 1)
         return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
                 "spec": {"containers": list(containers), **spec}}
 

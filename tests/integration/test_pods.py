@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -202,3 +203,21 @@ def test_logs_keep_a_last_line_without_newline(pods):
     assert pods("play", str(manifest)).returncode == 0
     pods.exited("partial", "a")
     assert pods.logs("partial", "a").split() == ["one", "two"]
+
+
+def test_stop_sends_sigterm_then_sigkill_after_the_grace_period(pods):
+    manifest = pods.write("grace.yaml", pods.pod(
+        "grace",
+        sh("polite", "trap 'echo got-term; exit 0' TERM; echo ready; sleep 3600 & wait"),
+        sh("stubborn", "echo ready; sleep 3600"),
+        terminationGracePeriodSeconds=2))
+    assert pods("play", str(manifest)).returncode == 0
+    pods.wait_for(lambda: "ready" in pods.logs("grace", "polite") and "ready" in pods.logs("grace", "stubborn"),
+                  what="both containers to start")
+    started = time.monotonic()
+    assert pods("pod", "stop", "grace").returncode == 0
+    took = time.monotonic() - started
+    assert "got-term" in pods.logs("grace", "polite")
+    assert pods.container("grace", "polite")["exitCode"] == 0
+    assert pods.container("grace", "stubborn")["exitCode"] == 137  # killed once the grace period ran out
+    assert 2 <= took < 15
