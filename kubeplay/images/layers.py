@@ -3,12 +3,8 @@
 A layer is extracted into a private temporary sibling directory and renamed into place only when
 complete, so an interrupted unpack is never visible and two processes unpacking the same layer both
 succeed (the loser of the rename discards its copy). The diff id, the sha256 of the uncompressed
-tar, is computed while extracting.
-
-Extraction is done here rather than by tarfile, which neither refuses every escape nor knows OCI
-whiteouts: `.wh.NAME` becomes the 0:0 character device overlayfs uses to hide NAME, and
-`.wh..wh..opq` marks its directory opaque with the trusted.overlay.opaque xattr. No entry may
-write outside the layer, through `..`, an absolute path or a symlink unpacked earlier.
+tar, is computed while extracting; kubeplay.images.extract writes the entries (whiteouts, escapes
+refused).
 """
 
 from __future__ import annotations
@@ -17,7 +13,6 @@ import hashlib
 import logging
 import os
 import shutil
-import stat
 import tarfile
 import tempfile
 import zlib
@@ -25,23 +20,17 @@ from pathlib import Path
 from typing import BinaryIO
 
 from kubeplay.errors import ContentError
+from kubeplay.images.extract import EscapeError, Extractor
 
 log = logging.getLogger(__name__)
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _CHUNK = 1 << 20
-WHITEOUT_PREFIX = ".wh."
-OPAQUE_MARKER = ".wh..wh..opq"
-OPAQUE_XATTR = "trusted.overlay.opaque"
 # linux/fs.h: FS_IOC_GETFLAGS/SETFLAGS (_IOR/_IOW('f', 1/2, long)) and FS_TOPDIR_FL
 _FS_IOC_GETFLAGS = 0x80086601
 _FS_IOC_SETFLAGS = 0x40086602
 _FS_TOPDIR_FL = 0x00020000
-
-
-class _EscapeError(Exception):
-    """An entry tried to leave the layer root; becomes a ContentError naming layer and entry."""
 
 
 def compression_of(head: bytes) -> str:
@@ -218,10 +207,10 @@ class LayerStore:
             with open(blob_path, "rb") as file:
                 reader = HashingReader(open_uncompressed(file))
                 with tarfile.open(fileobj=reader, mode="r|", encoding="utf-8", errors="surrogateescape") as tar:
-                    _Extractor(tree, tar).run()
+                    Extractor(str(tree), tar).run()
                 reader.drain()  # the end-of-archive padding counts in the diff id
                 return reader.digest
-        except _EscapeError as exc:
+        except EscapeError as exc:
             raise ContentError(f"layer {label}: entry {exc} escapes the layer; refusing to unpack it",
                                hint="the image is malformed or malicious; do not use it") from exc
         except ContentError:
@@ -262,149 +251,3 @@ def spread_subdirectories(directory: Path) -> None:
         log.debug("%s: top-of-hierarchy flag not set: %s", directory, exc)
     finally:
         os.close(fd)
-
-
-def _components(name: str, entry: str) -> list[str]:
-    """The path of an archive member as safe components; raises _EscapeError on any way out."""
-    if name.startswith("/"):
-        raise _EscapeError(f"{entry!r} (absolute path)")
-    parts = [part for part in name.split("/") if part not in ("", ".")]
-    if any(part == ".." for part in parts):
-        raise _EscapeError(f"{entry!r} (contains '..')")
-    return parts
-
-
-class _Extractor:
-    """Writes one tar stream into `tree`; directory metadata is applied at the end, deepest first."""
-
-    def __init__(self, tree: Path, tar: tarfile.TarFile) -> None:
-        self.tree = tree
-        self.tar = tar
-        self.privileged = os.geteuid() == 0
-        self.dirs: dict[str, tarfile.TarInfo] = {}
-
-    def run(self) -> None:
-        for member in self.tar:
-            self._member(member)
-        for relative in sorted(self.dirs, key=lambda p: p.count("/"), reverse=True):
-            self._metadata(self.tree / relative, self.dirs[relative])
-
-    def _parent(self, parts: list[str], entry: str) -> Path:
-        """The directory an entry goes in, created as needed, never reached through a symlink."""
-        current = self.tree
-        for part in parts[:-1]:
-            current = current / part
-            try:
-                info = os.lstat(current)
-            except FileNotFoundError:
-                os.mkdir(current, 0o755)
-                continue
-            if stat.S_ISLNK(info.st_mode):
-                raise _EscapeError(f"{entry!r} (goes through the symlink {part!r})")
-            if not stat.S_ISDIR(info.st_mode):
-                os.unlink(current)  # a later layer entry replaces a file with a directory
-                os.mkdir(current, 0o755)
-        return current
-
-    def _member(self, member: tarfile.TarInfo) -> None:
-        parts = _components(member.name, member.name)
-        if not parts:
-            if member.isdir():
-                self.dirs["."] = member  # the layer root's own metadata
-            return
-        parent = self._parent(parts, member.name)
-        base = parts[-1]
-        if base == OPAQUE_MARKER:
-            _set_opaque(parent)
-            return
-        if base.startswith(WHITEOUT_PREFIX):
-            hidden = base[len(WHITEOUT_PREFIX):]
-            if not hidden or hidden.startswith(WHITEOUT_PREFIX):
-                log.debug("skipping %s: aufs metadata, not a whiteout", member.name)
-                return
-            target = parent / hidden
-            _clear(target)
-            os.mknod(target, stat.S_IFCHR | 0o000, os.makedev(0, 0))
-            return
-        path = parent / base
-        if member.isdir():
-            if not (path.is_dir() and not path.is_symlink()):
-                _clear(path)
-                os.mkdir(path, 0o755)
-            self.dirs["/".join(parts)] = member
-            return
-        _clear(path)
-        if not self._create(member, path, parts):
-            return
-        self._metadata(path, member)
-
-    def _create(self, member: tarfile.TarInfo, path: Path, parts: list[str]) -> bool:
-        if member.isreg():
-            source = self.tar.extractfile(member)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-            with os.fdopen(fd, "wb") as out:
-                assert source is not None
-                shutil.copyfileobj(source, out, _CHUNK)
-        elif member.issym():
-            os.symlink(member.linkname, path)
-        elif member.islnk():
-            target_parts = _components(member.linkname, f"{member.name} -> {member.linkname}")
-            target = self._parent(target_parts, f"{member.name} -> {member.linkname}") / target_parts[-1]
-            if target_parts == parts or not os.path.lexists(target) or os.path.isdir(target) and not os.path.islink(target):
-                raise tarfile.TarError(f"hard link {member.name} points to missing or invalid {member.linkname}")
-            os.link(target, path, follow_symlinks=False)
-            return False  # a hard link shares its target's inode and metadata
-        elif member.ischr() or member.isblk():
-            kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK
-            try:
-                os.mknod(path, kind | 0o600, os.makedev(member.devmajor, member.devminor))
-            except PermissionError:
-                log.warning("skipping device node %s: creating devices needs privileges", member.name)
-                return False
-        elif member.isfifo():
-            os.mkfifo(path, 0o600)
-        else:
-            log.warning("skipping %s: unsupported tar entry type %r", member.name, member.type)
-            return False
-        return True
-
-    def _metadata(self, path: Path, member: tarfile.TarInfo) -> None:
-        """Owner, then mode (chown clears setuid bits), xattrs, then mtime."""
-        try:
-            os.lchown(path, member.uid, member.gid)
-        except PermissionError:
-            if self.privileged:
-                raise
-        if not member.issym():
-            os.chmod(path, stat.S_IMODE(member.mode))
-        for key, value in member.pax_headers.items():
-            if not key.startswith("SCHILY.xattr."):
-                continue
-            name = key[len("SCHILY.xattr."):]
-            if name.startswith("trusted.overlay."):
-                continue  # only kubeplay decides what overlayfs hides
-            try:
-                os.setxattr(path, name, value.encode("utf-8", "surrogateescape"), follow_symlinks=False)
-            except OSError as exc:
-                log.debug("xattr %s on %s not kept: %s", name, member.name, exc)
-        os.utime(path, ns=(int(member.mtime * 1e9),) * 2, follow_symlinks=False)
-
-
-def _clear(path: Path) -> None:
-    """Make room for an entry: a later entry replaces whatever an earlier one left at that path."""
-    try:
-        info = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if stat.S_ISDIR(info.st_mode):
-        shutil.rmtree(path)
-    else:
-        os.unlink(path)
-
-
-def _set_opaque(directory: Path) -> None:
-    try:
-        os.setxattr(directory, OPAQUE_XATTR, b"y", follow_symlinks=False)
-    except PermissionError:
-        # unprivileged: overlayfs mounted with "userxattr" reads the user.* namespace instead
-        os.setxattr(directory, "user.overlay.opaque", b"y", follow_symlinks=False)

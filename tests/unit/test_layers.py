@@ -134,6 +134,11 @@ def test_device_nodes(store, tmp_path):
     ([entry("hard", tarfile.LNKTYPE, linkname="/etc/passwd")], "absolute"),
     ([entry("dir", tarfile.SYMTYPE, linkname="/etc"), entry("hard", tarfile.LNKTYPE, linkname="dir/passwd")],
      "symlink"),
+    # a directory already used, then replaced by a symlink: the next entry below it is refused
+    ([entry("a/b/f", data=b"x"), entry("a/b", tarfile.SYMTYPE, linkname="/etc"), entry("a/b/evil", data=b"x")],
+     "symlink"),
+    ([entry("a", tarfile.DIRTYPE), entry("a", tarfile.SYMTYPE, linkname="/tmp"), entry("a/.wh..wh..opq")],
+     "symlink"),
 ])
 def test_escapes_refused(store, tmp_path, entries, what):
     blob = write_blob(tmp_path, make_tar(entries, fmt=tarfile.GNU_FORMAT))
@@ -191,6 +196,31 @@ def test_later_entry_replaces_earlier(store, tmp_path):
     ])
     assert (layer / "x/y").read_bytes() == b"inner"
     assert (layer / "z").read_bytes() == b"now a file"
+
+
+def test_replaced_directory_keeps_no_metadata_and_file_keeps_its_own(store, tmp_path):
+    layer = unpack(store, tmp_path, [
+        entry("d", tarfile.DIRTYPE, mode=0o700, mtime=1_400_000_000),
+        entry("d/inner", data=b"i"),
+        entry("d", data=b"file now", mode=0o640),
+        entry("e/f", data=b"f"),
+        entry("e", tarfile.SYMTYPE, linkname="target"),
+        entry("e2", tarfile.DIRTYPE),
+        entry("e2/g", data=b"g"),
+        entry("e2/.wh.g"),
+    ])
+    assert (layer / "d").read_bytes() == b"file now"
+    assert stat.S_IMODE(os.stat(layer / "d").st_mode) == 0o640  # not the replaced directory's 0700
+    assert os.stat(layer / "d").st_mtime == 1_600_000_000
+    assert os.readlink(layer / "e") == "target"
+    assert stat.S_ISCHR(os.lstat(layer / "e2/g").st_mode)  # the whiteout replaced the file
+
+
+def test_many_entries_in_nested_directories(store, tmp_path):
+    names = [f"usr/share/d{i % 7}/s{i % 3}/f{i}" for i in range(300)]
+    layer = unpack(store, tmp_path, [entry(name, data=name.encode(), mode=0o644) for name in names])
+    assert all((layer / name).read_bytes() == name.encode() for name in names)
+    assert all(stat.S_IMODE(os.stat(layer / name).st_mode) == 0o644 for name in names[:10])
 
 
 def test_concurrent_unpacks_of_one_layer_both_succeed(store, tmp_path):
