@@ -7,8 +7,6 @@ user uses $XDG_DATA_HOME/kubeplay and $XDG_RUNTIME_DIR/kubeplay (or /tmp/kubepla
 from __future__ import annotations
 
 import os
-import shutil
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,6 +72,8 @@ def config_dirs() -> list[Path]:
 
 def read_toml_layers(name: str) -> list[tuple[Path, dict]]:
     """Each existing `name` and its `name.d/*.conf` drop-ins, lowest precedence first."""
+    import tomllib  # here, not at the top: most commands read no configuration file
+
     layers: list[tuple[Path, dict]] = []
     for directory in config_dirs():
         candidates = [directory / name]
@@ -161,6 +161,8 @@ def find_catatonit(purpose: str) -> str:
     for path in CATATONIT_PATHS:
         if os.access(path, os.X_OK):
             return path
+    import shutil
+
     found = shutil.which("catatonit")
     if found:
         return found

@@ -22,6 +22,13 @@ def _records(engine):
     return [reconcile_pod(engine.store, engine.settings, pod) for pod in engine.store.list_pods()]
 
 
+def _overviews(engine):
+    """Pods without their plans decoded: all that the listing shows."""
+    from kubeplay.pods.status import reconciled_overviews
+
+    return reconciled_overviews(engine.store, engine.settings)
+
+
 def _members(pod):
     from kubeplay.model.record import ContainerRole
 
@@ -41,7 +48,7 @@ def pod_summary(pod) -> dict:
 
     return {
         "name": pod.name,
-        "namespace": pod.plan.namespace,
+        "namespace": pod.namespace,
         "id": pod.id,
         "ready": _ready(pod),
         "status": display_status(pod),
@@ -58,7 +65,7 @@ def pod_summary(pod) -> dict:
 def pods(settings: Settings, fmt: str) -> None:
     """List pods: NAME READY STATUS RESTARTS AGE, as kubectl shows them."""
     engine = _engine(settings)
-    summaries = [pod_summary(pod) for pod in _records(engine)]
+    summaries = [pod_summary(pod) for pod in _overviews(engine)]
     if fmt == "json":
         echo_json(summaries)
         return

@@ -1,11 +1,17 @@
-"""Records: what runs. Status enums carry their legal transitions, checked before every verb."""
+"""Records: what runs. Status enums carry their legal transitions, checked before every verb.
+
+The plan classes are named here for type checkers only: listing pods must not pay for creating
+kubeplay.model.plan's dataclasses (PodOverview carries no decoded plan).
+"""
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from kubeplay.model.plan import ContainerPlan, PodPlan
+if TYPE_CHECKING:
+    from kubeplay.model.plan import ContainerPlan, PodPlan
 
 
 class ContainerStatus(str, enum.Enum):
@@ -59,6 +65,7 @@ class ContainerRecord:
     finished_at: float | None = None
     ready: bool = False
     reason: str = ""
+    boot_id: str = ""  # the run root's session when pid was recorded: another one means pid is stale
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,30 @@ class PodRecord:
     name: str
     id: str
     plan: PodPlan
+    phase: PodPhase
+    created_at: float
+    containers: tuple[ContainerRecord, ...] = ()
+    ip: str = ""
+    reason: str = ""
+
+    @property
+    def namespace(self) -> str:
+        return self.plan.namespace
+
+    @property
+    def restart_policy(self) -> str:
+        return self.plan.restart_policy
+
+
+@dataclass(frozen=True)
+class PodOverview:
+    """What listings need of a pod, read without decoding its plan: the status of the pod and of its
+    containers. The containers' `plan` is None here (infra or not); read a PodRecord for plans."""
+
+    name: str
+    id: str
+    namespace: str
+    restart_policy: str
     phase: PodPhase
     created_at: float
     containers: tuple[ContainerRecord, ...] = ()

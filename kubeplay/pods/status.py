@@ -2,17 +2,18 @@
 
 After a reboot the run root is empty: its session marker is gone, so every container recorded as
 running under another session reads as exited — a stale PID is never trusted.
+
+Phases are derived from a PodRecord or a PodOverview alike (both carry restart_policy and the
+containers' states); `kubeplay pods` uses overviews so that listing decodes no plan.
 """
 
 from __future__ import annotations
 
 import os
 import time
-import uuid
 
 from kubeplay.config import Settings
-from kubeplay.model.record import ContainerRecord, ContainerRole, ContainerStatus, PodPhase, PodRecord
-from kubeplay.pods.paths import ContainerPaths
+from kubeplay.model.record import ContainerRecord, ContainerRole, ContainerStatus, PodOverview, PodPhase, PodRecord
 
 
 def session_id(settings: Settings) -> str:
@@ -20,6 +21,8 @@ def session_id(settings: Settings) -> str:
     try:
         return marker.read_text().strip()
     except FileNotFoundError:
+        import uuid
+
         settings.runroot.mkdir(parents=True, exist_ok=True)
         value = uuid.uuid4().hex
         tmp = marker.with_suffix(f".{os.getpid()}")
@@ -33,6 +36,8 @@ def session_id(settings: Settings) -> str:
 
 
 def read_exit_file(settings: Settings, container_id: str) -> int | None:
+    from kubeplay.pods.paths import ContainerPaths
+
     try:
         return int(ContainerPaths(settings, container_id).exit_file.read_text().strip())
     except (FileNotFoundError, ValueError):
@@ -51,12 +56,15 @@ def _alive(pid: int | None) -> bool:
     return True
 
 
-def reconcile_container(store, settings: Settings, record: ContainerRecord) -> ContainerRecord:
-    """Correct a record that says running when it no longer is; returns the truthful record."""
+def reconcile_container(store, settings: Settings, record: ContainerRecord,
+                        session: str | None = None) -> ContainerRecord:
+    """Correct a record that says running when it no longer is; returns the truthful record.
+    `session` is this run root's session_id, when the caller has read it already."""
     if record.status is not ContainerStatus.RUNNING:
         return record
-    current = session_id(settings)
-    stale = store.boot_id(record.id) != current
+    current = session if session is not None else session_id(settings)
+    # records read from the store carry boot_id; one built elsewhere may not
+    stale = (record.boot_id or store.boot_id(record.id)) != current
     code = None if stale else read_exit_file(settings, record.id)
     if not stale and code is None and _alive(record.pid):
         return record
@@ -66,15 +74,28 @@ def reconcile_container(store, settings: Settings, record: ContainerRecord) -> C
     return store.get_container(record.id) or record
 
 
+def _reconcile_containers(store, settings: Settings, containers: tuple[ContainerRecord, ...]) -> bool:
+    """Reconcile every running container; True when a record was corrected."""
+    running = [c for c in containers if c.status is ContainerStatus.RUNNING]
+    if not running:
+        return False
+    session = session_id(settings)
+    # a list, not a generator: every running container is reconciled, not just up to the first change
+    return any([reconcile_container(store, settings, c, session) is not c for c in running])
+
+
 def reconcile_pod(store, settings: Settings, pod: PodRecord) -> PodRecord:
-    changed = False
-    for container in pod.containers:
-        fixed = reconcile_container(store, settings, container)
-        changed |= fixed is not container
-    return store.get_pod(pod.name) if changed else pod
+    return store.get_pod(pod.name) if _reconcile_containers(store, settings, pod.containers) else pod
 
 
-def derive_phase(pod: PodRecord) -> PodPhase:
+def reconciled_overviews(store, settings: Settings) -> list[PodOverview]:
+    """Every pod's overview (store.pod_overviews), after reconciling the running containers."""
+    overviews = store.pod_overviews()
+    changed = [_reconcile_containers(store, settings, pod.containers) for pod in overviews]
+    return store.pod_overviews() if any(changed) else overviews
+
+
+def derive_phase(pod: PodRecord | PodOverview) -> PodPhase:
     if pod.phase is PodPhase.STOPPED:
         return PodPhase.STOPPED
     members = [c for c in pod.containers if c.role is ContainerRole.MEMBER]
@@ -84,17 +105,17 @@ def derive_phase(pod: PodRecord) -> PodPhase:
     if any(c.status is ContainerStatus.RUNNING for c in members):
         return PodPhase.RUNNING
     if members and all(c.status is ContainerStatus.EXITED for c in members):
-        if pod.plan.restart_policy == "Always":
+        if pod.restart_policy == "Always":
             return PodPhase.RUNNING  # between restarts
         if all(c.exit_code == 0 for c in members):
             return PodPhase.SUCCEEDED
-        if pod.plan.restart_policy == "Never" or any(c.reason == "host rebooted or run root removed" for c in members):
+        if pod.restart_policy == "Never" or any(c.reason == "host rebooted or run root removed" for c in members):
             return PodPhase.FAILED
         return PodPhase.RUNNING
     return PodPhase.PENDING
 
 
-def display_status(pod: PodRecord) -> str:
+def display_status(pod: PodRecord | PodOverview) -> str:
     """The STATUS column of `kubeplay pods`, as kubectl shows it."""
     phase = derive_phase(pod)
     members = [c for c in pod.containers if c.role is ContainerRole.MEMBER]

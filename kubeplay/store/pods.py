@@ -1,21 +1,29 @@
-"""Pods and containers in the state database: plans as config, status as state."""
+"""Pods and containers in the state database: plans as config, status as state.
+
+Reads are batched: one query for the pods and one for all their containers, never one per pod.
+Plans are decoded only for PodRecords; the listing (PodOverview) reads status columns alone, so
+`kubeplay pods` neither creates the plan dataclasses nor decodes a plan.
+"""
 
 from __future__ import annotations
 
 import json
 import time
+from typing import TYPE_CHECKING
 
 from kubeplay.errors import ConflictError, NotFoundError
-from kubeplay.model.plan import ContainerPlan, PodPlan
 from kubeplay.model.record import (
     ContainerRecord,
     ContainerRole,
     ContainerStatus,
+    PodOverview,
     PodPhase,
     PodRecord,
 )
-from kubeplay.model.serial import from_dict, to_dict
 from kubeplay.store.db import Database
+
+if TYPE_CHECKING:
+    from kubeplay.model.plan import ContainerPlan, PodPlan
 
 _STATE_COLUMNS = ("status", "pid", "exit_code", "restart_count", "started_at", "finished_at", "ready", "reason", "boot_id",
                   "backoff_step", "restart_at")
@@ -28,6 +36,8 @@ class PodStore:
     # --- pods ---------------------------------------------------------------------------------
 
     def add_pod(self, pod_id: str, plan: PodPlan) -> None:
+        from kubeplay.model.serial import to_dict
+
         with self.db.transaction() as conn:
             if conn.execute("SELECT 1 FROM pods WHERE name=?", (plan.name,)).fetchone():
                 raise ConflictError(
@@ -42,6 +52,8 @@ class PodStore:
 
     def replace_plan(self, name: str, plan: PodPlan) -> None:
         """Store a pod's changed plan (a container added by `run --pod`); the name stays."""
+        from kubeplay.model.serial import to_dict
+
         with self.db.transaction() as conn:
             conn.execute("UPDATE pods SET plan=? WHERE name=?", (json.dumps(to_dict(plan)), name))
 
@@ -66,27 +78,57 @@ class PodStore:
         return record
 
     def find_pod(self, name: str) -> PodRecord | None:
-        rows = self.db.query(
-            "SELECT p.name, p.id, p.plan, p.created_at, s.phase, s.ip, s.reason "
-            "FROM pods p JOIN pod_state s ON s.pod_name = p.name WHERE p.name=?",
-            (name,),
-        )
-        if not rows:
-            return None
-        row = rows[0]
-        return PodRecord(
-            name=row["name"],
-            id=row["id"],
-            plan=from_dict(PodPlan, json.loads(row["plan"])),
-            phase=PodPhase(row["phase"]),
-            created_at=row["created_at"],
-            containers=tuple(self.containers(name)),
-            ip=row["ip"],
-            reason=row["reason"],
-        )
+        records = self._pod_records(name)
+        return records[0] if records else None
 
     def list_pods(self) -> list[PodRecord]:
-        return [record for name in self.pod_names() if (record := self.find_pod(name))]
+        return self._pod_records()
+
+    def pod_overviews(self) -> list[PodOverview]:
+        """Every pod's status and its containers', oldest first, without decoding any plan."""
+        rows = self._pod_rows()
+        containers = self._containers_by_pod(decode_plans=False)
+        overviews = []
+        for row in rows:
+            plan = json.loads(row["plan"])  # two keys of the stored JSON; no dataclass is built
+            overviews.append(PodOverview(
+                name=row["name"], id=row["id"], namespace=plan.get("namespace", "default"),
+                restart_policy=plan.get("restart_policy", "Always"), phase=PodPhase(row["phase"]),
+                created_at=row["created_at"], containers=tuple(containers.get(row["name"], ())),
+                ip=row["ip"], reason=row["reason"],
+            ))
+        return overviews
+
+    def _pod_rows(self, name: str | None = None) -> list:
+        """One pod's row, or every pod's, oldest first."""
+        return self.db.query(
+            "SELECT p.name, p.id, p.plan, p.created_at, s.phase, s.ip, s.reason "
+            "FROM pods p JOIN pod_state s ON s.pod_name = p.name "
+            + ("WHERE p.name=? " if name is not None else "") + "ORDER BY p.created_at, p.name",
+            (name,) if name is not None else (),
+        )
+
+    def _pod_records(self, name: str | None = None) -> list[PodRecord]:
+        from kubeplay.model.plan import PodPlan
+        from kubeplay.model.serial import from_dict
+
+        rows = self._pod_rows(name)
+        if not rows:
+            return []
+        containers = self._containers_by_pod(name)
+        return [
+            PodRecord(
+                name=row["name"],
+                id=row["id"],
+                plan=from_dict(PodPlan, json.loads(row["plan"])),
+                phase=PodPhase(row["phase"]),
+                created_at=row["created_at"],
+                containers=tuple(containers.get(row["name"], ())),
+                ip=row["ip"],
+                reason=row["reason"],
+            )
+            for row in rows
+        ]
 
     # --- containers ---------------------------------------------------------------------------
 
@@ -100,6 +142,8 @@ class PodStore:
         image_id: str | None,
         plan: ContainerPlan | None,
     ) -> None:
+        from kubeplay.model.serial import to_dict
+
         with self.db.transaction() as conn:
             conn.execute(
                 "INSERT INTO containers (id, pod_name, name, role, position, image_id, plan) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -126,12 +170,20 @@ class PodStore:
             conn.execute("DELETE FROM containers WHERE id=?", (container_id,))
 
     def containers(self, pod_name: str) -> list[ContainerRecord]:
+        return self._containers_by_pod(pod_name).get(pod_name, [])
+
+    def _containers_by_pod(self, pod_name: str | None = None, decode_plans: bool = True) -> dict[str, list[ContainerRecord]]:
+        """Containers of one pod, or of every pod in one query: infra, then init, then members."""
         rows = self.db.query(
             "SELECT c.*, s.* FROM containers c JOIN container_state s ON s.container_id = c.id "
-            "WHERE c.pod_name=? ORDER BY CASE c.role WHEN 'infra' THEN 0 WHEN 'init' THEN 1 ELSE 2 END, c.position",
-            (pod_name,),
+            + ("WHERE c.pod_name=? " if pod_name is not None else "")
+            + "ORDER BY c.pod_name, CASE c.role WHEN 'infra' THEN 0 WHEN 'init' THEN 1 ELSE 2 END, c.position",
+            (pod_name,) if pod_name is not None else (),
         )
-        return [_container_record(row) for row in rows]
+        by_pod: dict[str, list[ContainerRecord]] = {}
+        for row in rows:
+            by_pod.setdefault(row["pod_name"], []).append(_container_record(row, decode_plans))
+        return by_pod
 
     def get_container(self, container_id: str) -> ContainerRecord | None:
         rows = self.db.query(
@@ -157,13 +209,19 @@ class PodStore:
         return rows[0]["boot_id"] if rows else ""
 
 
-def _container_record(row) -> ContainerRecord:
+def _container_record(row, decode_plan: bool = True) -> ContainerRecord:
+    plan = None
+    if decode_plan and row["plan"]:
+        from kubeplay.model.plan import ContainerPlan
+        from kubeplay.model.serial import from_dict
+
+        plan = from_dict(ContainerPlan, json.loads(row["plan"]))
     return ContainerRecord(
         id=row["id"],
         pod=row["pod_name"],
         name=row["name"],
         role=ContainerRole(row["role"]),
-        plan=from_dict(ContainerPlan, json.loads(row["plan"])) if row["plan"] else None,
+        plan=plan,
         status=ContainerStatus(row["status"]),
         pid=row["pid"],
         exit_code=row["exit_code"],
@@ -172,4 +230,5 @@ def _container_record(row) -> ContainerRecord:
         finished_at=row["finished_at"],
         ready=bool(row["ready"]),
         reason=row["reason"],
+        boot_id=row["boot_id"],
     )
