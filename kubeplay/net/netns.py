@@ -4,25 +4,42 @@ The infra container joins the namespace by this path; member containers join the
 namespace has only loopback, brought up here: that alone is a pod with `network: none`.
 We mount under our own run root, never /var/run/netns, so `ip netns` users and kubeplay never
 step on each other and a reboot (empty run root) leaves nothing stale behind.
+
+Work inside a namespace runs on a short-lived thread that entered it (`run_in_netns`): the network
+namespace is a per-thread attribute, so neither a forked helper (pyroute2's NetNS forks one, ~0.3 s
+a pod) nor a spawned `ip` is needed, and the rest of the process stays on the host's namespace.
 """
 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
+import fcntl
+import functools
 import os
 import re
-import subprocess
+import socket
+import struct
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from kubeplay.config import Settings
-from kubeplay.errors import HostError, UserError
-from kubeplay.net.netlink import link_index, rtnl
+from kubeplay.errors import HostError, KubeplayError, UserError
 
+CLONE_NEWNET = 0x40000000
+MS_BIND = 0x1000
 MNT_DETACH = 2
+SIOCGIFFLAGS = 0x8913
+SIOCSIFFLAGS = 0x8914
+IFF_UP = 0x1
+IFREQ = "16sH22x"  # struct ifreq: the name, then ifr_flags at the start of a 24-byte union
 POD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-UNSHARE_TIMEOUT = 10  # seconds; creating a namespace takes milliseconds
+THREAD_TIMEOUT = 30  # seconds; namespace work takes milliseconds
+NETNS_HINT = "kubeplay's root networking needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN)"
+
+T = TypeVar("T")
 
 
 def netns_dir(settings: Settings) -> Path:
@@ -50,50 +67,103 @@ def create_netns(settings: Settings, pod_id: str) -> Path:
         raise HostError("a bridge-networked pod needs root",
                         hint="run as root; rootless pods use pasta or slirp4netns")
     path = netns_path(settings, pod_id)
-    if not is_netns_mount(path):
-        _bind_new_netns(path)
     try:
-        _loopback_up(path)
+        if is_netns_mount(path):
+            run_in_netns(path, _loopback_up)
+        else:
+            _bind_new_netns(path)
     except BaseException:
         remove_netns(path)
         raise
     return path
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    # the C library this process already has loaded: no ctypes.util.find_library (it runs ldconfig)
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result: int, doing: str) -> None:
+    if result != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, f"{doing}: {os.strerror(code)}")
+
+
+def _on_own_thread(work: Callable[[], T], doing: str, hint: str = NETNS_HINT) -> T:
+    """Run `work` on a fresh thread that ends with it, so a namespace it entered dies with it."""
+    outcome: dict[str, object] = {}
+
+    def body() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as exc:  # handed to the caller's thread below
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=body, name="kubeplay-netns", daemon=True)
+    thread.start()
+    thread.join(THREAD_TIMEOUT)
+    if thread.is_alive():
+        raise HostError(f"{doing}: no answer within {THREAD_TIMEOUT} s",
+                        hint="the host may be overloaded; check `dmesg`")
+    if "error" in outcome:
+        error = outcome["error"]
+        if isinstance(error, KubeplayError):
+            raise error
+        if isinstance(error, OSError):
+            raise HostError(f"{doing}: {error.strerror or error}", hint=hint) from error
+        raise error  # type: ignore[misc]
+    return outcome["value"]  # type: ignore[return-value]
+
+
+def run_in_netns(path: Path, work: Callable[..., T], *args) -> T:
+    """`work(*args)` inside the namespace bind-mounted at `path`; sockets it opens belong there."""
+    def entered() -> T:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            _check(_libc().setns(fd, CLONE_NEWNET), f"entering {path}")
+        finally:
+            os.close(fd)
+        return work(*args)
+
+    return _on_own_thread(entered, f"working in network namespace {path}")
+
+
 def _bind_new_netns(path: Path) -> None:
-    """`unshare --net=PATH` makes the namespace and bind-mounts it in one short-lived child."""
+    """A thread unshares its network namespace, bind-mounts it at `path` and brings loopback up."""
     _refuse_foreign(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         path.touch(mode=0o400, exist_ok=True)
-        subprocess.run(["unshare", f"--net={path}", "true"], check=True, capture_output=True,
-                       text=True, timeout=UNSHARE_TIMEOUT)
-    except FileNotFoundError as exc:
-        raise HostError("cannot create a network namespace: `unshare` is not installed",
-                        hint="install util-linux") from exc
-    except subprocess.CalledProcessError as exc:
-        _unlink(path)
-        raise HostError(f"cannot create network namespace {path}: {exc.stderr.strip() or exc}",
-                        hint="kubeplay needs root (CAP_SYS_ADMIN) for pod network namespaces") from exc
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        _unlink(path)
+    except OSError as exc:
         raise HostError(f"cannot create network namespace {path}: {exc}",
                         hint="check that the run root is writable and on a local filesystem") from exc
 
+    def make() -> None:
+        libc = _libc()
+        _check(libc.unshare(CLONE_NEWNET), "unshare")
+        own = f"/proc/self/task/{threading.get_native_id()}/ns/net".encode()
+        _check(libc.mount(own, str(path).encode(), None, MS_BIND, None), f"bind-mounting it at {path}")
+        _loopback_up()
 
-def _loopback_up(path: Path) -> None:
-    with rtnl(f"bringing up loopback in {path}", netns=path) as ipr:
-        index = link_index(ipr, "lo")
-        if index is not None:
-            ipr.link("set", index=index, state="up")
+    _on_own_thread(make, f"cannot create network namespace {path}",
+                   hint="kubeplay needs root (CAP_SYS_ADMIN) for pod network namespaces")
+
+
+def _loopback_up() -> None:
+    """Set IFF_UP on lo of the calling thread's namespace (an ioctl: no netlink library needed)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        request = struct.pack(IFREQ, b"lo", 0)
+        flags = struct.unpack(IFREQ, fcntl.ioctl(sock, SIOCGIFFLAGS, request))[1]
+        if not flags & IFF_UP:
+            fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack(IFREQ, b"lo", flags | IFF_UP))
 
 
 def remove_netns(path: Path) -> None:
     """Unmount and unlink a namespace path. Idempotent; processes still inside keep it alive."""
     if is_netns_mount(path):
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
         # MNT_DETACH: a process that has the namespace open must not make removal fail
-        if libc.umount2(str(path).encode(), MNT_DETACH) != 0:
+        if _libc().umount2(str(path).encode(), MNT_DETACH) != 0:
             code = ctypes.get_errno()
             if code not in (errno.EINVAL, errno.ENOENT):
                 raise HostError(f"cannot unmount network namespace {path}: {os.strerror(code)}",

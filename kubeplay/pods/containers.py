@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -44,8 +45,28 @@ def reset_writable_layer(engine: Engine, container_id: str, diff_ids: tuple[str,
     mount_rootfs(engine, container_id, diff_ids)
 
 
-def launch(engine: Engine, container_id: str, name: str, *, tty: bool = False, stdin: bool = False) -> int:
-    """conmon runs `runtime create` on the written bundle; then we start it. Returns the container pid."""
+def callback_argv(engine: Engine, verb: str, container_id: str) -> list[str]:
+    """The command that records a container's exit (conmon's exit command) or restarts it.
+
+    As root it is the light entry `python -m kubeplay.cli.internal` (store and restart logic only:
+    with 50 pods going down, 50 of these start at once on a busy host); rootless it is the full CLI,
+    which enters the user's namespace first.
+    """
+    if engine.settings.rootless:
+        return engine.callback_argv(verb, container_id)
+    argv = [sys.executable, "-m", "kubeplay.cli.internal", "--root", str(engine.settings.root),
+            "--runroot", str(engine.settings.runroot)]
+    if engine.settings.runtime:
+        argv += ["--runtime", engine.settings.runtime]
+    return argv + [verb, container_id]
+
+
+def launch(engine: Engine, container_id: str, name: str, *, tty: bool = False, stdin: bool = False,
+           exit_callback: bool = True) -> int:
+    """conmon runs `runtime create` on the written bundle; then we start it. Returns the container pid.
+
+    Without `exit_callback` nothing runs when the container ends (the infra: nothing restarts it,
+    and status reads its exit file), which spares a kubeplay start-up per pod at down."""
     from kubeplay.runtime.conmon import ConmonSpec, create_container
 
     paths = ContainerPaths(engine.settings, container_id)
@@ -68,7 +89,7 @@ def launch(engine: Engine, container_id: str, name: str, *, tty: bool = False, s
         persist_dir=paths.persist_dir,
         log_path=paths.log,
         socket_dir=engine.settings.runroot / "sockets",
-        exit_command=tuple(engine.callback_argv("container-exited", container_id)),
+        exit_command=tuple(callback_argv(engine, "container-exited", container_id)) if exit_callback else (),
         terminal=tty,
         stdin=stdin,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import time
@@ -28,7 +29,9 @@ class InitContainerFailed(UserError):
     """An init container ended badly: the pod is kept (Failed) so its logs can be read."""
 
 
+@functools.cache
 def host_ip() -> str:
+    """The host's first non-loopback IPv4 address (status.hostIP); looked up once per command."""
     try:
         for *_, address in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
             if not address[0].startswith("127."):
@@ -51,7 +54,8 @@ def _shared_mounts(paths: PodPaths, pod: PodPlan):
     return shared
 
 
-def start_infra(engine: Engine, pod: PodPlan, pod_id: str, net: PodNet, undo: ExitStack) -> int:
+def start_infra(engine: Engine, pod: PodPlan, pod_id: str, netns: Path | None, undo: ExitStack) -> int:
+    """The infra container joins `netns` (None: the host's); its network may still be attaching."""
     from kubeplay.oci.build import SpecContext, build_infra_spec
     from kubeplay.oci.bundle import write_bundle
 
@@ -66,7 +70,7 @@ def start_infra(engine: Engine, pod: PodPlan, pod_id: str, net: PodNet, undo: Ex
         container_id=container_id,
         pod_id=pod_id,
         hostname=pod_hostname(pod),
-        namespace_paths={"network": str(net.netns)} if net.netns else {},
+        namespace_paths={"network": str(netns)} if netns else {},
         mounts=(),
         extra_env=(),
         rootless=engine.settings.rootless,
@@ -75,7 +79,7 @@ def start_infra(engine: Engine, pod: PodPlan, pod_id: str, net: PodNet, undo: Ex
     )
     spec = build_infra_spec(pod, infra_rootfs(engine), ctx)
     write_bundle(ContainerPaths(engine.settings, container_id).bundle, spec)
-    return containers.launch(engine, container_id, infra_name(pod))
+    return containers.launch(engine, container_id, infra_name(pod), exit_callback=False)
 
 
 def namespace_paths(pod: PodPlan, infra_pid: int, net: PodNet) -> dict[str, str]:

@@ -1,8 +1,14 @@
-"""A pod's network, as the pod code sees it: set up before the infra starts, torn down after it stops."""
+"""A pod's network, as the pod code sees it: set up around the infra's start, torn down after it stops.
+
+`begin_setup` makes the namespace at once and attaches it to its bridge on a thread, so the infra
+container can be created in the namespace meanwhile (its runtime calls are mostly waiting);
+`PendingNet.wait` hands over the finished network before any member starts.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,42 +58,105 @@ def check_pod_ports(engine: Engine, pod: PodPlan) -> None:
         check_ports(engine.db, ports, pod_name=pod.name, rootless=engine.settings.rootless)
 
 
+ATTACH_TIMEOUT = 120.0  # seconds; an attach takes tens of milliseconds, more under heavy load
+
+
+def warm_up(engine: Engine, plans: list[PodPlan]) -> None:
+    """Start loading the netlink library in the background when some pod will need a bridge."""
+    if engine.settings.rootless or not any(network_name(plan) not in ("", "none") for plan in plans):
+        return
+    from kubeplay.net.netlink import warm_up as warm_up_netlink
+
+    warm_up_netlink()
+
+
+class PendingNet:
+    """A pod's network in the making: `netns` is usable at once, `wait` returns the attached network."""
+
+    def __init__(self, netns: Path | None, done: PodNet | None = None) -> None:
+        self.netns = netns
+        self._net = done
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    def attach_in_background(self, attach) -> None:
+        def body() -> None:
+            try:
+                self._net = attach()
+            except BaseException as exc:  # handed to whoever waits
+                self._error = exc
+
+        self._thread = threading.Thread(target=body, name="kubeplay-attach", daemon=True)
+        self._thread.start()
+
+    def settle(self) -> None:
+        """Wait for the attach thread, whatever its outcome (before a teardown may run)."""
+        if self._thread is not None:
+            self._thread.join(ATTACH_TIMEOUT)
+
+    def wait(self) -> PodNet:
+        self.settle()
+        if self._error is not None:
+            raise self._error
+        if self._net is None:
+            from kubeplay.errors import HostError
+
+            raise HostError(f"attaching network namespace {self.netns} did not finish in {ATTACH_TIMEOUT:.0f} s",
+                            hint="the host may be overloaded; retry the play")
+        return self._net
+
+
 def setup(engine: Engine, pod: PodPlan, pod_id: str) -> PodNet:
+    """The whole network at once (see begin_setup); a failure leaves nothing behind."""
+    pending = begin_setup(engine, pod, pod_id)
+    try:
+        return pending.wait()
+    except BaseException:
+        teardown_pending(engine, pod, pod_id, pending)
+        raise
+
+
+def begin_setup(engine: Engine, pod: PodPlan, pod_id: str) -> PendingNet:
+    """Make the pod's namespace now and attach it in the background. The caller registers
+    `teardown_pending` for undo right away: it waits for the attach before removing anything."""
     started = time.monotonic()
-    net = _setup(engine, pod, pod_id)
-    # the network bench reads this line (`--log-level debug`): the cost of networking alone
-    log.debug("pod %s: network set up in %.1f ms", pod.name, (time.monotonic() - started) * 1000)
-    return net
-
-
-def _setup(engine: Engine, pod: PodPlan, pod_id: str) -> PodNet:
     if pod.host_network:
-        return PodNet(None, "", "")
+        return PendingNet(None, PodNet(None, "", ""))
     if engine.settings.rootless:
         from kubeplay.rootless.network import setup as rootless_setup
 
         # pasta/slirp4netns: each pod is alone behind its helper, so it has no peers to list
         attached = rootless_setup(engine.settings.runroot, pod_id, list(pod.ports),
                                   connected=network_name(pod) != "none")
-        return PodNet(attached.netns, attached.ip, "")
+        return PendingNet(attached.netns, PodNet(attached.netns, attached.ip, ""))
     from kubeplay.net.netns import create_netns
 
     netns = create_netns(engine.settings, pod_id)
     name = network_name(pod)
     if name == "none":
-        return PodNet(netns, "", "none")
-    try:
-        from kubeplay.net.veth import attach_pod
+        return PendingNet(netns, PodNet(netns, "", "none"))
+    pending = PendingNet(netns)
+    pending.attach_in_background(lambda: _attach(engine, pod, netns, name, started))
+    return pending
 
-        attached = attach_pod(engine.settings, engine.db, pod.name, netns, name)
-        if pod.ports:
-            from kubeplay.net.nftables import publish
 
-            publish(pod.name, attached.ip, list(pod.ports))
-    except BaseException:
-        teardown(engine, pod, pod_id)
-        raise
+def _attach(engine: Engine, pod: PodPlan, netns: Path, name: str, started: float) -> PodNet:
+    from kubeplay.net.veth import attach_pod
+
+    attached = attach_pod(engine.settings, engine.db, pod.name, netns, name)
+    if pod.ports:
+        from kubeplay.net.nftables import publish
+
+        publish(pod.name, attached.ip, list(pod.ports))
+    # the network bench reads this line (`--log-level debug`): the cost of networking alone
+    log.debug("pod %s: network set up in %.1f ms", pod.name, (time.monotonic() - started) * 1000)
     return PodNet(netns, attached.ip, name)
+
+
+def teardown_pending(engine: Engine, pod: PodPlan, pod_id: str, pending: PendingNet) -> None:
+    """Undo of begin_setup: let a running attach finish first, so nothing it makes is left behind."""
+    pending.settle()
+    teardown(engine, pod, pod_id)
 
 
 def teardown(engine: Engine, pod: PodPlan, pod_id: str) -> None:

@@ -3,9 +3,12 @@ call made (an ExitStack of undo steps, dropped on success)."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
+from dataclasses import dataclass
 
 from kubeplay.errors import ConflictError
 from kubeplay.model.plan import PodPlan
@@ -21,12 +24,16 @@ from kubeplay.pods.create import (
 )
 from kubeplay.pods.engine import Engine
 from kubeplay.pods.images import ensure_images
+from kubeplay.pods.infra import infra_rootfs
 from kubeplay.pods.lock import pod_lock
 from kubeplay.pods.paths import PodPaths
 from kubeplay.pods.podfiles import mount_shm, refresh_hosts, release_pod_files, write_pod_files
 from kubeplay.pods.volumes import prepare_volumes, release_volumes
 
 Progress = Callable[[str], None]
+# pods made at once: enough to overlap one pod's runtime waits with another's work on 2 cores,
+# few enough that conmon/runc start-ups do not just queue for the CPU
+PLAY_WORKERS = 4
 
 
 def check_names_free(engine: Engine, plans: list[PodPlan]) -> None:
@@ -46,6 +53,8 @@ def play(engine: Engine, plans: list[PodPlan], progress: Progress | None = None,
     """Start every pod, or none: on failure, the pods this call already made are removed too.
 
     With start=False the pods are only recorded (images present, state Stopped); `pod start` makes them.
+    Pods are made concurrently, a few at a time: most of a pod's making is waiting on the runtime.
+    An init container that fails keeps its pod (Failed, for its logs) and the pods already made.
     """
     check_names_free(engine, plans)
     check_batch_ports(plans)
@@ -53,26 +62,72 @@ def play(engine: Engine, plans: list[PodPlan], progress: Progress | None = None,
         return create_stopped(engine, plans, progress)
     for plan in plans:
         network.check_pod_ports(engine, plan)
-    started: list[str] = []
-    with ExitStack() as undo_all:
-        for plan in plans:
-            with ExitStack() as undo:
-                try:
-                    play_pod(engine, plan, undo, progress)
-                except InitContainerFailed:
-                    undo.pop_all()  # keep the failed pod so its logs can be read
-                    undo_all.pop_all()
-                    raise
-                except BaseException:
-                    for name in started:  # pods made before this one go too; no restart may revive them
-                        with pod_lock(engine.settings, name):
-                            engine.store.set_pod_state(name, phase=PodPhase.STOPPED)
-                    raise
-                undo_all.push(undo.pop_all())
-            started.append(plan.name)
-        undo_all.pop_all()
+    network.warm_up(engine, plans)
+    images = [ensure_images(engine, plan, progress) for plan in plans]  # all found before anything is made
+    outcomes = _make_all(engine, plans, images, progress)
+    failures = [o.error for o in outcomes if o.error is not None and not isinstance(o.error, InitContainerFailed)]
+    if failures:
+        _undo_all(engine, outcomes)
+        raise failures[0]
+    init_failures = [o.error for o in outcomes if isinstance(o.error, InitContainerFailed)]
+    if init_failures:
+        raise init_failures[0]
     _refresh_peers(engine, plans)
-    return started
+    return [o.name for o in outcomes]
+
+
+@dataclass
+class _Outcome:
+    """One pod of a play: its undo steps (kept until the whole play succeeds) or what went wrong."""
+
+    name: str
+    undo: ExitStack | None = None
+    error: BaseException | None = None
+    skipped: bool = False
+
+
+def _make_all(engine: Engine, plans: list[PodPlan], images: list[dict], progress: Progress | None) -> list[_Outcome]:
+    outcomes = [_Outcome(plan.name) for plan in plans]
+    failed = threading.Event()  # pods not begun yet are not made once one failed
+
+    def make(index: int) -> None:
+        outcome = outcomes[index]
+        if failed.is_set():
+            outcome.skipped = True
+            return
+        undo = ExitStack()
+        try:
+            play_pod(engine, plans[index], undo, progress, images=images[index])
+        except InitContainerFailed as exc:
+            outcome.error = exc  # the pod stays (Failed) so its logs can be read, unless another pod failed
+            failed.set()
+        except BaseException as exc:
+            undo.close()
+            outcome.error = exc
+            failed.set()
+            return
+        outcome.undo = undo
+
+    if len(plans) == 1:
+        make(0)
+        return outcomes
+    # make the shared, lazily made parts once, before threads race to make them
+    engine.store, engine.runtime  # noqa: B018
+    infra_rootfs(engine)  # its temporary name is per process, so threads must not make it together
+    with ThreadPoolExecutor(max_workers=min(PLAY_WORKERS, len(plans)), thread_name_prefix="kubeplay-play") as pool:
+        for future in [pool.submit(make, index) for index in range(len(plans))]:
+            future.result()
+    return [o for o in outcomes if not o.skipped]
+
+
+def _undo_all(engine: Engine, outcomes: list[_Outcome]) -> None:
+    """Remove every pod this play made, each marked Stopped first so no restart revives it."""
+    made = [o for o in outcomes if o.undo is not None]
+    for outcome in made:
+        with pod_lock(engine.settings, outcome.name):
+            engine.store.set_pod_state(outcome.name, phase=PodPhase.STOPPED)
+    for outcome in reversed(made):
+        outcome.undo.close()  # type: ignore[union-attr]
 
 
 def check_batch_ports(plans: list[PodPlan]) -> None:
@@ -99,9 +154,11 @@ def create_stopped(engine: Engine, plans: list[PodPlan], progress: Progress | No
     return [plan.name for plan in plans]
 
 
-def play_pod(engine: Engine, pod: PodPlan, undo: ExitStack, progress: Progress | None = None) -> None:
+def play_pod(engine: Engine, pod: PodPlan, undo: ExitStack, progress: Progress | None = None, *,
+             images: dict | None = None) -> None:
     say = progress or (lambda message: None)  # noqa: E731
-    images = ensure_images(engine, pod, progress)
+    if images is None:
+        images = ensure_images(engine, pod, progress)
     pod_id = uuid.uuid4().hex
     with pod_lock(engine.settings, pod.name):
         engine.store.add_pod(pod_id, pod)
@@ -122,8 +179,11 @@ def play_pod(engine: Engine, pod: PodPlan, undo: ExitStack, progress: Progress |
 def _make_pod(engine: Engine, pod: PodPlan, pod_id: str, images, undo: ExitStack) -> None:
     paths = PodPaths(engine.settings, pod_id)
     undo.callback(_remove_pod_cgroups, pod_id)
-    net = network.setup(engine, pod, pod_id)
-    undo.callback(network.teardown, engine, pod, pod_id)
+    pending = network.begin_setup(engine, pod, pod_id)
+    undo.callback(network.teardown_pending, engine, pod, pod_id, pending)
+    # the infra only holds namespaces: it starts while the veth and addresses are set up
+    infra_pid = start_infra(engine, pod, pod_id, pending.netns, undo)
+    net = pending.wait()
     engine.store.set_pod_state(pod.name, ip=net.ip)
     undo.callback(release_pod_files, paths)
     write_pod_files(pod, paths, net.ip, network.peers(engine, pod, net.network))
@@ -133,7 +193,6 @@ def _make_pod(engine: Engine, pod: PodPlan, pod_id: str, images, undo: ExitStack
     sources = prepare_volumes(pod, paths, engine.settings.root,
                               field_values={"status.podIP": net.ip, "status.hostIP": host_ip(),
                                             "status.podIPs": net.ip})
-    infra_pid = start_infra(engine, pod, pod_id, net, undo)
     factory = MemberFactory(engine, pod, pod_id, paths, net, infra_pid, images, sources)
     run_init_containers(factory, undo)
     start_members(factory, undo)

@@ -9,15 +9,14 @@ running) and starts the container again. Nothing else stays alive: no daemon.
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 
 from kubeplay.model.record import ContainerRecord, ContainerRole, ContainerStatus, PodPhase, PodRecord
-from kubeplay.pods import containers
 from kubeplay.pods.engine import Engine
-from kubeplay.pods.lock import pod_lock
-from kubeplay.pods.paths import ContainerPaths
 from kubeplay.pods.status import read_exit_file
+
+# The exit callback (container_exited) runs once per exiting container, as its own process: this
+# module imports at its top only what recording an exit needs; restarting imports the rest.
 
 BACKOFF_START = 10.0
 BACKOFF_CAP = 300.0
@@ -71,8 +70,12 @@ def container_exited(engine: Engine, container_id: str) -> None:
 
 
 def _spawn_restart(engine: Engine, container_id: str) -> None:
+    import subprocess
+
+    from kubeplay.pods import containers
+
     subprocess.Popen(
-        engine.callback_argv("container-restart", container_id),
+        containers.callback_argv(engine, "container-restart", container_id),
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True, close_fds=True,
     )
@@ -80,6 +83,10 @@ def _spawn_restart(engine: Engine, container_id: str) -> None:
 
 def restart_container(engine: Engine, container_id: str) -> None:
     """Wait until the back-off allows it, then start the container again if it is still wanted."""
+    from kubeplay.pods import containers
+    from kubeplay.pods.lock import pod_lock
+    from kubeplay.pods.paths import ContainerPaths
+
     wait = (engine.store.restart_at(container_id) or 0) - time.time()
     if wait > 0:
         time.sleep(min(wait, BACKOFF_CAP))
