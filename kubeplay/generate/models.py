@@ -12,16 +12,17 @@ from typing import Any
 
 from kubeplay.errors import EngineError
 
+# kind: (model class, its module in kubernetes.client.models)
 MODELS = {
-    "Pod": "V1Pod",
-    "Deployment": "V1Deployment",
-    "ReplicaSet": "V1ReplicaSet",
-    "DaemonSet": "V1DaemonSet",
-    "Job": "V1Job",
-    "Service": "V1Service",
-    "ConfigMap": "V1ConfigMap",
-    "Secret": "V1Secret",
-    "PersistentVolumeClaim": "V1PersistentVolumeClaim",
+    "Pod": ("V1Pod", "v1_pod"),
+    "Deployment": ("V1Deployment", "v1_deployment"),
+    "ReplicaSet": ("V1ReplicaSet", "v1_replica_set"),
+    "DaemonSet": ("V1DaemonSet", "v1_daemon_set"),
+    "Job": ("V1Job", "v1_job"),
+    "Service": ("V1Service", "v1_service"),
+    "ConfigMap": ("V1ConfigMap", "v1_config_map"),
+    "Secret": ("V1Secret", "v1_secret"),
+    "PersistentVolumeClaim": ("V1PersistentVolumeClaim", "v1_persistent_volume_claim"),
 }
 API_VERSIONS = {
     "Pod": "v1", "Service": "v1", "ConfigMap": "v1", "Secret": "v1", "PersistentVolumeClaim": "v1",
@@ -36,10 +37,10 @@ def document(kind: str, metadata: dict, **body: Any) -> dict:
 
 def checked(doc: dict) -> dict:
     """The document as its Kubernetes model reads it: types checked, unset fields dropped, keys ordered."""
-    from kubernetes.client import models
+    from kubeplay.generate.model_classes import model_class as load_model_class
 
     kind = doc["kind"]
-    model_class = getattr(models, MODELS[kind])
+    model_class = load_model_class(*MODELS[kind])
     try:
         model = model_class.from_dict(doc)
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
