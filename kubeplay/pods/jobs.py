@@ -325,8 +325,11 @@ def watch_deadline(engine: Engine, namespace: str, name: str, uid: str, poll: fl
 
 
 def remove_pods(engine: Engine, names: list[str]) -> list[str]:
-    """Remove pods, holding each job's lock so no exit callback starts a replacement meanwhile."""
-    from kubeplay.pods.lifecycle import remove_pod
+    """Remove pods, holding each job's lock so no exit callback starts a replacement meanwhile.
+
+    The pods of no job go together (their grace periods overlap, a few are dismantled at once); so do
+    the pods of each job, under that job's lock."""
+    from kubeplay.pods.lifecycle import remove_pods_together
 
     removed = []
     by_job: dict[tuple[str, str], list[str]] = {}
@@ -339,15 +342,10 @@ def remove_pods(engine: Engine, names: list[str]) -> list[str]:
         by_job.setdefault(key, []).append(name)
     for (namespace, job), members in by_job.items():
         if not job:
-            for name in members:
-                remove_pod(engine, name, force=True)
-                removed.append(name)
+            removed += remove_pods_together(engine, members)
             continue
         with job_lock(engine, namespace, job):
             # a replacement may have started since the caller listed the pods: take them all
             current = [p.name for p in job_pods(engine, namespace, job)]
-            for name in dict.fromkeys(members + current):
-                if engine.store.find_pod(name):
-                    remove_pod(engine, name, force=True)
-                    removed.append(name)
+            removed += remove_pods_together(engine, list(dict.fromkeys(members + current)))
     return removed

@@ -17,6 +17,8 @@ from kubeplay.pods.status import reconcile_pod
 from kubeplay.pods.volumes import release_volumes
 
 log = logging.getLogger(__name__)
+# pods dismantled at once by remove_pods_together: each step mostly waits on runc, umount and rmdir
+REMOVE_WORKERS = 4
 
 
 def _stop_signal(record: ContainerRecord) -> str:
@@ -25,22 +27,30 @@ def _stop_signal(record: ContainerRecord) -> str:
     return (record.plan.stop_signal if record.plan else "") or "SIGTERM"
 
 
+def _member_stops(pod: PodRecord, grace: int) -> list[containers.StopRequest]:
+    return [containers.StopRequest(c.id, c.pid, _stop_signal(c), grace)
+            for c in pod.containers if c.role is not ContainerRole.INFRA]
+
+
+def _infra_stops(pod: PodRecord) -> list[containers.StopRequest]:
+    return [containers.StopRequest(c.id, c.pid, "SIGKILL", 0) for c in pod.containers if c.role is ContainerRole.INFRA]
+
+
 def _stop_all(engine: Engine, pod: PodRecord, grace: int) -> None:
     """Members and sidecars at once (each gets the full grace period), the infra last."""
-    others = [c for c in pod.containers if c.role is not ContainerRole.INFRA]
-    if others:
-        with ThreadPoolExecutor(max_workers=min(len(others), 8)) as pool:
-            for future in [pool.submit(containers.stop, engine, c.id, grace, _stop_signal(c)) for c in others]:
-                future.result()
-    for infra in (c for c in pod.containers if c.role is ContainerRole.INFRA):
-        containers.stop(engine, infra.id, 0, "SIGKILL")
+    containers.stop_all(engine, _member_stops(pod, grace))
+    containers.stop_all(engine, _infra_stops(pod))
+
+
+def _grace(pod: PodRecord, grace: int | None) -> int:
+    return pod.plan.termination_grace_period_seconds if grace is None else grace
 
 
 def stop_pod(engine: Engine, name: str, grace: int | None = None) -> None:
     with pod_lock(engine.settings, name):
         pod = reconcile_pod(engine.store, engine.settings, engine.store.get_pod(name))
         engine.store.set_pod_state(name, phase=PodPhase.STOPPED)
-        _stop_all(engine, pod, pod.plan.termination_grace_period_seconds if grace is None else grace)
+        _stop_all(engine, pod, _grace(pod, grace))
         for container in pod.containers:
             if container.status is ContainerStatus.RUNNING:
                 engine.store.set_container_state(container.id, status=ContainerStatus.EXITED, pid=None,
@@ -56,16 +66,73 @@ def remove_pod(engine: Engine, name: str, *, force: bool = False, grace: int | N
                             hint=f"stop it first (`kubeplay pod stop {name}`) or use -f")
     with pod_lock(engine.settings, name):
         engine.store.set_pod_state(name, phase=PodPhase.STOPPED)
-        _stop_all(engine, pod, pod.plan.termination_grace_period_seconds if grace is None else grace)
-        problems: list[str] = []
-        for container in reversed(pod.containers):
-            _attempt(problems, containers.remove, engine, container.id)
-        paths = PodPaths(engine.settings, pod.id)
-        _attempt(problems, network.teardown, engine, pod.plan, pod.id)
-        _attempt(problems, release_pod_files, paths)
-        _attempt(problems, release_volumes, pod.plan, paths)
-        _attempt(problems, _remove_cgroups, pod.id)
-        engine.store.remove_pod(name)
+        _stop_all(engine, pod, _grace(pod, grace))
+        problems = _dismantle(engine, pod, refresh_peers=True)
+    _finish_removal(engine, name, problems)
+
+
+def remove_pods_together(engine: Engine, names: list[str], grace: int | None = None) -> list[str]:
+    """Remove running or stopped pods (as `rm -f`), all at once; returns the names removed.
+
+    Every pod is marked Stopped and its members signalled first, so all grace periods run together;
+    each pod's infra is killed and its parts removed once its own members are gone, a few pods at a
+    time (each under its own lock); /etc/hosts of the pods that stay is rewritten once at the end.
+    """
+    pods = [pod for pod in (engine.store.find_pod(name) for name in names) if pod is not None]
+    if not pods:
+        return []
+    network.warm_up(engine, [pod.plan for pod in pods])  # pyroute2 loads while the members stop
+    engine.store, engine.runtime  # noqa: B018 - made once, before threads race to make them
+    with ThreadPoolExecutor(max_workers=min(REMOVE_WORKERS, len(pods)), thread_name_prefix="kubeplay-rm") as pool:
+        pods = [pod for pod in pool.map(lambda pod: _mark_stopped(engine, pod.name), pods) if pod is not None]
+        containers.stop_all(engine, [stop for pod in pods for stop in _member_stops(pod, _grace(pod, grace))])
+        outcomes = list(pool.map(lambda pod: _remove_stopped(engine, pod), pods))
+    leaving = {pod.name for pod in pods}
+    for network_name in {network.network_name(pod.plan) for pod in pods} - {"", "none"}:
+        network.refresh_peer_hosts(engine, network_name, leaving=leaving)
+    problems = [problem for outcome in outcomes for problem in outcome]
+    if problems:
+        raise KubeplayError("pods were removed, but some of their parts could not be cleaned: " + "; ".join(problems),
+                            hint="`kubeplay system check` may tell why; re-running the command is safe")
+    return [pod.name for pod in pods]
+
+
+def _mark_stopped(engine: Engine, name: str) -> PodRecord | None:
+    with pod_lock(engine.settings, name):  # no restart revives a container of a Stopped pod
+        found = engine.store.find_pod(name)
+        if found is None:
+            return None  # removed meanwhile by another command
+        pod = reconcile_pod(engine.store, engine.settings, found)
+        engine.store.set_pod_state(name, phase=PodPhase.STOPPED)
+        return pod
+
+
+def _remove_stopped(engine: Engine, pod: PodRecord) -> list[str]:
+    with pod_lock(engine.settings, pod.name):
+        containers.stop_all(engine, _infra_stops(pod))
+        problems = _dismantle(engine, pod, refresh_peers=False)
+    try:
+        _finish_removal(engine, pod.name, [])
+    except KubeplayError as exc:
+        problems.append(exc.message)
+    return [f'pod "{pod.name}": {problem}' for problem in problems]
+
+
+def _dismantle(engine: Engine, pod: PodRecord, *, refresh_peers: bool) -> list[str]:
+    """Remove the stopped pod's containers, network, files and record; returns what failed."""
+    problems: list[str] = []
+    for container in reversed(pod.containers):
+        _attempt(problems, containers.remove, engine, container.id)
+    paths = PodPaths(engine.settings, pod.id)
+    _attempt(problems, lambda: network.teardown(engine, pod.plan, pod.id, refresh_peers=refresh_peers))
+    _attempt(problems, release_pod_files, paths)
+    _attempt(problems, release_volumes, pod.plan, paths)
+    _attempt(problems, _remove_cgroups, pod.id)
+    engine.store.remove_pod(pod.name)
+    return problems
+
+
+def _finish_removal(engine: Engine, name: str, problems: list[str]) -> None:
     remove_lock(engine.settings, name)
     if problems:
         raise KubeplayError(f'pod "{name}" was removed, but some of it could not be cleaned: ' + "; ".join(problems),

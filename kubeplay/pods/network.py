@@ -159,8 +159,10 @@ def teardown_pending(engine: Engine, pod: PodPlan, pod_id: str, pending: Pending
     teardown(engine, pod, pod_id)
 
 
-def teardown(engine: Engine, pod: PodPlan, pod_id: str) -> None:
-    """Symmetric to setup and safe on a half-made pod: each part removes only what exists."""
+def teardown(engine: Engine, pod: PodPlan, pod_id: str, *, refresh_peers: bool = True) -> None:
+    """Symmetric to setup and safe on a half-made pod: each part removes only what exists.
+
+    A caller removing many pods passes refresh_peers=False and calls refresh_peer_hosts once after."""
     if pod.host_network:
         return
     if engine.settings.rootless:
@@ -175,36 +177,43 @@ def teardown(engine: Engine, pod: PodPlan, pod_id: str) -> None:
 
         if pod.ports:
             unpublish(pod.name)
-        detach_pod(engine.settings, engine.db, pod.name, name)
-        refresh_peer_hosts(engine, name, leaving=pod.name)
+        detach_pod(engine.settings, engine.db, pod.name, name)  # the host end only: its peer goes with it
+        if refresh_peers:
+            refresh_peer_hosts(engine, name, leaving={pod.name})
     from kubeplay.net.netns import netns_path, remove_netns
 
     remove_netns(netns_path(engine.settings, pod_id))
+
+
+def peers_among(records, pod_name: str, network: str, leaving: set[str] = frozenset()) -> list[tuple[str, str, str]]:
+    """(name, namespace, ip) of the pods in `records` on `network`, but `pod_name` and `leaving`."""
+    if not network or network == "none":
+        return []
+    return [(record.name, record.plan.namespace, record.ip) for record in records
+            if record.name != pod_name and record.name not in leaving and record.ip
+            and network_name(record.plan) == network]
 
 
 def peers(engine: Engine, pod: PodPlan, network: str) -> list[tuple[str, str, str]]:
     """(name, namespace, ip) of the other pods on the same network, for /etc/hosts."""
     if not network or network == "none":
         return []
-    result = []
-    for record in engine.store.list_pods():
-        if record.name != pod.name and record.ip and network_name(record.plan) == network:
-            result.append((record.name, record.plan.namespace, record.ip))
-    return result
+    return peers_among(engine.store.list_pods(), pod.name, network)
 
 
-def refresh_peer_hosts(engine: Engine, network: str, leaving: str = "") -> None:
-    """Rewrite /etc/hosts of the running pods on `network`; `leaving` (a pod being removed, whose
-    record still exists) is left out of everyone's file."""
+def refresh_peer_hosts(engine: Engine, network: str, leaving: set[str] = frozenset()) -> None:
+    """Rewrite /etc/hosts of the running pods on `network`; `leaving` (pods being removed, whose
+    records may still exist) are left out of everyone's file. One listing serves every pod."""
     from kubeplay.pods.paths import PodPaths
     from kubeplay.pods.podfiles import refresh_hosts
 
     if not network or network == "none":
         return
-    for record in engine.store.list_pods():
-        if record.name == leaving or not record.ip or network_name(record.plan) != network:
+    records = engine.store.list_pods()
+    for record in records:
+        if record.name in leaving or not record.ip or network_name(record.plan) != network:
             continue
-        others = [peer for peer in peers(engine, record.plan, network) if peer[0] != leaving]
+        others = peers_among(records, record.name, network, leaving)
         try:
             refresh_hosts(record.plan, PodPaths(engine.settings, record.id), record.ip, others)
         except OSError as exc:  # a pod going away at the same moment: its file no longer matters

@@ -27,7 +27,7 @@ from kubeplay.pods.images import ensure_images
 from kubeplay.pods.infra import infra_rootfs
 from kubeplay.pods.lock import pod_lock
 from kubeplay.pods.paths import PodPaths
-from kubeplay.pods.podfiles import mount_shm, refresh_hosts, release_pod_files, write_pod_files
+from kubeplay.pods.podfiles import mount_shm, release_pod_files, write_pod_files
 from kubeplay.pods.volumes import prepare_volumes, release_volumes
 
 Progress = Callable[[str], None]
@@ -206,11 +206,5 @@ def _remove_pod_cgroups(pod_id: str) -> None:
 
 def _refresh_peers(engine: Engine, changed: list[PodPlan]) -> None:
     """Pods on the same network learn each other's names: rewrite their /etc/hosts in place."""
-    networks = {network.network_name(plan) for plan in changed} - {"", "none"}
-    if not networks:
-        return
-    for record in engine.store.list_pods():
-        name = network.network_name(record.plan)
-        if name in networks and record.ip:
-            refresh_hosts(record.plan, PodPaths(engine.settings, record.id), record.ip,
-                          network.peers(engine, record.plan, name))
+    for name in {network.network_name(plan) for plan in changed} - {"", "none"}:
+        network.refresh_peer_hosts(engine, name)
