@@ -6,6 +6,7 @@ import base64
 import dataclasses
 import types
 import typing
+from collections.abc import Callable
 from functools import cache
 from typing import Any, TypeVar
 
@@ -25,35 +26,59 @@ def to_dict(obj: Any) -> Any:
     return obj
 
 
-@cache
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
 def from_dict(cls: type[T], data: Any) -> T:
     """The inverse of to_dict for a dataclass type; unknown keys are ignored (older plans)."""
-    return _convert(cls, data)
+    return None if data is None else _converter(cls)(data)  # type: ignore[return-value]
 
 
-def _convert(tp: Any, value: Any) -> Any:
-    if value is None:
-        return None
+# Reading plans back is on every pod verb's path (and a listing of many pods): the walk over a
+# type's hints is done once per type, into a converter function, instead of once per value.
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _decode_bytes(value: Any) -> Any:
+    return base64.b64decode(value) if isinstance(value, str) else value
+
+
+@cache
+def _converter(tp: Any) -> Callable[[Any], Any]:
+    """A function that turns to_dict's output for type tp (never None) back into a tp."""
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         options = [arg for arg in typing.get_args(tp) if arg is not type(None)]
-        return _convert(options[0], value) if len(options) == 1 else value
+        return _converter(options[0]) if len(options) == 1 else _identity  # a real union stays as read
     if origin is tuple:
         args = typing.get_args(tp)
         if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_convert(args[0], item) for item in value)
-        return tuple(_convert(arg, item) for arg, item in zip(args, value))
+            item = _converter(args[0])
+            return tuple if item is _identity else (lambda value: tuple(_or_none(item, v) for v in value))
+        items = [_converter(arg) for arg in args]
+        return lambda value: tuple(_or_none(c, v) for c, v in zip(items, value))
     if origin is dict:
-        _, value_type = typing.get_args(tp)
-        return {key: _convert(value_type, item) for key, item in value.items()}
-    if tp is bytes and isinstance(value, str):
-        return base64.b64decode(value)
+        item = _converter(typing.get_args(tp)[1])
+        return dict if item is _identity else (lambda value: {k: _or_none(item, v) for k, v in value.items()})
+    if tp is bytes:
+        return _decode_bytes
     if dataclasses.is_dataclass(tp):
-        hints = _hints(tp)
-        names = {f.name for f in dataclasses.fields(tp) if f.init}
-        return tp(**{k: _convert(hints[k], v) for k, v in value.items() if k in names})
-    return value
+        return _dataclass_converter(tp)
+    return _identity
+
+
+def _or_none(convert: Callable[[Any], Any], value: Any) -> Any:
+    return None if value is None else convert(value)
+
+
+def _dataclass_converter(cls: type) -> Callable[[Any], Any]:
+    fields: dict[str, Callable[[Any], Any]] | None = None  # filled on first use: a type may refer to itself
+
+    def convert(value: Any) -> Any:
+        nonlocal fields
+        if fields is None:
+            hints = typing.get_type_hints(cls)
+            fields = {f.name: _converter(hints[f.name]) for f in dataclasses.fields(cls) if f.init}
+        known = fields
+        return cls(**{k: (None if v is None else known[k](v)) for k, v in value.items() if k in known})
+
+    return convert
