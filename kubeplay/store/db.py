@@ -34,17 +34,25 @@ class Database:
             raise StoreError(f"state database {path}: {exc}", hint="check permissions and free space") from exc
 
     def _migrate(self) -> None:
+        # the common case, a current schema, is read without BEGIN IMMEDIATE: a read-only command
+        # (pods, ps) then never waits for, or holds up, another command's write lock
+        if self._schema_version() == len(MIGRATIONS):
+            return
         with self.transaction() as conn:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > len(MIGRATIONS):
-                raise StoreError(
-                    f"state database {self.path} has schema version {version}, newer than this kubeplay knows",
-                    hint="use a newer kubeplay, or another --root",
-                )
+            version = self._schema_version()  # again under the lock: another command may have migrated
             for number in range(version, len(MIGRATIONS)):
                 for statement in MIGRATIONS[number]:
                     conn.execute(statement)
             conn.execute(f"PRAGMA user_version={len(MIGRATIONS)}")
+
+    def _schema_version(self) -> int:
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"state database {self.path} has schema version {version}, newer than this kubeplay knows",
+                hint="use a newer kubeplay, or another --root",
+            )
+        return version
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
