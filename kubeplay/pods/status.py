@@ -74,12 +74,13 @@ def reconcile_container(store, settings: Settings, record: ContainerRecord,
     return store.get_container(record.id) or record
 
 
-def _reconcile_containers(store, settings: Settings, containers: tuple[ContainerRecord, ...]) -> bool:
+def _reconcile_containers(store, settings: Settings, containers: tuple[ContainerRecord, ...],
+                          session: str | None = None) -> bool:
     """Reconcile every running container; True when a record was corrected."""
     running = [c for c in containers if c.status is ContainerStatus.RUNNING]
     if not running:
         return False
-    session = session_id(settings)
+    session = session if session is not None else session_id(settings)
     # a list, not a generator: every running container is reconciled, not just up to the first change
     return any([reconcile_container(store, settings, c, session) is not c for c in running])
 
@@ -91,7 +92,10 @@ def reconcile_pod(store, settings: Settings, pod: PodRecord) -> PodRecord:
 def reconciled_overviews(store, settings: Settings) -> list[PodOverview]:
     """Every pod's overview (store.pod_overviews), after reconciling the running containers."""
     overviews = store.pod_overviews()
-    changed = [_reconcile_containers(store, settings, pod.containers) for pod in overviews]
+    if not overviews:
+        return overviews
+    session = session_id(settings)  # one read of the marker for all pods
+    changed = [_reconcile_containers(store, settings, pod.containers, session) for pod in overviews]
     return store.pod_overviews() if any(changed) else overviews
 
 
