@@ -135,22 +135,26 @@ def stop_all(engine: Engine, requests: list[StopRequest]) -> None:
 KILL_WAIT = 10.0  # seconds for a SIGKILLed container to be gone
 
 
-def _own_init(engine: Engine, request: StopRequest) -> int | None:
-    """The recorded pid, if it is still this container's init: alive, and a child of its conmon
-    (conmon is the container's subreaper). None when gone or when that cannot be told."""
+RUNNING, GONE, UNKNOWN = "running", "gone", "unknown"
+
+
+def _init_state(engine: Engine, request: StopRequest) -> str:
+    """What /proc says of the recorded init: RUNNING while alive and a child of the container's
+    conmon (conmon is its subreaper), GONE once it has exited (or is a zombie), UNKNOWN when it
+    cannot be told (no pid, or the pid now belongs to something else): then ask the runtime."""
     from kubeplay.runtime.conmon import conmon_pid
 
     if not request.pid:
-        return None
+        return UNKNOWN
     try:
         stat = Path(f"/proc/{request.pid}/stat").read_text()
     except OSError:
-        return None
+        return GONE
     fields = stat[stat.rfind(")") + 2:].split()
     if fields[0] == "Z":
-        return None
+        return GONE
     parent = conmon_pid(ContainerPaths(engine.settings, request.container_id).conmon_pidfile)
-    return request.pid if parent is not None and int(fields[1]) == parent else None
+    return RUNNING if parent is not None and int(fields[1]) == parent else UNKNOWN
 
 
 def _signal(engine: Engine, request: StopRequest, name: str, every_process: bool = False) -> bool:
@@ -158,12 +162,16 @@ def _signal(engine: Engine, request: StopRequest, name: str, every_process: bool
     it is provably the container's (a runc process per container costs ~20 ms of CPU, which adds
     up with 50 pods going down); otherwise, or for all its processes, through the runtime."""
     number = _signal_number(name)
-    if not every_process and number is not None and _own_init(engine, request) is not None:
-        try:
-            os.kill(request.pid, number)  # type: ignore[arg-type]
-            return True
-        except ProcessLookupError:
-            pass
+    if not every_process and number is not None:
+        state = _init_state(engine, request)
+        if state == GONE:
+            return False
+        if state == RUNNING:
+            try:
+                os.kill(request.pid, number)  # type: ignore[arg-type]
+                return True
+            except ProcessLookupError:
+                return False
     state = engine.runtime.state(request.container_id)
     if not state or state.get("status") not in ("running", "created", "paused"):
         return False
@@ -190,10 +198,9 @@ def _signal_number(name: str) -> int | None:
 
 
 def _running(engine: Engine, request: StopRequest) -> bool:
-    if _own_init(engine, request) is not None:
-        return True
-    if request.pid and not Path(f"/proc/{request.pid}").exists():
-        return False  # the recorded init is gone: the container has stopped
+    state = _init_state(engine, request)
+    if state != UNKNOWN:
+        return state == RUNNING
     current = engine.runtime.state(request.container_id)  # no pid to go by: ask the runtime
     return bool(current) and current.get("status") == "running"
 

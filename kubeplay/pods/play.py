@@ -25,6 +25,7 @@ from kubeplay.pods.create import (
 from kubeplay.pods.engine import Engine
 from kubeplay.pods.images import ensure_images
 from kubeplay.pods.infra import infra_rootfs
+from kubeplay.pods.status import session_id
 from kubeplay.pods.lock import pod_lock
 from kubeplay.pods.paths import PodPaths
 from kubeplay.pods.podfiles import mount_shm, release_pod_files, write_pod_files
@@ -114,6 +115,7 @@ def _make_all(engine: Engine, plans: list[PodPlan], images: list[dict], progress
     # make the shared, lazily made parts once, before threads race to make them
     engine.store, engine.runtime  # noqa: B018
     infra_rootfs(engine)  # its temporary name is per process, so threads must not make it together
+    session_id(engine.settings)  # the same holds for the run root's session marker
     with ThreadPoolExecutor(max_workers=min(PLAY_WORKERS, len(plans)), thread_name_prefix="kubeplay-play") as pool:
         for future in [pool.submit(make, index) for index in range(len(plans))]:
             future.result()
