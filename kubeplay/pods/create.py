@@ -62,10 +62,6 @@ def start_infra(engine: Engine, pod: PodPlan, pod_id: str, netns: Path | None, u
     container_id = uuid.uuid4().hex
     engine.store.add_container(container_id, pod.name, infra_name(pod), ContainerRole.INFRA, 0, None, None)
     undo.callback(containers.remove, engine, container_id)
-    if engine.settings.rootless:
-        from kubeplay.rootless.cgroups import warn_without_limits
-
-        warn_without_limits(pod)  # once per pod: without a delegated cgroup v2 subtree, no limits apply
     ctx = SpecContext(
         container_id=container_id,
         pod_id=pod_id,
@@ -105,6 +101,12 @@ class MemberFactory:
         self.shared = _shared_mounts(paths, pod)
         self.field_values = {"status.podIP": net.ip or "", "status.hostIP": host_ip(),
                              "status.podIPs": net.ip or ""}
+        self.delegated_cgroup = ""
+        if engine.settings.rootless:
+            from kubeplay.rootless.cgroups import warn_without_limits
+
+            # a delegated cgroup v2 subtree takes the pod's limits; without one, one warning per pod
+            self.delegated_cgroup = warn_without_limits(pod)
 
     def register(self, container: ContainerPlan, role: ContainerRole, position: int) -> str:
         container_id = uuid.uuid4().hex
@@ -133,6 +135,7 @@ class MemberFactory:
             rootless=self.engine.settings.rootless,
             seccomp_profile_path=None,
             share_pid=self.pod.share_process_namespace,
+            delegated_cgroup=self.delegated_cgroup,
         )
         spec = build_member_spec(container, self.pod, image.config, rootfs, ctx)
         write_bundle(ContainerPaths(self.engine.settings, container_id).bundle, spec)
