@@ -7,6 +7,7 @@ import time
 import urllib.request
 
 import pytest
+import yaml
 
 from tests.integration.conftest import BUSYBOX
 
@@ -68,12 +69,22 @@ def test_patch_and_configmap_files_apply_before_play(pods):
     assert len(created) == 2 and all(name.startswith("app-") for name in created)
     shown = pods("exec", created[0], "--", "sh", "-c", "echo $MODE")
     assert shown.stdout.strip() == "from-configmap-file"
+    # generate carries what the patch and the --configmap file did
+    generated = pods("generate", *created)
+    assert generated.returncode == 0, generated.stderr
+    documents = {doc["kind"]: doc for doc in yaml.safe_load_all(generated.stdout)}
+    assert documents["Deployment"]["spec"]["replicas"] == 2
+    assert documents["ConfigMap"]["data"]["mode"] == "from-configmap-file"
 
 
 def test_publish_makes_a_port_reachable_from_the_host(pods):
     manifest = pods.write("pub.yaml", pods.pod("pub", server(page="published-page"), terminationGracePeriodSeconds=0))
     assert pods("play", "--publish", "127.0.0.1:18931:80", str(manifest)).returncode == 0
     assert get("http://127.0.0.1:18931/").strip() == "published-page"
+    generated = pods("generate", "pub")
+    assert generated.returncode == 0, generated.stderr
+    port = yaml.safe_load(generated.stdout)["spec"]["containers"][0]["ports"][0]
+    assert (port["hostPort"], port["containerPort"], port.get("hostIP")) == (18931, 80, "127.0.0.1")
 
 
 def test_bad_publish_is_refused(pods):
