@@ -31,10 +31,24 @@ def unmount(target: Path) -> None:
             raise HostError(f"cannot unmount {target}: {os.strerror(errno)}")
 
 
+def mount_points() -> list[str]:
+    """Every mount point of this mount namespace (mountinfo escapes spaces and the like as octal)."""
+    try:
+        with open("/proc/self/mountinfo") as info:
+            return [fields[4].encode().decode("unicode_escape") for line in info if len(fields := line.split()) > 4]
+    except OSError:
+        return []
+
+
 def is_mounted(target: Path) -> bool:
-    text = str(target)
-    with open("/proc/self/mountinfo") as info:
-        return any(line.split()[4] == text for line in info)
+    return str(target) in mount_points()
+
+
+def mounts_below(directory: Path) -> list[str]:
+    """Mount points at or below `directory`, deepest first, so they can be unmounted in order."""
+    prefix = str(directory.resolve())
+    found = {point for point in mount_points() if point == prefix or point.startswith(prefix + "/")}
+    return sorted(found, key=lambda point: point.count("/"), reverse=True)
 
 
 def mount_overlay(lowers: list[Path], upper: Path, work: Path, target: Path) -> None:

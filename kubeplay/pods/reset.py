@@ -15,8 +15,6 @@ volume bind-mounted somewhere below can never be deleted through its mount.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
 import os
 import shutil
@@ -24,11 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kubeplay.config import Settings
-from kubeplay.errors import KubeplayError, UserError
+from kubeplay.errors import HostError, KubeplayError, UserError
+from kubeplay.pods import mounts
 from kubeplay.pods.engine import Engine
 
 log = logging.getLogger(__name__)
-MNT_DETACH = 2
 
 
 @dataclass
@@ -130,32 +128,16 @@ def _remove_netns_leftovers(settings: Settings, report: ResetReport) -> None:
             _attempt(report, remove_netns, path)
 
 
-def _mounts_below(directory: Path) -> list[str]:
-    prefix = str(directory.resolve())
-    points = []
-    try:
-        lines = Path("/proc/self/mountinfo").read_text().splitlines()
-    except OSError:
-        return []
-    for line in lines:
-        fields = line.split()
-        if len(fields) > 4:
-            point = fields[4].encode().decode("unicode_escape")  # mountinfo escapes spaces as octal
-            if point == prefix or point.startswith(prefix + "/"):
-                points.append(point)
-    return sorted(set(points), key=lambda point: point.count("/"), reverse=True)
-
-
 def _remove_directory(directory: Path, report: ResetReport) -> None:
     if not directory.exists():
         return
-    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    for point in _mounts_below(directory):
-        # MNT_DETACH: a busy mount is cut out of the tree now, so rmtree cannot walk into it
-        if libc.umount2(point.encode(), MNT_DETACH) != 0:
+    for point in mounts.mounts_below(directory):
+        try:
+            mounts.unmount(Path(point))  # detached: rmtree below cannot walk into a busy mount
+        except HostError:
             report.problems.append(f"cannot unmount {point}; {directory} was kept")
             return
-    if _mounts_below(directory):
+    if mounts.mounts_below(directory):
         report.problems.append(f"mounts remain below {directory}; it was kept")
         return
     try:
