@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from pathlib import Path
 
 from kubeplay.config import find_catatonit
 from kubeplay.model.plan import PodPlan
 from kubeplay.pods.engine import Engine
 
+
 def infra_rootfs(engine: Engine) -> Path:
     """Made once per graph root: /catatonit and the mount points; shared read-only by all infras."""
     rootfs = engine.settings.root / "infra" / "rootfs"
     if (rootfs / "catatonit").exists():
         return rootfs
-    tmp = rootfs.parent / f".rootfs-{os.getpid()}"
+    tmp = rootfs.parent / f".rootfs-{os.getpid()}-{threading.get_ident()}"
     shutil.rmtree(tmp, ignore_errors=True)
     for directory in ("proc", "dev", "sys", "etc", "tmp"):
         (tmp / directory).mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 from kubeplay.model.plan import PodPlan
@@ -19,7 +20,7 @@ def pod_hostname(pod: PodPlan) -> str:
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}")
     tmp.write_text(text)
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)

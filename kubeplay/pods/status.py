@@ -10,10 +10,18 @@ containers' states); `kubeplay pods` uses overviews so that listing decodes no p
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 from kubeplay.config import Settings
-from kubeplay.model.record import ContainerRecord, ContainerRole, ContainerStatus, PodOverview, PodPhase, PodRecord
+from kubeplay.model.record import (
+    ContainerRecord,
+    ContainerRole,
+    ContainerStatus,
+    PodOverview,
+    PodPhase,
+    PodRecord,
+)
 
 
 def session_id(settings: Settings) -> str:
@@ -25,7 +33,7 @@ def session_id(settings: Settings) -> str:
 
         settings.runroot.mkdir(parents=True, exist_ok=True)
         value = uuid.uuid4().hex
-        tmp = marker.with_suffix(f".{os.getpid()}")
+        tmp = marker.with_suffix(f".{os.getpid()}-{threading.get_ident()}")
         tmp.write_text(value)
         try:
             os.link(tmp, marker)  # first writer wins; later ones read its value

@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 
 from kubeplay.errors import HostError
@@ -98,7 +99,7 @@ def overlay_mode(runroot: Path) -> str:
                              "(`apt-get install fuse-overlayfs`) and make /dev/fuse usable (chmod 0666 /dev/fuse)")
     if mode == FUSE:
         log.info("rootless: kernel overlay refused in the user namespace; using fuse-overlayfs")
-    partial = cached.with_suffix(f".{os.getpid()}")
+    partial = cached.with_suffix(f".{os.getpid()}-{threading.get_ident()}")
     partial.write_text(mode)
     partial.replace(cached)
     return mode

@@ -24,10 +24,16 @@ import select
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
-from kubeplay.config import ROOTLESS_UID_ENV, Settings, find_catatonit, in_initial_user_namespace
+from kubeplay.config import (
+    ROOTLESS_UID_ENV,
+    Settings,
+    find_catatonit,
+    in_initial_user_namespace,
+)
 from kubeplay.errors import HostError
 from kubeplay.rootless.subids import UserIds, map_arguments, user_ids
 
@@ -179,7 +185,7 @@ def start_pause(ids: UserIds, runroot: Path) -> int:
     while started is None and time.monotonic() < deadline:
         started = _start_time(pid)
     pidfile = pause_pidfile(runroot)
-    partial = pidfile.with_suffix(f".{os.getpid()}")
+    partial = pidfile.with_suffix(f".{os.getpid()}-{threading.get_ident()}")
     partial.write_text(f"{pid} {started}\n")
     partial.replace(pidfile)
     return pid

@@ -14,6 +14,7 @@ import resource
 import shutil
 import subprocess
 import tempfile
+import threading
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -205,7 +206,7 @@ def _read_cache(cache: Path, key: list[list]) -> RuntimeInfo | None:
 def _write_cache(cache: Path, key: list[list], info: RuntimeInfo) -> None:
     try:
         cache.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        partial = cache.with_suffix(f".{os.getpid()}.tmp")
+        partial = cache.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp")
         partial.write_text(json.dumps({"key": key, "chosen": asdict(info)}))
         partial.replace(cache)
     except OSError:
