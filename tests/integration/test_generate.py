@@ -52,7 +52,7 @@ def test_play_generate_down_play_gives_the_same_pods(pods, manifest):
     assert before
 
     generated = pods.manifests / "generated.yaml"
-    result = pods("generate", "--include-secrets", "-f", str(generated), *before)
+    result = pods("generate", "--include-secrets", "-f", str(generated), *sorted(before))
     assert result.returncode == 0, result.stderr
     assert pods("down", str(original)).returncode == 0
     assert stored_plans(pods) == {}
@@ -62,7 +62,7 @@ def test_play_generate_down_play_gives_the_same_pods(pods, manifest):
     after = stored_plans(pods)
     assert unique(after.values()) == unique(before.values())
 
-    again = pods("generate", "--include-secrets", *after)
+    again = pods("generate", "--include-secrets", *sorted(after))  # pods of one play are made concurrently: name order, not creation order
     assert again.returncode == 0, again.stderr
     assert again.stdout == generated.read_text()
     assert pods("down", str(generated)).returncode == 0
