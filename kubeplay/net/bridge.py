@@ -45,15 +45,18 @@ def ensure_bridge(record: NetworkRecord) -> int:
 def _ensure_bridge(record: NetworkRecord) -> int:
     subnet = ipaddress.ip_network(record.subnet)
     with rtnl(f"setting up bridge {record.bridge} of network {record.name}") as ipr:
-        index = link_index(ipr, record.bridge)
+        index = link_index(record.bridge)
         fresh = index is None
-        if fresh:
-            ipr.link("add", ifname=record.bridge, kind="bridge")
-            index = link_index(ipr, record.bridge)
-        if not _has_address(ipr, index, record.gateway, subnet.prefixlen):
+        if index is None:
+            ipr.add_link(record.bridge, "bridge")
+            index = link_index(record.bridge)
+        if index is None:
+            raise HostError(f"bridge {record.bridge} did not appear after it was added",
+                            hint="check `ip link` and `dmesg` on the host")
+        if (record.gateway, subnet.prefixlen) not in ipr.addresses(index):
             fresh = True
-            ipr.addr("add", index=index, address=record.gateway, prefixlen=subnet.prefixlen)
-        ipr.link("set", index=index, state="up")
+            ipr.add_address(index, record.gateway, subnet.prefixlen)
+        ipr.set_link(index, up=True)
     # pods reach beyond the host only if the host routes between interfaces
     write_sysctl("net.ipv4.ip_forward", "1", "pods on the bridge need routing to the outside")
     # a hostPort reached at 127.0.0.1 is DNATed to the pod and leaves through the bridge with a
@@ -65,13 +68,6 @@ def _ensure_bridge(record: NetworkRecord) -> int:
         # and the table go together: a reboot drops both); skipping two nft runs saves ~60 ms a pod
         nftables.install_masquerade(record.name, record.subnet, table=nft_table(record), bridge=record.bridge)
     return index
-
-
-def _has_address(ipr, index: int, address: str, prefixlen: int) -> bool:
-    for item in ipr.get_addr(index=index):
-        if item.get("IFA_ADDRESS") == address and item["prefixlen"] == prefixlen:
-            return True
-    return False
 
 
 def _write_device_sysctl(device: str, key: str, value: str, why: str) -> None:
@@ -89,9 +85,9 @@ def _remove_bridge(record: NetworkRecord) -> None:
     if link_exists(record.bridge):
         try:
             with rtnl(f"removing bridge {record.bridge} of network {record.name}") as ipr:
-                index = link_index(ipr, record.bridge)
+                index = link_index(record.bridge)
                 if index is not None:
-                    ipr.link("del", index=index)
+                    ipr.delete_link(index)
         except HostError as exc:
             if netlink_code(exc) != errno.ENODEV:  # gone meanwhile: that is what we wanted
                 raise

@@ -77,10 +77,12 @@ def _create_veth(host: str, bridge_index: int, netns_path: Path) -> None:
                         hint="the pod's namespace is gone; remove the pod and play it again") from exc
     try:
         with rtnl(f"creating veth {host}") as ipr:
-            ipr.link("add", ifname=host, kind="veth",
-                     peer={"ifname": POD_INTERFACE, "net_ns_fd": netns_fd})
-            index = link_index(ipr, host)
-            ipr.link("set", index=index, master=bridge_index, state="up")
+            ipr.add_link(host, "veth", peer=POD_INTERFACE, peer_netns_fd=netns_fd)
+            index = link_index(host)
+            if index is None:
+                raise HostError(f"veth {host} did not appear after it was added",
+                                hint="check `dmesg` for veth errors")
+            ipr.set_link(index, up=True, master=bridge_index)
     finally:
         os.close(netns_fd)
 
@@ -93,13 +95,13 @@ def _configure_pod_side(netns_path: Path, ip: str, prefix_len: int, gateway: str
 
 def _configure_eth0(netns_path: Path, ip: str, prefix_len: int, gateway: str) -> None:
     with rtnl(f"configuring {POD_INTERFACE} in {netns_path}") as ipr:
-        index = link_index(ipr, POD_INTERFACE)
+        index = link_index(POD_INTERFACE)
         if index is None:
             raise HostError(f"{POD_INTERFACE} did not appear in {netns_path}",
                             hint="check `dmesg` for veth errors")
-        ipr.addr("add", index=index, address=ip, prefixlen=prefix_len)
-        ipr.link("set", index=index, state="up")
-        ipr.route("add", dst="0.0.0.0/0", gateway=gateway, oif=index)
+        ipr.add_address(index, ip, prefix_len)
+        ipr.set_link(index, up=True)
+        ipr.add_default_route(gateway, index)
 
 
 def _delete_link(name: str) -> None:
@@ -107,9 +109,9 @@ def _delete_link(name: str) -> None:
         return
     try:
         with rtnl(f"removing veth {name}") as ipr:
-            index = link_index(ipr, name)
+            index = link_index(name)
             if index is not None:
-                ipr.link("del", index=index)  # takes the pod's end with it
+                ipr.delete_link(index)  # takes the pod's end with it
     except HostError as exc:
         if netlink_code(exc) != errno.ENODEV:
             raise

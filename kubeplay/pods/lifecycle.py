@@ -81,7 +81,6 @@ def remove_pods_together(engine: Engine, names: list[str], grace: int | None = N
     pods = [pod for pod in (engine.store.find_pod(name) for name in names) if pod is not None]
     if not pods:
         return []
-    network.warm_up(engine, [pod.plan for pod in pods])  # pyroute2 loads while the members stop
     engine.store, engine.runtime  # noqa: B018 - made once, before threads race to make them
     session_id(engine.settings)  # its marker is written through a per-process temporary name
     with ThreadPoolExecutor(max_workers=min(REMOVE_WORKERS, len(pods)), thread_name_prefix="kubeplay-rm") as pool:

@@ -61,15 +61,6 @@ def check_pod_ports(engine: Engine, pod: PodPlan) -> None:
 ATTACH_TIMEOUT = 120.0  # seconds; an attach takes tens of milliseconds, more under heavy load
 
 
-def warm_up(engine: Engine, plans: list[PodPlan]) -> None:
-    """Start loading the netlink library in the background when some pod will need a bridge."""
-    if engine.settings.rootless or not any(network_name(plan) not in ("", "none") for plan in plans):
-        return
-    from kubeplay.net.netlink import warm_up as warm_up_netlink
-
-    warm_up_netlink()
-
-
 class PendingNet:
     """A pod's network in the making: `netns` is usable at once, `wait` returns the attached network."""
 

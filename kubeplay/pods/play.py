@@ -63,7 +63,6 @@ def play(engine: Engine, plans: list[PodPlan], progress: Progress | None = None,
         return create_stopped(engine, plans, progress)
     for plan in plans:
         network.check_pod_ports(engine, plan)
-    network.warm_up(engine, plans)
     images = [ensure_images(engine, plan, progress) for plan in plans]  # all found before anything is made
     outcomes = _make_all(engine, plans, images, progress)
     failures = [o.error for o in outcomes if o.error is not None and not isinstance(o.error, InitContainerFailed)]
