@@ -4,12 +4,12 @@ when it runs, to keep start-up fast. kubeplay.cli.main wraps it in the error bou
 from __future__ import annotations
 
 import importlib
-import sys
 from pathlib import Path
 
 import click
 
 from kubeplay import __version__
+from kubeplay.cli.fast import configure_logging
 from kubeplay.config import Settings, default_root, default_runroot
 
 COMMANDS = {
@@ -79,7 +79,7 @@ class LazyGroup(click.Group):
 def cli(ctx: click.Context, root: Path | None, runroot: Path | None, runtime: str | None,
         log_level: str, debug: bool) -> None:
     """Play Kubernetes YAML on this machine: pods, with no daemon."""
-    _configure_logging(log_level, debug)
+    configure_logging(log_level.lower(), debug)
     ctx.obj = Settings(
         root=(root or default_root()).absolute(),
         runroot=(runroot or default_runroot()).absolute(),
@@ -91,15 +91,6 @@ def cli(ctx: click.Context, root: Path | None, runroot: Path | None, runtime: st
         from kubeplay.rootless.userns import enter_user_namespace
 
         enter_user_namespace(ctx.obj, explicit_runroot=runroot is not None)
-
-
-def _configure_logging(log_level: str, debug: bool) -> None:
-    import logging
-
-    level = logging.DEBUG if debug else getattr(logging, log_level.upper())
-    # only kubeplay's own loggers speak at the chosen level; libraries (pyroute2) stay at warnings
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s", stream=sys.stderr)
-    logging.getLogger("kubeplay").setLevel(level)
 
 
 def invoke(argv: list[str]) -> object:

@@ -22,51 +22,69 @@ def _print_version() -> None:
     sys.stdout.flush()
 
 
+def _say(text: str) -> None:
+    sys.stderr.write(f"{text}\n")
+    sys.stderr.flush()
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv == ["--version"]:  # the common form; others (`--root X --version`) go through click
         _print_version()
         sys.exit(0)
-    import click
-
     from kubeplay.errors import KubeplayError
 
     debug = _wants_debug(argv)
     try:
-        from kubeplay.cli.lazy import invoke
+        from kubeplay.cli.fast import plan
 
-        returned = invoke(argv)
+        work = plan(argv)
+        if work is not None:
+            work()
+            returned = 0
+        else:
+            from kubeplay.cli.lazy import invoke
+
+            returned = invoke(argv)
     except KubeplayError as exc:
         if debug:
             import traceback
 
             traceback.print_exc()
-        click.echo(f"error: {exc.message}", err=True)
+        _say(f"error: {exc.message}")
         if exc.hint:
-            click.echo(f"hint: {exc.hint}", err=True)
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(1)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code if exc.exit_code else 1)
-    except click.exceptions.Exit as exc:
+            _say(f"hint: {exc.hint}")
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
+        _say("interrupted")
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(1)
     except Exception as exc:  # the boundary: nothing else may print a traceback
+        _exit_for_click(exc)
         if debug:
             import traceback
 
             traceback.print_exc()
-        click.echo(f"error: internal error: {type(exc).__name__}: {exc}", err=True)
-        click.echo("hint: re-run with --debug for the traceback, and report it", err=True)
+        _say(f"error: internal error: {type(exc).__name__}: {exc}")
+        _say("hint: re-run with --debug for the traceback, and report it")
         sys.exit(125)
     sys.exit(returned if isinstance(returned, int) else 0)
+
+
+def _exit_for_click(exc: Exception) -> None:
+    """Usage errors, aborts and exits of the click command tree (loaded only when it ran)."""
+    click = sys.modules.get("click")
+    if click is None:
+        return
+    if isinstance(exc, click.exceptions.Abort):
+        _say("aborted")
+        sys.exit(1)
+    if isinstance(exc, click.ClickException):
+        exc.show()
+        sys.exit(exc.exit_code if exc.exit_code else 1)
+    if isinstance(exc, click.exceptions.Exit):
+        sys.exit(exc.exit_code)
 
 
 def __getattr__(name: str) -> object:

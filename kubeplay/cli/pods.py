@@ -6,6 +6,7 @@ import time
 
 import click
 
+from kubeplay.cli.listing import list_pods, pod_summary
 from kubeplay.cli.render import age, echo_json, table
 from kubeplay.config import Settings
 
@@ -22,56 +23,12 @@ def _records(engine):
     return [reconcile_pod(engine.store, engine.settings, pod) for pod in engine.store.list_pods()]
 
 
-def _overviews(engine):
-    """Pods without their plans decoded: all that the listing shows."""
-    from kubeplay.pods.status import reconciled_overviews
-
-    return reconciled_overviews(engine.store, engine.settings)
-
-
-def _members(pod):
-    from kubeplay.model.record import ContainerRole
-
-    return [c for c in pod.containers if c.role is ContainerRole.MEMBER]
-
-
-def _ready(pod) -> str:
-    from kubeplay.model.record import ContainerStatus
-
-    members = _members(pod)
-    running = sum(1 for c in members if c.status is ContainerStatus.RUNNING)
-    return f"{running}/{len(members)}"
-
-
-def pod_summary(pod) -> dict:
-    from kubeplay.pods.status import derive_phase, display_status
-
-    return {
-        "name": pod.name,
-        "namespace": pod.namespace,
-        "id": pod.id,
-        "ready": _ready(pod),
-        "status": display_status(pod),
-        "phase": derive_phase(pod).value,
-        "restarts": sum(c.restart_count for c in _members(pod)),
-        "ip": pod.ip,
-        "created": pod.created_at,
-    }
-
-
 @click.command()
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @click.pass_obj
 def pods(settings: Settings, fmt: str) -> None:
     """List pods: NAME READY STATUS RESTARTS AGE, as kubectl shows them."""
-    engine = _engine(settings)
-    summaries = [pod_summary(pod) for pod in _overviews(engine)]
-    if fmt == "json":
-        echo_json(summaries)
-        return
-    now = time.time()
-    table(["NAME", "READY", "STATUS", "RESTARTS", "AGE"],
-          [(s["name"], s["ready"], s["status"], s["restarts"], age(s["created"], now)) for s in summaries])
+    list_pods(settings, fmt)
 
 
 def container_info(container) -> dict:

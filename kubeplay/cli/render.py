@@ -1,19 +1,26 @@
-"""Small rendering helpers shared by commands: tables, ages, JSON."""
+"""Small rendering helpers shared by commands: tables, ages, JSON. No click here: the fast paths
+of kubeplay.cli.fast print through these too."""
 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Sequence
 
-import click
+
+def echo(text: str, err: bool = False) -> None:
+    """A line to stdout (or stderr), flushed, as click.echo writes it."""
+    stream = sys.stderr if err else sys.stdout
+    stream.write(f"{text}\n")
+    stream.flush()
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
     cells = [list(map(str, headers))] + [[str(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     for row in cells:
-        click.echo("   ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        echo("   ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
 
 
 def age(since: float | None, now: float | None = None) -> str:
@@ -28,4 +35,4 @@ def age(since: float | None, now: float | None = None) -> str:
 
 
 def echo_json(data: object) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
+    echo(json.dumps(data, indent=2, sort_keys=False, default=str))

@@ -1,13 +1,15 @@
-"""Pod network namespaces, bind-mounted at <runroot>/netns/<pod-id> so they outlive any process.
+"""Pod namespaces, bind-mounted under <runroot>/netns so they outlive any process.
 
-The infra container joins the namespace by this path; member containers join the infra's. A new
-namespace has only loopback, brought up here: that alone is a pod with `network: none`.
-We mount under our own run root, never /var/run/netns, so `ip netns` users and kubeplay never
-step on each other and a reboot (empty run root) leaves nothing stale behind.
+A pod's network namespace is <runroot>/netns/<pod-id>; as root its UTS and IPC namespaces are
+pinned beside it (<pod-id>.uts, <pod-id>.ipc), so the infra and the members join all three by path
+and can be created at the same time. A new network namespace has only loopback, brought up here:
+that alone is a pod with `network: none`. We mount under our own run root, never /var/run/netns,
+so `ip netns` users and kubeplay never step on each other and a reboot (empty run root) leaves
+nothing stale behind.
 
-Work inside a namespace runs on a short-lived thread that entered it (`run_in_netns`): the network
-namespace is a per-thread attribute, so neither a forked helper (pyroute2's NetNS forks one, ~0.3 s
-a pod) nor a spawned `ip` is needed, and the rest of the process stays on the host's namespace.
+Work inside a namespace runs on a short-lived thread that entered it (`run_in_netns`): namespaces
+are a per-thread attribute, so neither a forked helper nor a spawned `ip` is needed, and the rest
+of the process stays in the host's namespaces.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ from kubeplay.config import Settings
 from kubeplay.errors import HostError, KubeplayError, UserError
 
 CLONE_NEWNET = 0x40000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+POD_NAMESPACES = {"network": (CLONE_NEWNET, "net"), "uts": (CLONE_NEWUTS, "uts"), "ipc": (CLONE_NEWIPC, "ipc")}
 MS_BIND = 0x1000
 MNT_DETACH = 2
 SIOCGIFFLAGS = 0x8913
@@ -59,6 +64,64 @@ def is_netns_mount(path: Path) -> bool:
         return os.stat(path).st_dev != os.stat(path.parent).st_dev
     except OSError:
         return False
+
+
+def pinned_path(settings: Settings, pod_id: str, kind: str) -> Path:
+    """Where a pod's pinned namespace of `kind` lives: the netns is <pod-id>, the others
+    <pod-id>.<kind>, side by side, so that one directory holds every namespace a pod pins."""
+    return netns_path(settings, pod_id if kind == "network" else f"{pod_id}.{kind}")
+
+
+def pin_pod_namespaces(settings: Settings, pod_id: str, kinds: list[str], hostname: str = "") -> dict[str, Path]:
+    """New namespaces of `kinds` (network, uts, ipc) made by one thread and bind-mounted (see
+    pinned_path), so containers can join them before any process of the pod exists; a new UTS
+    namespace gets `hostname`, a new network namespace its loopback up. Nothing is left on failure."""
+    if settings.rootless:
+        raise HostError("pinned pod namespaces need root",
+                        hint="run as root; rootless pods take their namespaces from the infra container")
+    paths = {kind: pinned_path(settings, pod_id, kind) for kind in kinds}
+    for path in paths.values():
+        _refuse_foreign(path)
+        _prepare_mount_point(path)
+    flags = 0
+    for kind in kinds:
+        flags |= POD_NAMESPACES[kind][0]
+
+    def make() -> None:
+        libc = _libc()
+        _check(libc.unshare(flags), "unshare")
+        if "uts" in kinds and hostname:
+            name = hostname.encode()
+            _check(libc.sethostname(name, len(name)), "setting the hostname")
+        task = f"/proc/self/task/{threading.get_native_id()}/ns"
+        for kind, path in paths.items():
+            own = f"{task}/{POD_NAMESPACES[kind][1]}".encode()
+            _check(libc.mount(own, str(path).encode(), None, MS_BIND, None), f"bind-mounting it at {path}")
+        if "network" in kinds:
+            _loopback_up()
+
+    try:
+        _on_own_thread(make, f"cannot create the namespaces of pod {pod_id}",
+                       hint="kubeplay needs root (CAP_SYS_ADMIN) for pod namespaces")
+    except BaseException:
+        remove_pinned(settings, pod_id)
+        raise
+    return paths
+
+
+def remove_pinned(settings: Settings, pod_id: str) -> None:
+    """Unmount and unlink every namespace the pod pinned. Idempotent."""
+    for kind in POD_NAMESPACES:
+        remove_netns(pinned_path(settings, pod_id, kind))
+
+
+def _prepare_mount_point(path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.touch(mode=0o400, exist_ok=True)
+    except OSError as exc:
+        raise HostError(f"cannot create namespace mount point {path}: {exc}",
+                        hint="check that the run root is writable and on a local filesystem") from exc
 
 
 def create_netns(settings: Settings, pod_id: str) -> Path:
@@ -132,12 +195,7 @@ def run_in_netns(path: Path, work: Callable[..., T], *args) -> T:
 def _bind_new_netns(path: Path) -> None:
     """A thread unshares its network namespace, bind-mounts it at `path` and brings loopback up."""
     _refuse_foreign(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path.touch(mode=0o400, exist_ok=True)
-    except OSError as exc:
-        raise HostError(f"cannot create network namespace {path}: {exc}",
-                        hint="check that the run root is writable and on a local filesystem") from exc
+    _prepare_mount_point(path)
 
     def make() -> None:
         libc = _libc()

@@ -49,6 +49,11 @@ def veth_scope(settings: Settings) -> str:
     return str(settings.root)
 
 
+def lease_address(db: Database, pod_name: str, network: str) -> str:
+    """The pod's address on `network` ("" = the default network), leased now; `attach_pod` keeps it."""
+    return allocate(db, resolve_network(db, network).name, pod_name)
+
+
 def attach_pod(settings: Settings, db: Database, pod_name: str, netns_path: Path, network: str) -> PodNetwork:
     """Give the pod in `netns_path` an address on `network` ("" = the default network)."""
     if settings.rootless:

@@ -92,8 +92,12 @@ def _member_namespaces(pod: PodPlan, ctx: SpecContext) -> list[SpecOption]:
 def _infra_namespaces(pod: PodPlan, ctx: SpecContext) -> list[SpecOption]:
     host = _host_namespaces(pod)
     options = [opt.with_host_namespaces(host)]
-    if "network" not in host and ctx.namespace_paths.get("network"):
-        options.append(opt.with_namespace_paths({"network": ctx.namespace_paths["network"]}))
+    # namespaces pinned before the infra exists (the pod's netns; uts and ipc when the members are
+    # created beside the infra rather than after it) are joined; the others the infra creates
+    pinned = {kind: ctx.namespace_paths[kind] for kind in ("network", "ipc", "uts")
+              if kind not in host and ctx.namespace_paths.get(kind)}
+    if pinned:
+        options.append(opt.with_namespace_paths(pinned))
     if ctx.namespace_paths.get("user"):
         options.append(opt.with_namespace_paths({"user": ctx.namespace_paths["user"]}))
     elif ctx.rootless and ctx.uid_mappings:

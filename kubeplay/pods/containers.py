@@ -64,7 +64,16 @@ def callback_argv(engine: Engine, verb: str, container_id: str) -> list[str]:
 
 def launch(engine: Engine, container_id: str, name: str, *, tty: bool = False, stdin: bool = False,
            exit_callback: bool = True) -> int:
-    """conmon runs `runtime create` on the written bundle; then we start it. Returns the container pid.
+    """Create the container from its written bundle, then start it. Returns the container pid."""
+    pid = create(engine, container_id, name, tty=tty, stdin=stdin, exit_callback=exit_callback)
+    start(engine, container_id, pid)
+    return pid
+
+
+def create(engine: Engine, container_id: str, name: str, *, tty: bool = False, stdin: bool = False,
+           exit_callback: bool = True) -> int:
+    """conmon runs `runtime create` on the written bundle: the container's namespaces exist and its
+    process waits to be started. Returns the container pid.
 
     Without `exit_callback` nothing runs when the container ends (the infra: nothing restarts it,
     and status reads its exit file), which spares a kubeplay start-up per pod at down."""
@@ -94,7 +103,11 @@ def launch(engine: Engine, container_id: str, name: str, *, tty: bool = False, s
         terminal=tty,
         stdin=stdin,
     )
-    pid = create_container(spec)
+    return create_container(spec)
+
+
+def start(engine: Engine, container_id: str, pid: int) -> None:
+    """Start a created container and record it running."""
     engine.runtime.start(container_id)
     engine.store.set_container_state(
         container_id, status=ContainerStatus.RUNNING, pid=pid, started_at=time.time(),

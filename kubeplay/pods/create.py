@@ -1,9 +1,9 @@
-"""Creating a pod's containers: the infra first, then init containers one by one, then the members."""
+"""Creating a pod's containers: the infra, init containers one by one, then the members (created
+beside the infra when the pod's namespaces are pinned, after it otherwise)."""
 
 from __future__ import annotations
 
 import functools
-import os
 import socket
 import time
 import uuid
@@ -56,17 +56,27 @@ def _shared_mounts(paths: PodPaths, pod: PodPlan):
 
 def start_infra(engine: Engine, pod: PodPlan, pod_id: str, netns: Path | None, undo: ExitStack) -> int:
     """The infra container joins `netns` (None: the host's); its network may still be attaching."""
-    from kubeplay.oci.build import SpecContext, build_infra_spec
-    from kubeplay.oci.bundle import write_bundle
+    container_id = register_infra(engine, pod, undo)
+    return launch_infra(engine, pod, pod_id, container_id, {"network": str(netns)} if netns else {})
 
+
+def register_infra(engine: Engine, pod: PodPlan, undo: ExitStack) -> str:
     container_id = uuid.uuid4().hex
     engine.store.add_container(container_id, pod.name, infra_name(pod), ContainerRole.INFRA, 0, None, None)
     undo.callback(containers.remove, engine, container_id)
+    return container_id
+
+
+def launch_infra(engine: Engine, pod: PodPlan, pod_id: str, container_id: str, pinned: dict[str, str]) -> int:
+    """Build the infra's bundle and start it, joining the `pinned` namespaces (kind -> path)."""
+    from kubeplay.oci.build import SpecContext, build_infra_spec
+    from kubeplay.oci.bundle import write_bundle
+
     ctx = SpecContext(
         container_id=container_id,
         pod_id=pod_id,
         hostname=pod_hostname(pod),
-        namespace_paths={"network": str(netns)} if netns else {},
+        namespace_paths=pinned,
         mounts=(),
         extra_env=(),
         rootless=engine.settings.rootless,
@@ -78,29 +88,45 @@ def start_infra(engine: Engine, pod: PodPlan, pod_id: str, netns: Path | None, u
     return containers.launch(engine, container_id, infra_name(pod), exit_callback=False)
 
 
-def namespace_paths(pod: PodPlan, infra_pid: int, net: PodNet) -> dict[str, str]:
+def namespace_paths(engine: Engine, pod_id: str, pod: PodPlan, infra_pid: int, net: PodNet) -> dict[str, str]:
+    """What a member joins: the pinned namespaces of the pod where there are, else the infra's."""
+    from kubeplay.net.netns import is_netns_mount, pinned_path
+
+    def shared(kind: str, proc_name: str) -> str:
+        pinned = pinned_path(engine.settings, pod_id, kind)
+        return str(pinned) if is_netns_mount(pinned) else f"/proc/{infra_pid}/ns/{proc_name}"
+
     paths: dict[str, str] = {}
     if net.netns:
         paths["network"] = str(net.netns)
-        paths["uts"] = f"/proc/{infra_pid}/ns/uts"
+        paths["uts"] = shared("uts", "uts")
     if not pod.host_ipc:
-        paths["ipc"] = f"/proc/{infra_pid}/ns/ipc"
+        paths["ipc"] = shared("ipc", "ipc")
     if pod.share_process_namespace and not pod.host_pid:
         paths["pid"] = f"/proc/{infra_pid}/ns/pid"
     return paths
 
 
+def pinned_kinds(engine: Engine, pod: PodPlan) -> list[str]:
+    """The namespaces to pin before the infra exists, so members are created beside it, not after
+    it; [] when the infra must come first (rootless: the namespaces are made inside the user
+    namespace by the runtime; a shared PID namespace: it needs the infra as its init)."""
+    if engine.settings.rootless or (pod.share_process_namespace and not pod.host_pid):
+        return []
+    kinds = [] if pod.host_network else ["network", "uts"]
+    return kinds + ([] if pod.host_ipc else ["ipc"])
+
+
 class MemberFactory:
     """Builds the bundles of one pod's init and member containers; shares what they have in common."""
 
-    def __init__(self, engine: Engine, pod: PodPlan, pod_id: str, paths: PodPaths, net: PodNet,
-                 infra_pid: int, images: dict[str, ImageRecord], sources: dict[str, Path]) -> None:
-        self.engine, self.pod, self.pod_id, self.net = engine, pod, pod_id, net
+    def __init__(self, engine: Engine, pod: PodPlan, pod_id: str, paths: PodPaths, ip: str,
+                 ns_paths: dict[str, str], images: dict[str, ImageRecord], sources: dict[str, Path]) -> None:
+        self.engine, self.pod, self.pod_id = engine, pod, pod_id
         self.images, self.sources = images, sources
-        self.ns_paths = namespace_paths(pod, infra_pid, net)
+        self.ns_paths = ns_paths
         self.shared = _shared_mounts(paths, pod)
-        self.field_values = {"status.podIP": net.ip or "", "status.hostIP": host_ip(),
-                             "status.podIPs": net.ip or ""}
+        self.field_values = {"status.podIP": ip or "", "status.hostIP": host_ip(), "status.podIPs": ip or ""}
         self.delegated_cgroup = ""
         if engine.settings.rootless:
             from kubeplay.rootless.cgroups import warn_without_limits
@@ -143,6 +169,10 @@ class MemberFactory:
     def create_and_start(self, container_id: str, container: ContainerPlan) -> int:
         self.build(container_id, container)
         return containers.launch(self.engine, container_id, container.name, tty=container.tty, stdin=container.stdin)
+
+    def create(self, container_id: str, container: ContainerPlan) -> int:
+        self.build(container_id, container)
+        return containers.create(self.engine, container_id, container.name, tty=container.tty, stdin=container.stdin)
 
 
 def run_init_containers(factory: MemberFactory, undo: ExitStack) -> None:
@@ -203,19 +233,30 @@ def wait_exit(engine: Engine, container_id: str, timeout: float) -> int:
                     hint="raise activeDeadlineSeconds, or check the container's logs")
 
 
+def register_members(factory: MemberFactory, undo: ExitStack) -> list[tuple[str, ContainerPlan]]:
+    ids = []
+    for position, container in enumerate(factory.pod.containers):
+        container_id = factory.register(container, ContainerRole.MEMBER, position)
+        undo.callback(containers.remove, factory.engine, container_id)
+        ids.append((container_id, container))
+    return ids
+
+
 def start_members(factory: MemberFactory, undo: ExitStack) -> None:
     """Members are created and started concurrently, as the kubelet does."""
-    engine, pod = factory.engine, factory.pod
-    ids = []
-    for position, container in enumerate(pod.containers):
-        container_id = factory.register(container, ContainerRole.MEMBER, position)
-        undo.callback(containers.remove, engine, container_id)
-        ids.append((container_id, container))
+    ids = register_members(factory, undo)
     if len(ids) == 1:
         factory.create_and_start(*ids[0])
         return
-    with ThreadPoolExecutor(max_workers=min(len(ids), os.cpu_count() or 2, 8)) as pool:
-        futures = [pool.submit(factory.create_and_start, cid, c) for cid, c in ids]
+    run_together([functools.partial(factory.create_and_start, cid, c) for cid, c in ids])
+
+
+def run_together(calls: list) -> list:
+    """Call each on its own thread; wait for all of them (nothing runs on once this returns), then
+    raise the first error, or return the results in order."""
+    with ThreadPoolExecutor(max_workers=min(len(calls), 8)) as pool:
+        futures = [pool.submit(call) for call in calls]
         errors = [f.exception() for f in futures if f.exception() is not None]
     if errors:
         raise errors[0]
+    return [future.result() for future in futures]

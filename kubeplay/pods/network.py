@@ -64,8 +64,9 @@ ATTACH_TIMEOUT = 120.0  # seconds; an attach takes tens of milliseconds, more un
 class PendingNet:
     """A pod's network in the making: `netns` is usable at once, `wait` returns the attached network."""
 
-    def __init__(self, netns: Path | None, done: PodNet | None = None) -> None:
+    def __init__(self, netns: Path | None, done: PodNet | None = None, ip: str = "") -> None:
         self.netns = netns
+        self.ip = done.ip if done else ip  # leased before the attach starts: known at once
         self._net = done
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
@@ -107,9 +108,10 @@ def setup(engine: Engine, pod: PodPlan, pod_id: str) -> PodNet:
         raise
 
 
-def begin_setup(engine: Engine, pod: PodPlan, pod_id: str) -> PendingNet:
-    """Make the pod's namespace now and attach it in the background. The caller registers
-    `teardown_pending` for undo right away: it waits for the attach before removing anything."""
+def begin_setup(engine: Engine, pod: PodPlan, pod_id: str, netns: Path | None = None) -> PendingNet:
+    """Make the pod's namespace now (or take `netns`, already pinned), lease its address, and attach
+    it in the background. The caller registers `teardown_pending` for undo right away: it waits for
+    the attach before removing anything."""
     started = time.monotonic()
     if pod.host_network:
         return PendingNet(None, PodNet(None, "", ""))
@@ -120,13 +122,16 @@ def begin_setup(engine: Engine, pod: PodPlan, pod_id: str) -> PendingNet:
         attached = rootless_setup(engine.settings.runroot, pod_id, list(pod.ports),
                                   connected=network_name(pod) != "none")
         return PendingNet(attached.netns, PodNet(attached.netns, attached.ip, ""))
-    from kubeplay.net.netns import create_netns
+    if netns is None:
+        from kubeplay.net.netns import create_netns
 
-    netns = create_netns(engine.settings, pod_id)
+        netns = create_netns(engine.settings, pod_id)
     name = network_name(pod)
     if name == "none":
         return PendingNet(netns, PodNet(netns, "", "none"))
-    pending = PendingNet(netns)
+    from kubeplay.net.veth import lease_address
+
+    pending = PendingNet(netns, ip=lease_address(engine.db, pod.name, name))
     pending.attach_in_background(lambda: _attach(engine, pod, netns, name, started))
     return pending
 
@@ -155,6 +160,7 @@ def teardown(engine: Engine, pod: PodPlan, pod_id: str, *, refresh_peers: bool =
 
     A caller removing many pods passes refresh_peers=False and calls refresh_peer_hosts once after."""
     if pod.host_network:
+        _remove_pinned(engine, pod_id)  # its IPC namespace
         return
     if engine.settings.rootless:
         from kubeplay.rootless.network import teardown as rootless_teardown
@@ -171,9 +177,14 @@ def teardown(engine: Engine, pod: PodPlan, pod_id: str, *, refresh_peers: bool =
         detach_pod(engine.settings, engine.db, pod.name, name)  # the host end only: its peer goes with it
         if refresh_peers:
             refresh_peer_hosts(engine, name, leaving={pod.name})
-    from kubeplay.net.netns import netns_path, remove_netns
+    _remove_pinned(engine, pod_id)
 
-    remove_netns(netns_path(engine.settings, pod_id))
+
+def _remove_pinned(engine: Engine, pod_id: str) -> None:
+    """The pod's netns, and its UTS and IPC namespaces when they were pinned too."""
+    from kubeplay.net.netns import remove_pinned
+
+    remove_pinned(engine.settings, pod_id)
 
 
 def peers_among(records, pod_name: str, network: str, leaving: set[str] = frozenset()) -> list[tuple[str, str, str]]:

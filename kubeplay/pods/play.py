@@ -3,22 +3,31 @@ call made (an ExitStack of undo steps, dropped on success)."""
 
 from __future__ import annotations
 
+import functools
 import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 
 from kubeplay.errors import ConflictError
 from kubeplay.model.plan import PodPlan
 from kubeplay.model.record import PodPhase
 from kubeplay.pods import network
+from kubeplay.pods import containers
 from kubeplay.pods.create import (
     InitContainerFailed,
     MemberFactory,
     host_ip,
+    launch_infra,
+    namespace_paths,
+    pinned_kinds,
+    register_infra,
+    register_members,
     run_init_containers,
+    run_together,
     start_infra,
     start_members,
 )
@@ -28,7 +37,7 @@ from kubeplay.pods.infra import infra_rootfs
 from kubeplay.pods.status import session_id
 from kubeplay.pods.lock import pod_lock
 from kubeplay.pods.paths import PodPaths
-from kubeplay.pods.podfiles import mount_shm, release_pod_files, write_pod_files
+from kubeplay.pods.podfiles import mount_shm, pod_hostname, release_pod_files, write_pod_files
 from kubeplay.pods.volumes import prepare_volumes, release_volumes
 
 Progress = Callable[[str], None]
@@ -180,23 +189,64 @@ def play_pod(engine: Engine, pod: PodPlan, undo: ExitStack, progress: Progress |
 def _make_pod(engine: Engine, pod: PodPlan, pod_id: str, images, undo: ExitStack) -> None:
     paths = PodPaths(engine.settings, pod_id)
     undo.callback(_remove_pod_cgroups, pod_id)
+    kinds = pinned_kinds(engine, pod)
+    if kinds:
+        _make_pod_pinned(engine, pod, pod_id, images, undo, paths, kinds)
+        return
     pending = network.begin_setup(engine, pod, pod_id)
     undo.callback(network.teardown_pending, engine, pod, pod_id, pending)
     # the infra only holds namespaces: it starts while the veth and addresses are set up
     infra_pid = start_infra(engine, pod, pod_id, pending.netns, undo)
     net = pending.wait()
-    engine.store.set_pod_state(pod.name, ip=net.ip)
+    factory = _prepare_members(engine, pod, pod_id, images, undo, paths, net.ip,
+                               namespace_paths(engine, pod_id, pod, infra_pid, net), net.network)
+    run_init_containers(factory, undo)
+    start_members(factory, undo)
+
+
+def _make_pod_pinned(engine: Engine, pod: PodPlan, pod_id: str, images, undo: ExitStack, paths: PodPaths,
+                     kinds: list[str]) -> None:
+    """The pod's namespaces are made first and pinned, so nothing waits for the infra: it is created
+    beside the members while the network attaches, and the members start once the network is up
+    (as on Kubernetes, where the sandbox's network is ready before any container runs)."""
+    from kubeplay.net.netns import pin_pod_namespaces, remove_pinned
+
+    undo.callback(remove_pinned, engine.settings, pod_id)
+    pinned = {kind: str(path) for kind, path in
+              pin_pod_namespaces(engine.settings, pod_id, kinds, pod_hostname(pod)).items()}
+    netns = Path(pinned["network"]) if "network" in pinned else None
+    pending = network.begin_setup(engine, pod, pod_id, netns=netns)
+    undo.callback(network.teardown_pending, engine, pod, pod_id, pending)
+    factory = _prepare_members(engine, pod, pod_id, images, undo, paths, pending.ip, pinned,
+                               network.network_name(pod) if netns else "")
+    infra_id = register_infra(engine, pod, undo)
+    if pod.init_containers:
+        # init containers run in order on the finished network before any member is created
+        run_together([lambda: launch_infra(engine, pod, pod_id, infra_id, pinned), pending.wait])
+        run_init_containers(factory, undo)
+        start_members(factory, undo)
+        return
+    members = register_members(factory, undo)
+    created = run_together([lambda: launch_infra(engine, pod, pod_id, infra_id, pinned), pending.wait,
+                            *[functools.partial(factory.create, cid, c) for cid, c in members]])
+    run_together([functools.partial(containers.start, engine, cid, pid)
+                  for (cid, _), pid in zip(members, created[2:], strict=True)])
+
+
+def _prepare_members(engine: Engine, pod: PodPlan, pod_id: str, images, undo: ExitStack, paths: PodPaths,
+                     ip: str, ns_paths: dict[str, str], network_name: str) -> MemberFactory:
+    """The pod's files (/etc/hosts, hostname, resolv.conf, /dev/shm) and volumes, and a factory for
+    its containers' bundles."""
+    engine.store.set_pod_state(pod.name, ip=ip)
     undo.callback(release_pod_files, paths)
-    write_pod_files(pod, paths, net.ip, network.peers(engine, pod, net.network))
+    write_pod_files(pod, paths, ip, network.peers(engine, pod, network_name))
     if not pod.host_ipc:
         mount_shm(paths)
     undo.callback(release_volumes, pod, paths)
     sources = prepare_volumes(pod, paths, engine.settings.root,
-                              field_values={"status.podIP": net.ip, "status.hostIP": host_ip(),
-                                            "status.podIPs": net.ip})
-    factory = MemberFactory(engine, pod, pod_id, paths, net, infra_pid, images, sources)
-    run_init_containers(factory, undo)
-    start_members(factory, undo)
+                              field_values={"status.podIP": ip, "status.hostIP": host_ip(),
+                                            "status.podIPs": ip})
+    return MemberFactory(engine, pod, pod_id, paths, ip, ns_paths, images, sources)
 
 
 def _remove_pod_cgroups(pod_id: str) -> None:

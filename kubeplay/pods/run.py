@@ -19,7 +19,7 @@ from kubeplay.errors import ConflictError, UserError
 from kubeplay.model.plan import ContainerPlan, EnvVar, MountPlan, PodPlan, PortMapping, VolumePlan
 from kubeplay.model.record import ContainerRole, PodPhase
 from kubeplay.pods import containers, network
-from kubeplay.pods.create import MemberFactory
+from kubeplay.pods.create import MemberFactory, namespace_paths
 from kubeplay.pods.engine import Engine
 from kubeplay.pods.images import ensure_images
 from kubeplay.pods.lock import pod_lock
@@ -179,8 +179,9 @@ def add_container(engine: Engine, pod_name: str, request: RunRequest, progress: 
         paths = PodPaths(engine.settings, record.id)
         sources = prepare_volumes(replace(plan, volumes=volumes), paths, engine.settings.root)
         infra = next(c for c in record.containers if c.role is ContainerRole.INFRA)
-        factory = MemberFactory(engine, plan, record.id, paths, _pod_net(engine, record), infra.pid or 0,
-                                images, sources)
+        net = _pod_net(engine, record)
+        factory = MemberFactory(engine, plan, record.id, paths, net.ip,
+                                namespace_paths(engine, record.id, plan, infra.pid or 0, net), images, sources)
         with ExitStack() as undo:
             engine.store.replace_plan(pod_name, plan)
             undo.callback(engine.store.replace_plan, pod_name, record.plan)

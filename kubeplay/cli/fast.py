@@ -1,0 +1,108 @@
+"""The everyday commands answered without click (~40 ms of imports): `pods`, `play FILE...` and
+`down FILE...` with no options but the global ones, `-q` and `--format`. Anything else — another
+command, another option, `--help`, a rootless user (who must enter the user namespace first) —
+returns None and goes through the click command tree, which does the same work through the same
+functions (kubeplay.cli.listing, kubeplay.cli.manifests)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+GLOBAL_VALUES = {"--root": "root", "--runroot": "runroot", "--runtime": "runtime", "--log-level": "log_level"}
+LOG_LEVELS = ("debug", "info", "warning", "error")
+QUIET = ("-q", "--quiet")
+
+
+def parse_globals(argv: list[str]) -> tuple[dict[str, str | bool], list[str]] | None:
+    """The global options before the command, and the rest; None for anything unusual."""
+    options: dict[str, str | bool] = {}
+    index = 0
+    while index < len(argv):
+        name, equals, value = argv[index].partition("=")
+        if name == "--debug" and not equals:
+            options["debug"] = True
+        elif name in GLOBAL_VALUES:
+            if not equals:
+                index += 1
+                if index >= len(argv):
+                    return None
+                value = argv[index]
+            if not value:
+                return None
+            options[GLOBAL_VALUES[name]] = value
+        else:
+            break
+        index += 1
+    return options, argv[index:]
+
+
+def _files_and_quiet(args: list[str]) -> tuple[tuple[str, ...], bool] | None:
+    files = tuple(arg for arg in args if arg not in QUIET)
+    if not files or any(arg.startswith("-") for arg in files):
+        return None  # no file (click says so), an option, or stdin: the full command handles it
+    return files, len(files) != len(args)
+
+
+def _format(args: list[str]) -> str | None:
+    if not args:
+        return "table"
+    if args in (["--format", "json"], ["--format=json"]):
+        return "json"
+    if args in (["--format", "table"], ["--format=table"]):
+        return "table"
+    return None
+
+
+def plan(argv: list[str]) -> Callable[[], None] | None:
+    """The work of `argv` when it is one of the fast forms, else None."""
+    parsed = parse_globals(argv)
+    if parsed is None or not parsed[1]:
+        return None
+    options, (command, *args) = parsed
+    settings = _settings(options)
+    if settings is None:
+        return None
+    if command == "pods" and (fmt := _format(args)) is not None:
+        from kubeplay.cli.listing import list_pods
+
+        return lambda: list_pods(settings, fmt)
+    if command in ("play", "down") and (found := _files_and_quiet(args)) is not None:
+        from kubeplay.cli import manifests
+
+        files, quiet = found
+        if command == "play":
+            return lambda: manifests.play_files(settings, files, quiet=quiet)
+        return lambda: manifests.down_files(settings, files, quiet=quiet)
+    return None
+
+
+def _settings(options: dict[str, str | bool]):
+    from kubeplay.config import Settings, default_root, default_runroot, is_rootless
+
+    if is_rootless():
+        return None
+    level = str(options.get("log_level") or os.environ.get("KUBEPLAY_LOG_LEVEL") or "warning").lower()
+    if level not in LOG_LEVELS:
+        return None  # click names the valid choices
+    debug = bool(options.get("debug")) or os.environ.get("KUBEPLAY_DEBUG", "").lower() in ("1", "true", "yes")
+    root = options.get("root") or os.environ.get("KUBEPLAY_ROOT")
+    runroot = options.get("runroot") or os.environ.get("KUBEPLAY_RUNROOT")
+    configure_logging(level, debug)
+    return Settings(
+        root=(Path(str(root)) if root else default_root()).absolute(),
+        runroot=(Path(str(runroot)) if runroot else default_runroot()).absolute(),
+        runtime=str(options.get("runtime") or os.environ.get("KUBEPLAY_RUNTIME") or "") or None,
+        log_level=level,
+        debug=debug,
+    )
+
+
+def configure_logging(level: str, debug: bool) -> None:
+    import logging
+    import sys
+
+    # only kubeplay's own loggers speak at the chosen level; libraries stay at warnings
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("kubeplay").setLevel(logging.DEBUG if debug else getattr(logging, level.upper()))

@@ -1,0 +1,92 @@
+"""What `play` and `down` do with manifest files, without click: the click commands in
+kubeplay.cli.play and the fast path in kubeplay.cli.fast both call these."""
+
+from __future__ import annotations
+
+import sys
+
+from kubeplay.cli.render import echo
+from kubeplay.config import Settings
+
+
+def translate_files(files: tuple[str, ...], strict: bool, network: str, patches: tuple[str, ...] = (),
+                    configmaps: tuple[str, ...] = (), publish: tuple[str, ...] = ()):
+    from kubeplay.translate import TranslateOptions, translate
+    from kubeplay.translate.loader import load
+
+    documents = load(list(files), stdin=sys.stdin if "-" in files else None)
+    if patches or configmaps:
+        from kubeplay.translate.overrides import apply_patches, load_configmaps
+
+        documents = apply_patches(documents, list(patches)) + load_configmaps(list(configmaps))
+    result = translate(documents, TranslateOptions(strict=strict, network=network))
+    if publish:
+        from kubeplay.translate.overrides import apply_publish
+
+        result.pods = apply_publish(result.pods, list(publish))
+    for warning in result.warnings:
+        echo(f"warning: {warning}", err=True)
+    return result
+
+
+def play_files(settings: Settings, files: tuple[str, ...], *, strict: bool = False, network: str = "",
+               replace: bool = False, quiet: bool = False, patches: tuple[str, ...] = (),
+               configmaps: tuple[str, ...] = (), publish: tuple[str, ...] = (), start: bool = True,
+               dry_run: bool = False, fmt: str = "text") -> None:
+    result = translate_files(files, strict, network, patches, configmaps, publish)
+    if dry_run:
+        from kubeplay.cli.render import echo_json
+        from kubeplay.model.redact import redacted_plan
+
+        echo_json([redacted_plan(plan) for plan in result.pods])
+        return
+    from kubeplay.pods.engine import Engine
+    from kubeplay.pods.jobs import remove_pods, start_deadline_timers
+    from kubeplay.pods.lifecycle import pods_for
+    from kubeplay.pods.play import play as play_pods
+    from kubeplay.pods.volumes import check_host_paths, ensure_claims, remove_volume
+
+    check_host_paths(result.pods)  # before anything is made
+    engine = Engine(settings)
+    if replace:
+        remove_pods(engine, pods_for(engine, result.pods))
+    made = ensure_claims(engine, result.claims)
+    progress = None if quiet or not sys.stderr.isatty() else (lambda message: echo(message, err=True))
+    try:
+        started = play_pods(engine, result.pods, progress, start=start)
+    except BaseException:
+        for claim in made:  # a failed play leaves no volume it made behind
+            remove_volume(engine, claim, missing_ok=True)
+        raise
+    if start:
+        start_deadline_timers(engine, result.pods)
+    if fmt == "json":
+        from kubeplay.cli.render import echo_json
+
+        echo_json([{"kind": "Pod", "name": name, "started": start} for name in started]
+                  + [{"kind": "PersistentVolumeClaim", "name": claim} for claim in made])
+    elif not quiet:
+        for name in started:
+            echo(f"pod/{name} created")
+        if not result.pods:
+            echo("no pods in these manifests", err=True)
+
+
+def down_files(settings: Settings, files: tuple[str, ...], *, volumes: bool = False, quiet: bool = False) -> None:
+    result = translate_files(files, False, "")
+    from kubeplay.pods.engine import Engine
+    from kubeplay.pods.jobs import remove_pods
+    from kubeplay.pods.lifecycle import pods_for
+    from kubeplay.pods.volumes import remove_claims
+
+    engine = Engine(settings)
+    names = remove_pods(engine, pods_for(engine, result.pods))
+    if not quiet:
+        for name in names:
+            echo(f"pod/{name} deleted")
+    if volumes:
+        for claim in remove_claims(engine, result.claims):
+            if not quiet:
+                echo(f"persistentvolumeclaim/{claim} deleted")
+    if not names and not quiet:
+        echo("no pods of these manifests are running", err=True)
