@@ -17,7 +17,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import fcntl
-import functools
 import os
 import re
 import socket
@@ -29,6 +28,7 @@ from typing import TypeVar
 
 from kubeplay.config import Settings
 from kubeplay.errors import HostError, KubeplayError, UserError
+from kubeplay.libc import check, libc
 
 CLONE_NEWNET = 0x40000000
 CLONE_NEWUTS = 0x04000000
@@ -88,15 +88,15 @@ def pin_pod_namespaces(settings: Settings, pod_id: str, kinds: list[str], hostna
         flags |= POD_NAMESPACES[kind][0]
 
     def make() -> None:
-        libc = _libc()
-        _check(libc.unshare(flags), "unshare")
+        lib = libc()
+        check(lib.unshare(flags), "unshare")
         if "uts" in kinds and hostname:
             name = hostname.encode()
-            _check(libc.sethostname(name, len(name)), "setting the hostname")
+            check(lib.sethostname(name, len(name)), "setting the hostname")
         task = f"/proc/self/task/{threading.get_native_id()}/ns"
         for kind, path in paths.items():
             own = f"{task}/{POD_NAMESPACES[kind][1]}".encode()
-            _check(libc.mount(own, str(path).encode(), None, MS_BIND, None), f"bind-mounting it at {path}")
+            check(lib.mount(own, str(path).encode(), None, MS_BIND, None), f"bind-mounting it at {path}")
         if "network" in kinds:
             _loopback_up()
 
@@ -141,18 +141,6 @@ def create_netns(settings: Settings, pod_id: str) -> Path:
     return path
 
 
-@functools.cache
-def _libc() -> ctypes.CDLL:
-    # the C library this process already has loaded: no ctypes.util.find_library (it runs ldconfig)
-    return ctypes.CDLL(None, use_errno=True)
-
-
-def _check(result: int, doing: str) -> None:
-    if result != 0:
-        code = ctypes.get_errno()
-        raise OSError(code, f"{doing}: {os.strerror(code)}")
-
-
 def _on_own_thread(work: Callable[[], T], doing: str, hint: str = NETNS_HINT) -> T:
     """Run `work` on a fresh thread that ends with it, so a namespace it entered dies with it."""
     outcome: dict[str, object] = {}
@@ -184,7 +172,7 @@ def run_in_netns(path: Path, work: Callable[..., T], *args) -> T:
     def entered() -> T:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            _check(_libc().setns(fd, CLONE_NEWNET), f"entering {path}")
+            check(libc().setns(fd, CLONE_NEWNET), f"entering {path}")
         finally:
             os.close(fd)
         return work(*args)
@@ -198,10 +186,10 @@ def _bind_new_netns(path: Path) -> None:
     _prepare_mount_point(path)
 
     def make() -> None:
-        libc = _libc()
-        _check(libc.unshare(CLONE_NEWNET), "unshare")
+        lib = libc()
+        check(lib.unshare(CLONE_NEWNET), "unshare")
         own = f"/proc/self/task/{threading.get_native_id()}/ns/net".encode()
-        _check(libc.mount(own, str(path).encode(), None, MS_BIND, None), f"bind-mounting it at {path}")
+        check(lib.mount(own, str(path).encode(), None, MS_BIND, None), f"bind-mounting it at {path}")
         _loopback_up()
 
     _on_own_thread(make, f"cannot create network namespace {path}",
@@ -221,7 +209,7 @@ def remove_netns(path: Path) -> None:
     """Unmount and unlink a namespace path. Idempotent; processes still inside keep it alive."""
     if is_netns_mount(path):
         # MNT_DETACH: a process that has the namespace open must not make removal fail
-        if _libc().umount2(str(path).encode(), MNT_DETACH) != 0:
+        if libc().umount2(str(path).encode(), MNT_DETACH) != 0:
             code = ctypes.get_errno()
             if code not in (errno.EINVAL, errno.ENOENT):
                 raise HostError(f"cannot unmount network namespace {path}: {os.strerror(code)}",

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 from pathlib import Path
 
 from kubeplay.errors import HostError
+from kubeplay.libc import libc
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 MNT_DETACH = 2
 
 
 def mount(source: str, target: Path, fstype: str, flags: int = 0, data: str = "") -> None:
-    result = _libc.mount(source.encode(), str(target).encode(), fstype.encode(), flags, data.encode() or None)
+    result = libc().mount(source.encode(), str(target).encode(), fstype.encode(), flags, data.encode() or None)
     if result != 0:
         errno = ctypes.get_errno()
         raise HostError(
@@ -25,7 +24,7 @@ def mount(source: str, target: Path, fstype: str, flags: int = 0, data: str = ""
 
 def unmount(target: Path) -> None:
     """Lazily unmount; a target that is not mounted (or gone) is fine."""
-    if _libc.umount2(str(target).encode(), MNT_DETACH) != 0:
+    if libc().umount2(str(target).encode(), MNT_DETACH) != 0:
         errno = ctypes.get_errno()
         if errno not in (22, 2):  # EINVAL: not a mount point; ENOENT: gone
             raise HostError(f"cannot unmount {target}: {os.strerror(errno)}")

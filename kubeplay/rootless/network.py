@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import json
 import os
 import shutil
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kubeplay.errors import HostError, UserError
+from kubeplay.libc import libc
 from kubeplay.model.plan import PortMapping
 
 TUN = Path("/dev/net/tun")
@@ -31,7 +31,6 @@ START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
 MNT_DETACH = 2
 _TOOL_DIRS = ("/usr/bin", "/usr/sbin", "/bin", "/sbin")
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
 
 @dataclass(frozen=True)
@@ -145,7 +144,7 @@ def _create_netns(path: Path) -> None:
 
 
 def _remove_netns(path: Path) -> None:
-    if _libc.umount2(str(path).encode(), MNT_DETACH) != 0 and ctypes.get_errno() not in (22, 2):
+    if libc().umount2(str(path).encode(), MNT_DETACH) != 0 and ctypes.get_errno() not in (22, 2):
         raise HostError(f"cannot unmount network namespace {path}: {os.strerror(ctypes.get_errno())}",
                         hint="retry `kubeplay down`")
     with contextlib.suppress(FileNotFoundError):

@@ -9,7 +9,6 @@ namespace: mount(2) and umount2(2) are allowed there.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 import os
 import shutil
@@ -19,6 +18,7 @@ import threading
 from pathlib import Path
 
 from kubeplay.errors import HostError
+from kubeplay.libc import libc
 
 NATIVE = "native"
 FUSE = "fuse-overlayfs"
@@ -27,7 +27,6 @@ MNT_DETACH = 2
 FUSE_TIMEOUT = 30.0
 
 log = logging.getLogger(__name__)
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
 
 def overlay_options(lowers: list[Path], upper: Path, work: Path, native: bool) -> str:
@@ -37,7 +36,7 @@ def overlay_options(lowers: list[Path], upper: Path, work: Path, native: bool) -
 
 def _native_mount(options: str, target: Path) -> int:
     """0, or the errno of mount(2)."""
-    if _libc.mount(b"overlay", str(target).encode(), b"overlay", 0, options.encode()) == 0:
+    if libc().mount(b"overlay", str(target).encode(), b"overlay", 0, options.encode()) == 0:
         return 0
     return ctypes.get_errno()
 
@@ -129,7 +128,7 @@ def mount_rootfs(lowers: list[Path], upper: Path, work: Path, target: Path, runr
 
 def unmount(target: Path) -> None:
     """Lazily unmount (a fuse mount too: the namespace's root may); not mounted is fine."""
-    if _libc.umount2(str(target).encode(), MNT_DETACH) != 0:
+    if libc().umount2(str(target).encode(), MNT_DETACH) != 0:
         code = ctypes.get_errno()
         if code not in (22, 2):  # EINVAL: not a mount point; ENOENT: gone
             raise HostError(f"cannot unmount {target}: {os.strerror(code)}",

@@ -15,7 +15,6 @@ conmon exit commands it spawns, which inherit the namespace) that it is still a 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import fcntl
 import os
@@ -35,6 +34,7 @@ from kubeplay.config import (
     in_initial_user_namespace,
 )
 from kubeplay.errors import HostError
+from kubeplay.libc import libc
 from kubeplay.rootless.subids import UserIds, map_arguments, user_ids
 
 CLONE_NEWNS = 0x00020000
@@ -42,7 +42,6 @@ CLONE_NEWUSER = 0x10000000
 HELPER_TIMEOUT = 10.0
 _EXTRA_PATH = ("/usr/bin", "/usr/sbin", "/bin", "/sbin")
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
 
 def pause_pidfile(runroot: Path) -> Path:
@@ -118,7 +117,7 @@ def _pause_child(ready_write: int, go_read: int, program: str) -> None:
     """In the forked child: unshare, tell the parent, wait for the maps, become the pause process."""
     try:
         os.setsid()
-        if _libc.unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0:
+        if libc().unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0:
             os.write(ready_write, f"E{ctypes.get_errno()}".encode())
             os._exit(1)
         os.write(ready_write, b"U")
@@ -202,7 +201,7 @@ def _reap(pid: int) -> None:
 def _setns(path: str, kind: int) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        if _libc.setns(fd, kind) != 0:
+        if libc().setns(fd, kind) != 0:
             code = ctypes.get_errno()
             raise HostError(f"cannot join the namespace {path}: {os.strerror(code)}",
                             hint="the pause process may belong to another user; remove pause.pid in the run root")

@@ -7,6 +7,7 @@ to their messages first; the last meaningful one is matched against known failur
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -178,27 +179,31 @@ def _denied(match: re.Match[str], ctx: FailureContext, line: str) -> RuntimeFail
     )
 
 
-_RULES: list[_Rule] = [
-    # runc: exec: "x": executable file not found in $PATH
-    (re.compile(r'exec: "(?P<exe>[^"]*)": executable file not found'), _executable_missing),
-    # runc: exec: "/bin/x": stat /bin/x: no such file or directory
-    (re.compile(r'exec: "(?P<exe>[^"]*)": stat [^:]*: no such file or directory'), _executable_missing),
-    # crun: executable file `x` not found in $PATH: No such file or directory
-    (re.compile(r"executable file `(?P<exe>[^`]*)` not found"), _executable_missing),
-    # crun: open executable: ... / execvp `x`: No such file or directory
-    (re.compile(r"exec(?:vp?e?)? `(?P<exe>[^`]*)`: No such file or directory", re.I), _executable_missing),
-    (re.compile(r'exec: "(?P<exe>[^"]*)": (permission denied|exec format error)'), _exec_denied),
-    (re.compile(r"exec(?:vp?e?)? `(?P<exe>[^`]*)`: (Permission denied|Exec format error)", re.I), _exec_denied),
-    (re.compile(r"container with (given )?id (already )?exists|container `[^`]*` already exists", re.I),
-     _exists),
-    (re.compile(r"container does not exist|container `[^`]*` does not exist"
-                r"|error opening file `[^`]*/status`: No such file", re.I), _unknown),
-    (re.compile(r"cgroups? in hybrid mode|cgroup.*not supported|cannot (?:enter|create) cgroup"
-                r"|failed to (?:write|create|apply) .*cgroup|cgroup.*(?:read-only|EROFS)", re.I), _cgroups),
-    (re.compile(r"rlimit", re.I), _rlimit),
-    (re.compile(r"error mounting|mount `[^`]*` to|mount .* failed|failed to mount", re.I), _mount),
-    (re.compile(r"permission denied|operation not permitted", re.I), _denied),
-]
+@functools.cache
+def _rules() -> list[_Rule]:
+    """The (pattern, builder) pairs, compiled on the first failure: every play imports this module,
+    few ever fail."""
+    return [
+        # runc: exec: "x": executable file not found in $PATH
+        (re.compile(r'exec: "(?P<exe>[^"]*)": executable file not found'), _executable_missing),
+        # runc: exec: "/bin/x": stat /bin/x: no such file or directory
+        (re.compile(r'exec: "(?P<exe>[^"]*)": stat [^:]*: no such file or directory'), _executable_missing),
+        # crun: executable file `x` not found in $PATH: No such file or directory
+        (re.compile(r"executable file `(?P<exe>[^`]*)` not found"), _executable_missing),
+        # crun: open executable: ... / execvp `x`: No such file or directory
+        (re.compile(r"exec(?:vp?e?)? `(?P<exe>[^`]*)`: No such file or directory", re.I), _executable_missing),
+        (re.compile(r'exec: "(?P<exe>[^"]*)": (permission denied|exec format error)'), _exec_denied),
+        (re.compile(r"exec(?:vp?e?)? `(?P<exe>[^`]*)`: (Permission denied|Exec format error)", re.I), _exec_denied),
+        (re.compile(r"container with (given )?id (already )?exists|container `[^`]*` already exists", re.I),
+         _exists),
+        (re.compile(r"container does not exist|container `[^`]*` does not exist"
+                    r"|error opening file `[^`]*/status`: No such file", re.I), _unknown),
+        (re.compile(r"cgroups? in hybrid mode|cgroup.*not supported|cannot (?:enter|create) cgroup"
+                    r"|failed to (?:write|create|apply) .*cgroup|cgroup.*(?:read-only|EROFS)", re.I), _cgroups),
+        (re.compile(r"rlimit", re.I), _rlimit),
+        (re.compile(r"error mounting|mount `[^`]*` to|mount .* failed|failed to mount", re.I), _mount),
+        (re.compile(r"permission denied|operation not permitted", re.I), _denied),
+    ]
 
 
 def classify(stderr: str, ctx: FailureContext) -> RuntimeFailure:
@@ -206,7 +211,7 @@ def classify(stderr: str, ctx: FailureContext) -> RuntimeFailure:
     messages = [_strip_prefixes(m) for m in stderr_messages(stderr)]
     # The last message is usually the summary; earlier ones may carry the detail a rule needs.
     for message in reversed(messages):
-        for pattern, build in _RULES:
+        for pattern, build in _rules():
             match = pattern.search(message)
             if match:
                 return build(match, ctx, message)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kubeplay.config import Settings
+from kubeplay.libc import libc
 from kubeplay.runtime.probe import probe_all
 
 TOOL_TIMEOUT = 10.0
@@ -89,7 +90,7 @@ def check_overlay(settings: Settings) -> Check:
 
 def _test_overlay_mount(runroot: Path) -> str | None:
     """Mount a two-layer overlay, read through it, unmount; the error text, or None when it works."""
-    libc = ctypes.CDLL(None, use_errno=True)
+    lib = libc()
     runroot.mkdir(parents=True, exist_ok=True, mode=0o700)
     with tempfile.TemporaryDirectory(prefix="overlay-check-", dir=runroot) as scratch:
         base = Path(scratch)
@@ -98,14 +99,14 @@ def _test_overlay_mount(runroot: Path) -> str | None:
         (base / "lower" / "probe").write_text("lower")
         options = f"lowerdir={base / 'lower'},upperdir={base / 'upper'},workdir={base / 'work'}"
         merged = str(base / "merged").encode()
-        if libc.mount(b"overlay", merged, b"overlay", 0, options.encode()) != 0:
+        if lib.mount(b"overlay", merged, b"overlay", 0, options.encode()) != 0:
             return os.strerror(ctypes.get_errno())
         try:
             (base / "merged" / "written").write_text("upper")
             if (base / "merged" / "probe").read_text() != "lower" or not (base / "upper" / "written").exists():
                 return "the merged view does not show the layers"
         finally:
-            libc.umount2(merged, 0)
+            lib.umount2(merged, 0)
     return None
 
 

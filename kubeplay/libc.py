@@ -1,0 +1,21 @@
+"""The C library, for the system calls Python's os module lacks (mount, umount2, setns, unshare,
+sethostname). It is the one this process already has loaded: ctypes.util.find_library would run
+`ldconfig -p` (a fork and exec, ~10 ms) on every command that imports a module needing it."""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import os
+
+
+@functools.cache
+def libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def check(result: int, doing: str) -> None:
+    """Raise OSError (with the errno and `doing`) when a libc call returned non-zero."""
+    if result != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, f"{doing}: {os.strerror(code)}")
