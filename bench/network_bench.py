@@ -34,7 +34,6 @@ IMAGE = "localhost/bench/busybox:latest"
 PAGE = b"bench-page\n"
 COMMAND_TIMEOUT = 120.0
 HTTP_TIMEOUT = 30.0
-PODMAN_CONF_DROPIN = Path("/etc/containers/containers.conf.d/kubeplay-bench.conf")
 # crun 1.8 refuses this host's hybrid cgroups, and the process cannot raise rlimits above the hard
 # limits, so podman's defaults would fail at container start
 PODMAN_CONF = """[engine]
@@ -176,9 +175,15 @@ class Podman:
         self.prefix = ["podman", "--root", str(base / "root"), "--runroot", str(base / "run"),
                        "--tmpdir", str(base / "tmp")]
         self.bridge_before = Path("/sys/class/net/cni-podman0").exists()
+        # podman's settings for this host go in a file of the bench's own, named by CONTAINERS_CONF:
+        # nothing under /etc changes (kubeplay reads containers.conf too)
+        conf = base / "containers.conf"
+        conf.parent.mkdir(parents=True, exist_ok=True)
+        conf.write_text(PODMAN_CONF)
+        self.env = {**os.environ, "CONTAINERS_CONF": str(conf)}
 
     def __call__(self, *args: str) -> subprocess.CompletedProcess:
-        return run(self.prefix + list(args))
+        return run(self.prefix + list(args), env=self.env)
 
     def usable(self, tar: Path) -> str | None:
         """None if podman can run pods here, else why not."""
@@ -187,9 +192,6 @@ class Podman:
                 run(["apt-get", "install", "-y", "podman"], timeout=600)
             except BenchError as exc:
                 return f"podman is not installed and could not be installed: {exc}"
-        if not PODMAN_CONF_DROPIN.exists():
-            PODMAN_CONF_DROPIN.parent.mkdir(parents=True, exist_ok=True)
-            PODMAN_CONF_DROPIN.write_text(PODMAN_CONF)
         try:
             self("import", str(tar), IMAGE)
         except BenchError as exc:
@@ -197,7 +199,7 @@ class Podman:
         return None
 
     def round(self, yaml: Path, port: int) -> float:
-        elapsed, _ = play_to_200(self.prefix + ["kube", "play", str(yaml)], port)
+        elapsed, _ = play_to_200(self.prefix + ["kube", "play", str(yaml)], port, self.env)
         self("kube", "down", str(yaml))
         return elapsed
 

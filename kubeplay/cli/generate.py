@@ -52,7 +52,7 @@ def generate(settings: Settings, names: tuple[str, ...], kind: str | None, repli
 
 def _image_configs(settings: Settings):
     from kubeplay.errors import NotFoundError
-    from kubeplay.images.commit import resolve_local_image
+    from kubeplay.images.lookup import resolve_local_image
 
     cache: dict[str, object] = {}
 

@@ -41,14 +41,15 @@ def play_files(settings: Settings, files: tuple[str, ...], *, strict: bool = Fal
         echo_json([redacted_plan(plan) for plan in result.pods])
         return
     from kubeplay.pods.engine import Engine
-    from kubeplay.pods.jobs import remove_pods, start_deadline_timers
-    from kubeplay.pods.lifecycle import pods_for
     from kubeplay.pods.play import play as play_pods
     from kubeplay.pods.volumes import check_host_paths, ensure_claims, remove_volume
 
     check_host_paths(result.pods)  # before anything is made
     engine = Engine(settings)
     if replace:
+        from kubeplay.pods.jobs import remove_pods
+        from kubeplay.pods.lifecycle import pods_for
+
         remove_pods(engine, pods_for(engine, result.pods))
     made = ensure_claims(engine, result.claims)
     progress = None if quiet or not sys.stderr.isatty() else (lambda message: echo(message, err=True))
@@ -58,7 +59,9 @@ def play_files(settings: Settings, files: tuple[str, ...], *, strict: bool = Fal
         for claim in made:  # a failed play leaves no volume it made behind
             remove_volume(engine, claim, missing_ok=True)
         raise
-    if start:
+    if start and any(plan.owner is not None and plan.owner.kind == "Job" for plan in result.pods):
+        from kubeplay.pods.jobs import start_deadline_timers
+
         start_deadline_timers(engine, result.pods)
     if fmt == "json":
         from kubeplay.cli.render import echo_json

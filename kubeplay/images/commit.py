@@ -8,19 +8,17 @@ rootfs.diff_ids, and records the image. A failed commit leaves no layer it unpac
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from kubeplay.config import Settings
-from kubeplay.errors import ContentError, NotFoundError, ReferenceFormatError
+from kubeplay.errors import ContentError
 from kubeplay.images.content import ContentStore, digest_bytes
 from kubeplay.images.layers import LayerStore
+from kubeplay.images.lookup import image_index
 from kubeplay.images.reference import is_short_name, parse_reference
 from kubeplay.model.image import ImageConfig, ImageRecord
-from kubeplay.store.db import open_database
-from kubeplay.store.images import ImageIndex
 
 
 @dataclass(frozen=True)
@@ -28,15 +26,6 @@ class LayerBlob:
     digest: str
     size: int
     media_type: str
-
-
-@contextmanager
-def image_index(settings: Settings) -> Iterator[ImageIndex]:
-    db = open_database(settings.root)
-    try:
-        yield ImageIndex(db)
-    finally:
-        db.close()
 
 
 def _strings(value: Any) -> tuple[str, ...] | None:
@@ -148,56 +137,3 @@ def normalise_name(text: str, default_registry: str = "docker.io") -> str:
     if default_registry != "docker.io" and is_short_name(text):
         text = f"{default_registry}/{text}"
     return str(parse_reference(text))
-
-
-def _repository(name: str) -> str:
-    """registry/repository of a stored name, without its tag or digest."""
-    name = name.partition("@")[0]
-    slash, colon = name.rfind("/"), name.rfind(":")
-    return name[:colon] if colon > slash else name
-
-
-def lookup_name(index: ImageIndex, text: str) -> tuple[ImageRecord, str | None] | None:
-    """The image `text` names and the stored name it matched (None for a digest reference).
-
-    Tried in turn: the exact stored name, the normalised reference, and for a short name any local
-    image from another registry (localhost/x, quay.io/y/x), as podman's local lookup does.
-    """
-    found = index.get_by_name(text)
-    if found is not None:
-        return found, text
-    try:
-        ref = parse_reference(text)
-    except ReferenceFormatError:
-        return None
-    if ref.digest:
-        matches = [r for r in index.get_by_manifest(ref.digest) if any(_repository(n) == ref.name for n in r.names)]
-        return (matches[0], None) if matches else None
-    found = index.get_by_name(str(ref))
-    if found is not None:
-        return found, str(ref)
-    if not is_short_name(text):
-        return None
-    suffix = "/" + str(ref).removeprefix("docker.io/").removeprefix("library/")
-    candidates = index.names_ending_with(suffix)
-    if len(candidates) != 1:
-        return None
-    found = index.get_by_name(candidates[0])
-    return (found, candidates[0]) if found is not None else None
-
-
-def find_local_image(index: ImageIndex, text: str) -> ImageRecord | None:
-    """By exact stored name, normalised name, short name, or id prefix; None when unknown."""
-    match = lookup_name(index, text)
-    return match[0] if match is not None else index.get_by_id(text)
-
-
-def resolve_local_image(settings: Settings, name: str) -> ImageRecord:
-    with image_index(settings) as index:
-        record = find_local_image(index, name)
-    if record is None:
-        raise NotFoundError(
-            f"image {name!r} is not in the local store",
-            hint=f"pull it with `kubeplay pull {name}`, or see `kubeplay images` for what is here",
-        )
-    return record

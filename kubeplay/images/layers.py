@@ -21,6 +21,7 @@ from typing import BinaryIO
 
 from kubeplay.errors import ContentError
 from kubeplay.images.extract import EscapeError, Extractor
+from kubeplay.images.lookup import layer_path
 
 log = logging.getLogger(__name__)
 
@@ -149,10 +150,7 @@ class LayerStore:
         self.root = root / "layers"
 
     def path(self, diff_id: str) -> Path:
-        algorithm, _, hexpart = diff_id.partition(":")
-        if algorithm != "sha256" or len(hexpart) != 64 or not all(c in "0123456789abcdef" for c in hexpart):
-            raise ContentError(f"malformed layer diff id {diff_id!r}", hint="only sha256 diff ids are supported")
-        return self.root / hexpart
+        return layer_path(self.root.parent, diff_id)
 
     def has(self, diff_id: str) -> bool:
         return self.path(diff_id).is_dir()

@@ -19,14 +19,13 @@ from kubeplay.pods.status import session_id
 
 
 def mount_rootfs(engine: Engine, container_id: str, diff_ids: tuple[str, ...]) -> Path:
-    from kubeplay.images.layers import LayerStore
+    from kubeplay.images.lookup import layer_path
 
     paths = ContainerPaths(engine.settings, container_id)
-    layers = LayerStore(engine.settings.root)
     for directory in (paths.upper, paths.work):
         directory.mkdir(parents=True, exist_ok=True)
     if not mounts.is_mounted(paths.rootfs):
-        lowers = [layers.path(d) for d in reversed(diff_ids)]
+        lowers = [layer_path(engine.settings.root, d) for d in reversed(diff_ids)]
         if engine.settings.rootless:
             from kubeplay.rootless.overlay import mount_rootfs as mount_rootless
 

@@ -26,7 +26,7 @@ def ensure_images(engine: Engine, pod: PodPlan, progress=None) -> dict[str, Imag
 
 
 def _local(engine: Engine, reference: str) -> ImageRecord | None:
-    from kubeplay.images.commit import resolve_local_image
+    from kubeplay.images.lookup import resolve_local_image
 
     try:
         return resolve_local_image(engine.settings, reference)

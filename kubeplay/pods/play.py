@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import threading
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -13,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kubeplay.errors import ConflictError
+from kubeplay.model.ids import random_hex
 from kubeplay.model.plan import PodPlan
 from kubeplay.model.record import PodPhase
-from kubeplay.pods import network
-from kubeplay.pods import containers
+from kubeplay.pods import containers, network
 from kubeplay.pods.create import (
     InitContainerFailed,
     MemberFactory,
@@ -34,10 +33,10 @@ from kubeplay.pods.create import (
 from kubeplay.pods.engine import Engine
 from kubeplay.pods.images import ensure_images
 from kubeplay.pods.infra import infra_rootfs
-from kubeplay.pods.status import session_id
 from kubeplay.pods.lock import pod_lock
 from kubeplay.pods.paths import PodPaths
 from kubeplay.pods.podfiles import mount_shm, pod_hostname, release_pod_files, write_pod_files
+from kubeplay.pods.status import session_id
 from kubeplay.pods.volumes import prepare_volumes, release_volumes
 
 Progress = Callable[[str], None]
@@ -159,7 +158,7 @@ def create_stopped(engine: Engine, plans: list[PodPlan], progress: Progress | No
     for plan in plans:
         ensure_images(engine, plan, progress)
     for plan in plans:
-        engine.store.add_pod(uuid.uuid4().hex, plan)
+        engine.store.add_pod(random_hex(), plan)
         engine.store.set_pod_state(plan.name, phase=PodPhase.STOPPED, reason="created with --no-start")
     return [plan.name for plan in plans]
 
@@ -169,7 +168,7 @@ def play_pod(engine: Engine, pod: PodPlan, undo: ExitStack, progress: Progress |
     say = progress or (lambda message: None)  # noqa: E731
     if images is None:
         images = ensure_images(engine, pod, progress)
-    pod_id = uuid.uuid4().hex
+    pod_id = random_hex()
     with pod_lock(engine.settings, pod.name):
         engine.store.add_pod(pod_id, pod)
         undo.callback(engine.store.remove_pod, pod.name)

@@ -112,6 +112,6 @@ def restart_container(engine: Engine, container_id: str) -> None:
 
 
 def _image_layers(engine: Engine, container_id: str) -> tuple[str, ...]:
-    from kubeplay.images.commit import resolve_local_image
+    from kubeplay.images.lookup import resolve_local_image
 
     return resolve_local_image(engine.settings, engine.store.image_id(container_id) or "").diff_ids

@@ -29,10 +29,10 @@ def session_id(settings: Settings) -> str:
     try:
         return marker.read_text().strip()
     except FileNotFoundError:
-        import uuid
+        from kubeplay.model.ids import random_hex
 
         settings.runroot.mkdir(parents=True, exist_ok=True)
-        value = uuid.uuid4().hex
+        value = random_hex()
         tmp = marker.with_suffix(f".{os.getpid()}-{threading.get_ident()}")
         tmp.write_text(value)
         try:

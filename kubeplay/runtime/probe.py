@@ -15,12 +15,12 @@ import shutil
 import subprocess
 import tempfile
 import threading
-import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from kubeplay.config import ContainersConf, Settings, is_rootless
 from kubeplay.errors import HostError, NotFoundError, RuntimeFailure
+from kubeplay.model.ids import random_hex
 from kubeplay.runtime.classify import FailureContext, classify, last_meaningful
 
 DEFAULT_RUNTIMES = ("crun", "runc")
@@ -117,7 +117,7 @@ def probe_runtime(name: str, path: Path, settings: Settings) -> ProbeResult:
     if not BUSYBOX.is_file():
         return ProbeResult(name, str(path), False, None, f"{BUSYBOX} is missing (install busybox-static)")
     version = runtime_version(path)
-    container_id = f"kubeplay-probe-{uuid.uuid4().hex[:12]}"
+    container_id = f"kubeplay-probe-{random_hex()[:12]}"
     try:
         settings.runroot.mkdir(parents=True, exist_ok=True, mode=0o700)
         scratch_dir = tempfile.TemporaryDirectory(prefix="probe-", dir=settings.runroot)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import math
 import re
-from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from decimal import Decimal
 
 BINARY_SUFFIXES = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-DECIMAL_SUFFIXES = {"n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": Decimal(1),
-                    "k": Decimal(10) ** 3, "M": Decimal(10) ** 6, "G": Decimal(10) ** 9,
-                    "T": Decimal(10) ** 12, "P": Decimal(10) ** 15, "E": Decimal(10) ** 18}
+DECIMAL_EXPONENTS = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
 
 _QUANTITY = re.compile(
     r"(?P<number>[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))"
@@ -29,6 +30,8 @@ class QuantityError(ValueError):
 
 def parse_quantity(value: object) -> Decimal:
     """The exact value of a quantity given as text or as a YAML number."""
+    from decimal import Decimal, InvalidOperation  # here: most pods ask for no resources
+
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise QuantityError(f"expected {EXPECTED}, got {value!r}")
     text = str(value).strip() if not isinstance(value, float) else repr(value)
@@ -44,7 +47,7 @@ def parse_quantity(value: object) -> Decimal:
     suffix = match.group("suffix") or ""
     if suffix in BINARY_SUFFIXES:
         return number * BINARY_SUFFIXES[suffix]
-    return number * DECIMAL_SUFFIXES[suffix]
+    return number * Decimal(10) ** DECIMAL_EXPONENTS[suffix]
 
 
 def is_quantity(value: object) -> bool:

@@ -10,7 +10,8 @@ import pytest
 
 from kubeplay.config import Settings
 from kubeplay.errors import ConflictError, ContentError, NotFoundError
-from kubeplay.images.commit import LayerBlob, commit_image, image_index, resolve_local_image
+from kubeplay.images.commit import LayerBlob, commit_image
+from kubeplay.images.lookup import image_index, resolve_local_image
 from kubeplay.images.content import ContentStore
 from kubeplay.images.inventory import inspect_images, list_images, prune_images, remove_images
 from kubeplay.images.layers import LayerStore
