@@ -12,6 +12,7 @@ naming what was being done, with the kernel's errno kept on the cause (`netlink_
 from __future__ import annotations
 
 import errno
+import functools
 import importlib.util
 import os
 import socket
@@ -35,6 +36,7 @@ class NetlinkFailure(OSError):
     """The kernel refused a request; `errno` says why."""
 
 
+@functools.cache
 def _message_classes() -> types.SimpleNamespace:
     with _import_guard:
         if "pyroute2" not in sys.modules:
@@ -50,10 +52,36 @@ def _message_classes() -> types.SimpleNamespace:
         from pyroute2 import netlink
         from pyroute2.netlink import rtnl
         from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
-        from pyroute2.netlink.rtnl.ifinfmsg import IFF_UP, ifinfmsg
         from pyroute2.netlink.rtnl.rtmsg import rtmsg
-    return types.SimpleNamespace(netlink=netlink, rtnl=rtnl, ifinfmsg=ifinfmsg, ifaddrmsg=ifaddrmsg,
-                                 rtmsg=rtmsg, IFF_UP=IFF_UP)
+    return types.SimpleNamespace(netlink=netlink, rtnl=rtnl, ifinfmsg=_link_message(netlink),
+                                 ifaddrmsg=ifaddrmsg, rtmsg=rtmsg, IFF_UP=1)
+
+
+def _link_message(netlink: types.ModuleType) -> type:
+    """struct ifinfomsg with the few IFLA_* attributes kubeplay sends, declared with pyroute2's
+    message classes: its own ifinfmsg loads a plugin per link kind it knows (~20 ms)."""
+    ifinfo_fields = (("family", "B"), ("__align", "x"), ("ifi_type", "H"), ("index", "i"), ("flags", "I"),
+                     ("change", "I"))
+
+    class link_message(netlink.nlmsg):  # type: ignore[name-defined,misc]
+        prefix = "IFLA_"
+        fields = ifinfo_fields
+        nla_map = ((3, "IFLA_IFNAME", "asciiz"), (10, "IFLA_MASTER", "uint32"),
+                   (18, "IFLA_LINKINFO", "link_info"), (28, "IFLA_NET_NS_FD", "uint32"))
+
+        class link_info(netlink.nla):  # type: ignore[name-defined,misc]
+            prefix = "IFLA_INFO_"
+            nla_map = ((1, "IFLA_INFO_KIND", "asciiz"), (2, "IFLA_INFO_DATA", "veth_data"))
+
+            class veth_data(netlink.nla):  # type: ignore[name-defined,misc]
+                nla_map = ((1, "VETH_INFO_PEER", "peer"),)
+
+                class peer(netlink.nla):  # type: ignore[name-defined,misc]
+                    prefix = "IFLA_"
+                    fields = ifinfo_fields
+                    nla_map = ((3, "IFLA_IFNAME", "asciiz"), (28, "IFLA_NET_NS_FD", "uint32"))
+
+    return link_message
 
 
 class RouteSession:
