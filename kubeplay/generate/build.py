@@ -20,6 +20,8 @@ DEFAULT_CLAIM_SIZE = "1Gi"  # the store keeps no size for a named volume; a clus
 
 @dataclass(frozen=True)
 class GenerateOptions:
+    """What `kubeplay generate` was asked for."""
+
     kind: str | None = None  # Pod, Deployment, DaemonSet, Job; None: each pod as it came
     replicas: int | None = None
     service: bool = False
@@ -29,6 +31,8 @@ class GenerateOptions:
 
 @dataclass
 class Generated:
+    """The documents generated for some pods, and what the user should be warned of."""
+
     documents: list[dict]
     warnings: list[str]
 

@@ -20,6 +20,8 @@ KINDS = {"configMapKeyRef": "ConfigMap", "secretKeyRef": "Secret", "configMapRef
 
 @dataclass
 class DataObject:
+    """A ConfigMap or Secret that pods use, gathered back from their volumes and env."""
+
     kind: str  # ConfigMap or Secret
     name: str
     namespace: str

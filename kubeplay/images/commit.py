@@ -23,6 +23,8 @@ from kubeplay.model.image import ImageConfig, ImageRecord
 
 @dataclass(frozen=True)
 class LayerBlob:
+    """A layer blob of an image: its digest, size and media type."""
+
     digest: str
     size: int
     media_type: str

@@ -42,6 +42,8 @@ _API_HOSTS = {"docker.io": "registry-1.docker.io"}
 
 @dataclass(frozen=True)
 class Manifest:
+    """A manifest or index as a registry served it: raw bytes, media type, digest."""
+
     data: bytes
     media_type: str
     digest: str

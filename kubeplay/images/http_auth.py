@@ -28,6 +28,8 @@ _SCHEME = re.compile(r"\s*,?\s*([A-Za-z][A-Za-z0-9_-]*)(?=\s|$|,)")
 
 @dataclass(frozen=True)
 class Challenge:
+    """One WWW-Authenticate challenge: the scheme and its parameters."""
+
     scheme: str  # lower case: "bearer", "basic"
     params: dict[str, str] = field(default_factory=dict)
 

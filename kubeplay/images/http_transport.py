@@ -33,6 +33,8 @@ class TLSFailure(RegistryError):
 
 @dataclass
 class Response:
+    """An HTTP response whose body is still to be read from `raw`."""
+
     status: int
     reason: str
     url: str

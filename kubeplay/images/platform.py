@@ -35,6 +35,8 @@ _DEFAULT_VARIANT = {"arm64": "v8", "arm": "v7"}
 
 @dataclass(frozen=True)
 class Platform:
+    """An image platform: os, architecture and variant."""
+
     os: str
     architecture: str
     variant: str = ""

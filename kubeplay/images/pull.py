@@ -35,6 +35,8 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class Blob:
+    """A blob to download: digest, size and media type."""
+
     digest: str
     size: int
     media_type: str

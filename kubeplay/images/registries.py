@@ -31,6 +31,8 @@ class Endpoint:
 
 @dataclass(frozen=True)
 class Mirror:
+    """A mirror of a registry, tried before the registry itself."""
+
     location: str
     insecure: bool = False
 
@@ -64,6 +66,8 @@ class Registry:
 
 @dataclass(frozen=True)
 class RegistriesConf:
+    """registries.conf and its drop-ins, merged."""
+
     unqualified_search_registries: list[str] = field(default_factory=list)
     registries: tuple[Registry, ...] = ()
     aliases: dict[str, str] = field(default_factory=dict)

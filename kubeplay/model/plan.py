@@ -22,6 +22,8 @@ class EnvVar:
 
 @dataclass(frozen=True)
 class PortMapping:
+    """A container port, and where it is published on the host (hostPort, hostIP)."""
+
     container_port: int
     protocol: str = "TCP"
     host_port: int | None = None
@@ -31,6 +33,8 @@ class PortMapping:
 
 @dataclass(frozen=True)
 class MountPlan:
+    """A volumeMount of a container."""
+
     volume: str
     destination: str
     read_only: bool = False
@@ -50,6 +54,8 @@ class VolumeFile:
 
 @dataclass(frozen=True)
 class VolumePlan:
+    """A pod volume, whichever its kind."""
+
     name: str
     kind: str  # hostPath, emptyDir, configMap, secret, persistentVolumeClaim, downwardAPI, projected, image
     host_path: str = ""
@@ -68,6 +74,8 @@ class VolumePlan:
 
 @dataclass(frozen=True)
 class ResourcePlan:
+    """A container's resources: limits and requests as numbers, and as written."""
+
     cpu_limit_millis: int | None = None
     memory_limit: int | None = None
     cpu_request_millis: int | None = None
@@ -77,6 +85,8 @@ class ResourcePlan:
 
 @dataclass(frozen=True)
 class SecurityPlan:
+    """A container's effective securityContext (the pod's merged in)."""
+
     privileged: bool = False
     run_as_user: int | None = None
     run_as_group: int | None = None
@@ -109,6 +119,8 @@ class ActionPlan:
 
 @dataclass(frozen=True)
 class ProbePlan:
+    """A liveness, readiness or startup probe."""
+
     action: ActionPlan
     initial_delay_seconds: int = 0
     period_seconds: int = 10
@@ -119,6 +131,8 @@ class ProbePlan:
 
 @dataclass(frozen=True)
 class ContainerPlan:
+    """One container of a pod: everything needed to build its config.json."""
+
     name: str
     image: str
     image_pull_policy: str = "IfNotPresent"
@@ -143,12 +157,16 @@ class ContainerPlan:
 
 @dataclass(frozen=True)
 class HostAlias:
+    """An /etc/hosts entry the pod asks for."""
+
     ip: str
     hostnames: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class DnsPlan:
+    """dnsPolicy and dnsConfig: what the pod's resolv.conf holds."""
+
     policy: str = "ClusterFirst"
     nameservers: tuple[str, ...] = ()
     searches: tuple[str, ...] = ()
@@ -178,6 +196,8 @@ class SourcePlan:
 
 @dataclass(frozen=True)
 class PodPlan:
+    """One pod to run, as translated from a manifest: stored as the pod's config."""
+
     name: str
     namespace: str = "default"
     uid: str = ""

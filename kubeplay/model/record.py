@@ -52,6 +52,8 @@ class PodPhase(str, enum.Enum):
 
 @dataclass(frozen=True)
 class ContainerRecord:
+    """A container of a pod as the store holds it: its plan and its state."""
+
     id: str
     pod: str
     name: str
@@ -70,6 +72,8 @@ class ContainerRecord:
 
 @dataclass(frozen=True)
 class PodRecord:
+    """A pod as the store holds it: its plan, its state and its containers."""
+
     name: str
     id: str
     plan: PodPlan

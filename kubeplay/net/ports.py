@@ -28,6 +28,8 @@ _OWNER_SCAN_SECONDS = 1.0  # naming the holding process is a courtesy; never let
 
 @dataclass(frozen=True)
 class PortClaim:
+    """A host port a pod publishes (or wants to)."""
+
     pod_name: str
     protocol: str  # "TCP" or "UDP"
     host_port: int

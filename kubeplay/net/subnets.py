@@ -24,6 +24,8 @@ RESERVED_NAMES = ("none", "host")
 
 @dataclass(frozen=True)
 class HostRoute:
+    """A route of the host: where a subnet is reached."""
+
     destination: ipaddress.IPv4Network
     device: str
 

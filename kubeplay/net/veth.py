@@ -30,6 +30,8 @@ POD_INTERFACE = "eth0"
 
 @dataclass(frozen=True)
 class PodNetwork:
+    """A pod's attachment to a bridge network."""
+
     ip: str
     prefix_len: int
     gateway: str

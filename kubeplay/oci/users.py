@@ -21,6 +21,8 @@ MAX_FILE_BYTES = 4 << 20
 
 @dataclass(frozen=True)
 class PasswdEntry:
+    """A line of an image's /etc/passwd."""
+
     name: str
     uid: int
     gid: int
@@ -29,6 +31,8 @@ class PasswdEntry:
 
 @dataclass(frozen=True)
 class GroupEntry:
+    """A line of an image's /etc/group."""
+
     name: str
     gid: int
     members: tuple[str, ...] = ()

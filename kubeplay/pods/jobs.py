@@ -38,6 +38,8 @@ SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # the one Kubernetes names pods
 
 @dataclass(frozen=True)
 class JobSpec:
+    """The fields of a Job that drive it to completion."""
+
     completions: int | None
     parallelism: int
     backoff_limit: int
@@ -56,6 +58,8 @@ class JobSpec:
 
 @dataclass(frozen=True)
 class JobStatus:
+    """Where a Job stands, counted from its pods."""
+
     namespace: str
     name: str
     uid: str

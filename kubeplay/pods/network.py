@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class PodNet:
+    """A pod's network as the pod code sees it."""
+
     netns: Path | None  # None: the host's network namespace
     ip: str
     network: str  # "" for host or none

@@ -14,6 +14,8 @@ from kubeplay.config import Settings
 
 @dataclass(frozen=True)
 class PodPaths:
+    """Where a pod's transient files live in the run root."""
+
     settings: Settings
     pod_id: str
 
@@ -49,6 +51,8 @@ class PodPaths:
 
 @dataclass(frozen=True)
 class ContainerPaths:
+    """Where a container's bundle, rootfs, logs and exit file live."""
+
     settings: Settings
     container_id: str
 

@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ResetReport:
+    """What `system reset` removed, kept, and could not remove."""
+
     pods: list[str] = field(default_factory=list)
     networks: list[str] = field(default_factory=list)
     tables: list[str] = field(default_factory=list)  # nftables tables deleted

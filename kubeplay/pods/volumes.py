@@ -17,6 +17,8 @@ from kubeplay.pods.paths import PodPaths
 
 @dataclass(frozen=True)
 class BindMount:
+    """A bind mount into a container, from a resolved volume source."""
+
     source: str
     destination: str
     read_only: bool = False

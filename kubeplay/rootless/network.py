@@ -35,6 +35,8 @@ _TOOL_DIRS = ("/usr/bin", "/usr/sbin", "/bin", "/sbin")
 
 @dataclass(frozen=True)
 class RootlessNet:
+    """A rootless pod's network namespace, address and helper."""
+
     netns: Path
     ip: str
     helper: str  # "pasta", "slirp4netns", or "" for a pod with network "none"

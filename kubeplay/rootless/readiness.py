@@ -21,6 +21,8 @@ TOOL_TIMEOUT = 10.0
 
 @dataclass(frozen=True)
 class Readiness:
+    """One rootless prerequisite: whether it holds, and the fix when not."""
+
     name: str
     ok: bool
     required: bool

@@ -20,6 +20,8 @@ DEFAULT_COUNT = 65_536
 
 @dataclass(frozen=True)
 class IdRange:
+    """A range of subordinate ids."""
+
     start: int
     count: int
 

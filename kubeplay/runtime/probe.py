@@ -32,6 +32,8 @@ _EXTRA_DIRS = ("/usr/local/bin", "/usr/local/sbin", "/usr/bin", "/usr/sbin", "/b
 
 @dataclass(frozen=True)
 class RuntimeInfo:
+    """The OCI runtime kubeplay uses: name, path, version."""
+
     name: str
     path: str
     version: str
@@ -39,6 +41,8 @@ class RuntimeInfo:
 
 @dataclass(frozen=True)
 class ProbeResult:
+    """What a probe run of one runtime found."""
+
     name: str
     path: str | None
     ok: bool

@@ -31,6 +31,8 @@ class NetworkRecord:
 
 @dataclass(frozen=True)
 class Lease:
+    """An address leased to a pod on a network."""
+
     network: str
     ip: str
     pod_name: str

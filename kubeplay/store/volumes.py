@@ -11,6 +11,8 @@ from kubeplay.store.db import Database
 
 @dataclass(frozen=True)
 class VolumeRecord:
+    """A named volume in the store."""
+
     name: str
     path: str
     created_at: float

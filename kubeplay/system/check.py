@@ -27,6 +27,8 @@ WANTED_CONTROLLERS = ("cpu", "memory", "pids")
 
 @dataclass(frozen=True)
 class Check:
+    """One host check: whether it passed, what was found, and the fix."""
+
     name: str
     ok: bool
     required: bool

@@ -16,6 +16,8 @@ from kubeplay.translate.loader import Document
 
 @dataclass(frozen=True)
 class TranslateOptions:
+    """How manifests are translated."""
+
     strict: bool = False
     network: str = ""
     namespace_default: str = "default"
@@ -35,6 +37,8 @@ class ClaimPlan:
 
 @dataclass
 class TranslateResult:
+    """What translating manifests produced: pods, claims, data objects, services, warnings."""
+
     pods: list[PodPlan] = field(default_factory=list)
     claims: list[ClaimPlan] = field(default_factory=list)
     configmaps: dict[str, dict[str, bytes]] = field(default_factory=dict)  # name -> key -> content
@@ -58,6 +62,8 @@ class DataSource:
 
 @dataclass(frozen=True)
 class PodContext:
+    """The pod being translated: its document, where its spec sits, its identity."""
+
     doc: Document
     path: str  # where the pod spec sits in the document: "spec" or "spec.template.spec"
     pod_name: str

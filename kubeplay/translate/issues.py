@@ -19,6 +19,8 @@ def located(file: str, line: int, path: str, message: str) -> str:
 
 @dataclass
 class Issues:
+    """The errors and warnings found while translating."""
+
     strict: bool = False
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)

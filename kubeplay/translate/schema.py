@@ -18,6 +18,8 @@ SCHEMA_FILE = Path(__file__).resolve().parent.parent / "data" / "k8s-schema.json
 
 @dataclass(frozen=True)
 class TypeSchema:
+    """The fields of one Kubernetes type: their types, the required ones, enums."""
+
     name: str
     fields: dict[str, str]
     required: tuple[str, ...]
@@ -26,6 +28,8 @@ class TypeSchema:
 
 @dataclass(frozen=True)
 class KindSchema:
+    """A kind's apiVersion and top-level type."""
+
     api_version: str
     type: str
 
