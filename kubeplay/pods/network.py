@@ -199,10 +199,13 @@ def peers_among(records, pod_name: str, network: str, leaving: set[str] = frozen
 
 
 def peers(engine: Engine, pod: PodPlan, network: str) -> list[tuple[str, str, str]]:
-    """(name, namespace, ip) of the other pods on the same network, for /etc/hosts."""
+    """(name, namespace, ip) of the other pods on the same network, for /etc/hosts; read without
+    decoding the other pods' plans (a play of many pods asks once per pod)."""
     if not network or network == "none":
         return []
-    return peers_among(engine.store.list_pods(), pod.name, network)
+    return [(name, namespace, ip) for name, namespace, ip, their_network, host_network
+            in engine.store.pod_addresses()
+            if name != pod.name and ip and not host_network and (their_network or DEFAULT_NETWORK) == network]
 
 
 def refresh_peer_hosts(engine: Engine, network: str, leaving: set[str] = frozenset()) -> None:

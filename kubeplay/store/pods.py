@@ -99,6 +99,16 @@ class PodStore:
             ))
         return overviews
 
+    def pod_addresses(self) -> list[tuple[str, str, str, str, bool]]:
+        """(name, namespace, ip, plan's network, plan's hostNetwork) of every pod, oldest first,
+        without decoding any plan: what /etc/hosts of the pods needs."""
+        found = []
+        for row in self._pod_rows():
+            plan = json.loads(row["plan"])
+            found.append((row["name"], plan.get("namespace", "default"), row["ip"] or "",
+                          plan.get("network", ""), bool(plan.get("host_network", False))))
+        return found
+
     def _pod_rows(self, name: str | None = None) -> list:
         """One pod's row, or every pod's, oldest first."""
         return self.db.query(
