@@ -14,8 +14,6 @@ of the process stays in the host's namespaces.
 
 from __future__ import annotations
 
-import ctypes
-import errno
 import fcntl
 import os
 import re
@@ -29,13 +27,13 @@ from typing import TypeVar
 from kubeplay.config import Settings
 from kubeplay.errors import HostError, KubeplayError, UserError
 from kubeplay.libc import check, libc
+from kubeplay.nsfs import is_namespace_mount, prepare_mount_point, remove_namespace_file
 
 CLONE_NEWNET = 0x40000000
 CLONE_NEWUTS = 0x04000000
 CLONE_NEWIPC = 0x08000000
 POD_NAMESPACES = {"network": (CLONE_NEWNET, "net"), "uts": (CLONE_NEWUTS, "uts"), "ipc": (CLONE_NEWIPC, "ipc")}
 MS_BIND = 0x1000
-MNT_DETACH = 2
 SIOCGIFFLAGS = 0x8913
 SIOCSIFFLAGS = 0x8914
 IFF_UP = 0x1
@@ -58,14 +56,6 @@ def netns_path(settings: Settings, pod_id: str) -> Path:
     return netns_dir(settings) / pod_id
 
 
-def is_netns_mount(path: Path) -> bool:
-    """True if `path` is a live namespace bind mount (its device is nsfs, not the directory's)."""
-    try:
-        return os.stat(path).st_dev != os.stat(path.parent).st_dev
-    except OSError:
-        return False
-
-
 def pinned_path(settings: Settings, pod_id: str, kind: str) -> Path:
     """Where a pod's pinned namespace of `kind` lives: the netns is <pod-id>, the others
     <pod-id>.<kind>, side by side, so that one directory holds every namespace a pod pins."""
@@ -81,8 +71,7 @@ def pin_pod_namespaces(settings: Settings, pod_id: str, kinds: list[str], hostna
                         hint="run as root; rootless pods take their namespaces from the infra container")
     paths = {kind: pinned_path(settings, pod_id, kind) for kind in kinds}
     for path in paths.values():
-        _refuse_foreign(path)
-        _prepare_mount_point(path)
+        prepare_mount_point(path)
     flags = 0
     for kind in kinds:
         flags |= POD_NAMESPACES[kind][0]
@@ -115,15 +104,6 @@ def remove_pinned(settings: Settings, pod_id: str) -> None:
         remove_netns(pinned_path(settings, pod_id, kind))
 
 
-def _prepare_mount_point(path: Path) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path.touch(mode=0o400, exist_ok=True)
-    except OSError as exc:
-        raise HostError(f"cannot create namespace mount point {path}: {exc}",
-                        hint="check that the run root is writable and on a local filesystem") from exc
-
-
 def create_netns(settings: Settings, pod_id: str) -> Path:
     """A new network namespace at <runroot>/netns/<pod_id>, loopback up. Idempotent."""
     if settings.rootless:
@@ -131,7 +111,7 @@ def create_netns(settings: Settings, pod_id: str) -> Path:
                         hint="run as root; rootless pods use pasta or slirp4netns")
     path = netns_path(settings, pod_id)
     try:
-        if is_netns_mount(path):
+        if is_namespace_mount(path):
             run_in_netns(path, _loopback_up)
         else:
             _bind_new_netns(path)
@@ -182,8 +162,7 @@ def run_in_netns(path: Path, work: Callable[..., T], *args) -> T:
 
 def _bind_new_netns(path: Path) -> None:
     """A thread unshares its network namespace, bind-mounts it at `path` and brings loopback up."""
-    _refuse_foreign(path)
-    _prepare_mount_point(path)
+    prepare_mount_point(path)
 
     def make() -> None:
         lib = libc()
@@ -207,28 +186,4 @@ def _loopback_up() -> None:
 
 def remove_netns(path: Path) -> None:
     """Unmount and unlink a namespace path. Idempotent; processes still inside keep it alive."""
-    if is_netns_mount(path):
-        # MNT_DETACH: a process that has the namespace open must not make removal fail
-        if libc().umount2(str(path).encode(), MNT_DETACH) != 0:
-            code = ctypes.get_errno()
-            if code not in (errno.EINVAL, errno.ENOENT):
-                raise HostError(f"cannot unmount network namespace {path}: {os.strerror(code)}",
-                                hint="run as root; check `findmnt` for the mount")
-    _unlink(path)
-
-
-def _unlink(path: Path) -> None:
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        raise HostError(f"cannot remove {path}: {exc}", hint="remove it by hand once unmounted") from exc
-
-
-def _refuse_foreign(path: Path) -> None:
-    """Only a file of our own netns directory may become a namespace mount point: never a device or a
-    path elsewhere (a mount there would shadow it for the whole host)."""
-    if path.parent.name != "netns" or (path.exists() and not path.is_file() and not path.is_dir()):
-        raise HostError(f"refusing to make a network namespace at {path}",
-                        hint="the run root is misconfigured; pass --runroot to a directory kubeplay owns")
+    remove_namespace_file(path)

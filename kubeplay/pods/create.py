@@ -90,11 +90,12 @@ def launch_infra(engine: Engine, pod: PodPlan, pod_id: str, container_id: str, p
 
 def namespace_paths(engine: Engine, pod_id: str, pod: PodPlan, infra_pid: int, net: PodNet) -> dict[str, str]:
     """What a member joins: the pinned namespaces of the pod where there are, else the infra's."""
-    from kubeplay.net.netns import is_netns_mount, pinned_path
+    from kubeplay.net.netns import pinned_path
+    from kubeplay.nsfs import is_namespace_mount
 
     def shared(kind: str, proc_name: str) -> str:
         pinned = pinned_path(engine.settings, pod_id, kind)
-        return str(pinned) if is_netns_mount(pinned) else f"/proc/{infra_pid}/ns/{proc_name}"
+        return str(pinned) if is_namespace_mount(pinned) else f"/proc/{infra_pid}/ns/{proc_name}"
 
     paths: dict[str, str] = {}
     if net.netns:

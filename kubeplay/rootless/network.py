@@ -9,7 +9,6 @@ teardown stops exactly that process. Both helpers open /dev/net/tun, so it must 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import shutil
@@ -21,15 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kubeplay.errors import HostError, UserError
-from kubeplay.libc import libc
 from kubeplay.model.plan import PortMapping
+from kubeplay.nsfs import prepare_mount_point, remove_namespace_file
 
 TUN = Path("/dev/net/tun")
 HELPERS = ("pasta", "slirp4netns")
 SLIRP_GUEST_IP = "10.0.2.100"  # the address slirp4netns --configure gives the tap device
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
-MNT_DETACH = 2
 _TOOL_DIRS = ("/usr/bin", "/usr/sbin", "/bin", "/sbin")
 
 
@@ -127,12 +125,10 @@ def hostfwd_requests(ports: list[PortMapping]) -> list[dict]:
 
 def _create_netns(path: Path) -> None:
     """A new network namespace bound at `path`, loopback up."""
-    _refuse_foreign(path)
     unshare, ip = _which("unshare"), _which("ip")
     if unshare is None or ip is None:
         raise HostError("unshare or ip is missing", hint="apt-get install util-linux iproute2")
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path.touch(mode=0o400, exist_ok=True)
+    prepare_mount_point(path)
     try:
         subprocess.run([unshare, f"--net={path}", ip, "link", "set", "lo", "up"], check=True,
                        capture_output=True, text=True, timeout=START_TIMEOUT, stdin=subprocess.DEVNULL)
@@ -146,11 +142,7 @@ def _create_netns(path: Path) -> None:
 
 
 def _remove_netns(path: Path) -> None:
-    if libc().umount2(str(path).encode(), MNT_DETACH) != 0 and ctypes.get_errno() not in (22, 2):
-        raise HostError(f"cannot unmount network namespace {path}: {os.strerror(ctypes.get_errno())}",
-                        hint="retry `kubeplay down`")
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
+    remove_namespace_file(path)
 
 
 def _namespace_ip(netns: Path) -> str:
@@ -272,11 +264,3 @@ def teardown(runroot: Path, pod_id: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             leftover.unlink()
     _remove_netns(netns_path(runroot, pod_id))
-
-
-def _refuse_foreign(path: Path) -> None:
-    """Only a file of our own netns directory may become a namespace mount point: never a device or a
-    path elsewhere (a mount there would shadow it for the whole host)."""
-    if path.parent.name != "netns" or (path.exists() and not path.is_file() and not path.is_dir()):
-        raise HostError(f"refusing to make a network namespace at {path}",
-                        hint="the run root is misconfigured; pass --runroot to a directory kubeplay owns")

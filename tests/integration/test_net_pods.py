@@ -22,7 +22,8 @@ from kubeplay.config import Settings
 from kubeplay.errors import ConflictError, HostError
 from kubeplay.model.plan import PortMapping
 from kubeplay.net import nftables
-from kubeplay.net.netns import create_netns, is_netns_mount, remove_netns
+from kubeplay.net.netns import create_netns, remove_netns
+from kubeplay.nsfs import is_namespace_mount
 from kubeplay.net.networks import create_network, remove_network
 from kubeplay.net.ports import check_ports, published_claims
 from kubeplay.net.subnets import find_overlap, host_routes
@@ -202,7 +203,7 @@ def test_attach_is_idempotent_and_detach_undoes_half_made_attach(env):
 def test_network_none_is_loopback_only(env):
     path = create_netns(env.settings, env.pods[0])
     env.netns[env.pods[0]] = path
-    assert is_netns_mount(path)
+    assert is_namespace_mount(path)
     assert create_netns(env.settings, env.pods[0]) == path  # idempotent
     links = env.run_in(env.pods[0], "ip", "-o", "link").stdout.splitlines()
     assert len(links) == 1 and ": lo:" in links[0] and "UP" in links[0]

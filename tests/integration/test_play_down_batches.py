@@ -78,12 +78,13 @@ def test_pods_of_one_play_know_each_other_and_down_forgets_the_removed(pods):
 
 def test_a_new_namespace_has_loopback_up_and_nothing_else(tmp_path):
     from kubeplay.config import Settings
-    from kubeplay.net.netns import create_netns, is_netns_mount, remove_netns, run_in_netns
+    from kubeplay.net.netns import create_netns, remove_netns, run_in_netns
+    from kubeplay.nsfs import is_namespace_mount
 
     settings = Settings(root=tmp_path / "root", runroot=tmp_path / "run")
     path = create_netns(settings, "lo-only")
     try:
-        assert is_netns_mount(path)
+        assert is_namespace_mount(path)
         shown = subprocess.run(["nsenter", f"--net={path}", "ip", "-o", "link"], capture_output=True,
                                text=True, timeout=10)
         assert shown.returncode == 0, shown.stderr
@@ -98,4 +99,4 @@ def test_a_new_namespace_has_loopback_up_and_nothing_else(tmp_path):
         assert namespace_inode() == own  # the calling thread never moved
     finally:
         remove_netns(path)
-    assert not is_netns_mount(path) and not path.exists()
+    assert not is_namespace_mount(path) and not path.exists()
