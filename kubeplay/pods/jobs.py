@@ -28,6 +28,7 @@ from kubeplay.model.ids import random_uid
 from kubeplay.model.plan import EnvVar, OwnerPlan, PodPlan
 from kubeplay.model.record import ContainerRole, ContainerStatus, PodPhase, PodRecord
 from kubeplay.pods.engine import Engine
+from kubeplay.pods.lock import lock_path
 from kubeplay.pods.status import derive_phase, reconcile_pod
 
 DEFAULT_BACKOFF_LIMIT = 6  # Kubernetes' default
@@ -188,14 +189,11 @@ def list_jobs(engine: Engine) -> list[JobStatus]:
 @contextmanager
 def job_lock(engine: Engine, namespace: str, name: str, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
     """One job changes in one process at a time: exit callbacks of its pods, its timer, `down`."""
-    directory = engine.settings.runroot / "locks"
-    directory.mkdir(parents=True, exist_ok=True)
-
     def busy() -> ConflictError:
         return ConflictError(f'job "{name}" is busy: its lock was held for {int(timeout)} s',
                              hint="retry; `kubeplay jobs` shows its state")
 
-    with locked(directory / f"job.{namespace}.{name}.lock", timeout, busy):
+    with locked(lock_path(engine.settings, f"job.{namespace}.{name}"), timeout, busy):
         yield
 
 

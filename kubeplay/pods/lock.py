@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from kubeplay.config import Settings
 from kubeplay.errors import ConflictError
@@ -13,16 +14,20 @@ from kubeplay.filelock import locked
 POD_LOCK_TIMEOUT = 3600.0
 
 
-@contextmanager
-def pod_lock(settings: Settings, pod_name: str, timeout: float = POD_LOCK_TIMEOUT) -> Iterator[None]:
+def lock_path(settings: Settings, name: str) -> Path:
+    """<runroot>/locks/<name>.lock, its directory made: every lock of pods and jobs lives there."""
     directory = settings.runroot / "locks"
     directory.mkdir(parents=True, exist_ok=True)
+    return directory / f"{name}.lock"
 
+
+@contextmanager
+def pod_lock(settings: Settings, pod_name: str, timeout: float = POD_LOCK_TIMEOUT) -> Iterator[None]:
     def busy() -> ConflictError:
         return ConflictError(f'pod "{pod_name}" is busy: another kubeplay command has held it for {int(timeout)} s',
                              hint="wait for that command, or find it with `ps -ef | grep kubeplay`")
 
-    with locked(directory / f"{pod_name}.lock", timeout, busy):
+    with locked(lock_path(settings, pod_name), timeout, busy):
         yield
 
 
