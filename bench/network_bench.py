@@ -223,6 +223,11 @@ def main() -> int:
     if os.geteuid() != 0:
         print("the network bench needs root (bridges, nftables, podman's CNI)", file=sys.stderr)
         return 2
+    # run as a script, bench/ is sys.path[0]: the checkout's root is where `bench` is found
+    sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
+    from bench.hoststate import HostSnapshot, restore_podman_traces
+
+    before = HostSnapshot.take()
     base = Path(tempfile.mkdtemp(prefix="kp-netbench-", dir="/tmp"))
     kubeplay, podman = Kubeplay(base / "kubeplay"), Podman(base / "podman")
     try:
@@ -263,6 +268,7 @@ def main() -> int:
     finally:
         kubeplay.cleanup()
         podman.cleanup()
+        restore_podman_traces(before)  # podman's CNI tables and leases: the host as it was
         shutil.rmtree(base, ignore_errors=True)
 
 
