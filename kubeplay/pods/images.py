@@ -53,7 +53,8 @@ def _ensure(engine: Engine, pod: str, container: str, reference: str, policy: st
         if local is not None:
             log.warning("pulling %s failed (%s); using the local copy", reference, exc.message)
             return local
-        raise type(exc)(f'pod "{pod}": container "{container}": {exc.message}', hint=exc.hint) from exc
+        raise type(exc)(f'pod "{pod}": container "{container}": image "{reference}" is not in the local store '
+                        f"and pulling it failed: {exc.message}", hint=exc.hint) from exc
 
 
 def _local_only(reference: str) -> bool:

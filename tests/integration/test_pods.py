@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import time
 
@@ -190,6 +191,17 @@ def test_bad_input_is_refused_cleanly(pods):
                                                                "imagePullPolicy": "Never"}))
     result = pods("play", str(no_image))
     assert result.returncode == 1 and "localhost/nothing:here" in result.stderr and "Traceback" not in result.stderr
+
+    # a registry that refuses the connection (a closed port on loopback): one error naming the image
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    unpullable = f"127.0.0.1:{closed}/nothing:here"
+    no_registry = pods.write("noregistry.yaml", pods.pod("noregistry", {"name": "x", "image": unpullable}))
+    result = pods("play", str(no_registry))
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert f'image "{unpullable}" is not in the local store and pulling it failed' in result.stderr
+    assert pods("pods", "--format", "json").stdout.strip() in ("[]", "")
 
     twice = pods.write("twice.yaml", pods.pod("twice", sh("a", "sleep 3600"), terminationGracePeriodSeconds=0))
     assert pods("play", str(twice)).returncode == 0
