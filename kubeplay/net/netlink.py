@@ -29,6 +29,7 @@ from kubeplay.errors import HostError, KubeplayError
 _HEADER = struct.Struct("=IHHII")  # nlmsghdr: length, type, flags, sequence, port id
 _ERROR_CODE = struct.Struct("=i")
 RECEIVE_BUFFER = 1 << 16
+ANSWER_TIMEOUT = 10.0  # seconds; the kernel answers at once, but no wait here may be unbounded
 _import_guard = threading.Lock()
 
 
@@ -91,6 +92,7 @@ class RouteSession:
         self._m = _message_classes()
         self._socket = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
         self._socket.bind((0, 0))
+        self._socket.settimeout(ANSWER_TIMEOUT)  # a silent kernel becomes an OSError, not a hang
         self._sequence = 0
 
     def close(self) -> None:
