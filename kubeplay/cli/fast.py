@@ -61,21 +61,31 @@ def plan(argv: list[str]) -> Callable[[], None] | None:
     if parsed is None or not parsed[1]:
         return None
     options, (command, *args) = parsed
-    settings = _settings(options)
-    if settings is None:
+    work = _command(command, args)
+    settings = _settings(options) if work is not None else None
+    if work is None or settings is None:
         return None
-    if command == "pods" and (fmt := _format(args)) is not None:
+    return lambda: work(settings)
+
+
+def _command(command: str, args: list[str]) -> Callable | None:
+    """What a fast form does given the settings; None for every other command line."""
+    if command == "pods":
+        fmt = _format(args)
+        if fmt is None:
+            return None
         from kubeplay.cli.listing import list_pods
 
-        return lambda: list_pods(settings, fmt)
-    if command in ("play", "down") and (found := _files_and_quiet(args)) is not None:
-        from kubeplay.cli import manifests
+        return lambda settings: list_pods(settings, fmt)
+    found = _files_and_quiet(args) if command in ("play", "down") else None
+    if found is None:
+        return None
+    from kubeplay.cli import manifests
 
-        files, quiet = found
-        if command == "play":
-            return lambda: manifests.play_files(settings, files, quiet=quiet)
-        return lambda: manifests.down_files(settings, files, quiet=quiet)
-    return None
+    files, quiet = found
+    if command == "play":
+        return lambda settings: manifests.play_files(settings, files, quiet=quiet)
+    return lambda settings: manifests.down_files(settings, files, quiet=quiet)
 
 
 def _settings(options: dict[str, str | bool]):
