@@ -226,10 +226,14 @@ def _make_pod_pinned(engine: Engine, pod: PodPlan, pod_id: str, images, undo: Ex
         start_members(factory, undo)
         return
     members = register_members(factory, undo)
-    created = run_together([lambda: launch_infra(engine, pod, pod_id, infra_id, pinned), pending.wait,
-                            *[functools.partial(factory.create, cid, c) for cid, c in members]])
-    run_together([functools.partial(containers.start, engine, cid, pid)
-                  for (cid, _), pid in zip(members, created[2:], strict=True)])
+
+    def create_then_start(container_id: str, container) -> None:
+        pid = factory.create(container_id, container)
+        pending.wait()  # each member starts once the network is up, not waiting for the others
+        containers.start(engine, container_id, pid)
+
+    run_together([lambda: launch_infra(engine, pod, pod_id, infra_id, pinned), pending.wait,
+                  *[functools.partial(create_then_start, cid, c) for cid, c in members]])
 
 
 def _prepare_members(engine: Engine, pod: PodPlan, pod_id: str, images, undo: ExitStack, paths: PodPaths,
