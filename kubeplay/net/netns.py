@@ -70,28 +70,9 @@ def pin_pod_namespaces(settings: Settings, pod_id: str, kinds: list[str], hostna
         raise HostError("pinned pod namespaces need root",
                         hint="run as root; rootless pods take their namespaces from the infra container")
     paths = {kind: pinned_path(settings, pod_id, kind) for kind in kinds}
-    for path in paths.values():
-        prepare_mount_point(path)
-    flags = 0
-    for kind in kinds:
-        flags |= POD_NAMESPACES[kind][0]
-
-    def make() -> None:
-        lib = libc()
-        check(lib.unshare(flags), "unshare")
-        if "uts" in kinds and hostname:
-            name = hostname.encode()
-            check(lib.sethostname(name, len(name)), "setting the hostname")
-        task = f"/proc/self/task/{threading.get_native_id()}/ns"
-        for kind, path in paths.items():
-            own = f"{task}/{POD_NAMESPACES[kind][1]}".encode()
-            check(lib.mount(own, str(path).encode(), None, MS_BIND, None), f"bind-mounting it at {path}")
-        if "network" in kinds:
-            _loopback_up()
-
     try:
-        _on_own_thread(make, f"cannot create the namespaces of pod {pod_id}",
-                       hint="kubeplay needs root (CAP_SYS_ADMIN) for pod namespaces")
+        _bind_new_namespaces(paths, hostname, f"cannot create the namespaces of pod {pod_id}",
+                             hint="kubeplay needs root (CAP_SYS_ADMIN) for pod namespaces")
     except BaseException:
         remove_pinned(settings, pod_id)
         raise
@@ -162,17 +143,33 @@ def run_in_netns(path: Path, work: Callable[..., T], *args) -> T:
 
 def _bind_new_netns(path: Path) -> None:
     """A thread unshares its network namespace, bind-mounts it at `path` and brings loopback up."""
-    prepare_mount_point(path)
+    _bind_new_namespaces({"network": path}, "", f"cannot create network namespace {path}",
+                         hint="kubeplay needs root (CAP_SYS_ADMIN) for pod network namespaces")
+
+
+def _bind_new_namespaces(paths: dict[str, Path], hostname: str, doing: str, hint: str) -> None:
+    """One thread unshares the namespaces of `paths` (kind -> mount point) and bind-mounts each at
+    its path; a new UTS namespace gets `hostname`, a new network namespace its loopback up."""
+    for path in paths.values():
+        prepare_mount_point(path)
+    flags = 0
+    for kind in paths:
+        flags |= POD_NAMESPACES[kind][0]
 
     def make() -> None:
         lib = libc()
-        check(lib.unshare(CLONE_NEWNET), "unshare")
-        own = f"/proc/self/task/{threading.get_native_id()}/ns/net".encode()
-        check(lib.mount(own, str(path).encode(), None, MS_BIND, None), f"bind-mounting it at {path}")
-        _loopback_up()
+        check(lib.unshare(flags), "unshare")
+        if "uts" in paths and hostname:
+            name = hostname.encode()
+            check(lib.sethostname(name, len(name)), "setting the hostname")
+        task = f"/proc/self/task/{threading.get_native_id()}/ns"
+        for kind, path in paths.items():
+            own = f"{task}/{POD_NAMESPACES[kind][1]}".encode()
+            check(lib.mount(own, str(path).encode(), None, MS_BIND, None), f"bind-mounting it at {path}")
+        if "network" in paths:
+            _loopback_up()
 
-    _on_own_thread(make, f"cannot create network namespace {path}",
-                   hint="kubeplay needs root (CAP_SYS_ADMIN) for pod network namespaces")
+    _on_own_thread(make, doing, hint=hint)
 
 
 def _loopback_up() -> None:
