@@ -30,9 +30,12 @@ class PodNet:
 
 
 def network_name(pod: PodPlan) -> str:
-    if pod.host_network:
-        return ""
-    return pod.network or DEFAULT_NETWORK
+    return _network_of(pod.network, pod.host_network)
+
+
+def _network_of(network: str, host_network: bool) -> str:
+    """The network a pod is on: "" for the host's, else its own or the default one."""
+    return "" if host_network else network or DEFAULT_NETWORK
 
 
 def check_pod_ports(engine: Engine, pod: PodPlan) -> None:
@@ -189,23 +192,21 @@ def _remove_pinned(engine: Engine, pod_id: str) -> None:
     remove_pinned(engine.settings, pod_id)
 
 
-def peers_among(records, pod_name: str, network: str, leaving: set[str] = frozenset()) -> list[tuple[str, str, str]]:
-    """(name, namespace, ip) of the pods in `records` on `network`, but `pod_name` and `leaving`."""
+def peers_among(addresses, pod_name: str, network: str, leaving: set[str] = frozenset()) -> list[tuple[str, str, str]]:
+    """(name, namespace, ip) of the pods on `network` but `pod_name` and `leaving`, from `addresses`:
+    (name, namespace, ip, plan's network, plan's hostNetwork) as store.pod_addresses gives them."""
     if not network or network == "none":
         return []
-    return [(record.name, record.plan.namespace, record.ip) for record in records
-            if record.name != pod_name and record.name not in leaving and record.ip
-            and network_name(record.plan) == network]
+    return [(name, namespace, ip) for name, namespace, ip, their_network, host_network in addresses
+            if name != pod_name and name not in leaving and ip and _network_of(their_network, host_network) == network]
 
 
 def peers(engine: Engine, pod: PodPlan, network: str) -> list[tuple[str, str, str]]:
     """(name, namespace, ip) of the other pods on the same network, for /etc/hosts; read without
     decoding the other pods' plans (a play of many pods asks once per pod)."""
     if not network or network == "none":
-        return []
-    return [(name, namespace, ip) for name, namespace, ip, their_network, host_network
-            in engine.store.pod_addresses()
-            if name != pod.name and ip and not host_network and (their_network or DEFAULT_NETWORK) == network]
+        return []  # no need to read the store
+    return peers_among(engine.store.pod_addresses(), pod.name, network)
 
 
 def refresh_peer_hosts(engine: Engine, network: str, leaving: set[str] = frozenset()) -> None:
@@ -217,10 +218,11 @@ def refresh_peer_hosts(engine: Engine, network: str, leaving: set[str] = frozens
     if not network or network == "none":
         return
     records = engine.store.list_pods()
+    addresses = [(r.name, r.plan.namespace, r.ip, r.plan.network, r.plan.host_network) for r in records]
     for record in records:
         if record.name in leaving or not record.ip or network_name(record.plan) != network:
             continue
-        others = peers_among(records, record.name, network, leaving)
+        others = peers_among(addresses, record.name, network, leaving)
         try:
             refresh_hosts(record.plan, PodPaths(engine.settings, record.id), record.ip, others)
         except OSError as exc:  # a pod going away at the same moment: its file no longer matters

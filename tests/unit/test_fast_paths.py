@@ -6,7 +6,6 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -84,8 +83,8 @@ def test_signal_number(name, number):
 
 
 def _record(name: str, ip: str, network: str = "", namespace: str = "default"):
-    plan = SimpleNamespace(host_network=False, network=network, namespace=namespace)
-    return SimpleNamespace(name=name, ip=ip, plan=plan)
+    """An address as store.pod_addresses gives it: (name, namespace, ip, network, hostNetwork)."""
+    return (name, namespace, ip, network, False)
 
 
 def test_peers_among_leaves_out_self_leaving_pods_other_networks_and_pods_without_ip():
