@@ -89,7 +89,7 @@ def _command(command: str, args: list[str]) -> Callable | None:
 
 
 def _settings(options: dict[str, str | bool]):
-    from kubeplay.config import Settings, default_root, default_runroot, is_rootless
+    from kubeplay.config import is_rootless
 
     if is_rootless():
         return None
@@ -99,14 +99,19 @@ def _settings(options: dict[str, str | bool]):
     debug = bool(options.get("debug")) or os.environ.get("KUBEPLAY_DEBUG", "").lower() in ("1", "true", "yes")
     root = options.get("root") or os.environ.get("KUBEPLAY_ROOT")
     runroot = options.get("runroot") or os.environ.get("KUBEPLAY_RUNROOT")
-    configure_logging(level, debug)
-    return Settings(
-        root=(Path(str(root)) if root else default_root()).absolute(),
-        runroot=(Path(str(runroot)) if runroot else default_runroot()).absolute(),
-        runtime=str(options.get("runtime") or os.environ.get("KUBEPLAY_RUNTIME") or "") or None,
-        log_level=level,
-        debug=debug,
-    )
+    return global_settings(Path(str(root)) if root else None, Path(str(runroot)) if runroot else None,
+                           str(options.get("runtime") or os.environ.get("KUBEPLAY_RUNTIME") or "") or None,
+                           level, debug)
+
+
+def global_settings(root: Path | None, runroot: Path | None, runtime: str | None, log_level: str, debug: bool):
+    """Settings from the global options (None: the default place), with logging configured; the
+    click group and the fast path both resolve them here."""
+    from kubeplay.config import Settings, default_root, default_runroot
+
+    configure_logging(log_level, debug)
+    return Settings(root=(root or default_root()).absolute(), runroot=(runroot or default_runroot()).absolute(),
+                    runtime=runtime, log_level=log_level, debug=debug)
 
 
 def configure_logging(level: str, debug: bool) -> None:

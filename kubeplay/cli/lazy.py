@@ -9,8 +9,7 @@ from pathlib import Path
 import click
 
 from kubeplay import __version__
-from kubeplay.cli.fast import configure_logging
-from kubeplay.config import Settings, default_root, default_runroot
+from kubeplay.cli.fast import global_settings
 
 COMMANDS = {
     # images
@@ -79,14 +78,7 @@ class LazyGroup(click.Group):
 def cli(ctx: click.Context, root: Path | None, runroot: Path | None, runtime: str | None,
         log_level: str, debug: bool) -> None:
     """Play Kubernetes YAML on this machine: pods, with no daemon."""
-    configure_logging(log_level.lower(), debug)
-    ctx.obj = Settings(
-        root=(root or default_root()).absolute(),
-        runroot=(runroot or default_runroot()).absolute(),
-        runtime=runtime,
-        log_level=log_level,
-        debug=debug,
-    )
+    ctx.obj = global_settings(root, runroot, runtime, log_level.lower(), debug)
     if ctx.obj.rootless and ctx.invoked_subcommand not in OUTSIDE_USER_NAMESPACE and not _help_asked:
         from kubeplay.rootless.userns import enter_user_namespace
 
