@@ -41,6 +41,11 @@ def host_ip() -> str:
     return "127.0.0.1"
 
 
+def runtime_field_values(ip: str) -> dict[str, str]:
+    """The downward-API fields known only when the pod runs, for its env and its volume files."""
+    return {"status.podIP": ip or "", "status.hostIP": host_ip(), "status.podIPs": ip or ""}
+
+
 def _shared_mounts(paths: PodPaths, pod: PodPlan):
     from kubeplay.oci.options import bind_mount
 
@@ -127,7 +132,7 @@ class MemberFactory:
         self.images, self.sources = images, sources
         self.ns_paths = ns_paths
         self.shared = _shared_mounts(paths, pod)
-        self.field_values = {"status.podIP": ip or "", "status.hostIP": host_ip(), "status.podIPs": ip or ""}
+        self.field_values = runtime_field_values(ip)
         self.delegated_cgroup = ""
         if engine.settings.rootless:
             from kubeplay.rootless.cgroups import warn_without_limits

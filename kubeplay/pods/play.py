@@ -19,13 +19,13 @@ from kubeplay.pods import containers, network
 from kubeplay.pods.create import (
     InitContainerFailed,
     MemberFactory,
-    host_ip,
     launch_infra,
     namespace_paths,
     pinned_kinds,
     register_infra,
     register_members,
     run_init_containers,
+    runtime_field_values,
     run_together,
     start_infra,
     start_members,
@@ -218,10 +218,10 @@ def _make_pod_pinned(engine: Engine, pod: PodPlan, pod_id: str, images, undo: Ex
     undo.callback(network.teardown_pending, engine, pod, pod_id, pending)
     factory = _prepare_members(engine, pod, pod_id, images, undo, paths, pending.ip, pinned,
                                network.network_name(pod) if netns else "")
-    infra_id = register_infra(engine, pod, undo)
+    launch = functools.partial(launch_infra, engine, pod, pod_id, register_infra(engine, pod, undo), pinned)
     if pod.init_containers:
         # init containers run in order on the finished network before any member is created
-        run_together([lambda: launch_infra(engine, pod, pod_id, infra_id, pinned), pending.wait])
+        run_together([launch, pending.wait])
         run_init_containers(factory, undo)
         start_members(factory, undo)
         return
@@ -232,8 +232,7 @@ def _make_pod_pinned(engine: Engine, pod: PodPlan, pod_id: str, images, undo: Ex
         pending.wait()  # each member starts once the network is up, not waiting for the others
         containers.start(engine, container_id, pid)
 
-    run_together([lambda: launch_infra(engine, pod, pod_id, infra_id, pinned), pending.wait,
-                  *[functools.partial(create_then_start, cid, c) for cid, c in members]])
+    run_together([launch, pending.wait, *[functools.partial(create_then_start, cid, c) for cid, c in members]])
 
 
 def _prepare_members(engine: Engine, pod: PodPlan, pod_id: str, images, undo: ExitStack, paths: PodPaths,
@@ -246,9 +245,7 @@ def _prepare_members(engine: Engine, pod: PodPlan, pod_id: str, images, undo: Ex
     if not pod.host_ipc:
         mount_shm(paths)
     undo.callback(release_volumes, pod, paths)
-    sources = prepare_volumes(pod, paths, engine.settings.root,
-                              field_values={"status.podIP": ip, "status.hostIP": host_ip(),
-                                            "status.podIPs": ip})
+    sources = prepare_volumes(pod, paths, engine.settings.root, field_values=runtime_field_values(ip))
     return MemberFactory(engine, pod, pod_id, paths, ip, ns_paths, images, sources)
 
 
