@@ -5,6 +5,7 @@ sethostname). It is the one this process already has loaded: ctypes.util.find_li
 from __future__ import annotations
 
 import ctypes
+import errno
 import functools
 import os
 
@@ -19,3 +20,15 @@ def check(result: int, doing: str) -> None:
     if result != 0:
         code = ctypes.get_errno()
         raise OSError(code, f"{doing}: {os.strerror(code)}")
+
+
+MNT_DETACH = 2
+
+
+def detach_mount(target: str) -> int:
+    """Unmount `target` lazily (MNT_DETACH: a process still using it must not make this fail).
+    0 when done, or when `target` is not a mount point or is gone; otherwise the errno."""
+    if libc().umount2(target.encode(), MNT_DETACH) == 0:
+        return 0
+    code = ctypes.get_errno()
+    return 0 if code in (errno.EINVAL, errno.ENOENT) else code

@@ -4,15 +4,12 @@ kubeplay.rootless); where they may go, and how they are removed, is decided here
 
 from __future__ import annotations
 
-import ctypes
-import errno
 import os
 from pathlib import Path
 
 from kubeplay.errors import HostError
-from kubeplay.libc import libc
+from kubeplay.libc import detach_mount
 
-MNT_DETACH = 2
 
 
 def refuse_foreign(path: Path) -> None:
@@ -45,12 +42,10 @@ def is_namespace_mount(path: Path) -> bool:
 def remove_namespace_file(path: Path) -> None:
     """Unmount and unlink a namespace file. Idempotent; processes still inside keep the namespace."""
     if is_namespace_mount(path):
-        # MNT_DETACH: a process that has the namespace open must not make removal fail
-        if libc().umount2(str(path).encode(), MNT_DETACH) != 0:
-            code = ctypes.get_errno()
-            if code not in (errno.EINVAL, errno.ENOENT):
-                raise HostError(f"cannot unmount namespace file {path}: {os.strerror(code)}",
-                                hint="run as root (rootless: as the user who made it); check `findmnt`")
+        code = detach_mount(str(path))  # a process that has the namespace open must not make this fail
+        if code:
+            raise HostError(f"cannot unmount namespace file {path}: {os.strerror(code)}",
+                            hint="run as root (rootless: as the user who made it); check `findmnt`")
     try:
         path.unlink()
     except FileNotFoundError:

@@ -7,9 +7,8 @@ import os
 from pathlib import Path
 
 from kubeplay.errors import HostError
-from kubeplay.libc import libc
+from kubeplay.libc import detach_mount, libc
 
-MNT_DETACH = 2
 
 
 def mount(source: str, target: Path, fstype: str, flags: int = 0, data: str = "") -> None:
@@ -24,10 +23,9 @@ def mount(source: str, target: Path, fstype: str, flags: int = 0, data: str = ""
 
 def unmount(target: Path) -> None:
     """Lazily unmount; a target that is not mounted (or gone) is fine."""
-    if libc().umount2(str(target).encode(), MNT_DETACH) != 0:
-        errno = ctypes.get_errno()
-        if errno not in (22, 2):  # EINVAL: not a mount point; ENOENT: gone
-            raise HostError(f"cannot unmount {target}: {os.strerror(errno)}")
+    code = detach_mount(str(target))
+    if code:
+        raise HostError(f"cannot unmount {target}: {os.strerror(code)}")
 
 
 def mount_points() -> list[str]:

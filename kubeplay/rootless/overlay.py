@@ -18,12 +18,11 @@ import threading
 from pathlib import Path
 
 from kubeplay.errors import HostError
-from kubeplay.libc import libc
+from kubeplay.libc import detach_mount, libc
 
 NATIVE = "native"
 FUSE = "fuse-overlayfs"
 MODE_FILE = "overlay-mode"
-MNT_DETACH = 2
 FUSE_TIMEOUT = 30.0
 
 log = logging.getLogger(__name__)
@@ -128,8 +127,7 @@ def mount_rootfs(lowers: list[Path], upper: Path, work: Path, target: Path, runr
 
 def unmount(target: Path) -> None:
     """Lazily unmount (a fuse mount too: the namespace's root may); not mounted is fine."""
-    if libc().umount2(str(target).encode(), MNT_DETACH) != 0:
-        code = ctypes.get_errno()
-        if code not in (22, 2):  # EINVAL: not a mount point; ENOENT: gone
-            raise HostError(f"cannot unmount {target}: {os.strerror(code)}",
-                            hint="run `kubeplay down` again, or unmount it inside the user namespace")
+    code = detach_mount(str(target))
+    if code:
+        raise HostError(f"cannot unmount {target}: {os.strerror(code)}",
+                        hint="run `kubeplay down` again, or unmount it inside the user namespace")
