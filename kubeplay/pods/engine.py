@@ -36,6 +36,14 @@ class Engine:
 
         return OciRuntime(self.runtime_info, runtime_state_root(self.settings))
 
+    def prepare_for_threads(self) -> None:
+        """Make the lazily made parts once, before worker threads race to make them: the store, the
+        runtime, and the run root's session marker (written through a per-process temporary name)."""
+        from kubeplay.pods.status import session_id
+
+        self.store, self.runtime  # noqa: B018
+        session_id(self.settings)
+
     def callback_argv(self, *args: str) -> list[str]:
         """kubeplay itself, with this command's roots, for conmon's --exit-command."""
         argv = [sys.executable, "-m", "kubeplay", "--root", str(self.settings.root),

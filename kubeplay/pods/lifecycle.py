@@ -13,7 +13,7 @@ from kubeplay.pods.engine import Engine
 from kubeplay.pods.lock import pod_lock, remove_lock
 from kubeplay.pods.paths import PodPaths
 from kubeplay.pods.podfiles import release_pod_files
-from kubeplay.pods.status import reconcile_pod, session_id
+from kubeplay.pods.status import reconcile_pod
 from kubeplay.pods.volumes import release_volumes
 
 log = logging.getLogger(__name__)
@@ -81,8 +81,7 @@ def remove_pods_together(engine: Engine, names: list[str], grace: int | None = N
     pods = [pod for pod in (engine.store.find_pod(name) for name in names) if pod is not None]
     if not pods:
         return []
-    engine.store, engine.runtime  # noqa: B018 - made once, before threads race to make them
-    session_id(engine.settings)  # its marker is written through a per-process temporary name
+    engine.prepare_for_threads()
     with ThreadPoolExecutor(max_workers=min(REMOVE_WORKERS, len(pods)), thread_name_prefix="kubeplay-rm") as pool:
         pods = [pod for pod in pool.map(lambda pod: _mark_stopped(engine, pod.name), pods) if pod is not None]
         containers.stop_all(engine, [stop for pod in pods for stop in _member_stops(pod, _grace(pod, grace))])

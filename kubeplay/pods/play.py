@@ -36,7 +36,6 @@ from kubeplay.pods.infra import infra_rootfs
 from kubeplay.pods.lock import pod_lock
 from kubeplay.pods.paths import PodPaths
 from kubeplay.pods.podfiles import mount_shm, pod_hostname, release_pod_files, write_pod_files
-from kubeplay.pods.status import session_id
 from kubeplay.pods.volumes import prepare_volumes, release_volumes
 
 Progress = Callable[[str], None]
@@ -119,10 +118,8 @@ def _make_all(engine: Engine, plans: list[PodPlan], images: list[dict], progress
     if len(plans) == 1:
         make(0)
         return outcomes
-    # make the shared, lazily made parts once, before threads race to make them
-    engine.store, engine.runtime  # noqa: B018
+    engine.prepare_for_threads()
     infra_rootfs(engine)  # its temporary name is per process, so threads must not make it together
-    session_id(engine.settings)  # the same holds for the run root's session marker
     with ThreadPoolExecutor(max_workers=min(PLAY_WORKERS, len(plans)), thread_name_prefix="kubeplay-play") as pool:
         for future in [pool.submit(make, index) for index in range(len(plans))]:
             future.result()
