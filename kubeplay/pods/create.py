@@ -4,7 +4,6 @@ beside the infra when the pod's namespaces are pinned, after it otherwise)."""
 from __future__ import annotations
 
 import functools
-import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -31,19 +30,17 @@ class InitContainerFailed(UserError):
 
 @functools.cache
 def host_ip() -> str:
-    """The host's first non-loopback IPv4 address (status.hostIP); looked up once per command."""
-    try:
-        for *_, address in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
-            if not address[0].startswith("127."):
-                return address[0]
-    except OSError:
-        pass
-    return "127.0.0.1"
+    """The host's address (status.hostIP); looked up once per command."""
+    from kubeplay.net.hostaddr import host_address
+
+    return host_address()
 
 
 def runtime_field_values(ip: str) -> dict[str, str]:
     """The downward-API fields known only when the pod runs, for its env and its volume files."""
-    return {"status.podIP": ip or "", "status.hostIP": host_ip(), "status.podIPs": ip or ""}
+    host = host_ip()
+    # one address family: each list field holds its single address, as the kubelet writes it
+    return {"status.podIP": ip or "", "status.podIPs": ip or "", "status.hostIP": host, "status.hostIPs": host}
 
 
 def _shared_mounts(paths: PodPaths, pod: PodPlan):

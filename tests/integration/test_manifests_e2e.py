@@ -83,6 +83,8 @@ def test_env_sources_as_the_container_sees_them(pods):
                                                                          "optional": True}}},
                    {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
                    {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+                   {"name": "HOST_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.hostIP"}}},
+                   {"name": "HOST_IPS", "valueFrom": {"fieldRef": {"fieldPath": "status.hostIPs"}}},
                    {"name": "MEM_MI", "valueFrom": {"resourceFieldRef": {"resource": "limits.memory",
                                                                          "divisor": "1Mi"}}},
                    {"name": "CPU_M", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu",
@@ -97,6 +99,7 @@ def test_env_sources_as_the_container_sees_them(pods):
     assert "MISSING" not in env or env["MISSING"] == ""
     assert env["POD_NAME"] == "envpod"
     assert env["POD_IP"] == pods.inspect("envpod")["ip"] and env["POD_IP"]
+    assert env["HOST_IP"] and env["HOST_IPS"] == env["HOST_IP"]  # one address family: the list has one entry
     assert env["MEM_MI"] == "64" and env["CPU_M"] == "500"
     assert env["CFG_mode"] == "fast" and env["CFG_level"] == "3"
     assert env["GREETING"] == "mode=fast pod=envpod literal=$(MODE)"
