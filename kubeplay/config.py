@@ -10,12 +10,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kubeplay.defaults import DATABASE_NAME, ROOT_GRAPH_ROOT, ROOT_RUN_ROOT, ROOTLESS_UID_ENV
 from kubeplay.errors import HostError, UserError
-
-
-# Set by kubeplay.rootless once a command has joined the user's namespace (where it is uid 0):
-# "UID:GID" of the user outside. Inherited by conmon's exit commands, which run inside too.
-ROOTLESS_UID_ENV = "KUBEPLAY_ROOTLESS_UID"
 
 
 def in_initial_user_namespace() -> bool:
@@ -47,14 +43,14 @@ def home_dir() -> Path:
 
 def default_root() -> Path:
     if not is_rootless():
-        return Path("/var/lib/kubeplay")
+        return Path(ROOT_GRAPH_ROOT)
     data_home = os.environ.get("XDG_DATA_HOME") or str(home_dir() / ".local" / "share")
     return Path(data_home) / "kubeplay"
 
 
 def default_runroot() -> Path:
     if not is_rootless():
-        return Path("/run/kubeplay")
+        return Path(ROOT_RUN_ROOT)
     runtime_dir = os.environ.get("XDG_RUNTIME_DIR")
     if runtime_dir and os.path.isdir(runtime_dir) and os.access(runtime_dir, os.W_OK):
         return Path(runtime_dir) / "kubeplay"
@@ -153,7 +149,7 @@ class Settings:
 
     @property
     def db_path(self) -> Path:
-        return self.root / "kubeplay.db"
+        return self.root / DATABASE_NAME
 
     def ensure_dirs(self) -> None:
         """Create the graph root and the run root; a run root in /tmp must be ours and private."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from pathlib import Path
 
 GLOBAL_VALUES = {"--root": "root", "--runroot": "runroot", "--runtime": "runtime", "--log-level": "log_level"}
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -61,6 +60,8 @@ def plan(argv: list[str]) -> Callable[[], None] | None:
     if parsed is None or not parsed[1]:
         return None
     options, (command, *args) = parsed
+    if command == "pods" and _nothing_to_list(options, args):
+        return lambda: _list_no_pods(_format(args))
     work = _command(command, args)
     settings = _settings(options) if work is not None else None
     if work is None or settings is None:
@@ -88,14 +89,39 @@ def _command(command: str, args: list[str]) -> Callable | None:
     return lambda settings: manifests.down_files(settings, files, quiet=quiet)
 
 
+def _nothing_to_list(options: dict[str, str | bool], args: list[str]) -> bool:
+    """`pods` as root on a store without pods: nothing to reconcile, so no settings or store layer."""
+    from kubeplay.defaults import DATABASE_NAME, ROOT_GRAPH_ROOT, ROOTLESS_UID_ENV
+
+    if os.geteuid() != 0 or os.environ.get(ROOTLESS_UID_ENV) or _format(args) is None or _log_level(options) is None:
+        return False
+    from kubeplay.store.peek import holds_no_pods
+
+    root = str(options.get("root") or os.environ.get("KUBEPLAY_ROOT") or ROOT_GRAPH_ROOT)
+    return holds_no_pods(os.path.join(os.path.abspath(root), DATABASE_NAME))
+
+
+def _list_no_pods(fmt: str | None) -> None:
+    from kubeplay.cli.render import show_pod_summaries
+
+    show_pod_summaries([], fmt or "table")
+
+
+def _log_level(options: dict[str, str | bool]) -> str | None:
+    level = str(options.get("log_level") or os.environ.get("KUBEPLAY_LOG_LEVEL") or "warning").lower()
+    return level if level in LOG_LEVELS else None  # None: click names the valid choices
+
+
 def _settings(options: dict[str, str | bool]):
+    from pathlib import Path
+
     from kubeplay.config import is_rootless
 
     if is_rootless():
         return None
-    level = str(options.get("log_level") or os.environ.get("KUBEPLAY_LOG_LEVEL") or "warning").lower()
-    if level not in LOG_LEVELS:
-        return None  # click names the valid choices
+    level = _log_level(options)
+    if level is None:
+        return None
     debug = bool(options.get("debug")) or os.environ.get("KUBEPLAY_DEBUG", "").lower() in ("1", "true", "yes")
     root = options.get("root") or os.environ.get("KUBEPLAY_ROOT")
     runroot = options.get("runroot") or os.environ.get("KUBEPLAY_RUNROOT")

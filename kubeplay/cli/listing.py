@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from kubeplay.cli.render import age, echo_json, table
+from kubeplay.cli.render import show_pod_summaries
 from kubeplay.config import Settings
 
 
@@ -49,10 +49,4 @@ def list_pods(settings: Settings, fmt: str = "table") -> None:
     """NAME READY STATUS RESTARTS AGE, as kubectl shows them (or the same as JSON)."""
     from kubeplay.pods.engine import Engine
 
-    summaries = [pod_summary(pod) for pod in _overviews(Engine(settings))]
-    if fmt == "json":
-        echo_json(summaries)
-        return
-    now = time.time()
-    table(["NAME", "READY", "STATUS", "RESTARTS", "AGE"],
-          [(s["name"], s["ready"], s["status"], s["restarts"], age(s["created"], now)) for s in summaries])
+    show_pod_summaries([pod_summary(pod) for pod in _overviews(Engine(settings))], fmt)

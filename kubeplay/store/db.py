@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from kubeplay.defaults import DATABASE_NAME
 from kubeplay.errors import StoreError
 from kubeplay.store.schema import MIGRATIONS
 
@@ -84,4 +85,4 @@ class Database:
 
 def open_database(root: Path) -> Database:
     """The state database of a graph root."""
-    return Database(root / "kubeplay.db")
+    return Database(root / DATABASE_NAME)

@@ -1,0 +1,9 @@
+"""Where root's store lives and how a rootless re-exec is marked: plain strings, so that the fast
+command paths can find the store without importing kubeplay.config (dataclasses, pathlib)."""
+
+ROOT_GRAPH_ROOT = "/var/lib/kubeplay"
+ROOT_RUN_ROOT = "/run/kubeplay"
+DATABASE_NAME = "kubeplay.db"
+# Set by kubeplay.rootless once a command has joined the user's namespace (where it is uid 0):
+# "UID:GID" of the user outside. Inherited by conmon's exit commands, which run inside too.
+ROOTLESS_UID_ENV = "KUBEPLAY_ROOTLESS_UID"
