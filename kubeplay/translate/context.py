@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubeplay.model.plan import PodPlan
+from kubeplay.model.plan import ClaimPlan, PodPlan
 from kubeplay.translate.issues import Issues
 from kubeplay.translate.loader import Document
 
@@ -22,17 +22,6 @@ class TranslateOptions:
     network: str = ""
     namespace_default: str = "default"
     node_name: str = ""  # what spec.nodeName reads as when the manifest leaves it out
-
-
-@dataclass(frozen=True)
-class ClaimPlan:
-    """A PersistentVolumeClaim: a named volume kubeplay creates if missing."""
-
-    name: str
-    size: int | None = None
-    labels: dict[str, str] = field(default_factory=dict)
-    namespace: str = "default"
-    raw: dict | None = None
 
 
 @dataclass
