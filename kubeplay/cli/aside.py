@@ -56,7 +56,7 @@ def _translate_and_send(translate: Callable[[], Translated], write_end: int, pic
         with os.fdopen(write_end, "wb") as pipe:
             pipe.write(data)
         code = 0
-    except BaseException:  # noqa: S110 - the parent translates again and reports it in its own words
+    except BaseException:  # noqa: BLE001, S110 - the parent translates again and reports it in its own words
         pass
     finally:
         os._exit(code)  # no atexit handlers, no flushing of buffers copied from the parent
@@ -69,7 +69,7 @@ def _receive(pid: int, read_end: int, translate: Callable[[], Translated], pickl
     if os.waitstatus_to_exitcode(status) != 0 or not data:
         return translate()
     try:
-        pods, claims, warnings = pickle.loads(data)  # noqa: S301 - our own child, over our own pipe
-    except Exception:  # an unreadable answer: the in-process translation decides
+        pods, claims, warnings = pickle.loads(data)  # our own child's answer, over our own pipe
+    except Exception:  # noqa: BLE001 - an unreadable answer: the in-process translation decides
         return translate()
     return Translated(pods, claims, warnings)

@@ -4,35 +4,49 @@ the child cannot give one."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 from dataclasses import replace
 
 from kubeplay.cli.aside import Translated, begin
 from kubeplay.cli.manifests import begin_translation, translate_files
+
+# run in a fresh interpreter: the test session may have threads of its own, and with another thread
+# alive no child is forked
+CHILD_ANSWERS = """
+import os
+from kubeplay.cli.aside import Translated, begin
 from kubeplay.model.plan import ClaimPlan
+
+parent = os.getpid()
+
+def translate():
+    if os.getpid() == parent:
+        return Translated(pods=["here"], claims=[], warnings=[])
+    if {fail}:
+        raise RuntimeError("only in the child")
+    return Translated(pods=[os.getpid()], claims=[ClaimPlan(name="data", labels={{"a": "b"}})], warnings=["w"])
+
+result = begin(translate, may_fork=True)()
+print(result.pods[0] == "here", result.pods[0] != parent, result.claims == [ClaimPlan(name="data", labels={{"a": "b"}})],
+      result.warnings)
+"""
+
+
+def _run(fail: bool) -> str:
+    done = subprocess.run([sys.executable, "-c", CHILD_ANSWERS.format(fail=fail)], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
 
 
 def test_the_childs_answer_comes_back_whole():
-    parent = os.getpid()
-
-    def translate() -> Translated:
-        # runs in the child: its pid shows where the answer was made
-        return Translated(pods=[os.getpid()], claims=[ClaimPlan(name="data", labels={"a": "b"})], warnings=["w"])
-
-    result = begin(translate, may_fork=True)()
-    assert result.pods[0] != parent
-    assert result.claims == [ClaimPlan(name="data", labels={"a": "b"})] and result.warnings == ["w"]
+    assert _run(fail=False) == "False True True ['w']"
 
 
 def test_a_failing_child_leaves_the_answer_to_this_process():
-    parent = os.getpid()
-
-    def translate() -> Translated:
-        if os.getpid() != parent:
-            raise RuntimeError("only in the child")
-        return Translated(pods=["here"], claims=[], warnings=[])
-
-    assert begin(translate, may_fork=True)().pods == ["here"]
+    assert _run(fail=True) == "True True False []"
 
 
 def test_no_fork_when_not_allowed_or_another_thread_runs():
