@@ -217,6 +217,9 @@ def refresh_peer_hosts(engine: Engine, network: str, leaving: set[str] = frozens
 
     if not network or network == "none":
         return
+    on_network = peers_among(engine.store.pod_addresses(), "", network, leaving)
+    if len(on_network) < 2 and not leaving:
+        return  # a pod alone on its network has no one to learn about (its file was written so)
     records = engine.store.list_pods()
     addresses = [(r.name, r.plan.namespace, r.ip, r.plan.network, r.plan.host_network) for r in records]
     for record in records:
