@@ -3,7 +3,7 @@ workloads, Services), each checked by its `kubernetes` model; pure, given the im
 
 from __future__ import annotations
 
-import platform
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -26,7 +26,7 @@ class GenerateOptions:
     replicas: int | None = None
     service: bool = False
     include_secrets: bool = False
-    local_node: str = field(default_factory=lambda: platform.node() or "localhost")
+    local_node: str = field(default_factory=lambda: os.uname().nodename or "localhost")
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import platform as _host
+import os
 from dataclasses import dataclass
 
 from kubeplay.errors import NotFoundError, ReferenceFormatError
@@ -47,7 +47,7 @@ class Platform:
 
 
 def host_platform() -> Platform:
-    machine = _host.machine()
+    machine = os.uname().machine
     architecture, variant = _MACHINES.get(machine, (machine.lower(), ""))
     return Platform("linux", architecture, variant)
 

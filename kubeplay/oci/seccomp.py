@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -55,7 +54,7 @@ ARG_FIELDS = ("index", "value", "valueTwo", "op")
 
 
 def host_arch() -> str:
-    machine = platform.machine()
+    machine = os.uname().machine
     return GO_ARCHES.get(machine, machine)
 
 

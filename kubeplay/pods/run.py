@@ -9,7 +9,6 @@ translation would fill in), so `generate` output plays back to an identical pod.
 from __future__ import annotations
 
 import os
-import platform
 import re
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
@@ -140,7 +139,7 @@ def pod_plan(request: RunRequest) -> PodPlan:
     labels = parse_pairs(request.labels, "--labels", split_commas=True) or {"run": request.name}
     return PodPlan(name=request.name, uid=random_uid(), labels=labels, containers=(container,),
                    volumes=volumes, restart_policy=request.restart or "Always",
-                   service_account_name="default", node_name=platform.node() or "localhost",
+                   service_account_name="default", node_name=os.uname().nodename or "localhost",
                    network=request.network)
 
 

@@ -8,6 +8,7 @@ alphabet (no vowels, no look-alike characters).
 from __future__ import annotations
 
 import json
+import os
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -157,6 +158,4 @@ def _pod(doc: Document, run: RunObjects, path: str, pod_name: str, metadata: Any
 
 
 def _host_name() -> str:
-    import platform
-
-    return platform.node() or "localhost"
+    return os.uname().nodename or "localhost"
