@@ -46,8 +46,9 @@ class Platform:
         return f"{text}/{self.variant}" if self.variant else text
 
 
-def host_platform() -> Platform:
-    machine = os.uname().machine
+def host_platform(machine: str | None = None) -> Platform:
+    """This host's platform (or that of a `uname -m` machine name)."""
+    machine = machine or os.uname().machine
     architecture, variant = _MACHINES.get(machine, (machine.lower(), ""))
     return Platform("linux", architecture, variant)
 

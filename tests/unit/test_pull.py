@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -23,9 +24,12 @@ from tests.unit.test_distribution import FakeRegistry, registry, running_registr
     ("x86_64", "linux/amd64"), ("aarch64", "linux/arm64/v8"), ("armv7l", "linux/arm/v7"),
     ("armv6l", "linux/arm/v6"), ("i686", "linux/386"), ("ppc64le", "linux/ppc64le"), ("s390x", "linux/s390x"),
 ])
-def test_host_platform(monkeypatch: pytest.MonkeyPatch, machine: str, expected: str) -> None:
-    monkeypatch.setattr(platforms._host, "machine", lambda: machine)
-    assert str(platforms.host_platform()) == expected
+def test_host_platform(machine: str, expected: str) -> None:
+    assert str(platforms.host_platform(machine)) == expected
+
+
+def test_host_platform_reads_this_machine() -> None:
+    assert platforms.host_platform() == platforms.host_platform(os.uname().machine)
 
 
 @pytest.mark.parametrize("text, expected", [
