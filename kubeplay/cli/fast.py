@@ -141,9 +141,6 @@ def global_settings(root: Path | None, runroot: Path | None, runtime: str | None
 
 
 def configure_logging(level: str, debug: bool) -> None:
-    import logging
-    import sys
+    from kubeplay.logs import configure
 
-    # only kubeplay's own loggers speak at the chosen level; libraries stay at warnings
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s", stream=sys.stderr)
-    logging.getLogger("kubeplay").setLevel(logging.DEBUG if debug else getattr(logging, level.upper()))
+    configure(level, debug)  # the logging module itself is loaded on the first line written

@@ -8,7 +8,6 @@ and layers it added are removed again, and one error names the file.
 from __future__ import annotations
 
 import json
-import logging
 import tarfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,9 +22,10 @@ from kubeplay.images.lookup import image_index
 from kubeplay.images.content import ContentStore, digest_bytes
 from kubeplay.images.layers import HashingReader, compression_of
 from kubeplay.images.platform import host_platform, select_manifest
+from kubeplay.logs import get_logger
 from kubeplay.model.image import ImageRecord
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"

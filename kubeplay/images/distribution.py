@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import logging
 import time
 from dataclasses import dataclass
 
@@ -20,8 +19,9 @@ from kubeplay.images.content import ContentStore, digest_bytes
 from kubeplay.images.http_auth import Authenticator
 from kubeplay.images.http_transport import Response, TLSFailure, Transport
 from kubeplay.images.registries import Endpoint
+from kubeplay.logs import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"

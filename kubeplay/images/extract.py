@@ -14,13 +14,14 @@ owner only when it is not the owner it was created with.
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import stat
 import tarfile
 
-log = logging.getLogger(__name__)
+from kubeplay.logs import get_logger
+
+log = get_logger(__name__)
 
 _CHUNK = 1 << 20
 WHITEOUT_PREFIX = ".wh."

@@ -9,7 +9,6 @@ heal, and the caller may fall back to plain HTTP for an insecure registry.
 from __future__ import annotations
 
 import http.client
-import logging
 import socket
 import ssl
 import time
@@ -18,8 +17,9 @@ from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
 from kubeplay.errors import RegistryError
+from kubeplay.logs import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})

@@ -10,7 +10,6 @@ refused).
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import shutil
 import tarfile
@@ -22,8 +21,9 @@ from typing import BinaryIO
 from kubeplay.errors import ContentError
 from kubeplay.images.extract import EscapeError, Extractor
 from kubeplay.images.lookup import layer_path
+from kubeplay.logs import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"

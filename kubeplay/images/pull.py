@@ -10,7 +10,6 @@ layers and records the image.
 from __future__ import annotations
 
 import json
-import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
@@ -25,9 +24,10 @@ from kubeplay.images.layers import LayerStore
 from kubeplay.images.platform import Platform, host_platform, parse_platform, select_manifest
 from kubeplay.images.reference import candidates
 from kubeplay.images.registries import RegistriesConf
+from kubeplay.logs import get_logger
 from kubeplay.model.image import ImageRecord, ImageRef
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 PARALLEL_DOWNLOADS = 4
 Progress = Callable[[str], None]

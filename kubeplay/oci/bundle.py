@@ -1,7 +1,8 @@
 """Writing an OCI bundle's config.json: atomically, readable by its owner only.
 
 config.json can hold secrets (env values from Secrets), hence mode 0600. It is written to a
-temporary file in the same directory, then renamed, so a runtime never reads half a file. No fsync:
+temporary file in the same directory, then renamed, so a runtime never reads half a file; compact,
+as the runtime is its only reader (indented JSON goes through the pure-Python encoder). No fsync:
 bundles live in the run root and are rewritten before every start, so durability across a crash
 buys nothing and would slow every start on disk-backed roots.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import threading
 from pathlib import Path
 
 from kubeplay.errors import HostError
@@ -21,10 +22,12 @@ CONFIG_NAME = "config.json"
 def write_bundle(bundle_dir: Path, spec: dict) -> Path:
     """Write `spec` as bundle_dir/config.json (creating bundle_dir, mode 0700); returns its path."""
     target = bundle_dir / CONFIG_NAME
-    data = json.dumps(spec, indent=2, sort_keys=False).encode()
+    data = json.dumps(spec).encode()
+    # unique per writer: the bundle directory is private, so a name of this process and thread will do
+    tmp_name = str(bundle_dir / f".config-{os.getpid()}-{threading.get_ident()}.tmp")
     try:
         bundle_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp_name = tempfile.mkstemp(prefix=".config-", suffix=".tmp", dir=bundle_dir)
+        fd = os.open(tmp_name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)

@@ -4,8 +4,8 @@ beside the infra when the pod's namespaces are pinned, after it otherwise)."""
 from __future__ import annotations
 
 import functools
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -256,10 +256,24 @@ def start_members(factory: MemberFactory, undo: ExitStack) -> None:
 
 def run_together(calls: list) -> list:
     """Call each on its own thread; wait for all of them (nothing runs on once this returns), then
-    raise the first error, or return the results in order."""
-    with ThreadPoolExecutor(max_workers=min(len(calls), 8)) as pool:
-        futures = [pool.submit(call) for call in calls]
-        errors = [f.exception() for f in futures if f.exception() is not None]
-    if errors:
-        raise errors[0]
-    return [future.result() for future in futures]
+    raise the first error, or return the results in order. Plain threads: a pod has a few calls,
+    and concurrent.futures would load the logging module into every play."""
+    results: list = [None] * len(calls)
+    errors: list[BaseException | None] = [None] * len(calls)
+
+    def run(index: int) -> None:
+        try:
+            results[index] = calls[index]()
+        except BaseException as exc:  # noqa: BLE001 - raised below, in the caller's thread
+            errors[index] = exc
+
+    threads = [threading.Thread(target=run, args=(index,), name=f"kubeplay-together-{index}")
+               for index in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for error in errors:
+        if error is not None:
+            raise error
+    return results

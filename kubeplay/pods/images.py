@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import logging
-
 from kubeplay.errors import KubeplayError, NotFoundError
+from kubeplay.logs import get_logger
 from kubeplay.model.image import ImageRecord
 from kubeplay.model.plan import PodPlan
 from kubeplay.pods.engine import Engine
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 def ensure_images(engine: Engine, pod: PodPlan, progress=None) -> dict[str, ImageRecord]:

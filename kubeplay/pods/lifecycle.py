@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from kubeplay.errors import ConflictError, KubeplayError
+from kubeplay.logs import get_logger
 from kubeplay.model.plan import PodPlan
 from kubeplay.model.record import ContainerRecord, ContainerRole, ContainerStatus, PodPhase, PodRecord
 from kubeplay.pods import containers, network
@@ -16,7 +16,7 @@ from kubeplay.pods.podfiles import release_pod_files
 from kubeplay.pods.status import reconcile_pod
 from kubeplay.pods.volumes import release_volumes
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 # pods dismantled at once by remove_pods_together: each step mostly waits on runc, umount and rmdir
 REMOVE_WORKERS = 4
 

@@ -7,17 +7,17 @@ container can be created in the namespace meanwhile (its runtime calls are mostl
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from kubeplay.logs import get_logger
 from kubeplay.model.plan import PodPlan
 from kubeplay.pods.engine import Engine
 
 DEFAULT_NETWORK = "kubeplay"
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)

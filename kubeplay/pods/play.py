@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,6 +132,8 @@ def _make_all(engine: Engine, plans: list[PodPlan], images: list[dict], progress
     if len(plans) == 1:
         make(0)
         return outcomes
+    from concurrent.futures import ThreadPoolExecutor  # a play of one pod needs no pool
+
     engine.prepare_for_threads()
     infra_rootfs(engine)  # its temporary name is per process, so threads must not make it together
     with ThreadPoolExecutor(max_workers=min(PLAY_WORKERS, len(plans)), thread_name_prefix="kubeplay-play") as pool:

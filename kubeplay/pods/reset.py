@@ -15,7 +15,6 @@ volume bind-mounted somewhere below can never be deleted through its mount.
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -23,10 +22,11 @@ from pathlib import Path
 
 from kubeplay.config import Settings
 from kubeplay.errors import HostError, KubeplayError, UserError
+from kubeplay.logs import get_logger
 from kubeplay.pods import mounts
 from kubeplay.pods.engine import Engine
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 @dataclass

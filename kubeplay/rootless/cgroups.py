@@ -7,15 +7,15 @@ when a pod asks for limits, rather than failing.
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 
+from kubeplay.logs import get_logger
 from kubeplay.model.plan import PodPlan
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 WANTED = ("cpu", "memory", "pids")
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 def own_cgroup(proc_cgroup: str) -> str | None:

@@ -9,7 +9,6 @@ namespace: mount(2) and umount2(2) are allowed there.
 from __future__ import annotations
 
 import ctypes
-import logging
 import os
 import shutil
 import subprocess
@@ -19,13 +18,14 @@ from pathlib import Path
 
 from kubeplay.errors import HostError
 from kubeplay.libc import detach_mount, libc
+from kubeplay.logs import get_logger
 
 NATIVE = "native"
 FUSE = "fuse-overlayfs"
 MODE_FILE = "overlay-mode"
 FUSE_TIMEOUT = 30.0
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 def overlay_options(lowers: list[Path], upper: Path, work: Path, native: bool) -> str:

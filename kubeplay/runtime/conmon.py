@@ -14,7 +14,6 @@ import os
 import select
 import shutil
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,7 +148,8 @@ def create_container(spec: ConmonSpec, timeout: float = SYNC_TIMEOUT) -> int:
     deadline = time.monotonic() + timeout
     # conmon's own complaints (bad flags) go to a file, never to our stdout/stderr: a daemon holding
     # a caller's pipe open would keep that caller waiting long after kubeplay returned.
-    with tempfile.TemporaryFile() as conmon_stderr:
+    # an anonymous in-memory file: nothing to name, place or remove
+    with open(os.memfd_create("conmon-stderr", os.MFD_CLOEXEC), "w+b") as conmon_stderr:
         try:
             try:
                 process = subprocess.Popen(conmon_argv(spec), stdin=subprocess.DEVNULL,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -152,6 +151,8 @@ class OciRuntime:
         told apart from the process exiting non-zero by the runtime's error log.
         """
         process = self.exec_process(container_id, argv, tty=tty, env=env, cwd=cwd, user=user)
+        import tempfile  # only here: ~4 ms (random, hashlib) that other paths do not need
+
         with tempfile.TemporaryDirectory(prefix="exec-") as scratch:
             spec = Path(scratch) / "process.json"
             spec.write_text(json.dumps(process))

@@ -13,7 +13,6 @@ import os
 import resource
 import shutil
 import subprocess
-import tempfile
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -124,6 +123,8 @@ def probe_runtime(name: str, path: Path, settings: Settings) -> ProbeResult:
     container_id = f"kubeplay-probe-{random_hex()[:12]}"
     try:
         settings.runroot.mkdir(parents=True, exist_ok=True, mode=0o700)
+        import tempfile  # only here: ~4 ms (random, hashlib) that other paths do not need
+
         scratch_dir = tempfile.TemporaryDirectory(prefix="probe-", dir=settings.runroot)
     except OSError as exc:
         raise HostError(f"cannot build the runtime test bundle under {settings.runroot}: {exc}",
