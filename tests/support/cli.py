@@ -173,3 +173,21 @@ def unmount_below(base: Path) -> None:
         return
     for point in mounts_below(base):
         subprocess.run(["umount", "-l", point], capture_output=True, timeout=30)
+
+
+_MODULES_PROBE = """
+import json, sys
+from kubeplay.cli.main import main
+try:
+    main({argv!r})
+except SystemExit:
+    pass
+print(json.dumps(sorted(name for name in sys.modules if name.startswith("kubeplay"))), file=sys.stderr)
+"""
+
+
+def kubeplay_modules_after(argv: list[str]) -> tuple[str, list[str]]:
+    """Run `kubeplay ARGV` in a fresh interpreter: its stdout, and the kubeplay modules it loaded."""
+    done = subprocess.run([sys.executable, "-c", _MODULES_PROBE.format(argv=argv)], capture_output=True,
+                          text=True, timeout=60, check=False)
+    return done.stdout, json.loads(done.stderr.strip().splitlines()[-1])

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from kubeplay.cli.fast import parse_globals, plan
+from tests.support.cli import kubeplay_modules_after
 
 
 def test_parse_globals_reads_both_spellings_and_stops_at_the_command():
@@ -66,30 +67,13 @@ def test_fast_forms_load_no_click_and_keep_the_error_boundary(argv, tmp_path):
         assert "error:" in done.stderr and "missing.yaml" in done.stderr and "Traceback" not in done.stderr
 
 
-EMPTY_PROBE = """
-import json, sys
-from kubeplay.cli.main import main
-try:
-    main({argv!r})
-except SystemExit:
-    pass
-print(json.dumps(sorted(name for name in sys.modules if name.startswith("kubeplay"))), file=sys.stderr)
-"""
-
-
-def _modules_of(argv: list[str]) -> tuple[str, list[str]]:
-    done = subprocess.run([sys.executable, "-c", EMPTY_PROBE.format(argv=argv)], capture_output=True, text=True,
-                          timeout=60)
-    return done.stdout, json.loads(done.stderr.strip().splitlines()[-1])
-
-
 def test_pods_on_a_store_without_pods_reads_only_the_store_file_and_makes_nothing(tmp_path):
     root = tmp_path / "never-made"
-    stdout, modules = _modules_of(["--root", str(root), "pods"])
+    stdout, modules = kubeplay_modules_after(["--root", str(root), "pods"])
     assert stdout.split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
     assert "kubeplay.config" not in modules and "kubeplay.pods.engine" not in modules
     assert not root.exists()  # a listing makes no store
-    stdout, _ = _modules_of(["--root", str(root), "pods", "--format", "json"])
+    stdout, _ = kubeplay_modules_after(["--root", str(root), "pods", "--format", "json"])
     assert json.loads(stdout) == []
 
 
@@ -103,7 +87,7 @@ def test_pods_with_a_pod_in_the_store_takes_the_full_listing(tmp_path):
         conn.execute("INSERT INTO pods (name, id, plan, created_at) VALUES ('p', 'x', '{}', 0)")
     database.close()
     assert not holds_no_pods(str(tmp_path / "root" / "kubeplay.db"))
-    _, modules = _modules_of(["--root", str(tmp_path / "root"), "--runroot", str(tmp_path / "run"), "pods"])
+    _, modules = kubeplay_modules_after(["--root", str(tmp_path / "root"), "--runroot", str(tmp_path / "run"), "pods"])
     assert "kubeplay.pods.engine" in modules
 
 

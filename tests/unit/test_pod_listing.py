@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import sys
 
 import pytest
 
 from kubeplay.config import Settings
 from kubeplay.model.plan import ContainerPlan, PodPlan
 from kubeplay.model.record import ContainerRole, ContainerStatus, PodPhase
-from kubeplay.pods.status import derive_phase, display_status, reconcile_pod, reconciled_overviews, session_id
+from kubeplay.pods.status import (
+    derive_phase,
+    display_status,
+    reconcile_pod,
+    reconciled_overviews,
+    session_id,
+)
 from kubeplay.store.db import open_database
 from kubeplay.store.pods import PodStore
+from tests.support.cli import kubeplay_modules_after
 
 
 @pytest.fixture
@@ -135,21 +140,9 @@ def test_reconcile_distrusts_a_pid_recorded_under_another_session(store, setting
     assert derive_phase(record) is PodPhase.RUNNING  # Always: between restarts
 
 
-PROBE = """
-import json, sys
-from kubeplay.cli.main import main
-try:
-    main({argv!r})
-except SystemExit:
-    pass
-print(json.dumps(sorted(m for m in sys.modules if m.startswith("kubeplay"))), file=sys.stderr)
-"""
-
-
 def test_pods_command_lists_without_creating_the_plan_classes(store, settings):
     add_pod(store, settings, "shown", pid=os.getpid())
     argv = ["--root", str(settings.root), "--runroot", str(settings.runroot), "pods"]
-    done = subprocess.run([sys.executable, "-c", PROBE.format(argv=argv)], capture_output=True, text=True, timeout=60)
-    assert done.stdout.splitlines()[1].split()[:4] == ["shown", "2/2", "Running", "0"], done.stdout + done.stderr
-    loaded = json.loads(done.stderr.strip().splitlines()[-1])
+    stdout, loaded = kubeplay_modules_after(argv)
+    assert stdout.splitlines()[1].split()[:4] == ["shown", "2/2", "Running", "0"], stdout
     assert "kubeplay.model.plan" not in loaded and "kubeplay.model.serial" not in loaded
