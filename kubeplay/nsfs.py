@@ -11,7 +11,6 @@ from kubeplay.errors import HostError
 from kubeplay.libc import detach_mount
 
 
-
 def refuse_foreign(path: Path) -> None:
     """Only a file of our own netns directory may become a namespace mount point: never a device or a
     path elsewhere (a mount there would shadow it for the whole host)."""

@@ -9,6 +9,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~4 ms) on the fast path
+if TYPE_CHECKING:
+    from pathlib import Path
+
 GLOBAL_VALUES = {"--root": "root", "--runroot": "runroot", "--runtime": "runtime", "--log-level": "log_level"}
 LOG_LEVELS = ("debug", "info", "warning", "error")
 QUIET = ("-q", "--quiet")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from kubeplay.cli.render import show_pod_summaries
 from kubeplay.config import Settings
 

@@ -8,6 +8,6 @@ the image configs, so fields an image sets anyway are left out. The `kubernetes`
 every document; they are imported only when generating.
 """
 
-from kubeplay.generate.build import GenerateOptions, Generated, generate
+from kubeplay.generate.build import Generated, GenerateOptions, generate
 
 __all__ = ["GenerateOptions", "Generated", "generate"]

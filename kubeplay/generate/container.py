@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from kubeplay.generate.text import default_pull_policy, escape_references
 from kubeplay.model.image import ImageConfig
 from kubeplay.model.plan import ActionPlan, ContainerPlan, EnvVar, ProbePlan, ResourcePlan, SecurityPlan
-from kubeplay.generate.text import default_pull_policy, escape_references
 
 PROBE_DEFAULTS = {"initialDelaySeconds": 0, "periodSeconds": 10, "timeoutSeconds": 1,
                   "successThreshold": 1, "failureThreshold": 3}

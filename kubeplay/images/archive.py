@@ -18,9 +18,9 @@ from typing import IO, Any
 from kubeplay.config import Settings
 from kubeplay.errors import ContentError, KubeplayError, NotFoundError, UserError
 from kubeplay.images.commit import LayerBlob, commit_image, free_unused, normalise_name
-from kubeplay.images.lookup import image_index
 from kubeplay.images.content import ContentStore, digest_bytes
 from kubeplay.images.layers import HashingReader, compression_of
+from kubeplay.images.lookup import image_index
 from kubeplay.images.platform import host_platform, select_manifest
 from kubeplay.logs import get_logger
 from kubeplay.model.image import ImageRecord

@@ -13,9 +13,9 @@ from typing import Any
 from kubeplay.config import Settings
 from kubeplay.errors import ConflictError, NotFoundError
 from kubeplay.images.commit import free_unused
-from kubeplay.images.lookup import image_index, lookup_name
 from kubeplay.images.content import ContentStore
 from kubeplay.images.layers import LayerStore
+from kubeplay.images.lookup import image_index, lookup_name
 from kubeplay.model.image import ImageRecord
 from kubeplay.model.serial import to_dict
 from kubeplay.store.images import ImageIndex

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import ipaddress
 
+from kubeplay.net.subnets import pod_addresses
 from kubeplay.store.db import Database
 from kubeplay.store.network import NetworkRecord, drop_lease, take_lease
-from kubeplay.net.subnets import pod_addresses
 
 
 def _candidates(record: NetworkRecord):

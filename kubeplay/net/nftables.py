@@ -31,8 +31,8 @@ import subprocess
 from collections.abc import Iterable
 
 from kubeplay.errors import HostError
-from kubeplay.net.hostlock import network_lock
 from kubeplay.model.plan import PortMapping
+from kubeplay.net.hostlock import network_lock
 
 TABLE = "kubeplay"
 FAMILY = "inet"

@@ -10,7 +10,6 @@ from kubeplay.errors import HostError
 from kubeplay.libc import detach_mount, libc
 
 
-
 def mount(source: str, target: Path, fstype: str, flags: int = 0, data: str = "") -> None:
     result = libc().mount(source.encode(), str(target).encode(), fstype.encode(), flags, data.encode() or None)
     if result != 0:

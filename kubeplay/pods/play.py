@@ -24,8 +24,8 @@ from kubeplay.pods.create import (
     register_infra,
     register_members,
     run_init_containers,
-    runtime_field_values,
     run_together,
+    runtime_field_values,
     start_infra,
     start_members,
 )

@@ -23,11 +23,11 @@ from kubeplay.errors import ConflictError, HostError
 from kubeplay.model.plan import PortMapping
 from kubeplay.net import nftables
 from kubeplay.net.netns import create_netns, remove_netns
-from kubeplay.nsfs import is_namespace_mount
 from kubeplay.net.networks import create_network, remove_network
 from kubeplay.net.ports import check_ports, published_claims
 from kubeplay.net.subnets import find_overlap, host_routes
 from kubeplay.net.veth import attach_pod, detach_pod, host_veth_name, veth_scope
+from kubeplay.nsfs import is_namespace_mount
 from kubeplay.store.db import open_database
 from kubeplay.store.network import leases_of
 

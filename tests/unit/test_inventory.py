@@ -11,10 +11,10 @@ import pytest
 from kubeplay.config import Settings
 from kubeplay.errors import ConflictError, ContentError, NotFoundError
 from kubeplay.images.commit import LayerBlob, commit_image
-from kubeplay.images.lookup import image_index, resolve_local_image
 from kubeplay.images.content import ContentStore
 from kubeplay.images.inventory import inspect_images, list_images, prune_images, remove_images
 from kubeplay.images.layers import LayerStore
+from kubeplay.images.lookup import image_index, resolve_local_image
 from kubeplay.store.db import open_database
 from tests.support import imagebuild as ib
 

@@ -10,13 +10,7 @@ import pytest
 from kubeplay.config import Settings
 from kubeplay.model.plan import ContainerPlan, PodPlan
 from kubeplay.model.record import ContainerRole, ContainerStatus, PodPhase
-from kubeplay.pods.status import (
-    derive_phase,
-    display_status,
-    reconcile_pod,
-    reconciled_overviews,
-    session_id,
-)
+from kubeplay.pods.status import derive_phase, display_status, reconcile_pod, reconciled_overviews, session_id
 from kubeplay.store.db import open_database
 from kubeplay.store.pods import PodStore
 from tests.support.cli import kubeplay_modules_after

@@ -14,9 +14,8 @@ from kubeplay.images.content import ContentStore
 from kubeplay.images.distribution import OCI_INDEX
 from kubeplay.images.platform import Platform, parse_platform, select_manifest
 from kubeplay.images.pull import fetch_image, pull_image
-from kubeplay.images.registries import Registry, RegistriesConf
+from kubeplay.images.registries import RegistriesConf, Registry
 from tests.unit.test_distribution import FakeRegistry, registry, running_registry, sha  # noqa: F401
-
 
 # -- platforms -------------------------------------------------------------------------------
 
