@@ -37,7 +37,15 @@ def mount_points() -> list[str]:
 
 
 def is_mounted(target: Path) -> bool:
-    return str(target) in mount_points()
+    """Whether a filesystem of its own (tmpfs, overlay, fuse-overlayfs: what kubeplay mounts) is at
+    `target`. Its device differs from its parent's, so two stats answer; the host's whole mount
+    table is read only when a stat cannot (a dead fuse mount)."""
+    try:
+        return os.stat(target).st_dev != os.stat(target.parent).st_dev
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return str(target) in mount_points()
 
 
 def mounts_below(directory: Path) -> list[str]:

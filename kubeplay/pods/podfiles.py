@@ -58,7 +58,7 @@ def refresh_hosts(pod: PodPlan, paths: PodPaths, ip: str, peers: list[tuple[str,
 
 def mount_shm(paths: PodPaths) -> Path:
     paths.shm.mkdir(parents=True, exist_ok=True)
-    if not os.path.ismount(paths.shm):  # a tmpfs has its own device: no need to read every mount point
+    if not mounts.is_mounted(paths.shm):
         mounts.mount("shm", paths.shm, "tmpfs", 0x2 | 0x4 | 0x8, f"mode=1777,size={SHM_SIZE}")  # nosuid,nodev,noexec
     return paths.shm
 
