@@ -217,12 +217,10 @@ def refresh_peer_hosts(engine: Engine, network: str, leaving: set[str] = frozens
 
     if not network or network == "none":
         return
-    on_network = peers_among(engine.store.pod_addresses(), "", network, leaving)
-    if len(on_network) < 2 and not leaving:
+    addresses = engine.store.pod_addresses()
+    if len(peers_among(addresses, "", network, leaving)) < 2 and not leaving:
         return  # a pod alone on its network has no one to learn about (its file was written so)
-    records = engine.store.list_pods()
-    addresses = [(r.name, r.plan.namespace, r.ip, r.plan.network, r.plan.host_network) for r in records]
-    for record in records:
+    for record in engine.store.list_pods():  # the plans: aliases, hostname and subdomain of each file
         if record.name in leaving or not record.ip or network_name(record.plan) != network:
             continue
         others = peers_among(addresses, record.name, network, leaving)
