@@ -101,7 +101,7 @@ def _nothing_to_list(options: dict[str, str | bool], args: list[str]) -> bool:
         return False
     from kubeplay.store.peek import holds_no_pods
 
-    root = str(options.get("root") or os.environ.get("KUBEPLAY_ROOT") or ROOT_GRAPH_ROOT)
+    root = _given(options, "root") or ROOT_GRAPH_ROOT
     return holds_no_pods(os.path.join(os.path.abspath(root), DATABASE_NAME))
 
 
@@ -111,8 +111,13 @@ def _list_no_pods(fmt: str | None) -> None:
     show_pod_summaries([], fmt or "table")
 
 
+def _given(options: dict[str, str | bool], name: str) -> str:
+    """A global option's value: given on the command line, else by KUBEPLAY_<NAME>, else ""."""
+    return str(options.get(name) or os.environ.get(f"KUBEPLAY_{name.upper()}") or "")
+
+
 def _log_level(options: dict[str, str | bool]) -> str | None:
-    level = str(options.get("log_level") or os.environ.get("KUBEPLAY_LOG_LEVEL") or "warning").lower()
+    level = (_given(options, "log_level") or "warning").lower()
     return level if level in LOG_LEVELS else None  # None: click names the valid choices
 
 
@@ -127,11 +132,9 @@ def _settings(options: dict[str, str | bool]):
     if level is None:
         return None
     debug = bool(options.get("debug")) or os.environ.get("KUBEPLAY_DEBUG", "").lower() in ("1", "true", "yes")
-    root = options.get("root") or os.environ.get("KUBEPLAY_ROOT")
-    runroot = options.get("runroot") or os.environ.get("KUBEPLAY_RUNROOT")
-    return global_settings(Path(str(root)) if root else None, Path(str(runroot)) if runroot else None,
-                           str(options.get("runtime") or os.environ.get("KUBEPLAY_RUNTIME") or "") or None,
-                           level, debug)
+    root, runroot = _given(options, "root"), _given(options, "runroot")
+    return global_settings(Path(root) if root else None, Path(runroot) if runroot else None,
+                           _given(options, "runtime") or None, level, debug)
 
 
 def global_settings(root: Path | None, runroot: Path | None, runtime: str | None, log_level: str, debug: bool):
