@@ -139,7 +139,10 @@ def test_on_failure_restarts_and_counts(pods):
 
 def test_logs_follow_and_exec_exit_code(pods):
     manifest = pods.write("talk.yaml", pods.pod(
-        "talk", sh("talker", "for i in 1 2 3; do echo line-$i; sleep 0.3; done; sleep 1")))
+        "talk", sh("talker", "for i in 1 2 3; do echo line-$i; sleep 0.3; done; sleep 1"),
+        # Never: with Always the exit restarts the container at once, and `logs` then reads the new,
+        # still empty log, as kubectl would
+        restartPolicy="Never"))
     assert pods("play", str(manifest)).returncode == 0
     assert pods("exec", "talk", "--", "sh", "-c", "exit 42").returncode == 42
     followed = pods("logs", "-f", "talk", timeout=30)
