@@ -1,9 +1,10 @@
 """Manifests checked against the `kubernetes` package's models, and dumped as YAML in a stable order.
 
-Generation builds plain camelCase dicts; every document then goes through its kind's model
-(`V1Pod.from_dict`, ...), which checks field types and required fields, and is dumped back from
-the model with unset fields left out. Keys follow the model's order, except that `apiVersion`,
-`kind`, `metadata` open a document and `name` opens any mapping that has one, as people write them.
+Generation builds plain camelCase dicts; every document is then read as its kind's model reads it
+(field types and required fields checked, unset fields left out: see conform.py, which walks the
+schema generated from the models instead of building the models themselves). Keys follow the
+model's order, except that `apiVersion`, `kind`, `metadata` open a document and `name` opens any
+mapping that has one, as people write them.
 """
 
 from __future__ import annotations
@@ -11,44 +12,27 @@ from __future__ import annotations
 from typing import Any
 
 from kubeplay.errors import EngineError
+from kubeplay.model.kubeschema import kinds
 
-# kind: (model class, its module in kubernetes.client.models)
-MODELS = {
-    "Pod": ("V1Pod", "v1_pod"),
-    "Deployment": ("V1Deployment", "v1_deployment"),
-    "ReplicaSet": ("V1ReplicaSet", "v1_replica_set"),
-    "DaemonSet": ("V1DaemonSet", "v1_daemon_set"),
-    "Job": ("V1Job", "v1_job"),
-    "Service": ("V1Service", "v1_service"),
-    "ConfigMap": ("V1ConfigMap", "v1_config_map"),
-    "Secret": ("V1Secret", "v1_secret"),
-    "PersistentVolumeClaim": ("V1PersistentVolumeClaim", "v1_persistent_volume_claim"),
-}
-API_VERSIONS = {
-    "Pod": "v1", "Service": "v1", "ConfigMap": "v1", "Secret": "v1", "PersistentVolumeClaim": "v1",
-    "Deployment": "apps/v1", "ReplicaSet": "apps/v1", "DaemonSet": "apps/v1", "Job": "batch/v1",
-}
 _FIRST = ("apiVersion", "kind", "metadata")
 
 
 def document(kind: str, metadata: dict, **body: Any) -> dict:
-    return {"apiVersion": API_VERSIONS[kind], "kind": kind, "metadata": metadata, **body}
+    return {"apiVersion": kinds()[kind].api_version, "kind": kind, "metadata": metadata, **body}
 
 
 def checked(doc: dict) -> dict:
     """The document as its Kubernetes model reads it: types checked, unset fields dropped, keys ordered."""
-    from kubeplay.generate.model_classes import model_class as load_model_class
+    from kubeplay.generate.conform import DoesNotConform, conform
 
-    kind = doc["kind"]
-    model_class = load_model_class(*MODELS[kind])
     try:
-        model = model_class.from_dict(doc)
-    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        conformed = conform(doc)
+    except DoesNotConform as exc:
         name = (doc.get("metadata") or {}).get("name", "?")
-        raise EngineError(f"generated {kind} {name} does not fit the Kubernetes schema: {exc}",
+        raise EngineError(f"generated {doc.get('kind')} {name} does not fit the Kubernetes schema: {exc}",
                           hint="this is a kubeplay bug; please report it with the pod's plan "
                                "(`kubeplay pod inspect`)") from exc
-    return _ordered(model.model_dump(by_alias=True, exclude_none=True), top=True)
+    return _ordered(conformed, top=True)
 
 
 def _ordered(value: Any, top: bool = False) -> Any:

@@ -13,7 +13,7 @@ from typing import Any
 from kubeplay.translate.issues import Issues
 from kubeplay.translate.loader import Document
 from kubeplay.translate.positions import Node, line_of
-from kubeplay.translate.schema import is_model, kinds, type_schema
+from kubeplay.model.kubeschema import is_model, kinds, type_schema
 
 ONE_NODE = "pods run on one node"
 NO_SCHEDULER = "there is no scheduler"

@@ -144,7 +144,16 @@ def generate() -> dict[str, Any]:
 
 
 def render(schema: dict[str, Any]) -> str:
-    return json.dumps(schema, indent=1, sort_keys=True) + "\n"
+    """Kinds, types and enums sorted by name; each type's fields in the model's own order, which is
+    the order generate writes them in (as the models' own dump would)."""
+    types = {name: {key: _sorted(value) if key == "enums" else value for key, value in sorted(entry.items())}
+             for name, entry in sorted(schema["types"].items())}
+    ordered = {"generatedFrom": schema["generatedFrom"], "kinds": _sorted(schema["kinds"]), "types": types}
+    return json.dumps(ordered, indent=1) + "\n"
+
+
+def _sorted(mapping: dict[str, Any]) -> dict[str, Any]:
+    return {key: _sorted(value) if isinstance(value, dict) else value for key, value in sorted(mapping.items())}
 
 
 def main() -> int:

@@ -15,7 +15,7 @@ from kubeplay.translate.issues import Issues
 from kubeplay.translate.loader import Document
 from kubeplay.translate.positions import line_of
 from kubeplay.translate.quantity import QuantityError, parse_quantity
-from kubeplay.translate.schema import is_model, kinds, type_schema
+from kubeplay.model.kubeschema import is_model, kinds, type_schema
 
 _EXPECTED_WORDS = {
     "string": "a string", "integer": "an integer", "number": "a number", "boolean": "true or false",

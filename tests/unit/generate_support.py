@@ -12,7 +12,7 @@ from pathlib import Path
 from kubeplay.model.plan import PodPlan
 from kubeplay.model.serial import to_dict
 from kubeplay.translate import TranslateOptions, load, parse, translate
-from kubeplay.translate.schema import SCHEMA_FILE
+from kubeplay.model.kubeschema import SCHEMA_FILE
 
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = sorted([*(REPO / "manifests" / "examples").glob("*.yaml"),

@@ -10,7 +10,7 @@ import textwrap
 from pathlib import Path
 
 from kubeplay.translate import schemagen
-from kubeplay.translate.schema import SCHEMA_FILE, type_schema
+from kubeplay.model.kubeschema import SCHEMA_FILE, type_schema
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 

@@ -50,6 +50,7 @@ def type_schema(name: str) -> TypeSchema:
                       enums={field: tuple(values) for field, values in entry.get("enums", {}).items()})
 
 
+@cache
 def kinds() -> dict[str, KindSchema]:
     return {kind: KindSchema(api_version=entry["apiVersion"], type=entry["type"])
             for kind, entry in _raw()["kinds"].items()}
