@@ -66,6 +66,9 @@ def plan(argv: list[str]) -> Callable[[], None] | None:
     options, (command, *args) = parsed
     if command == "pods" and _nothing_to_list(options, args):
         return lambda: _list_no_pods(_format(args))
+    from kubeplay.dataclass_cache import install
+
+    install()  # before any kubeplay dataclass is defined
     work = _command(command, args)
     settings = _settings(options) if work is not None else None
     if work is None or settings is None:

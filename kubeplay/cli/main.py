@@ -43,6 +43,9 @@ def main(argv: list[str] | None = None) -> None:
             work()
             returned = 0
         else:
+            from kubeplay.dataclass_cache import install
+
+            install()  # before any kubeplay dataclass is defined (the fast forms install it themselves)
             from kubeplay.cli.lazy import invoke
 
             returned = invoke(argv)

@@ -1,0 +1,131 @@
+"""Dataclass methods come from the compiled cache on later starts, behave exactly as freshly compiled
+ones, and a bad, foreign or unwritable cache only means compiling as before."""
+
+from __future__ import annotations
+
+import json
+import marshal
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+# Classes of every shape kubeplay uses; prints how many methods were compiled and how they behave.
+SCRIPT = textwrap.dedent("""
+    import dataclasses, json, sys
+    from kubeplay.dataclass_cache import install
+    cache = install(sys.argv[1])
+    from dataclasses import dataclass, field, FrozenInstanceError
+
+    @dataclass(frozen=True)
+    class Frozen:
+        name: str
+        ports: tuple = ()
+        labels: dict = field(default_factory=dict, compare=False)
+
+    @dataclass
+    class Plain:
+        count: int
+        extra: list = field(default_factory=list)
+        seen: bool = field(default=False, init=False)
+
+        def __post_init__(self):
+            self.seen = True
+
+    @dataclass(frozen=True, kw_only=True, slots=True)
+    class KeywordsOnly:
+        a: int
+        b: str = "b"
+
+    one, same = Frozen("x", (1,), {"k": "v"}), Frozen("x", (1,))
+    try:
+        one.name = "y"
+        frozen = False
+    except FrozenInstanceError:
+        frozen = True
+    plain = Plain(3)
+    print(json.dumps({
+        "compiled": cache.compiled, "equal": one == same, "hashes": hash(one) == hash(same), "repr": repr(one),
+        "frozen": frozen, "post_init": plain.seen, "plain": repr(plain), "kw": repr(KeywordsOnly(a=1)),
+        "init_annotations": sorted(Frozen.__init__.__annotations__),
+    }))
+""")
+
+
+def _run(cache: Path, **env: str) -> dict:
+    environment = {**os.environ, **env}
+    if "PYTHONDONTWRITEBYTECODE" not in env:
+        environment.pop("PYTHONDONTWRITEBYTECODE", None)
+    done = subprocess.run([sys.executable, "-c", SCRIPT, str(cache)], capture_output=True, text=True, timeout=60,
+                          cwd=ROOT, env=environment)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def _behaviour(result: dict) -> dict:
+    return {key: value for key, value in result.items() if key != "compiled"}
+
+
+def test_a_second_start_compiles_nothing_and_the_classes_behave_the_same(tmp_path):
+    cache = tmp_path / "pycache" / "methods.marshal"
+    first = _run(cache)
+    assert first["compiled"] >= 10 and cache.is_file()
+    second = _run(cache)
+    assert second["compiled"] == 0
+    assert _behaviour(second) == _behaviour(first)
+    assert first["equal"] and first["hashes"] and first["frozen"] and first["post_init"]
+    assert first["repr"] == "Frozen(name='x', ports=(1,), labels={'k': 'v'})"
+    assert first["kw"] == "KeywordsOnly(a=1, b='b')"
+    assert first["init_annotations"] == ["labels", "name", "ports", "return"]
+
+
+def test_a_corrupt_cache_is_compiled_over_and_rewritten(tmp_path):
+    cache = tmp_path / "methods.marshal"
+    cache.write_bytes(b"\x00not marshal at all")
+    assert _run(cache)["compiled"] >= 10
+    assert isinstance(marshal.loads(cache.read_bytes()), dict)
+    assert _run(cache)["compiled"] == 0
+
+
+def test_a_cache_of_another_python_build_is_not_used(tmp_path):
+    cache = tmp_path / "methods.marshal"
+    _run(cache)
+    codes = marshal.loads(cache.read_bytes())
+    codes["\0python build"] = "another build"
+    cache.write_bytes(marshal.dumps(codes))
+    assert _run(cache)["compiled"] >= 10
+
+
+def test_nothing_is_written_when_bytecode_may_not_be(tmp_path):
+    cache = tmp_path / "methods.marshal"
+    assert _run(cache, PYTHONDONTWRITEBYTECODE="1")["compiled"] >= 10
+    assert not cache.exists()
+
+
+def test_an_unwritable_place_only_means_compiling_again(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    cache = blocker / "methods.marshal"  # its directory is a file
+    assert _run(cache)["compiled"] >= 10
+    assert _run(cache)["compiled"] >= 10
+    assert list(tmp_path.iterdir()) == [blocker]
+
+
+@pytest.mark.parametrize("command, code", [(["images"], "0"), (["down", "/nonexistent/app.yaml"], "1")])
+def test_commands_use_it_through_the_command_tree_and_the_fast_forms(tmp_path, command, code):
+    probe = textwrap.dedent(f"""
+        import sys
+        from kubeplay.cli.main import main
+        try:
+            main(["--root", {str(tmp_path / "root")!r}, "--runroot", {str(tmp_path / "run")!r}, *{command!r}])
+        except SystemExit as exit:
+            import dataclasses
+            print(exit.code, getattr(dataclasses.exec, "__qualname__", "builtin"))
+    """)
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.stdout.split()[-2:] == [code, "_Cache.exec"], done.stderr
