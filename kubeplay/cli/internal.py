@@ -52,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}\n{USAGE}", file=sys.stderr)
         return 2
+    from kubeplay.dataclass_cache import install
+
+    install()  # before any kubeplay dataclass is defined
     from kubeplay.config import Settings
     from kubeplay.errors import KubeplayError
 

@@ -129,3 +129,15 @@ def test_commands_use_it_through_the_command_tree_and_the_fast_forms(tmp_path, c
     """)
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert done.stdout.split()[-2:] == [code, "_Cache.exec"], done.stderr
+
+
+def test_the_exit_command_uses_it(tmp_path):
+    probe = textwrap.dedent(f"""
+        import dataclasses
+        from kubeplay.cli.internal import main
+        code = main(["--root", {str(tmp_path / "root")!r}, "--runroot", {str(tmp_path / "run")!r},
+                     "container-exited", "0123456789abcdef"])
+        print(code, getattr(dataclasses.exec, "__qualname__", "builtin"))
+    """)
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.stdout.split()[-1:] == ["_Cache.exec"], done.stderr
