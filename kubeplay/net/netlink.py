@@ -80,7 +80,8 @@ def _link_message(netlink: types.ModuleType) -> type:
                 class peer(netlink.nla):  # type: ignore[name-defined,misc]
                     prefix = "IFLA_"
                     fields = ifinfo_fields
-                    nla_map = ((3, "IFLA_IFNAME", "asciiz"), (28, "IFLA_NET_NS_FD", "uint32"))
+                    nla_map = ((1, "IFLA_ADDRESS", "l2addr"), (3, "IFLA_IFNAME", "asciiz"),
+                               (28, "IFLA_NET_NS_FD", "uint32"))
 
     return link_message
 
@@ -131,13 +132,17 @@ class RouteSession:
         flags = nl.NLM_F_ACK | (nl.NLM_F_CREATE | nl.NLM_F_EXCL if create else 0)
         self._request(message, kind, flags)
 
-    def add_link(self, name: str, kind: str, *, peer: str = "", peer_netns_fd: int | None = None) -> None:
-        """A new link; a veth's `peer` end is created directly in the namespace `peer_netns_fd`."""
+    def add_link(self, name: str, kind: str, *, peer: str = "", peer_netns_fd: int | None = None,
+                 peer_address: str | None = None) -> None:
+        """A new link; a veth's `peer` end is created directly in the namespace `peer_netns_fd`,
+        with the MAC `peer_address` when given."""
         info: list = [("IFLA_INFO_KIND", kind)]
         if peer:
             peer_attrs: list = [("IFLA_IFNAME", peer)]
             if peer_netns_fd is not None:
                 peer_attrs.append(("IFLA_NET_NS_FD", peer_netns_fd))
+            if peer_address is not None:
+                peer_attrs.append(("IFLA_ADDRESS", peer_address))
             info.append(("IFLA_INFO_DATA", {"attrs": [("VETH_INFO_PEER", {"attrs": peer_attrs})]}))
         message = self._m.ifinfmsg()
         message["attrs"] = [("IFLA_IFNAME", name), ("IFLA_LINKINFO", {"attrs": info})]

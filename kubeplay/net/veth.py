@@ -47,6 +47,16 @@ def host_veth_name(pod_name: str, scope: str = "") -> str:
     return "kpv" + hashlib.sha256(key.encode()).hexdigest()[:8]
 
 
+def pod_mac(ip: str) -> str:
+    """The pod end's MAC address, made from its IPv4 address (locally administered prefix 0a:58).
+
+    An address is leased again once its pod is gone; with a new random MAC the host and the other
+    pods would keep sending to the old one until their neighbour entry went stale and was probed
+    again (~5 s of unanswered connections after a down and a play). The same address always has
+    the same MAC, so a cached entry stays right."""
+    return "0a:58:" + ":".join(f"{byte:02x}" for byte in ipaddress.IPv4Address(ip).packed)
+
+
 def veth_scope(settings: Settings) -> str:
     return str(settings.root)
 
@@ -67,7 +77,7 @@ def attach_pod(settings: Settings, db: Database, pod_name: str, netns_path: Path
         prefix_len = ipaddress.ip_network(record.subnet).prefixlen
         host = host_veth_name(pod_name, veth_scope(settings))
         _delete_link(host)  # a leftover of an attach that died halfway
-        _create_veth(host, bridge_index, netns_path)
+        _create_veth(host, bridge_index, netns_path, pod_mac(ip))
         _configure_pod_side(netns_path, ip, prefix_len, record.gateway)
     except BaseException:
         detach_pod(settings, db, pod_name, record.name)
@@ -76,7 +86,7 @@ def attach_pod(settings: Settings, db: Database, pod_name: str, netns_path: Path
                       bridge=record.bridge, host_veth=host)
 
 
-def _create_veth(host: str, bridge_index: int, netns_path: Path) -> None:
+def _create_veth(host: str, bridge_index: int, netns_path: Path, pod_address: str) -> None:
     try:
         netns_fd = os.open(netns_path, os.O_RDONLY)
     except OSError as exc:
@@ -84,7 +94,7 @@ def _create_veth(host: str, bridge_index: int, netns_path: Path) -> None:
                         hint="the pod's namespace is gone; remove the pod and play it again") from exc
     try:
         with rtnl(f"creating veth {host}") as ipr:
-            ipr.add_link(host, "veth", peer=POD_INTERFACE, peer_netns_fd=netns_fd)
+            ipr.add_link(host, "veth", peer=POD_INTERFACE, peer_netns_fd=netns_fd, peer_address=pod_address)
             index = link_index(host)
             if index is None:
                 raise HostError(f"veth {host} did not appear after it was added",

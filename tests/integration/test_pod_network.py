@@ -168,6 +168,38 @@ def test_http_get_to_a_tcp_hostport_returns_the_page(net):
     assert http_get(8080, ip) == "served-page\n"  # the pod address itself, through our bridge
 
 
+def _connects_without_stalling(port: int, deadline: float) -> bool:
+    """A refused connection (the server not up yet) is retried; an unanswered one fails at once."""
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1.0):
+                return True
+        except ConnectionRefusedError:
+            time.sleep(0.05)
+        except TimeoutError:
+            return False
+    return False
+
+
+def test_a_replayed_pod_keeps_its_address_and_mac_and_answers_at_once(net):
+    """The address of a pod that went away is leased again; its MAC is made from the address, so
+    the host's neighbour entry for it stays right and the first connection is answered (a new
+    random MAC left the host sending to the old one for ~5 s)."""
+    port = free_port()
+    pod = net.pod_name("again")
+    manifest, result = net.play(net.pods.pod(pod, httpd(ports=[{"containerPort": 8080, "hostPort": port}])))
+    assert result.returncode == 0, result.stderr
+    assert wait_for(lambda: http_get(port), what="page on the hostPort") == "served-page\n"
+    ip, mac = net.pod_ip(pod), net.exec(pod, "cat /sys/class/net/eth0/address").strip()
+    assert mac == "0a:58:" + ":".join(f"{int(part):02x}" for part in ip.split("."))
+    assert net.pods("down", str(manifest)).returncode == 0
+    replayed = net.pods("play", "--network", net.name, str(manifest))
+    assert replayed.returncode == 0, replayed.stderr
+    assert (net.pod_ip(pod), net.exec(pod, "cat /sys/class/net/eth0/address").strip()) == (ip, mac)
+    assert _connects_without_stalling(port, time.monotonic() + 15), "a connection to the replayed pod went unanswered"
+    assert http_get(port) == "served-page\n"
+
+
 def test_udp_hostport_round_trips_a_datagram(net):
     port = free_port(socket.SOCK_DGRAM)
     pod = net.pod_name("udp")
