@@ -53,6 +53,7 @@ def free_port(kind: int) -> int:
 class NetEnv:
     def __init__(self, base: Path) -> None:
         tag = secrets.token_hex(3)
+        self.base = base
         self.settings = Settings(root=base / "root", runroot=base / "run")
         self.db = open_database(self.settings.root)
         self.network = f"nt-{tag}"
@@ -74,9 +75,10 @@ class NetEnv:
                               capture_output=True, text=True, timeout=15)
 
     def serve_in(self, pod: str, *argv: str) -> None:
+        # run in the test's own directory: in a shared one (/tmp) a stray http.py shadows `-m http.server`
         self.servers.append(subprocess.Popen(
             ["timeout", SERVER_LIFETIME, "nsenter", f"--net={self.netns[pod]}", *argv],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/tmp"))
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.base))
 
     def teardown(self) -> None:
         for server in self.servers:
