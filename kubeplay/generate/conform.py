@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from kubeplay.model.kubeschema import is_model, kinds, type_schema
+from kubeplay.model.kubeschema import SCALAR_WORDS, is_model, is_scalar_of, kinds, type_schema
 
 
 class DoesNotConform(ValueError):
@@ -78,17 +78,6 @@ def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
-_CHECKS = {
-    "string": (lambda v: isinstance(v, str), "a string"),
-    "quantity": (lambda v: isinstance(v, str), "a quantity string"),
-    "integer": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
-    "number": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "a number"),
-    "boolean": (lambda v: isinstance(v, bool), "true or false"),
-    "int-or-string": (lambda v: isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool)),
-                      "an integer or a string"),
-}
-
-
 def _scalar(value: Any, type_name: str, path: str) -> Any:
     if type_name == "any":
         return value
@@ -99,7 +88,10 @@ def _scalar(value: Any, type_name: str, path: str) -> Any:
             return datetime.fromisoformat(value)
         except (TypeError, ValueError):
             raise DoesNotConform(f"{path}: expected a date and time, got {value!r}") from None
-    fits, wanted = _CHECKS[type_name]
-    if not fits(value):
-        raise DoesNotConform(f"{path}: expected {wanted}, got {value!r}")
+    if type_name == "quantity":  # the models keep quantities as strings
+        if not isinstance(value, str):
+            raise DoesNotConform(f"{path}: expected a quantity string, got {value!r}")
+        return value
+    if not is_scalar_of(value, type_name):
+        raise DoesNotConform(f"{path}: expected {SCALAR_WORDS[type_name]}, got {value!r}")
     return value

@@ -58,3 +58,17 @@ def kinds() -> dict[str, KindSchema]:
 
 def is_model(type_name: str) -> bool:
     return type_name in _raw()["types"]
+
+
+# The plain scalar types of the schema, as a reader of JSON or YAML sees them: a boolean is never a number.
+SCALAR_WORDS = {"string": "a string", "integer": "an integer", "number": "a number", "boolean": "true or false",
+                "int-or-string": "an integer or a string"}
+
+
+def is_scalar_of(value: Any, type_name: str) -> bool:
+    """Whether `value` is of the plain scalar type `type_name` (one of SCALAR_WORDS)."""
+    if isinstance(value, bool):
+        return type_name == "boolean"
+    return {"string": isinstance(value, str), "integer": isinstance(value, int),
+            "number": isinstance(value, (int, float)), "boolean": False,
+            "int-or-string": isinstance(value, (int, str))}[type_name]

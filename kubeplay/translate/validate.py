@@ -15,12 +15,7 @@ from kubeplay.translate.issues import Issues
 from kubeplay.translate.loader import Document
 from kubeplay.translate.positions import line_of
 from kubeplay.translate.quantity import QuantityError, parse_quantity
-from kubeplay.model.kubeschema import is_model, kinds, type_schema
-
-_EXPECTED_WORDS = {
-    "string": "a string", "integer": "an integer", "number": "a number", "boolean": "true or false",
-    "int-or-string": "an integer or a string", "datetime": "a timestamp",
-}
+from kubeplay.model.kubeschema import SCALAR_WORDS, is_model, is_scalar_of, kinds, type_schema
 
 
 def validate(documents: list[Document], issues: Issues) -> list[Document]:
@@ -129,17 +124,14 @@ def _scalar_problem(value: Any, type_name: str) -> str:
         except QuantityError as exc:
             return str(exc)
         return ""
-    ok = {
-        "string": isinstance(value, str),
-        "integer": isinstance(value, int) and not isinstance(value, bool),
-        "number": isinstance(value, (int, float)) and not isinstance(value, bool),
-        "boolean": isinstance(value, bool),
-        "int-or-string": isinstance(value, (int, str)) and not isinstance(value, bool),
-        "datetime": not isinstance(value, (list, dict, bool)),
-    }.get(type_name, True)
+    if type_name == "datetime":
+        ok = not isinstance(value, (list, dict, bool))
+    else:
+        ok = type_name not in SCALAR_WORDS or is_scalar_of(value, type_name)
     if ok:
         return ""
-    message = f"expected {_EXPECTED_WORDS.get(type_name, type_name)}, got {_describe(value)}"
+    wanted = "a timestamp" if type_name == "datetime" else SCALAR_WORDS.get(type_name, type_name)
+    message = f"expected {wanted}, got {_describe(value)}"
     if type_name == "string" and isinstance(value, (int, float, bool)):
         message += " (quote it)"
     return message
