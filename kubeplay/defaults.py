@@ -1,5 +1,8 @@
-"""Where root's store lives and how a rootless re-exec is marked: plain strings, so that the fast
-command paths can find the store without importing kubeplay.config (dataclasses, pathlib)."""
+"""Where root's store lives, how a rootless re-exec is marked, and this machine's node name: plain
+values, so that the fast command paths can find the store without importing kubeplay.config
+(dataclasses, pathlib)."""
+
+import os
 
 ROOT_GRAPH_ROOT = "/var/lib/kubeplay"
 ROOT_RUN_ROOT = "/run/kubeplay"
@@ -7,3 +10,8 @@ DATABASE_NAME = "kubeplay.db"
 # Set by kubeplay.rootless once a command has joined the user's namespace (where it is uid 0):
 # "UID:GID" of the user outside. Inherited by conmon's exit commands, which run inside too.
 ROOTLESS_UID_ENV = "KUBEPLAY_ROOTLESS_UID"
+
+
+def node_name() -> str:
+    """What spec.nodeName is for pods played here: the host's name, as the kubelet registers it."""
+    return os.uname().nodename or "localhost"

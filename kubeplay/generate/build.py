@@ -3,10 +3,10 @@ workloads, Services), each checked by its `kubernetes` model; pure, given the im
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from kubeplay.defaults import node_name
 from kubeplay.errors import UserError
 from kubeplay.generate.data import DataObjects
 from kubeplay.generate.models import checked, document, dump_yaml
@@ -26,7 +26,7 @@ class GenerateOptions:
     replicas: int | None = None
     service: bool = False
     include_secrets: bool = False
-    local_node: str = field(default_factory=lambda: os.uname().nodename or "localhost")
+    local_node: str = field(default_factory=node_name)
 
 
 @dataclass

@@ -13,6 +13,7 @@ import re
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 
+from kubeplay.defaults import node_name
 from kubeplay.errors import ConflictError, UserError
 from kubeplay.model.ids import random_uid
 from kubeplay.model.plan import ContainerPlan, EnvVar, MountPlan, PodPlan, PortMapping, VolumePlan
@@ -139,7 +140,7 @@ def pod_plan(request: RunRequest) -> PodPlan:
     labels = parse_pairs(request.labels, "--labels", split_commas=True) or {"run": request.name}
     return PodPlan(name=request.name, uid=random_uid(), labels=labels, containers=(container,),
                    volumes=volumes, restart_policy=request.restart or "Always",
-                   service_account_name="default", node_name=os.uname().nodename or "localhost",
+                   service_account_name="default", node_name=node_name(),
                    network=request.network)
 
 

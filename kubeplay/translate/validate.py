@@ -10,12 +10,12 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+from kubeplay.model.kubeschema import SCALAR_WORDS, is_model, is_scalar_of, kinds, type_schema
 from kubeplay.translate import checks
 from kubeplay.translate.issues import Issues
 from kubeplay.translate.loader import Document
 from kubeplay.translate.positions import line_of
 from kubeplay.translate.quantity import QuantityError, parse_quantity
-from kubeplay.model.kubeschema import SCALAR_WORDS, is_model, is_scalar_of, kinds, type_schema
 
 
 def validate(documents: list[Document], issues: Issues) -> list[Document]:

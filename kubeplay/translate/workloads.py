@@ -8,11 +8,11 @@ alphabet (no vowels, no look-alike characters).
 from __future__ import annotations
 
 import json
-import os
 import random
 from dataclasses import dataclass
 from typing import Any
 
+from kubeplay.defaults import node_name
 from kubeplay.model.ids import random_uid
 from kubeplay.model.plan import OwnerPlan, PodPlan
 from kubeplay.translate.context import DataSource, PodContext, TranslateOptions
@@ -150,12 +150,8 @@ def _pod(doc: Document, run: RunObjects, path: str, pod_name: str, metadata: Any
     ctx = PodContext(
         doc=doc, path=path, pod_name=pod_name, namespace=namespace, uid=random_uid(),
         labels=labels, annotations=annotations,
-        node_name=pod_spec.get("nodeName") or run.options.node_name or _host_name(),
+        node_name=pod_spec.get("nodeName") or run.options.node_name or node_name(),
         service_account=pod_spec.get("serviceAccountName") or pod_spec.get("serviceAccount") or "default",
         configmaps=run.configmaps, secrets=run.secrets, issues=run.issues,
     )
     return pod_plan(ctx, pod_spec, run.options.network, owner)
-
-
-def _host_name() -> str:
-    return os.uname().nodename or "localhost"
