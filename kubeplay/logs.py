@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
-_state = {"threshold": 30, "configured": False}
+_state = {"threshold": LEVELS["warning"], "configured": False}
 
 
 def configure(level: str, debug: bool = False) -> None:
@@ -42,16 +42,16 @@ class Logger:
             _logging().getLogger(self.name).log(level, message, *args)
 
     def debug(self, message: str, *args) -> None:
-        self._write(10, message, args)
+        self._write(LEVELS["debug"], message, args)
 
     def info(self, message: str, *args) -> None:
-        self._write(20, message, args)
+        self._write(LEVELS["info"], message, args)
 
     def warning(self, message: str, *args) -> None:
-        self._write(30, message, args)
+        self._write(LEVELS["warning"], message, args)
 
     def error(self, message: str, *args) -> None:
-        self._write(40, message, args)
+        self._write(LEVELS["error"], message, args)
 
 
 def get_logger(name: str) -> Logger:
