@@ -10,6 +10,11 @@ compiled and bytecode may be written (not under PYTHONDONTWRITEBYTECODE, nor whe
 read-only). The file is tied to the exact Python build (code objects are not portable); a missing,
 stale or unreadable file only means compiling as before.
 
+Importing dataclasses also imports inspect (~12 ms: ast, dis, tokenize...), which it calls only
+to write a docstring for a class that has none. install() imports dataclasses with a stand-in for
+inspect that imports the real module on first use; kubeplay's own dataclasses all have docstrings,
+so the commands never load it.
+
 No `from __future__ import annotations` here: compile() takes the caller's future flags, and the
 methods must be compiled exactly as dataclasses' own exec would compile them (dont_inherit=True).
 """
@@ -19,6 +24,7 @@ import builtins
 import marshal
 import os
 import sys
+import types
 
 CACHE_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "__pycache__",
                           f"dataclass-methods.{sys.implementation.cache_tag}.marshal")
@@ -79,12 +85,35 @@ def install(path=CACHE_FILE):
     """Route dataclasses' exec through the cache (once per process); returns the cache."""
     global _installed
     if _installed is None:
-        import dataclasses
-
+        dataclasses = _import_dataclasses()
         _installed = _Cache(path)
         dataclasses.exec = _installed.exec  # a module global shadows the builtin for its one caller
         atexit.register(_installed.save)
     return _installed
+
+
+class _InspectOnFirstUse(types.ModuleType):
+    """Stands in for inspect in the dataclasses module until an attribute is asked for."""
+
+    def __getattr__(self, name):
+        import inspect
+
+        sys.modules["dataclasses"].inspect = inspect
+        return getattr(inspect, name)
+
+
+def _import_dataclasses():
+    if "dataclasses" in sys.modules or "inspect" in sys.modules:
+        import dataclasses
+
+        return dataclasses
+    sys.modules["inspect"] = _InspectOnFirstUse("inspect")
+    try:
+        import dataclasses
+    finally:
+        if isinstance(sys.modules.get("inspect"), _InspectOnFirstUse):
+            del sys.modules["inspect"]  # everyone else imports the real module
+    return dataclasses
 
 
 def warm():

@@ -1,8 +1,8 @@
-"""The everyday commands answered without click (~40 ms of imports): `pods`, `play FILE...` and
-`down FILE...` with no options but the global ones, `-q` and `--format`. Anything else — another
-command, another option, `--help`, a rootless user (who must enter the user namespace first) —
-returns None and goes through the click command tree, which does the same work through the same
-functions (kubeplay.cli.listing, kubeplay.cli.manifests)."""
+"""The everyday commands answered without click (~40 ms of imports): `pods`, `play FILE...`,
+`down FILE...` and `generate NAME...` with no options but the global ones, `-q` and `--format`.
+Anything else — another command, another option, `--help`, a rootless user (who must enter the
+user namespace first) — returns None and goes through the click command tree, which does the same
+work through the same functions (kubeplay.cli.listing, kubeplay.cli.manifests, kubeplay.cli.generating)."""
 
 from __future__ import annotations
 
@@ -85,6 +85,12 @@ def _command(command: str, args: list[str]) -> Callable | None:
         from kubeplay.cli.listing import list_pods
 
         return lambda settings: list_pods(settings, fmt)
+    if command == "generate":
+        if not args or any(arg.startswith("-") for arg in args):
+            return None
+        from kubeplay.cli.generating import generate_pods
+
+        return lambda settings: generate_pods(settings, tuple(args))
     found = _files_and_quiet(args) if command in ("play", "down") else None
     if found is None:
         return None

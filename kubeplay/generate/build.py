@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from kubeplay.defaults import node_name
 from kubeplay.errors import UserError
 from kubeplay.generate.data import DataObjects
-from kubeplay.generate.models import checked, document, dump_yaml
+from kubeplay.generate.models import checked, document
 from kubeplay.generate.pod import pod_metadata, pod_spec
 from kubeplay.generate.workloads import Group, group_pods, service_ports, workload_metadata, workload_spec
+from kubeplay.generate.yamltext import dump_documents
 from kubeplay.model.image import ImageConfig
 from kubeplay.model.plan import PodPlan
 
@@ -38,7 +39,7 @@ class Generated:
 
     @property
     def yaml(self) -> str:
-        return dump_yaml(self.documents)
+        return dump_documents(self.documents)
 
 
 def generate(plans: list[PodPlan], options: GenerateOptions | None = None,

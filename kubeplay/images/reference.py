@@ -10,7 +10,7 @@ aliases and ``unqualified-search-registries`` of registries.conf.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~5 ms)
 
 from kubeplay.errors import ReferenceFormatError
 from kubeplay.model.image import ImageRef

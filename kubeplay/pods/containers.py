@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import sys
 import time
@@ -40,6 +39,8 @@ def reset_writable_layer(engine: Engine, container_id: str, diff_ids: tuple[str,
     """A restarted container starts from the image again, as on Kubernetes (a new container)."""
     paths = ContainerPaths(engine.settings, container_id)
     mounts.unmount(paths.rootfs)
+    import shutil  # not at the top: a play that removes nothing need not load it (~3 ms)
+
     shutil.rmtree(paths.upper, ignore_errors=True)
     shutil.rmtree(paths.work, ignore_errors=True)
     mount_rootfs(engine, container_id, diff_ids)
@@ -268,6 +269,8 @@ def remove(engine: Engine, container_id: str) -> None:
     # a removed container's exit needs no recording: never wait for conmon or its exit command
     _end_conmon(engine, container_id)
     mounts.unmount(paths.rootfs)
+    import shutil  # not at the top: a play that removes nothing need not load it (~3 ms)
+
     shutil.rmtree(paths.bundle, ignore_errors=True)
     shutil.rmtree(paths.data_dir, ignore_errors=True)
     try:

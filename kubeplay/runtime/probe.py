@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import resource
-import shutil
 import subprocess
 import threading
 from dataclasses import asdict, dataclass
@@ -21,6 +20,7 @@ from kubeplay.config import ContainersConf, Settings, is_rootless
 from kubeplay.errors import HostError, NotFoundError, RuntimeFailure
 from kubeplay.model.ids import random_hex
 from kubeplay.runtime.classify import FailureContext, classify, last_meaningful
+from kubeplay.runtime.which import which
 
 DEFAULT_RUNTIMES = ("crun", "runc")
 BUSYBOX = Path("/bin/busybox")
@@ -55,7 +55,7 @@ def resolve_runtime(name_or_path: str) -> Path | None:
         path = Path(name_or_path)
         return path if path.is_file() and os.access(path, os.X_OK) else None
     search = os.pathsep.join([os.environ.get("PATH", ""), *_EXTRA_DIRS])
-    found = shutil.which(name_or_path, path=search)
+    found = which(name_or_path, path=search)
     return Path(found) if found else None
 
 
@@ -111,6 +111,8 @@ def _build_probe_bundle(bundle: Path) -> None:
     try:
         os.link(BUSYBOX, rootfs / "bin" / "busybox")  # same filesystem: no copy needed
     except OSError:
+        import shutil
+
         shutil.copy2(BUSYBOX, rootfs / "bin" / "busybox")
     (bundle / "config.json").write_text(json.dumps(probe_spec(rootfs)))
 

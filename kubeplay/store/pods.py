@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~5 ms)
 
 from kubeplay.errors import ConflictError, NotFoundError
 from kubeplay.model.record import (

@@ -141,3 +141,43 @@ def test_the_exit_command_uses_it(tmp_path):
     """)
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert done.stdout.split()[-1:] == ["_Cache.exec"], done.stderr
+
+
+INSPECT_SCRIPT = textwrap.dedent("""
+    import sys
+    from kubeplay.dataclass_cache import install
+    install(sys.argv[1])
+    from dataclasses import dataclass
+
+    @dataclass
+    class Documented:
+        '''Says what it is.'''
+        name: str
+
+    before = "inspect" in sys.modules
+
+    @dataclass
+    class Undocumented:
+        name: str
+        count: int = 0
+
+    print(before, "inspect" in sys.modules, Undocumented.__doc__, Documented.__doc__)
+""")
+
+
+def test_inspect_is_loaded_only_for_a_class_without_a_docstring(tmp_path):
+    done = subprocess.run([sys.executable, "-c", INSPECT_SCRIPT, str(tmp_path / "cache.marshal")], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.split(" ", 2) == ["False", "True", "Undocumented(name: str, count: int = 0) Says what it is.\n"]
+
+
+def test_every_kubeplay_dataclass_has_a_docstring():
+    import ast
+
+    missing = []
+    for path in (ROOT / "kubeplay").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.ClassDef) and ast.get_docstring(node) is None
+                    and any("dataclass" in ast.unparse(decorator) for decorator in node.decorator_list)):
+                missing.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}")
+    assert missing == [], "a dataclass without a docstring makes every command load inspect (~12 ms)"
