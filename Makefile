@@ -27,12 +27,13 @@ apt:
 
 # editable_mode=compat puts the checkout on sys.path with a plain .pth line: the default editable
 # install adds an import hook that costs every kubeplay command 15-25 ms of start-up.
-# The stamp names the mode, so a venv made by the older rule (stamp .installed) is installed again.
+# The stamp names the mode, so a venv made by the older rule (stamp .installed) is installed again;
+# the script is copied into the venv at install, so a change to bin/kubeplay installs again too.
 VENV_STAMP := $(VENV)/.installed-compat
 
 venv: $(VENV_STAMP)
 
-$(VENV_STAMP): pyproject.toml | apt
+$(VENV_STAMP): pyproject.toml bin/kubeplay | apt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[test]' --config-settings editable_mode=compat
 	touch $@

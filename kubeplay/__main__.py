@@ -1,3 +1,3 @@
-from kubeplay.cli.main import main
+from kubeplay.cli.main import run
 
-main()
+run()

@@ -75,6 +75,40 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(returned if isinstance(returned, int) else 0)
 
 
+def run() -> None:
+    """main() as the program: the `kubeplay` script and `python -m kubeplay` end here."""
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code
+    else:
+        code = 0
+    if code is not None and not isinstance(code, int):
+        _say(str(code))
+        code = 1
+    exit_now(code or 0)
+
+
+def exit_now(code: int) -> None:
+    """End the process without the interpreter's teardown, which frees every module and object one
+    by one (~20 ms after a play). What that teardown does that matters is done here first: threads
+    still running are waited for, atexit handlers run, the standard streams are flushed."""
+    import atexit
+    import os
+
+    threading = sys.modules.get("threading")  # not loaded: no thread was started
+    for thread in threading.enumerate() if threading else ():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`| head`): nothing more can be said on it
+            pass
+    os._exit(code)
+
+
 def _exit_for_click(exc: Exception) -> None:
     """Usage errors, aborts and exits of the click command tree (loaded only when it ran)."""
     click = sys.modules.get("click")

@@ -175,6 +175,10 @@ class MemberFactory:
 
     def create(self, container_id: str, container: ContainerPlan) -> int:
         self.build(container_id, container)
+        return self.create_built(container_id, container)
+
+    def create_built(self, container_id: str, container: ContainerPlan) -> int:
+        """Create the container from the bundle `build` wrote."""
         return containers.create(self.engine, container_id, container.name, tty=container.tty, stdin=container.stdin)
 
 
@@ -252,6 +256,33 @@ def start_members(factory: MemberFactory, undo: ExitStack) -> None:
         factory.create_and_start(*ids[0])
         return
     run_together([functools.partial(factory.create_and_start, cid, c) for cid, c in ids])
+
+
+class InBackground:
+    """One call begun on its own thread now; `wait` gives its result (or raises its error)."""
+
+    def __init__(self, call, name: str) -> None:
+        self._result = None
+        self._error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                self._result = call()
+            except BaseException as exc:  # noqa: BLE001 - raised by wait, in the caller's thread
+                self._error = exc
+
+        self._thread = threading.Thread(target=run, name=name)
+        self._thread.start()
+
+    def settle(self) -> None:
+        """Wait for the call to end, whatever its outcome (before an undo step may run)."""
+        self._thread.join()
+
+    def wait(self):
+        self.settle()
+        if self._error is not None:
+            raise self._error
+        return self._result
 
 
 def run_together(calls: list) -> list:

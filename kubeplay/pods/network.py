@@ -1,7 +1,8 @@
 """A pod's network, as the pod code sees it: set up around the infra's start, torn down after it stops.
 
-`begin_setup` makes the namespace at once and attaches it to its bridge on a thread, so the infra
-container can be created in the namespace meanwhile (its runtime calls are mostly waiting);
+`begin_setup` makes the namespace (or takes the pinned one) and leases the address at once, and
+attaches it to its bridge on a thread, begun at once or when the caller says, so the containers
+can be created in the namespace meanwhile (their runtime calls are mostly waiting);
 `PendingNet.wait` hands over the finished network before any member starts.
 """
 
@@ -69,29 +70,40 @@ ATTACH_TIMEOUT = 120.0  # seconds; an attach takes tens of milliseconds, more un
 class PendingNet:
     """A pod's network in the making: `netns` is usable at once, `wait` returns the attached network."""
 
-    def __init__(self, netns: Path | None, done: PodNet | None = None, ip: str = "") -> None:
+    def __init__(self, netns: Path | None, done: PodNet | None = None, ip: str = "", attach=None) -> None:
         self.netns = netns
         self.ip = done.ip if done else ip  # leased before the attach starts: known at once
         self._net = done
+        self._attach = attach  # the work still to do, on a thread once begun
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
+        self._begin_guard = threading.Lock()
 
-    def attach_in_background(self, attach) -> None:
-        def body() -> None:
-            try:
-                self._net = attach()
-            except BaseException as exc:  # handed to whoever waits
-                self._error = exc
+    def begin(self) -> None:
+        """Start the attach on its thread (once; later calls do nothing)."""
+        with self._begin_guard:
+            if self._attach is None or self._thread is not None:
+                return
+            attach = self._attach
 
-        self._thread = threading.Thread(target=body, name="kubeplay-attach", daemon=True)
-        self._thread.start()
+            def body() -> None:
+                try:
+                    self._net = attach()
+                except BaseException as exc:  # handed to whoever waits
+                    self._error = exc
+
+            self._thread = threading.Thread(target=body, name="kubeplay-attach", daemon=True)
+            self._thread.start()
 
     def settle(self) -> None:
-        """Wait for the attach thread, whatever its outcome (before a teardown may run)."""
-        if self._thread is not None:
-            self._thread.join(ATTACH_TIMEOUT)
+        """Wait for an attach begun, whatever its outcome (before a teardown may run)."""
+        with self._begin_guard:
+            thread = self._thread
+        if thread is not None:
+            thread.join(ATTACH_TIMEOUT)
 
     def wait(self) -> PodNet:
+        self.begin()
         self.settle()
         if self._error is not None:
             raise self._error
@@ -113,10 +125,12 @@ def setup(engine: Engine, pod: PodPlan, pod_id: str) -> PodNet:
         raise
 
 
-def begin_setup(engine: Engine, pod: PodPlan, pod_id: str, netns: Path | None = None) -> PendingNet:
+def begin_setup(engine: Engine, pod: PodPlan, pod_id: str, netns: Path | None = None, *,
+                attach_now: bool = True) -> PendingNet:
     """Make the pod's namespace now (or take `netns`, already pinned), lease its address, and attach
-    it in the background. The caller registers `teardown_pending` for undo right away: it waits for
-    the attach before removing anything."""
+    it in the background: at once, or (attach_now=False) on `PendingNet.begin` or the first `wait`.
+    The caller registers `teardown_pending` for undo right away: it waits for an attach begun
+    before removing anything."""
     started = time.monotonic()
     if pod.host_network:
         return PendingNet(None, PodNet(None, "", ""))
@@ -136,8 +150,10 @@ def begin_setup(engine: Engine, pod: PodPlan, pod_id: str, netns: Path | None = 
         return PendingNet(netns, PodNet(netns, "", "none"))
     from kubeplay.net.veth import lease_address
 
-    pending = PendingNet(netns, ip=lease_address(engine.db, pod.name, name))
-    pending.attach_in_background(lambda: _attach(engine, pod, netns, name, started))
+    pending = PendingNet(netns, ip=lease_address(engine.db, pod.name, name),
+                         attach=lambda: _attach(engine, pod, netns, name, started))
+    if attach_now:
+        pending.begin()
     return pending
 
 

@@ -16,6 +16,7 @@ from kubeplay.model.plan import PodPlan
 from kubeplay.model.record import PodPhase
 from kubeplay.pods import containers, network
 from kubeplay.pods.create import (
+    InBackground,
     InitContainerFailed,
     MemberFactory,
     launch_infra,
@@ -219,33 +220,43 @@ def _make_pod(engine: Engine, pod: PodPlan, pod_id: str, images, undo: ExitStack
 def _make_pod_pinned(engine: Engine, pod: PodPlan, pod_id: str, images, undo: ExitStack, paths: PodPaths,
                      kinds: list[str]) -> None:
     """The pod's namespaces are made first and pinned, so nothing waits for the infra: it is created
-    beside the members while the network attaches, and the members start once the network is up
-    (as on Kubernetes, where the sandbox's network is ready before any container runs)."""
+    while the members are prepared, the members are created while the network attaches, and they
+    start once the network is up (as on Kubernetes, where the sandbox's network is ready before any
+    container runs)."""
     from kubeplay.net.netns import pin_pod_namespaces, remove_pinned
 
     undo.callback(remove_pinned, engine.settings, pod_id)
     pinned = {kind: str(path) for kind, path in
               pin_pod_namespaces(engine.settings, pod_id, kinds, pod_hostname(pod)).items()}
+    # the runtime creates the infra on the other core while this thread prepares the members
+    infra = InBackground(functools.partial(launch_infra, engine, pod, pod_id, register_infra(engine, pod, undo),
+                                           pinned), name="kubeplay-infra")
+    undo.callback(infra.settle)  # runs before the infra's removal: nothing is removed while being made
     netns = Path(pinned["network"]) if "network" in pinned else None
-    pending = network.begin_setup(engine, pod, pod_id, netns=netns)
+    pending = network.begin_setup(engine, pod, pod_id, netns=netns, attach_now=False)
     undo.callback(network.teardown_pending, engine, pod, pod_id, pending)
     factory = _prepare_members(engine, pod, pod_id, images, undo, paths, pending.ip, pinned,
                                network.network_name(pod) if netns else "")
-    launch = functools.partial(launch_infra, engine, pod, pod_id, register_infra(engine, pod, undo), pinned)
     if pod.init_containers:
         # init containers run in order on the finished network before any member is created
-        run_together([launch, pending.wait])
+        run_together([infra.wait, pending.wait])
         run_init_containers(factory, undo)
         start_members(factory, undo)
         return
     members = register_members(factory, undo)
+    # The members' bundles are written here, and only then does the attach begin: its Python work
+    # (~40 ms, most of it loading pyroute2) would hold the GIL these need, while it can run beside
+    # the runtime's creates, which take longer and need the network only when the members start.
+    for container_id, container in members:
+        factory.build(container_id, container)
+    pending.begin()
 
     def create_then_start(container_id: str, container) -> None:
-        pid = factory.create(container_id, container)
+        pid = factory.create_built(container_id, container)
         pending.wait()  # each member starts once the network is up, not waiting for the others
         containers.start(engine, container_id, pid)
 
-    run_together([launch, pending.wait, *[functools.partial(create_then_start, cid, c) for cid, c in members]])
+    run_together([infra.wait, pending.wait, *[functools.partial(create_then_start, cid, c) for cid, c in members]])
 
 
 def _prepare_members(engine: Engine, pod: PodPlan, pod_id: str, images, undo: ExitStack, paths: PodPaths,

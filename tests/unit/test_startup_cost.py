@@ -43,3 +43,33 @@ def test_cli_group_is_reachable_from_main_for_click_runners():
 
     result = CliRunner().invoke(cli, ["--help"])
     assert result.exit_code == 0 and "pods" in result.output and "generate" in result.output
+
+
+def test_the_program_keeps_exit_codes_and_output():
+    version = subprocess.run([sys.executable, "-m", "kubeplay", "--version"], capture_output=True, text=True,
+                             timeout=60)
+    assert (version.returncode, version.stdout) == (0, "kubeplay version 0.1.0\n")
+    unknown = subprocess.run([sys.executable, "-m", "kubeplay", "no-such-command"], capture_output=True,
+                             text=True, timeout=60)
+    assert unknown.returncode == 2 and "No such command 'no-such-command'" in unknown.stderr
+
+
+EXIT_NOW = """
+import atexit, sys, threading, time
+from kubeplay.cli.main import exit_now
+
+def late_write():
+    time.sleep(0.2)
+    print("thread finished")
+
+threading.Thread(target=late_write).start()
+atexit.register(lambda: print("atexit ran"))
+sys.stdout.write("buffered, not flushed")
+exit_now(3)
+"""
+
+
+def test_exit_without_teardown_still_waits_for_threads_runs_atexit_and_flushes():
+    done = subprocess.run([sys.executable, "-c", EXIT_NOW], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 3
+    assert done.stdout == "buffered, not flushedthread finished\natexit ran\n"
