@@ -8,13 +8,14 @@ Resolved values go back as the references they came from (valueFrom, envFrom), n
 from __future__ import annotations
 
 import re
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~5 ms)
-if TYPE_CHECKING:
-    from typing import Any
 
 from kubeplay.generate.text import default_pull_policy, escape_references
 from kubeplay.model.image import ImageConfig
 from kubeplay.model.plan import ActionPlan, ContainerPlan, EnvVar, ProbePlan, ResourcePlan, SecurityPlan
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~5 ms)
+if TYPE_CHECKING:
+    from typing import Any
 
 PROBE_DEFAULTS = {"initialDelaySeconds": 0, "periodSeconds": 10, "timeoutSeconds": 1,
                   "successThreshold": 1, "failureThreshold": 3}

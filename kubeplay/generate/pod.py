@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~5 ms)
-if TYPE_CHECKING:
-    from typing import Any
 
 from kubeplay.generate.container import container_spec, seccomp
 from kubeplay.model.image import ImageConfig
 from kubeplay.model.plan import PodPlan, SecurityPlan, VolumePlan
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~5 ms)
+if TYPE_CHECKING:
+    from typing import Any
 
 ImageConfigs = Callable[[str], "ImageConfig | None"]
 

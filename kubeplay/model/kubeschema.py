@@ -9,11 +9,12 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+
+from kubeplay.errors import HostError
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~5 ms)
 if TYPE_CHECKING:
     from typing import Any
-
-from kubeplay.errors import HostError
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "data" / "k8s-schema.json"
 

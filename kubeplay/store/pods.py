@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~5 ms)
 
 from kubeplay.errors import ConflictError, NotFoundError
 from kubeplay.model.record import (
@@ -22,6 +21,7 @@ from kubeplay.model.record import (
 )
 from kubeplay.store.db import Database
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~5 ms)
 if TYPE_CHECKING:
     from kubeplay.model.plan import ContainerPlan, PodPlan
 

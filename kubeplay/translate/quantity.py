@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import math
 import re
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~5 ms)
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~5 ms)
 if TYPE_CHECKING:
     from decimal import Decimal
 
