@@ -100,4 +100,6 @@ def __getattr__(name: str):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from kubeplay.cli.main import exit_now
+
+    exit_now(main())  # without the interpreter's teardown: many of these run at once when pods go down

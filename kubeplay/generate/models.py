@@ -9,7 +9,6 @@ mapping that has one, as people write them.
 
 from __future__ import annotations
 
-
 from kubeplay.errors import EngineError
 from kubeplay.model.kubeschema import kinds
 

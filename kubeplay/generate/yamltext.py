@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import math
 
-_WORDS_READ_AS_OTHER = frozenset(
-    "y n yes no true false on off null ~".split())  # compared case-insensitively
+_WORDS_READ_AS_OTHER = frozenset(("y", "n", "yes", "no", "true", "false", "on", "off", "null", "~"))  # any case
 _FIRST_INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@` ")
 _NUMBER_STARTS = frozenset("0123456789+.")
 _ESCAPES = {"\0": "\\0", "\a": "\\a", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\v": "\\v", "\f": "\\f",
@@ -41,7 +40,7 @@ def _plain_allowed(text: str) -> bool:
         return False  # may read as a number (or a sequence entry); a leading "-x" stays plain
     if first in _FIRST_INDICATORS and not (first == "-" and len(text) > 1):
         return False
-    if ": " in text or " #" in text or text.endswith(":") or text.startswith("---") or text.startswith("..."):
+    if ": " in text or " #" in text or text.endswith(":") or text.startswith(("---", "...")):
         return False
     return all(_printable(char) for char in text)
 

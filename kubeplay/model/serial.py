@@ -94,6 +94,7 @@ def _field_types(cls: type) -> dict[str, Any]:
     for klass in reversed(cls.__mro__):
         module = sys.modules.get(klass.__module__)
         namespace = vars(module) if module is not None else {}
-        for name, annotation in klass.__dict__.get("__annotations__", {}).items():
+        # the class's own annotations, not inherited ones (inspect.get_annotations: ~12 ms to import)
+        for name, annotation in klass.__dict__.get("__annotations__", {}).items():  # noqa: RUF063
             hints[name] = eval(annotation, namespace, dict(vars(klass))) if isinstance(annotation, str) else annotation
     return hints

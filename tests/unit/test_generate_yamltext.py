@@ -20,7 +20,7 @@ POOL = list("ab -:#\n\t'\"\\01.?|>~{[,&*!%@`\r") + ["\x85", "\u2028", "Ã©", "ðŸ˜
 
 
 def _round_trip(document: object) -> object:
-    return list(yaml.safe_load_all(dump_documents([document])))[0]
+    return next(yaml.safe_load_all(dump_documents([document])))
 
 
 def _shapes(text: str) -> list[object]:

@@ -47,10 +47,10 @@ def test_cli_group_is_reachable_from_main_for_click_runners():
 
 def test_the_program_keeps_exit_codes_and_output():
     version = subprocess.run([sys.executable, "-m", "kubeplay", "--version"], capture_output=True, text=True,
-                             timeout=60)
+                             timeout=60, check=False)
     assert (version.returncode, version.stdout) == (0, "kubeplay version 0.1.0\n")
     unknown = subprocess.run([sys.executable, "-m", "kubeplay", "no-such-command"], capture_output=True,
-                             text=True, timeout=60)
+                             text=True, timeout=60, check=False)
     assert unknown.returncode == 2 and "No such command 'no-such-command'" in unknown.stderr
 
 
@@ -70,6 +70,6 @@ exit_now(3)
 
 
 def test_exit_without_teardown_still_waits_for_threads_runs_atexit_and_flushes():
-    done = subprocess.run([sys.executable, "-c", EXIT_NOW], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-c", EXIT_NOW], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 3
     assert done.stdout == "buffered, not flushedthread finished\natexit ran\n"
