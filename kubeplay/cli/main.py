@@ -97,9 +97,8 @@ def exit_now(code: int) -> None:
     import os
 
     threading = sys.modules.get("threading")  # not loaded: no thread was started
-    for thread in threading.enumerate() if threading else ():
-        if thread is not threading.main_thread() and not thread.daemon:
-            thread.join()
+    if threading is not None:
+        threading._shutdown()  # as the interpreter's teardown begins: thread exit hooks, then joins
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:

@@ -63,6 +63,8 @@ def late_write():
     print("thread finished")
 
 threading.Thread(target=late_write).start()
+from concurrent.futures import ThreadPoolExecutor
+ThreadPoolExecutor(1).submit(time.sleep, 0)  # never shut down: its workers end through threading's exit hook
 atexit.register(lambda: print("atexit ran"))
 sys.stdout.write("buffered, not flushed")
 exit_now(3)
@@ -70,6 +72,6 @@ exit_now(3)
 
 
 def test_exit_without_teardown_still_waits_for_threads_runs_atexit_and_flushes():
-    done = subprocess.run([sys.executable, "-c", EXIT_NOW], capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run([sys.executable, "-c", EXIT_NOW], capture_output=True, text=True, timeout=20, check=False)
     assert done.returncode == 3
     assert done.stdout == "buffered, not flushedthread finished\natexit ran\n"
