@@ -89,7 +89,7 @@ class PendingNet:
             def body() -> None:
                 try:
                     self._net = attach()
-                except BaseException as exc:  # handed to whoever waits
+                except BaseException as exc:  # noqa: BLE001 - handed to whoever waits
                     self._error = exc
 
             self._thread = threading.Thread(target=body, name="kubeplay-attach", daemon=True)
