@@ -4,7 +4,6 @@ beside the infra when the pod's namespaces are pinned, after it otherwise)."""
 from __future__ import annotations
 
 import functools
-import threading
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -15,6 +14,7 @@ from kubeplay.model.image import ImageRecord
 from kubeplay.model.plan import ContainerPlan, PodPlan
 from kubeplay.model.record import ContainerRole, ContainerStatus
 from kubeplay.pods import containers
+from kubeplay.pods.background import run_together
 from kubeplay.pods.engine import Engine
 from kubeplay.pods.infra import infra_name, infra_rootfs
 from kubeplay.pods.network import PodNet
@@ -256,55 +256,3 @@ def start_members(factory: MemberFactory, undo: ExitStack) -> None:
         factory.create_and_start(*ids[0])
         return
     run_together([functools.partial(factory.create_and_start, cid, c) for cid, c in ids])
-
-
-class InBackground:
-    """One call begun on its own thread now; `wait` gives its result (or raises its error)."""
-
-    def __init__(self, call, name: str) -> None:
-        self._result = None
-        self._error: BaseException | None = None
-
-        def run() -> None:
-            try:
-                self._result = call()
-            except BaseException as exc:  # noqa: BLE001 - raised by wait, in the caller's thread
-                self._error = exc
-
-        self._thread = threading.Thread(target=run, name=name)
-        self._thread.start()
-
-    def settle(self) -> None:
-        """Wait for the call to end, whatever its outcome (before an undo step may run)."""
-        self._thread.join()
-
-    def wait(self):
-        self.settle()
-        if self._error is not None:
-            raise self._error
-        return self._result
-
-
-def run_together(calls: list) -> list:
-    """Call each on its own thread; wait for all of them (nothing runs on once this returns), then
-    raise the first error, or return the results in order. Plain threads: a pod has a few calls,
-    and concurrent.futures would load the logging module into every play."""
-    results: list = [None] * len(calls)
-    errors: list[BaseException | None] = [None] * len(calls)
-
-    def run(index: int) -> None:
-        try:
-            results[index] = calls[index]()
-        except BaseException as exc:  # noqa: BLE001 - raised below, in the caller's thread
-            errors[index] = exc
-
-    threads = [threading.Thread(target=run, args=(index,), name=f"kubeplay-together-{index}")
-               for index in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for error in errors:
-        if error is not None:
-            raise error
-    return results

@@ -15,8 +15,8 @@ from kubeplay.model.ids import random_hex
 from kubeplay.model.plan import PodPlan
 from kubeplay.model.record import PodPhase
 from kubeplay.pods import containers, network
+from kubeplay.pods.background import InBackground, run_together
 from kubeplay.pods.create import (
-    InBackground,
     InitContainerFailed,
     MemberFactory,
     launch_infra,
@@ -25,7 +25,6 @@ from kubeplay.pods.create import (
     register_infra,
     register_members,
     run_init_containers,
-    run_together,
     runtime_field_values,
     start_infra,
     start_members,
