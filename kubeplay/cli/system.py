@@ -95,7 +95,7 @@ def reset(settings: Settings, force: bool) -> None:
                             hint="answer y, or pass --force to skip the question")
     report = reset_store(settings)
     for kind, names in (("pod", report.pods), ("network", report.networks), ("nftables table", report.tables),
-                        ("directory", report.directories)):
+                        ("cgroup", report.cgroups), ("directory", report.directories)):
         for name in names:
             click.echo(f"removed {kind} {name}")
     for table in report.tables_kept:

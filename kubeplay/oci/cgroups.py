@@ -136,6 +136,25 @@ def pod_cgroup_paths(
     return [point / relative for point in cgroup_mountpoints(text) if (point / relative).is_dir()]
 
 
+def remove_top_cgroups(mountinfo: Path = MOUNTINFO) -> list[Path]:
+    """rmdir kubeplay's own top cgroup (/kubeplay) in every hierarchy where no pod of any store is
+    left below it; returns the directories removed. The kernel refuses (EBUSY) while it holds a pod,
+    so another store's pods are never touched."""
+    try:
+        text = mountinfo.read_text()
+    except OSError:
+        return []
+    removed: list[Path] = []
+    for point in cgroup_mountpoints(text):
+        top = point / CGROUP_PREFIX.lstrip("/")
+        try:
+            os.rmdir(top)
+        except OSError:  # not there, or still holding pods
+            continue
+        removed.append(top)
+    return removed
+
+
 def remove_pod_cgroups(
     pod_id: str, mountinfo: Path = MOUNTINFO, delegated_base: str = ""
 ) -> list[Path]:

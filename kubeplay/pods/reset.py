@@ -1,13 +1,15 @@
 """`system reset`: remove everything kubeplay made for one store (--root and --runroot).
 
 Order matters: pods first (as `pod rm -f`: containers, veths, hostPort rules, leases, mounts,
-cgroups), then networks (bridge, masquerade chain, record), then the nftables table, then the
-store's directories.
+cgroups), then networks (bridge, masquerade chain, record), then the nftables table and kubeplay's
+top cgroup, then the store's directories.
 
 The nftables rule: several stores share the table `inet kubeplay`. Reset removes this store's pod and
 network chains only, and deletes the table itself only when no pod or network chain of any other
 store is left in it. A test root that wants to leave the host untouched plays on its own network
-and resets: the table goes away with the last store that used it.
+and resets: the table goes away with the last store that used it. kubeplay's top cgroup
+(/kubeplay in each hierarchy) goes the same way: the kernel refuses to remove it while any store's
+pod is below it.
 
 The directories are removed only after every mount below them is detached, so a hostPath or a
 volume bind-mounted somewhere below can never be deleted through its mount.
@@ -37,6 +39,7 @@ class ResetReport:
     networks: list[str] = field(default_factory=list)
     tables: list[str] = field(default_factory=list)  # nftables tables deleted
     tables_kept: list[str] = field(default_factory=list)  # still used by another store
+    cgroups: list[str] = field(default_factory=list)  # kubeplay's top cgroup, where no store has pods
     directories: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -63,6 +66,8 @@ def reset(settings: Settings) -> ResetReport:
             engine.db.close()
         if os.geteuid() == 0:  # only root can have installed rules, and only root may read the table
             _remove_tables(tables, report)
+        if not settings.rootless:  # a rootless store's cgroups live in its user's delegated subtree
+            _remove_top_cgroups(report)
         _remove_netns_leftovers(settings, report)
     for directory in (settings.runroot, settings.root):
         _remove_directory(directory, report)
@@ -118,6 +123,13 @@ def _remove_tables(tables: set[str], report: ResetReport) -> None:
             report.tables.append(table)
         except KubeplayError as exc:
             report.problems.append(exc.message)
+
+
+def _remove_top_cgroups(report: ResetReport) -> None:
+    from kubeplay.oci.cgroups import CGROUP_PREFIX, remove_top_cgroups
+
+    if remove_top_cgroups():
+        report.cgroups.append(CGROUP_PREFIX)
 
 
 def _remove_netns_leftovers(settings: Settings, report: ResetReport) -> None:

@@ -15,6 +15,7 @@ from kubeplay.oci.cgroups import (
     linux_resources,
     pod_cgroup_paths,
     remove_pod_cgroups,
+    remove_top_cgroups,
     with_resources,
 )
 from kubeplay.oci.rlimits import clamp_rlimit, default_rlimits, parse_ulimit, with_rlimits
@@ -132,3 +133,14 @@ def test_remove_pod_cgroups_bottom_up(tmp_path):
     assert (tmp_path / "cg" / "cpu" / "kubeplay" / "pod-p2").exists()
     assert not (tmp_path / "cg" / "memory" / "kubeplay" / "pod-p1" / "ctr-a").exists()
     assert remove_pod_cgroups("missing", mountinfo) == []
+
+
+def test_kubeplay_top_cgroup_goes_only_where_no_pod_is_left(tmp_path):
+    mountinfo = tmp_path / "mountinfo"
+    mountinfo.write_text(MOUNTINFO.format(root=tmp_path / "cg"))
+    (tmp_path / "cg" / "cpu" / "kubeplay").mkdir(parents=True)
+    (tmp_path / "cg" / "memory" / "kubeplay" / "pod-other-store").mkdir(parents=True)
+    assert remove_top_cgroups(mountinfo) == [tmp_path / "cg" / "cpu" / "kubeplay"]
+    assert not (tmp_path / "cg" / "cpu" / "kubeplay").exists()
+    assert (tmp_path / "cg" / "memory" / "kubeplay" / "pod-other-store").is_dir()
+    assert remove_top_cgroups(tmp_path / "no-such-mountinfo") == []
