@@ -41,8 +41,13 @@ _CHAIN_SAFE = re.compile(r"^[a-z0-9][a-z0-9.-]{0,100}$")
 _COMMENT_MAX = 120  # the kernel keeps at most 128 bytes of a rule comment
 
 
-def pod_chain(pod_name: str) -> str:
-    return _object_chain("pod", pod_name)
+def pod_chain(pod_name: str, scope: str = "") -> str:
+    """The chain of the pod's hostPort rules. `scope` names the store when it is not the default
+    one: pod names repeat across stores, and one store's pod must never replace or remove another's
+    rules (`web` in two stores: `pod-web` and `pod-web.1a2b3c4d`)."""
+    if not scope:
+        return _object_chain("pod", pod_name)
+    return _object_chain("pod", f"{pod_name}.{hashlib.sha256(scope.encode()).hexdigest()[:8]}")
 
 
 def network_chain(network: str) -> str:
@@ -91,10 +96,10 @@ def _delete_lines(table: str, dispatch: str, handles: Iterable[int], chain: str 
 
 
 def publish_script(pod_name: str, ip: str, ports: Iterable[PortMapping], table: str = TABLE,
-                   stale_jumps: Iterable[int] = ()) -> str:
+                   stale_jumps: Iterable[int] = (), scope: str = "") -> str:
     """Base chains, then the pod's chain (re)filled and jumped to once from `hostports`."""
     t = f"{FAMILY} {table}"
-    chain = pod_chain(pod_name)
+    chain = pod_chain(pod_name, scope)
     comment = _comment(f"pod {pod_name}")
     lines = [base_script(table).rstrip("\n")]
     lines += _delete_lines(table, "hostports", stale_jumps, None)
@@ -178,18 +183,18 @@ def chain_exists(objects: list[dict], chain: str) -> bool:
     return any(item.get("chain", {}).get("name") == chain for item in objects)
 
 
-def publish(pod_name: str, ip: str, ports: list[PortMapping], *, table: str = TABLE) -> None:
+def publish(pod_name: str, ip: str, ports: list[PortMapping], *, scope: str = "", table: str = TABLE) -> None:
     """DNAT the pod's hostPorts to ip:containerPort; replaces what the pod published before."""
     if not any(port.host_port for port in ports):
         return
     with network_lock():  # the handles read here must still be there when the script runs
-        stale = jumps_to(table_objects(table), "hostports", pod_chain(pod_name))
-        run_nft(publish_script(pod_name, ip, ports, table, stale), f"publishing ports of pod {pod_name}")
+        stale = jumps_to(table_objects(table), "hostports", pod_chain(pod_name, scope))
+        run_nft(publish_script(pod_name, ip, ports, table, stale, scope), f"publishing ports of pod {pod_name}")
 
 
-def unpublish(pod_name: str, *, table: str = TABLE) -> None:
+def unpublish(pod_name: str, *, scope: str = "", table: str = TABLE) -> None:
     """Remove exactly the pod's port rules. Idempotent."""
-    _remove_chain(table, "hostports", pod_chain(pod_name), f"unpublishing ports of pod {pod_name}")
+    _remove_chain(table, "hostports", pod_chain(pod_name, scope), f"unpublishing ports of pod {pod_name}")
 
 
 def install_masquerade(network: str, subnet: str, *, table: str = TABLE, bridge: str = "") -> None:

@@ -13,7 +13,7 @@ import os
 import socket
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kubeplay.config import is_rootless
@@ -34,6 +34,7 @@ class PortClaim:
     protocol: str  # "TCP" or "UDP"
     host_port: int
     host_ip: str = ""  # "" means every address
+    chain: str = field(default="", compare=False)  # the nft chain it was read from: its pod in its store
 
     def collides(self, protocol: str, host_port: int, host_ip: str) -> bool:
         if (self.protocol, self.host_port) != (protocol, host_port):
@@ -66,7 +67,7 @@ def claims_from_rules(objects: list[dict]) -> list[PortClaim]:
             elif payload.get("protocol") == "ip" and payload.get("field") == "daddr" and isinstance(right, str):
                 host_ip = right
         if protocol and isinstance(port, int):
-            claims.append(PortClaim(pod, protocol, port, host_ip))
+            claims.append(PortClaim(pod, protocol, port, host_ip, chain=rule["chain"]))
     return claims
 
 
@@ -76,12 +77,14 @@ def published_claims(*, table: str = TABLE) -> list[PortClaim]:
 
 
 def check_ports(claims: Database | Iterable[PortClaim], ports: Iterable[PortMapping], *, pod_name: str = "",
-                rootless: bool | None = None, probe_host: bool = True, table: str = TABLE) -> None:
+                own_chain: str = "", rootless: bool | None = None, probe_host: bool = True,
+                table: str = TABLE) -> None:
     """Refuse the pod's hostPorts if invalid or held; the pod's own earlier claims do not count.
 
     `claims` is either the claims to check against, or the state database: then the live claims
-    are read from kubeplay's nftables table (the database holds no port state). `rootless` None
-    means "as this process runs".
+    are read from kubeplay's nftables table (the database holds no port state). The pod's own
+    claims are those read from `own_chain` when it is given (a pod of the same name in another
+    store is someone else), else those of `pod_name`. `rootless` None means "as this process runs".
     """
     ports = [port for port in ports if port.host_port]
     if not ports:
@@ -90,7 +93,7 @@ def check_ports(claims: Database | Iterable[PortClaim], ports: Iterable[PortMapp
         claims = published_claims(table=table) if not is_rootless() else []
     if rootless is None:
         rootless = is_rootless()
-    others = [claim for claim in claims if claim.pod_name != pod_name]
+    others = [claim for claim in claims if not _own(claim, pod_name, own_chain)]
     wanted: list[PortClaim] = []
     for port in ports:
         if not port.host_port:
@@ -109,6 +112,12 @@ def check_ports(claims: Database | Iterable[PortClaim], ports: Iterable[PortMapp
         if probe_host:
             probe_host_port(claim)
         wanted.append(claim)
+
+
+def _own(claim: PortClaim, pod_name: str, own_chain: str) -> bool:
+    if own_chain and claim.chain:
+        return claim.chain == own_chain
+    return claim.pod_name == pod_name
 
 
 def _validate(port: PortMapping, pod_name: str, rootless: bool) -> PortClaim:

@@ -59,9 +59,20 @@ def check_pod_ports(engine: Engine, pod: PodPlan) -> None:
 
         check_host_ports(pod.name, ports)  # names the sysctl that would allow a lower port
     if ports:
+        from kubeplay.net.nftables import pod_chain
         from kubeplay.net.ports import check_ports
 
-        check_ports(engine.db, ports, pod_name=pod.name, rootless=engine.settings.rootless)
+        check_ports(engine.db, ports, pod_name=pod.name, own_chain=pod_chain(pod.name, port_scope(engine)),
+                    rootless=engine.settings.rootless)
+
+
+def port_scope(engine: Engine) -> str:
+    """The store's mark in the names of its pods' nft chains: none for the default store, whose
+    chains keep their plain names (`pod-web`)."""
+    from kubeplay.defaults import ROOT_GRAPH_ROOT
+
+    root = engine.settings.root
+    return "" if root == Path(ROOT_GRAPH_ROOT) else str(root)
 
 
 ATTACH_TIMEOUT = 120.0  # seconds; an attach takes tens of milliseconds, more under heavy load
@@ -166,7 +177,7 @@ def _attach(engine: Engine, pod: PodPlan, netns: Path, name: str, made: float) -
     if pod.ports:
         from kubeplay.net.nftables import publish
 
-        publish(pod.name, attached.ip, list(pod.ports))
+        publish(pod.name, attached.ip, list(pod.ports), scope=port_scope(engine))
     # the network bench reads this line (`--log-level debug`): the cost of networking alone, not
     # counting the time a deferred attach waited to begin
     log.debug("pod %s: network set up in %.1f ms", pod.name, (made + time.monotonic() - begun) * 1000)
@@ -197,7 +208,7 @@ def teardown(engine: Engine, pod: PodPlan, pod_id: str, *, refresh_peers: bool =
         from kubeplay.net.veth import detach_pod
 
         if pod.ports:
-            unpublish(pod.name)
+            unpublish(pod.name, scope=port_scope(engine))
         detach_pod(engine.settings, engine.db, pod.name, name)  # the host end only: its peer goes with it
         if refresh_peers:
             refresh_peer_hosts(engine, name, leaving={pod.name})

@@ -15,6 +15,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +26,8 @@ import pytest
 from kubeplay.net.subnets import find_overlap, host_routes
 from kubeplay.net.veth import host_veth_name
 from kubeplay.store.db import open_database
-from tests.integration.conftest import BUSYBOX, conmon_pids_for
+from tests.integration.conftest import BUSYBOX, PodRunner, conmon_pids_for
+from tests.support.cli import KubeplayRunner
 
 pytestmark = pytest.mark.root
 UDP_ECHO = ("import socket,sys; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(('0.0.0.0',int(sys.argv[1])));"
@@ -166,6 +168,29 @@ def test_http_get_to_a_tcp_hostport_returns_the_page(net):
     assert ipaddress.ip_address(ip) in ipaddress.ip_network(net.subnet)
     assert net.leases() == [(pod, ip)]
     assert http_get(8080, ip) == "served-page\n"  # the pod address itself, through our bridge
+
+
+def test_pods_of_one_name_in_two_stores_keep_their_own_host_ports(net, rootfs_tar):
+    """Pod names repeat across stores: one store's play or down must not touch the other's rules."""
+    other = PodRunner(KubeplayRunner(Path(tempfile.mkdtemp(prefix="kp-", dir="/tmp"))))
+    try:
+        imported = other("image", "import", str(rootfs_tar), BUSYBOX, "--change", 'CMD ["sh"]')
+        assert imported.returncode == 0, imported.stderr
+        pod = net.pod_name("web")
+        port_a, port_b = free_port(), free_port()
+        _, played = net.play(net.pods.pod(pod, httpd(page="store-a", ports=[{"containerPort": 8080, "hostPort": port_a}])))
+        assert played.returncode == 0, played.stderr
+        other_net = Net(other)  # now that the first network's bridge is up, its subnet is taken
+        _, played = other_net.play(other.pod(pod, httpd(page="store-b", ports=[{"containerPort": 8080, "hostPort": port_b}])))
+        assert played.returncode == 0, played.stderr
+        assert wait_for(lambda: http_get(port_b), what="the second store's page") == "store-b\n"
+        assert wait_for(lambda: http_get(port_a), what="the first store's page") == "store-a\n"
+        removed = other("pod", "rm", "-f", "-t", "0", pod)
+        assert removed.returncode == 0, removed.stderr
+        assert http_get(port_a) == "store-a\n"
+        other_net.remove()
+    finally:
+        other.kp.cleanup()
 
 
 def _connects_without_stalling(port: int, deadline: float) -> bool:

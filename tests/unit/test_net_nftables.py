@@ -51,6 +51,16 @@ def test_chain_names_are_safe_for_odd_pod_names():
     assert odd.startswith("pod-") and " " not in odd and ";" not in odd
 
 
+def test_chains_of_pods_in_other_stores_are_marked_with_their_store():
+    assert pod_chain("web") == "pod-web"  # the default store
+    in_store = pod_chain("web", "/tmp/store-a")
+    assert in_store.startswith("pod-web.") and in_store != pod_chain("web", "/tmp/store-b")
+    assert pod_chain("web", "/tmp/store-a") == in_store
+    script = publish_script("web", "10.89.0.2", [PortMapping(container_port=80, host_port=8080)], "kpt",
+                            scope="/tmp/store-a")
+    assert f"add rule inet kpt hostports jump {in_store} comment \"pod web\"" in script
+
+
 def test_masquerade_script_excludes_the_bridge_subnet():
     script = masquerade_script("blue", "10.89.3.0/24", "kpt")
     assert "add rule inet kpt net-blue ip daddr != 10.89.3.0/24 masquerade" in script
@@ -101,6 +111,17 @@ def test_no_conflict_across_protocols_addresses_or_with_own_claims():
                 [PortMapping(container_port=1, host_port=7000, host_ip="127.0.0.2")], pod_name="api",
                 probe_host=False)
     check_ports(claims, [PortMapping(container_port=1, host_port=8080)], pod_name="web", probe_host=False)
+
+
+def test_a_pod_of_the_same_name_in_another_store_is_someone_else():
+    web_here, web_there = pod_chain("web", "/tmp/store-a"), pod_chain("web", "/tmp/store-b")
+    claims = [PortClaim("web", "TCP", 8080, "", chain=web_there)]
+    with pytest.raises(ConflictError, match="already published by pod 'web'"):
+        check_ports(claims, [PortMapping(container_port=1, host_port=8080)], pod_name="web", own_chain=web_here,
+                    probe_host=False)
+    own = [PortClaim("web", "TCP", 8080, "", chain=web_here)]
+    check_ports(own, [PortMapping(container_port=1, host_port=8080)], pod_name="web", own_chain=web_here,
+                probe_host=False)
 
 
 @pytest.mark.parametrize("port, message", [
