@@ -12,10 +12,11 @@ import os
 import re
 from pathlib import Path
 
-from kubeplay.errors import HostError, UserError
+from kubeplay.errors import ConflictError, HostError, UserError
 from kubeplay.net import nftables
 from kubeplay.net.hostlock import network_lock
 from kubeplay.net.netlink import link_index, netlink_code, rtnl, write_sysctl
+from kubeplay.net.subnets import HostRoute, find_overlap, host_routes
 from kubeplay.store.network import NetworkRecord
 
 BRIDGE_NAME = re.compile(r"^[a-z][a-z0-9]{0,14}$")  # IFNAMSIZ leaves 15 characters
@@ -42,12 +43,29 @@ def ensure_bridge(record: NetworkRecord) -> int:
         return _ensure_bridge(record)
 
 
+def check_not_routed_elsewhere(record: NetworkRecord, routes: list[HostRoute]) -> None:
+    """Refuse to bring up a bridge for a subnet the host already routes through another interface.
+
+    A network's subnet is checked against the host's routes when it is recorded, but a network of
+    another store is only a record until its first pod, so two stores can come to hold one subnet;
+    the second bridge would then take traffic meant for the first one's pods."""
+    holder = find_overlap(ipaddress.ip_network(record.subnet), [], routes, [record.bridge])
+    if holder:
+        raise ConflictError(
+            f"network {record.name!r} ({record.subnet}) overlaps {holder}, so its bridge {record.bridge} "
+            "cannot be brought up",
+            hint="another kubeplay store may be using that subnet: play on a network with a free --subnet "
+                 "(`kubeplay network create NAME --subnet CIDR`, `play --network NAME`)",
+        )
+
+
 def _ensure_bridge(record: NetworkRecord) -> int:
     subnet = ipaddress.ip_network(record.subnet)
     with rtnl(f"setting up bridge {record.bridge} of network {record.name}") as ipr:
         index = link_index(record.bridge)
         fresh = index is None
         if index is None:
+            check_not_routed_elsewhere(record, host_routes())
             ipr.add_link(record.bridge, "bridge")
             index = link_index(record.bridge)
         if index is None:

@@ -68,3 +68,13 @@ def test_default_subnet_is_first_free_24():
     routes = [HostRoute(net("10.89.0.0/24"), "eth1")]
     assert pick_free_subnet([("x", "10.89.1.0/24")], routes) == net("10.89.2.0/24")
     assert pick_free_subnet([], []) == net("10.89.0.0/24")
+
+
+def test_a_bridge_is_not_brought_up_for_a_subnet_routed_through_another_interface():
+    from kubeplay.net.bridge import check_not_routed_elsewhere
+    from kubeplay.store.network import NetworkRecord
+
+    record = NetworkRecord(name="blue", subnet="10.90.5.0/24", gateway="10.90.5.1", bridge="kp7", created_at=0.0)
+    check_not_routed_elsewhere(record, [HostRoute(net("10.90.5.0/24"), "kp7"), HostRoute(net("0.0.0.0/0"), "eth0")])
+    with pytest.raises(ConflictError, match=r"overlaps the host route 10\.90\.5\.0/24 on kp3"):
+        check_not_routed_elsewhere(record, [HostRoute(net("10.90.5.0/24"), "kp3")])
