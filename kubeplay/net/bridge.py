@@ -37,10 +37,37 @@ def nft_table(record: NetworkRecord) -> str:
     return record.config.get("nft_table", nftables.TABLE)
 
 
-def ensure_bridge(record: NetworkRecord) -> int:
-    """The network's bridge, made if missing, with the gateway address, up; returns its index."""
+def ensure_bridge(record: NetworkRecord, owner: str = "") -> int:
+    """The network's bridge, made if missing, with the gateway address, up; returns its index.
+    `owner` names the store (its root): a bridge of the same name made by another store is refused."""
     with network_lock():  # concurrent plays would both find the bridge missing and both add it
-        return _ensure_bridge(record)
+        return _ensure_bridge(record, owner)
+
+
+_OWNER_MARK = "kubeplay store "  # a bridge's ifalias: which store made it
+
+
+def bridge_owner(bridge: str) -> str | None:
+    """The store that made `bridge`, from its alias; None when it carries no kubeplay mark."""
+    try:
+        alias = Path("/sys/class/net", bridge, "ifalias").read_text().strip()
+    except OSError:
+        return None
+    return alias[len(_OWNER_MARK):] if alias.startswith(_OWNER_MARK) else None
+
+
+def _mark_owner(bridge: str, owner: str) -> None:
+    try:
+        Path("/sys/class/net", bridge, "ifalias").write_text(f"{_OWNER_MARK}{owner}"[:255])
+    except OSError as exc:
+        raise HostError(f"cannot mark bridge {bridge} as this store's: {exc.strerror or exc}",
+                        hint="kubeplay's root networking needs root (CAP_NET_ADMIN)") from exc
+
+
+def _owned_elsewhere(record: NetworkRecord, owner: str) -> str | None:
+    """The other store that made the network's bridge, when it is not this one."""
+    made_by = bridge_owner(record.bridge) if owner else None
+    return made_by if made_by is not None and made_by != owner[:255 - len(_OWNER_MARK)] else None
 
 
 def check_not_routed_elsewhere(record: NetworkRecord, routes: list[HostRoute]) -> None:
@@ -59,8 +86,16 @@ def check_not_routed_elsewhere(record: NetworkRecord, routes: list[HostRoute]) -
         )
 
 
-def _ensure_bridge(record: NetworkRecord) -> int:
+def _ensure_bridge(record: NetworkRecord, owner: str) -> int:
     subnet = ipaddress.ip_network(record.subnet)
+    other = _owned_elsewhere(record, owner)
+    if other is not None:
+        # two stores' networks recorded while neither bridge was up can carry the same bridge name
+        raise ConflictError(
+            f"bridge {record.bridge} of network {record.name!r} belongs to another kubeplay store ({other})",
+            hint="play on a network of its own: `kubeplay network create NAME --subnet CIDR` picks a free "
+                 "bridge name while the other store's bridge is up; then `play --network NAME`",
+        )
     with rtnl(f"setting up bridge {record.bridge} of network {record.name}") as ipr:
         index = link_index(record.bridge)
         fresh = index is None
@@ -68,6 +103,8 @@ def _ensure_bridge(record: NetworkRecord) -> int:
             check_not_routed_elsewhere(record, host_routes())
             ipr.add_link(record.bridge, "bridge")
             index = link_index(record.bridge)
+            if index is not None and owner:
+                _mark_owner(record.bridge, owner)
         if index is None:
             raise HostError(f"bridge {record.bridge} did not appear after it was added",
                             hint="check `ip link` and `dmesg` on the host")
@@ -93,10 +130,12 @@ def _write_device_sysctl(device: str, key: str, value: str, why: str) -> None:
     write_sysctl(f"net.ipv4.conf.{device}.{key}", value, why)
 
 
-def remove_bridge(record: NetworkRecord) -> None:
-    """Delete the bridge and the network's masquerade. Idempotent."""
+def remove_bridge(record: NetworkRecord, owner: str = "") -> None:
+    """Delete the bridge and the network's masquerade. Idempotent. A bridge of the same name that
+    another store made (`owner` names this one) is that store's: it and its masquerade stay."""
     with network_lock():
-        _remove_bridge(record)
+        if _owned_elsewhere(record, owner) is None:
+            _remove_bridge(record)
 
 
 def _remove_bridge(record: NetworkRecord) -> None:

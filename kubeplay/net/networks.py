@@ -127,6 +127,6 @@ def remove_network(db: Database, name: str) -> NetworkRecord:
             f"network {name!r} is in use by pod(s) {', '.join(lease.pod_name for lease in users)}",
             hint="remove those pods first (`kubeplay down` or `kubeplay pod rm`)",
         )
-    remove_bridge(record)
+    remove_bridge(record, owner=str(db.path.parent))
     # rechecks under the write lock: a pod that attached meanwhile makes this refuse
     return delete_network(db, name)

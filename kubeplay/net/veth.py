@@ -72,7 +72,7 @@ def attach_pod(settings: Settings, db: Database, pod_name: str, netns_path: Path
         raise HostError("bridge networking needs root", hint="rootless pods use pasta or slirp4netns")
     record = resolve_network(db, network)
     try:
-        bridge_index = ensure_bridge(record)
+        bridge_index = ensure_bridge(record, owner=str(settings.root))
         ip = allocate(db, record.name, pod_name)
         prefix_len = ipaddress.ip_network(record.subnet).prefixlen
         host = host_veth_name(pod_name, veth_scope(settings))

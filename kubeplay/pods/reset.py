@@ -103,7 +103,8 @@ def _remove_networks(engine: Engine, report: ResetReport) -> set[str]:
     for record in list_network_records(engine.db):
         tables.add(nft_table(record))
         drop_leases(engine.db, record.name)  # leases of pods whose records are already gone
-        if _attempt(report, remove_bridge, record) and _attempt(report, delete_network, engine.db, record.name):
+        if (_attempt(report, remove_bridge, record, str(engine.settings.root))
+                and _attempt(report, delete_network, engine.db, record.name)):
             report.networks.append(record.name)
     return tables
 

@@ -171,16 +171,26 @@ def test_http_get_to_a_tcp_hostport_returns_the_page(net):
 
 
 def test_pods_of_one_name_in_two_stores_keep_their_own_host_ports(net, rootfs_tar):
-    """Pod names repeat across stores: one store's play or down must not touch the other's rules."""
+    """Pod names, network names, subnets and bridge names can repeat across stores: one store's play,
+    rm or reset must not touch another's rules or bridge, and a clash is refused, not shared."""
     other = PodRunner(KubeplayRunner(Path(tempfile.mkdtemp(prefix="kp-", dir="/tmp"))))
     try:
         imported = other("image", "import", str(rootfs_tar), BUSYBOX, "--change", 'CMD ["sh"]')
         assert imported.returncode == 0, imported.stderr
+        # recorded while the first store's bridge is not up yet: the same subnet is accepted here
+        clash = other("network", "create", net.name, "--subnet", net.subnet)
+        assert clash.returncode == 0, clash.stderr
         pod = net.pod_name("web")
         port_a, port_b = free_port(), free_port()
         _, played = net.play(net.pods.pod(pod, httpd(page="store-a", ports=[{"containerPort": 8080, "hostPort": port_a}])))
         assert played.returncode == 0, played.stderr
-        other_net = Net(other)  # now that the first network's bridge is up, its subnet is taken
+        manifest = other.write("web.yaml", other.pod(pod, httpd(page="store-b",
+                                                               ports=[{"containerPort": 8080, "hostPort": port_b}])))
+        refused = other("play", "--network", net.name, str(manifest))
+        assert refused.returncode != 0
+        assert "belongs to another kubeplay store" in refused.stderr or "overlaps the host route" in refused.stderr
+        assert other("pods", "--format", "json").stdout.strip() in ("", "[]")
+        other_net = Net(other)  # now that the first network's bridge is up, a free subnet and bridge
         _, played = other_net.play(other.pod(pod, httpd(page="store-b", ports=[{"containerPort": 8080, "hostPort": port_b}])))
         assert played.returncode == 0, played.stderr
         assert wait_for(lambda: http_get(port_b), what="the second store's page") == "store-b\n"
@@ -188,9 +198,10 @@ def test_pods_of_one_name_in_two_stores_keep_their_own_host_ports(net, rootfs_ta
         removed = other("pod", "rm", "-f", "-t", "0", pod)
         assert removed.returncode == 0, removed.stderr
         assert http_get(port_a) == "store-a\n"
-        other_net.remove()
     finally:
-        other.kp.cleanup()
+        other.kp.cleanup()  # a reset: the first store's bridge and rules stay
+    assert http_get(port_a) == "store-a\n"
+    assert Path("/sys/class/net", net.bridge).exists()
 
 
 def _connects_without_stalling(port: int, deadline: float) -> bool:
