@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 from kubeplay.errors import ConflictError, HostError, UserError
+from kubeplay.logs import get_logger
 from kubeplay.net import nftables
 from kubeplay.net.hostlock import network_lock
 from kubeplay.net.netlink import link_index, netlink_code, rtnl, write_sysctl
@@ -20,6 +21,8 @@ from kubeplay.net.subnets import HostRoute, find_overlap, host_routes
 from kubeplay.store.network import NetworkRecord
 
 BRIDGE_NAME = re.compile(r"^[a-z][a-z0-9]{0,14}$")  # IFNAMSIZ leaves 15 characters
+
+log = get_logger(__name__)
 
 
 def check_bridge_name(name: str) -> None:
@@ -57,11 +60,12 @@ def bridge_owner(bridge: str) -> str | None:
 
 
 def _mark_owner(bridge: str, owner: str) -> None:
+    """Best effort: an unmarked bridge works as before, it is only not told apart from another
+    store's bridge of the same name."""
     try:
         Path("/sys/class/net", bridge, "ifalias").write_text(f"{_OWNER_MARK}{owner}"[:255])
     except OSError as exc:
-        raise HostError(f"cannot mark bridge {bridge} as this store's: {exc.strerror or exc}",
-                        hint="kubeplay's root networking needs root (CAP_NET_ADMIN)") from exc
+        log.warning("cannot mark bridge %s as made by store %s: %s", bridge, owner, exc.strerror or exc)
 
 
 def _owned_elsewhere(record: NetworkRecord, owner: str) -> str | None:
