@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CNI_STATE = Path("/var/lib/cni")
+ENGINE_CGROUPS = ("libpod_parent", "kubeplay")
 CNI_LEASES = CNI_STATE / "networks"
 SHM_LOCK = Path("/dev/shm/libpod_lock")
 IPTABLES_TABLES = ("nat", "filter")
@@ -59,13 +60,19 @@ class HostSnapshot:
     cni_leases: frozenset[str]
     shm_lock: bool
     cni_state: bool
+    top_cgroups: frozenset[Path] = frozenset()
 
     @classmethod
     def take(cls) -> HostSnapshot:
         leases = frozenset(p.name for p in CNI_LEASES.iterdir()) if CNI_LEASES.is_dir() else frozenset()
         return cls(frozenset(links()), frozenset(nft_tables()),
                    {t: iptables_table(t) for t in IPTABLES_TABLES}, leases, SHM_LOCK.exists(),
-                   CNI_STATE.exists())
+                   CNI_STATE.exists(), frozenset(engine_top_cgroups()))
+
+
+def engine_top_cgroups() -> list[Path]:
+    """The engines' parent cgroups (podman's libpod_parent, kubeplay's own) in every hierarchy."""
+    return [top for top in Path("/sys/fs/cgroup").glob("*/*") if top.name in ENGINE_CGROUPS and top.is_dir()]
 
 
 def _has_cni_rules(dump: str) -> bool:
@@ -73,7 +80,8 @@ def _has_cni_rules(dump: str) -> bool:
 
 
 def restore_podman_traces(before: HostSnapshot) -> list[str]:
-    """Remove what podman's CNI networking left since `before`; returns what was removed."""
+    """Remove what the engines left since `before` (podman's CNI networking, the engines' parent
+    cgroups); returns what was removed."""
     removed = []
     for name in sorted(links() - before.links):
         if name.startswith("cni-podman"):
@@ -101,6 +109,14 @@ def restore_podman_traces(before: HostSnapshot) -> list[str]:
     if SHM_LOCK.exists() and not before.shm_lock:
         SHM_LOCK.unlink()
         removed.append(str(SHM_LOCK))
+    for top in sorted(set(engine_top_cgroups()) - before.top_cgroups):
+        for directory, _, _ in os.walk(top, topdown=False):
+            try:
+                os.rmdir(directory)  # a cgroup with processes refuses: nothing live is torn away
+            except OSError:
+                pass
+        if not top.exists():
+            removed.append(f"cgroup {top}")
     return removed
 
 
