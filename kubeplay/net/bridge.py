@@ -50,28 +50,31 @@ def ensure_bridge(record: NetworkRecord, owner: str = "") -> int:
 _OWNER_MARK = "kubeplay store "  # a bridge's ifalias: which store made it
 
 
-def bridge_owner(bridge: str) -> str | None:
-    """The store that made `bridge`, from its alias; None when it carries no kubeplay mark."""
-    try:
-        alias = Path("/sys/class/net", bridge, "ifalias").read_text().strip()
-    except OSError:
-        return None
-    return alias[len(_OWNER_MARK):] if alias.startswith(_OWNER_MARK) else None
+def _owner_alias(owner: str) -> str:
+    return f"{_OWNER_MARK}{owner}"[:255]  # the kernel keeps 255 bytes of an alias
 
 
 def _mark_owner(bridge: str, owner: str) -> None:
     """Best effort: an unmarked bridge works as before, it is only not told apart from another
     store's bridge of the same name."""
     try:
-        Path("/sys/class/net", bridge, "ifalias").write_text(f"{_OWNER_MARK}{owner}"[:255])
+        Path("/sys/class/net", bridge, "ifalias").write_text(_owner_alias(owner))
     except OSError as exc:
         log.warning("cannot mark bridge %s as made by store %s: %s", bridge, owner, exc.strerror or exc)
 
 
 def _owned_elsewhere(record: NetworkRecord, owner: str) -> str | None:
-    """The other store that made the network's bridge, when it is not this one."""
-    made_by = bridge_owner(record.bridge) if owner else None
-    return made_by if made_by is not None and made_by != owner[:255 - len(_OWNER_MARK)] else None
+    """The other store that made the network's bridge (from its alias), when it is not this one;
+    None for this store's bridge, a bridge without kubeplay's mark, or no `owner` to compare."""
+    if not owner:
+        return None
+    try:
+        alias = Path("/sys/class/net", record.bridge, "ifalias").read_text().strip()
+    except OSError:
+        return None
+    if not alias.startswith(_OWNER_MARK) or alias == _owner_alias(owner):
+        return None
+    return alias[len(_OWNER_MARK):]
 
 
 def check_not_routed_elsewhere(record: NetworkRecord, routes: list[HostRoute]) -> None:

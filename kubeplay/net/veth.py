@@ -58,6 +58,8 @@ def pod_mac(ip: str) -> str:
 
 
 def veth_scope(settings: Settings) -> str:
+    """The store in the names of host-wide things: its pods' veths, the bridges it makes, its pods'
+    port chains (pod names and bridge names repeat across stores)."""
     return str(settings.root)
 
 
@@ -72,10 +74,11 @@ def attach_pod(settings: Settings, db: Database, pod_name: str, netns_path: Path
         raise HostError("bridge networking needs root", hint="rootless pods use pasta or slirp4netns")
     record = resolve_network(db, network)
     try:
-        bridge_index = ensure_bridge(record, owner=str(settings.root))
+        scope = veth_scope(settings)
+        bridge_index = ensure_bridge(record, owner=scope)
         ip = allocate(db, record.name, pod_name)
         prefix_len = ipaddress.ip_network(record.subnet).prefixlen
-        host = host_veth_name(pod_name, veth_scope(settings))
+        host = host_veth_name(pod_name, scope)
         _delete_link(host)  # a leftover of an attach that died halfway
         _create_veth(host, bridge_index, netns_path, pod_mac(ip))
         _configure_pod_side(netns_path, ip, prefix_len, record.gateway)

@@ -70,9 +70,9 @@ def port_scope(engine: Engine) -> str:
     """The store's mark in the names of its pods' nft chains: none for the default store, whose
     chains keep their plain names (`pod-web`)."""
     from kubeplay.defaults import ROOT_GRAPH_ROOT
+    from kubeplay.net.veth import veth_scope
 
-    root = engine.settings.root
-    return "" if root == Path(ROOT_GRAPH_ROOT) else str(root)
+    return "" if engine.settings.root == Path(ROOT_GRAPH_ROOT) else veth_scope(engine.settings)
 
 
 ATTACH_TIMEOUT = 120.0  # seconds; an attach takes tens of milliseconds, more under heavy load

@@ -97,13 +97,14 @@ def _remove_networks(engine: Engine, report: ResetReport) -> set[str]:
     """Every network of the store; returns the nftables tables they used."""
     from kubeplay.net import nftables
     from kubeplay.net.bridge import nft_table, remove_bridge
+    from kubeplay.net.veth import veth_scope
     from kubeplay.store.network import delete_network, drop_leases, list_network_records
 
     tables = {nftables.TABLE}
     for record in list_network_records(engine.db):
         tables.add(nft_table(record))
         drop_leases(engine.db, record.name)  # leases of pods whose records are already gone
-        if (_attempt(report, remove_bridge, record, str(engine.settings.root))
+        if (_attempt(report, remove_bridge, record, veth_scope(engine.settings))
                 and _attempt(report, delete_network, engine.db, record.name)):
             report.networks.append(record.name)
     return tables
