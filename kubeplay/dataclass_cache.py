@@ -5,15 +5,16 @@ __setattr__/__delattr__ for a frozen class) and compiles it with exec(): ~0.2 ms
 for the ~45 classes a play loads was ~50 ms of its start-up. The source depends only on a class's
 fields and options, so its compiled code can be kept the way Python keeps a .pyc: install() gives
 the dataclasses module an exec that looks each source up in a marshal file under kubeplay's
-__pycache__ and compiles only what is not there; at exit the file is rewritten if something new was
-compiled and bytecode may be written (not under PYTHONDONTWRITEBYTECODE, nor where the directory is
-read-only). The file is tied to the exact Python build (code objects are not portable); a missing,
-stale or unreadable file only means compiling as before.
+__pycache__ and compiles only what is not there; at exit a file is rewritten if something new was
+compiled for it and bytecode may be written (not under PYTHONDONTWRITEBYTECODE, nor where the
+directory is read-only). There is one file per module that defines dataclasses, read when the
+module first defines one: a command reads the methods of the classes it loads, not all ~460 (the
+whole set took ~4 ms to read). A module's classes are all defined when it is imported, so its file
+keeps exactly the sources its last import used: an edited class leaves nothing stale behind. Files
+are tied to the exact Python build (code objects are not portable); a missing, stale or unreadable
+file only means compiling as before.
 
-Importing dataclasses also imports inspect (~12 ms: ast, dis, tokenize...), which it calls only
-to write a docstring for a class that has none. install() imports dataclasses with a stand-in for
-inspect that imports the real module on first use; kubeplay's own dataclasses all have docstrings,
-so the commands never load it.
+dataclasses is imported without inspect and copy (kubeplay.lean_imports).
 
 No `from __future__ import annotations` here: compile() takes the caller's future flags, and the
 methods must be compiled exactly as dataclasses' own exec would compile them (dont_inherit=True).
@@ -24,47 +25,44 @@ import builtins
 import marshal
 import os
 import sys
-import types
 
-CACHE_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "__pycache__",
-                          f"dataclass-methods.{sys.implementation.cache_tag}.marshal")
-_BUILD_KEY = "\0python build"  # not a method source: the build the file's code objects belong to
-_MOST_KEPT = 3000  # past this, a save keeps only what this process used: stale sources do not pile up
+CACHE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "__pycache__", "dataclass-methods")
+_BUILD_KEY = "\0python build"  # not a method source: the build a file's code objects belong to
 
 
 class _Cache:
-    def __init__(self, path):
-        self.path = path
-        self.codes = _load(path)
-        self.used = set()
+    def __init__(self, directory):
+        self.directory = directory
+        self.codes = {}  # module name -> {method source: code}
+        self.used = {}  # module name -> the sources this process looked up
+        self.missed = set()  # modules with a method compiled here
         self.compiled = 0
 
     def exec(self, source, globals=None, locals=None, /):
         if isinstance(source, str):
-            code = self.codes.get(source)
+            module = globals.get("__name__", "") if globals else ""
+            codes = self.codes.get(module)
+            if codes is None:
+                codes = self.codes[module] = _load(self._file(module))
+                self.used[module] = set()
+            code = codes.get(source)
             if code is None:
-                code = compile(source, "<string>", "exec", dont_inherit=True)
-                self.codes[source] = code
+                code = codes[source] = compile(source, "<string>", "exec", dont_inherit=True)
                 self.compiled += 1
-            self.used.add(source)
+                self.missed.add(module)
+            self.used[module].add(source)
             source = code
         return builtins.exec(source, globals, locals)
 
     def save(self, always=False):
-        if not always and (not self.compiled or sys.dont_write_bytecode):
+        if not always and (not self.missed or sys.dont_write_bytecode):
             return
-        kept = self.codes if len(self.codes) <= _MOST_KEPT else {s: self.codes[s] for s in self.used}
-        temporary = f"{self.path}.{os.getpid()}.tmp"
-        try:
-            os.makedirs(os.path.dirname(self.path), exist_ok=True)
-            with open(temporary, "wb") as out:
-                marshal.dump({**kept, _BUILD_KEY: sys.version}, out)
-            os.replace(temporary, self.path)  # readers see the old file or the new one, whole
-        except OSError:
-            try:
-                os.unlink(temporary)
-            except OSError:
-                pass
+        for module in self.codes if always else self.missed:
+            codes = self.codes[module]
+            _write(self._file(module), {source: codes[source] for source in self.used[module]})
+
+    def _file(self, module):
+        return os.path.join(self.directory, f"{module or '-'}.{sys.implementation.cache_tag}.marshal")
 
 
 def _load(path):
@@ -78,42 +76,34 @@ def _load(path):
     return codes
 
 
+def _write(path, codes):
+    temporary = f"{path}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(temporary, "wb") as out:
+            marshal.dump({**codes, _BUILD_KEY: sys.version}, out)
+        os.replace(temporary, path)  # readers see the old file or the new one, whole
+    except OSError:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+
+
 _installed = None
 
 
-def install(path=CACHE_FILE):
+def install(directory=CACHE_DIR):
     """Route dataclasses' exec through the cache (once per process); returns the cache."""
     global _installed
     if _installed is None:
-        dataclasses = _import_dataclasses()
-        _installed = _Cache(path)
+        from kubeplay.lean_imports import import_dataclasses
+
+        dataclasses = import_dataclasses()
+        _installed = _Cache(directory)
         dataclasses.exec = _installed.exec  # a module global shadows the builtin for its one caller
         atexit.register(_installed.save)
     return _installed
-
-
-class _InspectOnFirstUse(types.ModuleType):
-    """Stands in for inspect in the dataclasses module until an attribute is asked for."""
-
-    def __getattr__(self, name):
-        import inspect
-
-        sys.modules["dataclasses"].inspect = inspect
-        return getattr(inspect, name)
-
-
-def _import_dataclasses():
-    if "dataclasses" in sys.modules or "inspect" in sys.modules:
-        import dataclasses
-
-        return dataclasses
-    sys.modules["inspect"] = _InspectOnFirstUse("inspect")
-    try:
-        import dataclasses
-    finally:
-        if isinstance(sys.modules.get("inspect"), _InspectOnFirstUse):
-            del sys.modules["inspect"]  # everyone else imports the real module
-    return dataclasses
 
 
 def warm():

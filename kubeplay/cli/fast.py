@@ -67,7 +67,9 @@ def plan(argv: list[str]) -> Callable[[], None] | None:
     if command == "pods" and _nothing_to_list(options, args):
         return lambda: _list_no_pods(_format(args))
     from kubeplay.dataclass_cache import install
+    from kubeplay.lean_imports import import_pathlib
 
+    import_pathlib()  # before anything imports it whole
     install()  # before any kubeplay dataclass is defined
     work = _command(command, args)
     settings = _settings(options) if work is not None else None

@@ -28,7 +28,7 @@ def generate_pods(settings: Settings, names: tuple[str, ...], kind: str | None =
     plans = [engine.store.get_pod(name).plan for name in dict.fromkeys(names)]
     options = GenerateOptions(kind=TYPES[kind.lower()] if kind else None, replicas=replicas, service=service,
                               include_secrets=include_secrets)
-    result = generate_documents(plans, options, image_config=_image_configs(settings),
+    result = generate_documents(plans, options, image_config=_image_configs(engine),
                                 claim_labels=_claim_labels(engine, plans))
     for warning in result.warnings:
         echo(f"warning: {warning}", err=True)
@@ -40,18 +40,19 @@ def generate_pods(settings: Settings, names: tuple[str, ...], kind: str | None =
     _write(output, text)
 
 
-def _image_configs(settings: Settings):
-    from kubeplay.errors import NotFoundError
-    from kubeplay.images.lookup import resolve_local_image
+def _image_configs(engine):
+    """Each image's config by name, from the pods' own database connection; None for an image
+    removed since (every field is kept then: nothing can be compared)."""
+    from kubeplay.images.lookup import find_local_image
+    from kubeplay.store.images import ImageIndex
 
+    index = ImageIndex(engine.db)
     cache: dict[str, object] = {}
 
     def lookup(image: str):
         if image not in cache:
-            try:
-                cache[image] = resolve_local_image(settings, image).config
-            except NotFoundError:
-                cache[image] = None  # gone since: keep every field, nothing can be compared
+            record = find_local_image(index, image)
+            cache[image] = record.config if record is not None else None
         return cache[image]
 
     return lookup

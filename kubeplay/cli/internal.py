@@ -53,7 +53,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}\n{USAGE}", file=sys.stderr)
         return 2
     from kubeplay.dataclass_cache import install
+    from kubeplay.lean_imports import import_pathlib
 
+    import_pathlib()  # before anything imports it whole
     install()  # before any kubeplay dataclass is defined
     from kubeplay.config import Settings
     from kubeplay.errors import KubeplayError

@@ -44,7 +44,9 @@ def main(argv: list[str] | None = None) -> None:
             returned = 0
         else:
             from kubeplay.dataclass_cache import install
+            from kubeplay.lean_imports import import_pathlib
 
+            import_pathlib()  # before anything imports it whole
             install()  # before any kubeplay dataclass is defined (the fast forms install it themselves)
             from kubeplay.cli.lazy import invoke
 

@@ -71,10 +71,15 @@ def _behaviour(result: dict) -> dict:
     return {key: value for key, value in result.items() if key != "compiled"}
 
 
+def _main_file(cache: Path) -> Path:
+    """The file holding the methods of the classes SCRIPT defines (module __main__)."""
+    return cache / f"__main__.{sys.implementation.cache_tag}.marshal"
+
+
 def test_a_second_start_compiles_nothing_and_the_classes_behave_the_same(tmp_path):
-    cache = tmp_path / "pycache" / "methods.marshal"
+    cache = tmp_path / "pycache" / "methods"
     first = _run(cache)
-    assert first["compiled"] >= 10 and cache.is_file()
+    assert first["compiled"] >= 10 and _main_file(cache).is_file()
     second = _run(cache)
     assert second["compiled"] == 0
     assert _behaviour(second) == _behaviour(first)
@@ -84,25 +89,41 @@ def test_a_second_start_compiles_nothing_and_the_classes_behave_the_same(tmp_pat
     assert first["init_annotations"] == ["labels", "name", "ports", "return"]
 
 
+def test_each_module_has_its_own_file_holding_only_what_its_import_used(tmp_path):
+    cache = tmp_path / "methods"
+    stale = _main_file(cache)
+    cache.mkdir()
+    stale.write_bytes(marshal.dumps({"def gone(): pass": compile("pass", "<string>", "exec"),
+                                     "\0python build": sys.version}))
+    _run(cache)
+    kept = marshal.loads(stale.read_bytes())
+    assert "def gone(): pass" not in kept and len(kept) >= 11
+    probe = "from kubeplay.dataclass_cache import install; install(__import__('sys').argv[1]); import kubeplay.model.image"
+    subprocess.run([sys.executable, "-c", probe, str(cache)], check=True, timeout=60, cwd=ROOT,
+                   env={key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"})
+    assert (cache / f"kubeplay.model.image.{sys.implementation.cache_tag}.marshal").is_file()
+
+
 def test_a_corrupt_cache_is_compiled_over_and_rewritten(tmp_path):
-    cache = tmp_path / "methods.marshal"
-    cache.write_bytes(b"\x00not marshal at all")
+    cache = tmp_path / "methods"
+    cache.mkdir()
+    _main_file(cache).write_bytes(b"\x00not marshal at all")
     assert _run(cache)["compiled"] >= 10
-    assert isinstance(marshal.loads(cache.read_bytes()), dict)
+    assert isinstance(marshal.loads(_main_file(cache).read_bytes()), dict)
     assert _run(cache)["compiled"] == 0
 
 
 def test_a_cache_of_another_python_build_is_not_used(tmp_path):
-    cache = tmp_path / "methods.marshal"
+    cache = tmp_path / "methods"
     _run(cache)
-    codes = marshal.loads(cache.read_bytes())
+    codes = marshal.loads(_main_file(cache).read_bytes())
     codes["\0python build"] = "another build"
-    cache.write_bytes(marshal.dumps(codes))
+    _main_file(cache).write_bytes(marshal.dumps(codes))
     assert _run(cache)["compiled"] >= 10
 
 
 def test_nothing_is_written_when_bytecode_may_not_be(tmp_path):
-    cache = tmp_path / "methods.marshal"
+    cache = tmp_path / "methods"
     assert _run(cache, PYTHONDONTWRITEBYTECODE="1")["compiled"] >= 10
     assert not cache.exists()
 
@@ -110,7 +131,7 @@ def test_nothing_is_written_when_bytecode_may_not_be(tmp_path):
 def test_an_unwritable_place_only_means_compiling_again(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    cache = blocker / "methods.marshal"  # its directory is a file
+    cache = blocker / "methods"  # its parent is a file
     assert _run(cache)["compiled"] >= 10
     assert _run(cache)["compiled"] >= 10
     assert list(tmp_path.iterdir()) == [blocker]
@@ -166,7 +187,7 @@ INSPECT_SCRIPT = textwrap.dedent("""
 
 
 def test_inspect_is_loaded_only_for_a_class_without_a_docstring(tmp_path):
-    done = subprocess.run([sys.executable, "-c", INSPECT_SCRIPT, str(tmp_path / "cache.marshal")], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-c", INSPECT_SCRIPT, str(tmp_path / "methods")], cwd=ROOT,
                           capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.split(" ", 2) == ["False", "True", "Undocumented(name: str, count: int = 0) Says what it is.\n"]
 
