@@ -202,3 +202,65 @@ def test_every_kubeplay_dataclass_has_a_docstring():
                     and any("dataclass" in ast.unparse(decorator) for decorator in node.decorator_list)):
                 missing.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}")
     assert missing == [], "a dataclass without a docstring makes every command load inspect (~12 ms)"
+
+
+DESCRIBE = textwrap.dedent("""
+    import dataclasses, importlib, json, pkgutil, re, sys
+    if sys.argv[1] != "-":
+        from kubeplay.dataclass_cache import install
+        cache = install(sys.argv[1])
+    import kubeplay
+
+    def plain(value):
+        return re.sub(r" at 0x[0-9a-f]+", "", repr(value))
+
+    def function(value):
+        if not callable(value) or not hasattr(value, "__code__"):
+            return plain(value)
+        code = value.__code__
+        return {"name": value.__name__, "qualname": value.__qualname__, "module": value.__module__,
+                "doc": value.__doc__, "defaults": plain(value.__defaults__), "kwdefaults": plain(value.__kwdefaults__),
+                "annotations": plain(value.__annotations__), "code": code.co_code.hex(), "consts": plain(code.co_consts),
+                "names": code.co_names, "varnames": code.co_varnames, "freevars": code.co_freevars,
+                "closure": [plain(cell.cell_contents) for cell in value.__closure__ or ()],
+                "dict": {key: function(item) for key, item in vars(value).items()}}
+
+    def describe(cls):
+        fields = [[f.name, f.type, plain(f.default), plain(f.default_factory), f.init, f.repr, f.hash, f.compare,
+                   plain(f.metadata), f.kw_only, f._field_type.name] for f in cls.__dataclass_fields__.values()]
+        return {"keys": list(vars(cls)), "params": plain(cls.__dataclass_params__), "fields": fields,
+                "attributes": {key: function(value) for key, value in vars(cls).items()
+                               if key not in ("__dataclass_fields__", "__dataclass_params__", "__dict__",
+                                              "__weakref__")}}
+
+    classes = {}
+    for info in pkgutil.walk_packages(kubeplay.__path__, "kubeplay."):
+        if info.name.endswith("__main__"):
+            continue
+        module = importlib.import_module(info.name)
+        for value in vars(module).values():
+            if isinstance(value, type) and value.__module__ == info.name and "__dataclass_fields__" in vars(value):
+                classes[f"{info.name}.{value.__qualname__}"] = describe(value)
+    replayed = cache.replayed if sys.argv[1] != "-" else 0
+    print(json.dumps({"replayed": replayed, "classes": classes}))
+""")
+
+
+def _describe(cache: str) -> dict:
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    done = subprocess.run([sys.executable, "-c", DESCRIBE, cache], capture_output=True, text=True, timeout=120,
+                          cwd=ROOT, env=environment)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_every_kubeplay_dataclass_rebuilt_from_its_recipe_is_what_dataclasses_makes(tmp_path):
+    cache = str(tmp_path / "methods")
+    first = _describe(cache)  # records
+    replayed = _describe(cache)
+    processed = _describe("-")  # dataclasses alone
+    assert first["replayed"] == 0 and replayed["replayed"] >= 60
+    assert replayed["classes"].keys() == processed["classes"].keys()
+    for name, expected in processed["classes"].items():
+        assert replayed["classes"][name] == expected, name
+    assert first["classes"] == processed["classes"]
