@@ -102,6 +102,7 @@ def __getattr__(name: str):
 
 
 if __name__ == "__main__":
-    from kubeplay.cli.main import exit_now
+    from kubeplay.cli.main import collect_garbage_less_often, exit_now
 
+    collect_garbage_less_often()
     exit_now(main())  # without the interpreter's teardown: many of these run at once when pods go down

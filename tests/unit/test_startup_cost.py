@@ -75,3 +75,17 @@ def test_exit_without_teardown_still_waits_for_threads_runs_atexit_and_flushes()
     done = subprocess.run([sys.executable, "-c", EXIT_NOW], capture_output=True, text=True, timeout=20, check=False)
     assert done.returncode == 3
     assert done.stdout == "buffered, not flushedthread finished\natexit ran\n"
+
+
+GC_PROBE = """
+import gc, sys
+from kubeplay.cli import main
+main.exit_now = lambda code: print(gc.get_threshold()[0], code)
+sys.argv = ["kubeplay", "--version"]
+main.run()
+"""
+
+
+def test_the_program_collects_cycles_less_often_while_it_loads():
+    done = subprocess.run([sys.executable, "-c", GC_PROBE], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.splitlines()[-1] == "50000 0"
