@@ -6,7 +6,8 @@ status reconciler: ~50 ms of imports) runs only when there is something to show.
 from __future__ import annotations
 
 import os
-import sqlite3
+
+from kubeplay.store.sqlite import sqlite3
 
 
 def holds_no_pods(database: str) -> bool:
