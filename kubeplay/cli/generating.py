@@ -7,7 +7,6 @@ import os
 import sys
 from pathlib import Path
 
-from kubeplay.cli.render import echo
 from kubeplay.config import Settings
 from kubeplay.errors import UserError
 
@@ -30,8 +29,11 @@ def generate_pods(settings: Settings, names: tuple[str, ...], kind: str | None =
                               include_secrets=include_secrets)
     result = generate_documents(plans, options, image_config=_image_configs(engine),
                                 claim_labels=_claim_labels(engine, plans))
-    for warning in result.warnings:
-        echo(f"warning: {warning}", err=True)
+    if result.warnings:
+        from kubeplay.cli.render import echo
+
+        for warning in result.warnings:
+            echo(f"warning: {warning}", err=True)
     text = result.yaml
     if output is None:
         sys.stdout.write(text)
@@ -59,15 +61,13 @@ def _image_configs(engine):
 
 
 def _claim_labels(engine, plans) -> dict[str, dict[str, str]]:
+    claims = [volume.claim_name for plan in plans for volume in plan.volumes if volume.claim_name]
+    if not claims:
+        return {}  # the volume store's code is not even loaded
     from kubeplay.store.volumes import VolumeStore
 
     store = VolumeStore(engine.db)
-    labels = {}
-    for plan in plans:
-        for volume in plan.volumes:
-            if volume.claim_name and (record := store.get(volume.claim_name)):
-                labels[volume.claim_name] = record.labels
-    return labels
+    return {claim: record.labels for claim in claims if (record := store.get(claim))}
 
 
 def _write(output: Path, text: str) -> None:
