@@ -24,7 +24,7 @@ def generate_pods(settings: Settings, names: tuple[str, ...], kind: str | None =
     from kubeplay.pods.engine import Engine
 
     engine = Engine(settings)
-    plans = [engine.store.get_pod(name).plan for name in dict.fromkeys(names)]
+    plans = [engine.store.pod_plan(name) for name in dict.fromkeys(names)]
     options = GenerateOptions(kind=TYPES[kind.lower()] if kind else None, replicas=replicas, service=service,
                               include_secrets=include_secrets)
     result = generate_documents(plans, options, image_config=_image_configs(engine),

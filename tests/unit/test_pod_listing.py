@@ -140,3 +140,14 @@ def test_pods_command_lists_without_creating_the_plan_classes(store, settings):
     stdout, loaded = kubeplay_modules_after(argv)
     assert stdout.splitlines()[1].split()[:4] == ["shown", "2/2", "Running", "0"], stdout
     assert "kubeplay.model.plan" not in loaded and "kubeplay.model.serial" not in loaded
+
+
+def test_a_pods_plan_is_read_alone_in_one_query(store, settings):
+    plan = add_pod(store, settings, "web")
+    counting = CountingDatabase(store.db)
+    assert PodStore(counting).pod_plan("web") == plan
+    assert counting.queries == 1
+    from kubeplay.errors import NotFoundError
+
+    with pytest.raises(NotFoundError, match='no pod named "gone"'):
+        store.pod_plan("gone")
