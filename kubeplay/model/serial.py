@@ -6,7 +6,6 @@ import dataclasses
 import re
 import sys
 import types
-from binascii import a2b_base64, b2a_base64  # base64 itself costs ~1 ms of imports (re, struct)
 from collections.abc import Callable, Container
 from functools import cache
 
@@ -22,6 +21,8 @@ def to_dict(obj: Any) -> Any:
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, bytes):
+        from binascii import b2a_base64  # here: an extension module (~0.3 ms) most plans never need
+
         return b2a_base64(obj, newline=False).decode("ascii")
     if isinstance(obj, (list, tuple)):
         return [to_dict(item) for item in obj]
@@ -43,6 +44,8 @@ def _identity(value: Any) -> Any:
 
 
 def _decode_bytes(value: Any) -> Any:
+    from binascii import a2b_base64  # here: an extension module (~0.3 ms) most plans never need
+
     return a2b_base64(value) if isinstance(value, str) else value
 
 

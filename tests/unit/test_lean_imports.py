@@ -15,7 +15,7 @@ PROBE = textwrap.dedent("""
     from kubeplay.lean_imports import import_dataclasses, import_pathlib
     import_pathlib()
     import_dataclasses()
-    deferred = ("inspect", "copy", "urllib.parse", "ntpath", "ipaddress", "weakref")
+    deferred = ("inspect", "copy", "urllib.parse", "ntpath", "ipaddress", "weakref", "warnings")
     before = [name for name in deferred if name in sys.modules]
     import dataclasses, pathlib
 

@@ -31,7 +31,7 @@ def test_everyday_commands_do_not_import_heavy_libraries(argv, tmp_path):
 
 
 SLOW_STDLIB = ("typing", "inspect", "shutil", "click", "yaml", "urllib", "ipaddress", "copy", "contextlib", "threading",
-               "datetime", "sqlite3",
+               "datetime", "sqlite3", "math", "binascii", "warnings",
                "base64")
 
 
