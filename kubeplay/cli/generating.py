@@ -21,14 +21,15 @@ def generate_pods(settings: Settings, names: tuple[str, ...], kind: str | None =
         raise UserError(f"{output} already exists", hint="choose another file, or add --force to overwrite it")
     from kubeplay.generate import GenerateOptions
     from kubeplay.generate import generate as generate_documents
-    from kubeplay.pods.engine import Engine
+    from kubeplay.store.db import open_database
+    from kubeplay.store.plans import read_pod_plan
 
-    engine = Engine(settings)
-    plans = [engine.store.pod_plan(name) for name in dict.fromkeys(names)]
+    settings.ensure_dirs()
+    db = open_database(settings.root)
+    plans = [read_pod_plan(db, name) for name in dict.fromkeys(names)]
     options = GenerateOptions(kind=TYPES[kind.lower()] if kind else None, replicas=replicas, service=service,
                               include_secrets=include_secrets)
-    result = generate_documents(plans, options, image_config=_image_configs(engine),
-                                claim_labels=_claim_labels(engine, plans))
+    result = generate_documents(plans, options, image_config=_image_configs(db), claim_labels=_claim_labels(db, plans))
     if result.warnings:
         from kubeplay.cli.render import echo
 
@@ -42,13 +43,13 @@ def generate_pods(settings: Settings, names: tuple[str, ...], kind: str | None =
     _write(output, text)
 
 
-def _image_configs(engine):
-    """Each image's config by name, from the pods' own database connection; None for an image
+def _image_configs(db):
+    """Each image's config by name, from the plans' own database connection; None for an image
     removed since (every field is kept then: nothing can be compared)."""
     from kubeplay.images.lookup import find_local_image
     from kubeplay.store.images import ImageIndex
 
-    index = ImageIndex(engine.db)
+    index = ImageIndex(db)
     cache: dict[str, object] = {}
 
     def lookup(image: str):
@@ -60,13 +61,13 @@ def _image_configs(engine):
     return lookup
 
 
-def _claim_labels(engine, plans) -> dict[str, dict[str, str]]:
+def _claim_labels(db, plans) -> dict[str, dict[str, str]]:
     claims = [volume.claim_name for plan in plans for volume in plan.volumes if volume.claim_name]
     if not claims:
         return {}  # the volume store's code is not even loaded
     from kubeplay.store.volumes import VolumeStore
 
-    store = VolumeStore(engine.db)
+    store = VolumeStore(db)
     return {claim: record.labels for claim in claims if (record := store.get(claim))}
 
 

@@ -77,16 +77,6 @@ class PodStore:
             raise NotFoundError(f'no pod named "{name}"', hint="`kubeplay pods` lists the pods")
         return record
 
-    def pod_plan(self, name: str) -> PodPlan:
-        """A pod's plan alone: no container rows read, no container plan decoded (generate)."""
-        from kubeplay.model.plan import PodPlan
-        from kubeplay.model.serial import from_dict
-
-        rows = self.db.query("SELECT plan FROM pods WHERE name=?", (name,))
-        if not rows:
-            raise NotFoundError(f'no pod named "{name}"', hint="`kubeplay pods` lists the pods")
-        return from_dict(PodPlan, json.loads(rows[0]["plan"]))
-
     def find_pod(self, name: str) -> PodRecord | None:
         records = self._pod_records(name)
         return records[0] if records else None

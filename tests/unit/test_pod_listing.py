@@ -144,10 +144,11 @@ def test_pods_command_lists_without_creating_the_plan_classes(store, settings):
 
 def test_a_pods_plan_is_read_alone_in_one_query(store, settings):
     plan = add_pod(store, settings, "web")
-    counting = CountingDatabase(store.db)
-    assert PodStore(counting).pod_plan("web") == plan
-    assert counting.queries == 1
     from kubeplay.errors import NotFoundError
+    from kubeplay.store.plans import read_pod_plan
 
+    counting = CountingDatabase(store.db)
+    assert read_pod_plan(counting, "web") == plan
+    assert counting.queries == 1
     with pytest.raises(NotFoundError, match='no pod named "gone"'):
-        store.pod_plan("gone")
+        read_pod_plan(store.db, "gone")
