@@ -7,7 +7,6 @@ from pathlib import Path
 
 from kubeplay.config import Settings
 from kubeplay.errors import ContentError, NotFoundError, ReferenceFormatError
-from kubeplay.images.reference import is_short_name, parse_reference
 from kubeplay.model.image import ImageRecord
 from kubeplay.store.db import open_database
 from kubeplay.store.images import ImageIndex
@@ -58,6 +57,8 @@ def lookup_name(index: ImageIndex, text: str) -> tuple[ImageRecord, str | None] 
     found = index.get_by_name(text)
     if found is not None:
         return found, text
+    from kubeplay.images.reference import is_short_name, parse_reference  # only past the exact name
+
     try:
         ref = parse_reference(text)
     except ReferenceFormatError:
