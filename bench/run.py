@@ -65,7 +65,7 @@ def _steps(bench: Bench, quick: bool) -> list[tuple[str, Callable[[], None]]]:
         ("50 pods, listing, memory", lambda: rows_pods.many_pods_listing_and_memory(
             bench, 50, 1 if quick else 2, few)),  # 2 rounds: at 50 pods one round takes minutes
         ("play to HTTP 200", lambda: rows_pods.play_to_http(bench, few)),
-        ("generate", lambda: rows_pods.generate(bench, few)),
+        ("generate", lambda: rows_pods.generate(bench, 3 * few)),  # ~50 ms a round: more rounds are cheap
         ("cold pull", lambda: rows_images.cold_pull(bench, 2 if quick else 3)),
     ]
 
