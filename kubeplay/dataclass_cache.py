@@ -90,7 +90,7 @@ class _Cache:
             sources = self.recording
         finally:
             self.recording = outer
-        recipe = tuple(_create_fn_code(codes[source]) for source in sources)
+        recipe = tuple(_create_fn_code(codes.get(source)) for source in sources)
         if None not in recipe and _recordable(dataclasses, result, params, recipe):
             codes[key] = recipe  # without the sources, nor the code that only defines __create_fn__
             self.used[module].add(key)
@@ -166,7 +166,7 @@ def _recordable(dataclasses, cls, params, codes):
 
 def _create_fn_code(code):
     """The code of the __create_fn__ that a method's source defines (and that makes the method)."""
-    found = [const for const in code.co_consts if getattr(const, "co_name", None) == "__create_fn__"]
+    found = [const for const in getattr(code, "co_consts", ()) if getattr(const, "co_name", None) == "__create_fn__"]
     return found[0] if len(found) == 1 else None
 
 
