@@ -3,8 +3,8 @@
 `import dataclasses` also imports inspect (~12 ms: ast, dis, tokenize...), which it calls only to
 write a docstring for a class that has none, and copy (with weakref), which only asdict/astuple of
 nested values and `replace` of InitVar fields need. `import pathlib` also imports urllib.parse
-(~4 ms with ipaddress) for Path.as_uri() alone, ntpath for PureWindowsPath, and warnings for
-two deprecated methods. Each is imported
+(~4 ms with ipaddress) for Path.as_uri() alone, ntpath for PureWindowsPath, warnings for two
+deprecated methods and fnmatch for glob() and match(). Each is imported
 here with a stand-in in the dependency's place: the importing module keeps the stand-in, which
 imports the real module the first time one of its attributes is asked for, so the rare caller still
 gets the real thing. The stand-in leaves sys.modules as soon as the import is done: everyone else
@@ -64,4 +64,5 @@ def import_dataclasses():
 
 
 def import_pathlib():
-    return import_lean("pathlib", ("urllib.parse", "ntpath", "warnings"), forwarded=("urllib.parse.quote_from_bytes",))
+    return import_lean("pathlib", ("urllib.parse", "ntpath", "warnings", "fnmatch"),
+                       forwarded=("urllib.parse.quote_from_bytes",))

@@ -15,7 +15,7 @@ PROBE = textwrap.dedent("""
     from kubeplay.lean_imports import import_dataclasses, import_pathlib
     import_pathlib()
     import_dataclasses()
-    deferred = ("inspect", "copy", "urllib.parse", "ntpath", "ipaddress", "weakref", "warnings")
+    deferred = ("inspect", "copy", "urllib.parse", "ntpath", "ipaddress", "weakref", "warnings", "fnmatch")
     before = [name for name in deferred if name in sys.modules]
     import dataclasses, pathlib
 
@@ -32,6 +32,7 @@ PROBE = textwrap.dedent("""
         "uri": pathlib.Path("/tmp/a b").as_uri(),
         "windows": list(pathlib.PureWindowsPath("C:/x/y").parts),
         "windows_join": str(pathlib.PureWindowsPath("C:/x") / "y"),
+        "match": pathlib.PurePath("a/b.py").match("*.py"),
         "copied": tree.children[0].children == [1, 2],
         "real_copy": type(sys.modules["copy"]).__name__,
         "real_parse": type(sys.modules["urllib.parse"]).__name__,
@@ -47,7 +48,7 @@ def test_the_deferred_modules_load_on_first_use_and_are_the_real_ones():
                           check=True)
     result = json.loads(done.stdout)
     assert result == {
-        "before": [], "uri": "file:///tmp/a%20b", "windows": ["C:\\", "x", "y"], "windows_join": "C:\\x\\y",
+        "before": [], "uri": "file:///tmp/a%20b", "windows": ["C:\\", "x", "y"], "windows_join": "C:\\x\\y", "match": True,
         "copied": True, "real_copy": "module", "real_parse": "module", "parse": "a%20b",
     }
 
