@@ -172,26 +172,22 @@ def _create_fn_code(code):
 
 def _functions(dataclasses, cls, fields, codes, namespace):
     """The functions the recorded __create_fn__ codes make for `cls`, given the values dataclasses
-    passes them."""
+    passes them (by the names it gives them: _type_NAME, _dflt_NAME...); None if a code asks for
+    another."""
     missing = dataclasses.MISSING
     values = {"MISSING": missing, "_HAS_DEFAULT_FACTORY": dataclasses._HAS_DEFAULT_FACTORY,
               "__dataclass_builtins_object__": object, "_return_type": None, "cls": cls,
               "FrozenInstanceError": dataclasses.FrozenInstanceError}
+    for name, field in fields.items():
+        values["_type_" + name] = field.type
+        values["_dflt_" + name] = field.default if field.default_factory is missing else field.default_factory
     made = []
-    for code in codes:
-        create = FunctionType(code, namespace)
-        arguments = {}
-        for name in create.__code__.co_varnames[:create.__code__.co_argcount]:
-            field = fields.get(name[6:])
-            if name in values:
-                arguments[name] = values[name]
-            elif name.startswith("_type_") and field is not None:
-                arguments[name] = field.type
-            elif name.startswith("_dflt_") and field is not None:
-                arguments[name] = field.default if field.default_factory is missing else field.default_factory
-            else:
-                return None
-        made.append(create(**arguments))
+    try:
+        for code in codes:
+            arguments = {name: values[name] for name in code.co_varnames[:code.co_argcount]}
+            made.append(FunctionType(code, namespace)(**arguments))
+    except KeyError:
+        return None
     return made
 
 
