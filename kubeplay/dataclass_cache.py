@@ -69,7 +69,7 @@ class _Cache:
             else:
                 self.recording.append(source)  # kept in the recipe if the class gets one, else kept as is
             source = code
-        return builtins.exec(source, globals, locals)
+        return builtins.exec(source, globals, locals)  # noqa: S102 - dataclasses' own exec, cached
 
     def process_class(self, original, cls, *params):
         """dataclasses._process_class, from the class's recipe when there is one that fits."""
@@ -155,7 +155,7 @@ def _recordable(dataclasses, cls, params, codes):
     """Whether dataclasses built `cls` the way _replay rebuilds it from these codes."""
     frozen = params[5]
     fields = cls.__dict__.get("__dataclass_fields__", {})
-    if list(fields) != list(cls.__dict__.get("__annotations__", {})):
+    if list(fields) != list(cls.__dict__.get("__annotations__", {})):  # noqa: RUF063 - as dataclasses reads them
         return False
     if any(field._field_type is not dataclasses._FIELD for field in fields.values()):
         return False
@@ -197,7 +197,7 @@ def _replay(dataclasses, cls, params, module, codes):
     init, repr_, eq, order, unsafe_hash, frozen = params[:6]
     field_type, missing = dataclasses.Field, dataclasses.MISSING
     fields = {}
-    for name, text in cls.__dict__.get("__annotations__", {}).items():
+    for name, text in cls.__dict__.get("__annotations__", {}).items():  # noqa: RUF063 - as dataclasses reads them
         default = getattr(cls, name, missing)
         field = default if isinstance(default, field_type) else field_type(default, missing, True, True, None, True,
                                                                              None, missing)

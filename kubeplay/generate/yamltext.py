@@ -11,7 +11,6 @@ text. Lines are never folded.
 
 from __future__ import annotations
 
-
 _WORDS_READ_AS_OTHER = frozenset(("y", "n", "yes", "no", "true", "false", "on", "off", "null", "~"))  # any case
 _FIRST_INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@` ")
 _NUMBER_STARTS = frozenset("0123456789+.")
@@ -99,7 +98,7 @@ def _scalar(value: object, indent: int | None = None) -> str:
 
 
 def _float(value: float) -> str:
-    if value != value:  # NaN; math.isnan would load the math extension (~0.3 ms) for this alone
+    if value != value:  # noqa: PLR0124 - NaN; math.isnan would load the math extension (~0.3 ms) for this alone
         return ".nan"
     if value in (_INFINITY, -_INFINITY):
         return ".inf" if value > 0 else "-.inf"
