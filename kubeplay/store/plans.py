@@ -20,5 +20,10 @@ def read_pod_plan(db: Database, name: str) -> PodPlan:
 
     rows = db.query("SELECT plan FROM pods WHERE name=?", (name,))
     if not rows:
-        raise NotFoundError(f'no pod named "{name}"', hint="`kubeplay pods` lists the pods")
+        raise pod_not_found(name)
     return from_dict(PodPlan, json.loads(rows[0]["plan"]))
+
+
+def pod_not_found(name: str) -> NotFoundError:
+    """The error for a pod the store does not hold, wherever it is looked up."""
+    return NotFoundError(f'no pod named "{name}"', hint="`kubeplay pods` lists the pods")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 
-from kubeplay.errors import ConflictError, NotFoundError
+from kubeplay.errors import ConflictError
 from kubeplay.model.record import (
     ContainerRecord,
     ContainerRole,
@@ -20,6 +20,7 @@ from kubeplay.model.record import (
     PodRecord,
 )
 from kubeplay.store.db import Database
+from kubeplay.store.plans import pod_not_found
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~5 ms)
 if TYPE_CHECKING:
@@ -74,7 +75,7 @@ class PodStore:
     def get_pod(self, name: str) -> PodRecord:
         record = self.find_pod(name)
         if record is None:
-            raise NotFoundError(f'no pod named "{name}"', hint="`kubeplay pods` lists the pods")
+            raise pod_not_found(name)
         return record
 
     def find_pod(self, name: str) -> PodRecord | None:
