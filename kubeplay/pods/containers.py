@@ -263,17 +263,23 @@ def _end_conmon(engine: Engine, container_id: str) -> None:
 
 
 def remove(engine: Engine, container_id: str) -> None:
-    """Delete the runtime's state, unmount the rootfs and remove every file of the container."""
+    """Delete the runtime's state, unmount the rootfs and remove every file of the container; every
+    step runs even when one before it failed (a runtime that cannot run must not leave mounts)."""
+    from kubeplay.cleanup import run_every_step
+
     paths = ContainerPaths(engine.settings, container_id)
-    engine.runtime.delete(container_id, force=True)
-    # a removed container's exit needs no recording: never wait for conmon or its exit command
-    _end_conmon(engine, container_id)
-    mounts.unmount(paths.rootfs)
-    import shutil  # not at the top: a play that removes nothing need not load it (~3 ms)
+    run_every_step([
+        lambda: engine.runtime.delete(container_id, force=True),
+        # a removed container's exit needs no recording: never wait for conmon or its exit command
+        lambda: _end_conmon(engine, container_id),
+        lambda: mounts.unmount(paths.rootfs),
+        lambda: _remove_files(paths),
+    ])
+
+
+def _remove_files(paths: ContainerPaths) -> None:
+    import shutil
 
     shutil.rmtree(paths.bundle, ignore_errors=True)
     shutil.rmtree(paths.data_dir, ignore_errors=True)
-    try:
-        paths.exit_file.unlink()
-    except FileNotFoundError:
-        pass
+    paths.exit_file.unlink(missing_ok=True)

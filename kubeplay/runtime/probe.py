@@ -2,8 +2,10 @@
 
 Order: ``--runtime`` (a name on PATH or a path; if it fails, that is an error), then containers.conf
 ``engine.runtime``, then crun, then runc. The probe container is a static busybox running ``true`` in
-a throwaway bundle under the run root. The winner is cached in ``<runroot>/runtime.json``, keyed by
-every candidate's path and mtime, so later commands skip the probe until a runtime is upgraded.
+a throwaway bundle under the graph root: the run root is often a tmpfs mounted nosuid,nodev,noexec
+(systemd's /run, $XDG_RUNTIME_DIR), and a rootfs there could not execute anything. The winner is
+cached in ``<runroot>/runtime.json``, keyed by every candidate's path and mtime, so later commands
+skip the probe until a runtime is upgraded.
 """
 
 from __future__ import annotations
@@ -124,19 +126,19 @@ def probe_runtime(name: str, path: Path, settings: Settings) -> ProbeResult:
     version = runtime_version(path)
     container_id = f"kubeplay-probe-{random_hex()[:12]}"
     try:
-        settings.runroot.mkdir(parents=True, exist_ok=True, mode=0o700)
-        import tempfile  # only here: ~4 ms (random, hashlib) that other paths do not need
+        settings.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        import tempfile  # only here: other paths do not need it
 
-        scratch_dir = tempfile.TemporaryDirectory(prefix="probe-", dir=settings.runroot)
+        scratch_dir = tempfile.TemporaryDirectory(prefix="probe-", dir=settings.root)
     except OSError as exc:
-        raise HostError(f"cannot build the runtime test bundle under {settings.runroot}: {exc}",
-                        hint="pass --runroot to a writable directory") from exc
+        raise HostError(f"cannot build the runtime test bundle under {settings.root}: {exc}",
+                        hint="pass --root to a writable directory") from exc
     with scratch_dir as scratch:
         try:
             _build_probe_bundle(Path(scratch) / "bundle")
         except OSError as exc:
-            raise HostError(f"cannot build the runtime test bundle under {settings.runroot}: {exc}",
-                            hint="pass --runroot to a writable directory") from exc
+            raise HostError(f"cannot build the runtime test bundle under {settings.root}: {exc}",
+                            hint="pass --root to a writable directory") from exc
         bundle = Path(scratch) / "bundle"
         state_root = Path(scratch) / "state"
         base = [str(path), "--root", str(state_root), "--log-format", "json"]
