@@ -7,7 +7,7 @@ KUBEPLAY    := $(VENV)/bin/kubeplay
 APT_PACKAGES := runc crun conmon catatonit busybox-static docker-registry nftables uidmap iproute2 \
                 slirp4netns passt fuse-overlayfs apache2-utils python3-venv golang-github-containers-common
 
-.PHONY: deps apt venv demo test unit clean-demo bench
+.PHONY: deps apt venv lock demo test unit clean-demo bench
 
 # kubeplay's modules, and the methods of its dataclasses, are compiled ahead: where bytecode cannot
 # be written at run time (PYTHONDONTWRITEBYTECODE, a read-only checkout) every command would compile
@@ -25,26 +25,49 @@ apt:
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
+# The virtualenv is built from nothing whenever its inputs change: every Python package at the exact
+# version and hash that requirements.lock records (so a newcomer gets what CI tested), then kubeplay
+# itself with no dependency resolution. tools/check_lock.py stops the build when the lock does not
+# satisfy pyproject.toml's ranges. `make lock` refreshes the lock.
 # editable_mode=compat puts the checkout on sys.path with a plain .pth line: the default editable
-# install adds an import hook that costs every kubeplay command 15-25 ms of start-up.
-# setuptools is then removed: nothing needs it at run time (pip builds in an isolated environment),
-# and the distutils-precedence.pth it installs imports a module at every interpreter start, ~1 ms of
-# every kubeplay command (Python 3.12's venv no longer installs it at all).
-# The stamp names the rule, so a venv made by an older rule is installed again; the script is copied
-# into the venv at install, so a change to bin/kubeplay installs again too.
-VENV_STAMP := $(VENV)/.installed-compat-lean
+# install adds an import hook to every kubeplay command's start-up.
+# setuptools (locked, used to install kubeplay) is then removed: nothing needs it at run time, and the
+# distutils-precedence.pth it installs imports a module at every interpreter start.
+LOCK       := requirements.lock
+VENV_STAMP := $(VENV)/.installed-from-lock
 
 venv: $(VENV_STAMP)
 
-$(VENV_STAMP): pyproject.toml bin/kubeplay | apt
+$(VENV_STAMP): pyproject.toml $(LOCK) bin/kubeplay | apt
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[test]' --config-settings editable_mode=compat
+	$(VENV)/bin/pip install -q --disable-pip-version-check --require-hashes --no-deps -r $(LOCK)
+	@$(VENV)/bin/python tools/check_lock.py pyproject.toml $(LOCK) || { rm -rf $(VENV); exit 1; }
+	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . \
+	  --config-settings editable_mode=compat
 	$(VENV)/bin/pip uninstall -q -y setuptools
 	touch $@
+
+$(LOCK):
+	@echo "error: $(LOCK) is missing"; echo "hint: \`make lock\` writes it from pyproject.toml's ranges"; exit 1
+
+# Refresh the lock from pyproject.toml's ranges, from PyPI alone (the host's pip configuration is
+# ignored, so the hashes are PyPI's). Commit the result on its own, after `make test` passes with it.
+PIP_TOOLS := pip-tools==7.7.0
+lock: | apt
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install -q --disable-pip-version-check '$(PIP_TOOLS)'
+	env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null .lock-venv/bin/pip-compile -q --upgrade \
+	  --generate-hashes --allow-unsafe --all-build-deps --extra test --strip-extras \
+	  --index-url https://pypi.org/simple --no-emit-index-url -o $(LOCK) pyproject.toml
+	rm -rf .lock-venv
 
 demo: deps
 	./demo.sh $(KUBEPLAY)
 
+# The suite also builds a fresh Debian root (tests/install) to prove the two commands on a new machine.
+test: APT_PACKAGES += debootstrap
 test: deps
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest -q
