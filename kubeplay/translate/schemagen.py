@@ -152,6 +152,33 @@ def render(schema: dict[str, Any]) -> str:
     return json.dumps(ordered, indent=1) + "\n"
 
 
+def schema_differences(committed: dict[str, Any], fresh: dict[str, Any]) -> list[str]:
+    """What differs between two schemas in kinds, types, fields (and their order), required fields
+    and enums, one line each; the generator's version stamp is not compared."""
+    found = _key_differences("kind", committed["kinds"], fresh["kinds"])
+    old_types, new_types = committed["types"], fresh["types"]
+    found += _key_differences("type", old_types, new_types, compare_values=False)
+    for name in sorted(old_types.keys() & new_types.keys()):
+        old, new = old_types[name], new_types[name]
+        field_differences = _key_differences(f"{name} field", old["fields"], new["fields"])
+        if not field_differences and list(old["fields"]) != list(new["fields"]):
+            field_differences.append(f"{name}: fields are in another order")
+        found += field_differences
+        if old.get("required", []) != new.get("required", []):
+            found.append(f"{name}: required fields {old.get('required', [])} became {new.get('required', [])}")
+        found += _key_differences(f"{name} enum", old.get("enums", {}), new.get("enums", {}))
+    return found
+
+
+def _key_differences(what: str, old: dict[str, Any], new: dict[str, Any], compare_values: bool = True) -> list[str]:
+    found = [f"{what} {key} is new" for key in sorted(new.keys() - old.keys())]
+    found += [f"{what} {key} is gone" for key in sorted(old.keys() - new.keys())]
+    if compare_values:
+        found += [f"{what} {key} changed: {old[key]!r} -> {new[key]!r}"
+                  for key in sorted(old.keys() & new.keys()) if old[key] != new[key]]
+    return found
+
+
 def _sorted(mapping: dict[str, Any]) -> dict[str, Any]:
     return {key: _sorted(value) if isinstance(value, dict) else value for key, value in sorted(mapping.items())}
 
