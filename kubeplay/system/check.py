@@ -83,18 +83,19 @@ def check_overlay(settings: Settings) -> Check:
         return Check("overlayfs", ok, True, detail, None if ok else "apt-get install fuse-overlayfs")
     if not supported:
         return Check("overlayfs", False, True, "the kernel has no overlay filesystem", "modprobe overlay")
-    error = _test_overlay_mount(settings.runroot)
+    # layers and writable layers live in the graph root, so that is where the test mount goes
+    error = _test_overlay_mount(settings.root)
     if error:
-        return Check("overlayfs", False, True, f"test mount under {settings.runroot} failed: {error}",
-                     "put --root/--runroot on a filesystem overlay accepts as upper dir (ext4, xfs, tmpfs)")
-    return Check("overlayfs", True, True, f"kernel overlay; a test mount under {settings.runroot} works")
+        return Check("overlayfs", False, True, f"test mount under {settings.root} failed: {error}",
+                     "put --root on a filesystem overlay accepts as upper dir (ext4, xfs, tmpfs)")
+    return Check("overlayfs", True, True, f"kernel overlay; a test mount under {settings.root} works")
 
 
-def _test_overlay_mount(runroot: Path) -> str | None:
+def _test_overlay_mount(directory: Path) -> str | None:
     """Mount a two-layer overlay, read through it, unmount; the error text, or None when it works."""
     lib = libc()
-    runroot.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with tempfile.TemporaryDirectory(prefix="overlay-check-", dir=runroot) as scratch:
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with tempfile.TemporaryDirectory(prefix="overlay-check-", dir=directory) as scratch:
         base = Path(scratch)
         for part in ("lower", "upper", "work", "merged"):
             (base / part).mkdir()
@@ -110,6 +111,47 @@ def _test_overlay_mount(runroot: Path) -> str | None:
         finally:
             lib.umount2(merged, 0)
     return None
+
+
+def mount_of(path: Path) -> tuple[str, set[str]]:
+    """The mount point holding `path` (or the nearest existing parent) and its per-mount options."""
+    target = path.absolute()
+    while not target.exists() and target != target.parent:
+        target = target.parent
+    target = target.resolve()
+    best, options = "/", set()
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        fields = line.split()
+        point = fields[4].encode().decode("unicode_escape")  # mountinfo escapes spaces as octal
+        inside = target == Path(point) or Path(point) in target.parents
+        if inside and len(point) >= len(best):  # later lines are mounted over earlier ones
+            best, options = point, set(fields[5].split(","))
+    return best, options
+
+
+# The graph root holds what runs: image layers, writable layers, the infra's rootfs (which the
+# runtime bind-mounts, so it keeps the mount's flags). The run root holds only state, sockets,
+# bind-mounted files and mount points: systemd's nosuid,nodev,noexec /run is fine there.
+GRAPH_ROOT_FORBIDDEN = {"ro": "it is read-only", "noexec": "nothing on it can be executed",
+                        "nodev": "device nodes in images do not work"}
+RUN_ROOT_FORBIDDEN = {"ro": "it is read-only"}
+
+
+def check_storage_mounts(settings: Settings) -> list[Check]:
+    checks = []
+    for label, path, forbidden in (("graph root", settings.root, GRAPH_ROOT_FORBIDDEN),
+                                   ("run root", settings.runroot, RUN_ROOT_FORBIDDEN)):
+        point, options = mount_of(path)
+        shown = ",".join(sorted(options))
+        found = [f"{option}: {why}" for option, why in forbidden.items() if option in options]
+        flag = "--root" if label == "graph root" else "--runroot"
+        if found:
+            checks.append(Check(label, False, True, f"{path} is on {point} ({shown}); " + "; ".join(found),
+                                f"remount {point} without {', '.join(o for o in forbidden if o in options)}, "
+                                f"or pass {flag} to a directory on another filesystem"))
+        else:
+            checks.append(Check(label, True, True, f"{path} is on {point} ({shown})"))
+    return checks
 
 
 def cgroup_layout() -> tuple[str, set[str]]:
@@ -273,6 +315,7 @@ def run_checks(settings: Settings) -> list[Check]:
         ("runtime", check_runtime),
         ("conmon", lambda s: check_binary("conmon", "conmon", True)),
         ("catatonit", lambda s: check_binary("catatonit", "catatonit", True)),
+        ("storage mounts", check_storage_mounts),
         ("overlayfs", check_overlay),
         ("cgroups", check_cgroups),
         ("user namespaces", check_userns),

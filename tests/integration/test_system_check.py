@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 import resource
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from kubeplay.config import Settings
 from kubeplay.runtime.probe import probe_all
+from tests.support.cli import mount_run_tmpfs
 
 pytestmark = pytest.mark.root
 
@@ -60,9 +62,40 @@ def test_host_facts_match_the_report(kp) -> None:
 def test_check_leaves_nothing_behind(kp) -> None:
     kp("system", "check", timeout=60)
     mounts = Path("/proc/self/mountinfo").read_text()
-    assert str(kp.runroot) not in mounts
-    leftovers = [p.name for p in kp.runroot.iterdir()] if kp.runroot.exists() else []
-    assert not [name for name in leftovers if name.startswith(("probe-", "overlay-check-"))], leftovers
+    assert str(kp.runroot) not in mounts and str(kp.root) not in mounts
+    for directory in (kp.root, kp.runroot):
+        leftovers = [p.name for p in directory.iterdir()] if directory.exists() else []
+        assert not [name for name in leftovers if name.startswith(("probe-", "overlay-check-"))], leftovers
+
+
+def test_a_run_root_on_a_nosuid_nodev_noexec_tmpfs_passes(kp) -> None:
+    assert {"nosuid", "nodev", "noexec"} <= mount_options(kp.run_mount)
+    code, checks = checks_by_name(kp)
+    assert checks["run root"]["ok"], checks["run root"]
+    assert checks["runtime"]["ok"], checks["runtime"]  # the probe container runs with such a run root
+
+
+def test_a_graph_root_on_a_noexec_mount_is_named_with_the_fix(kp) -> None:
+    graph = kp.base / "noexec-graph"
+    mount_run_tmpfs(graph, "noexec")
+    try:
+        result = kp("--root", str(graph / "kp"), "system", "check", "--format", "json", timeout=60)
+        checks = {item["name"]: item for item in json.loads(result.stdout)}
+        assert result.returncode == 1
+        item = checks["graph root"]
+        assert not item["ok"] and item["required"]
+        assert "noexec" in item["detail"] and str(graph) in item["detail"]
+        assert "--root" in item["fix"]
+    finally:
+        subprocess.run(["umount", "-l", str(graph)], check=False, timeout=30)
+
+
+def mount_options(directory: Path) -> set[str]:
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        fields = line.split()
+        if fields[4] == str(directory.resolve()):
+            return set(fields[5].split(","))
+    return set()
 
 
 def test_table_output(kp) -> None:
