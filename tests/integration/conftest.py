@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.cli import KubeplayRunner, mounts_below
+from tests.support.cli import KubeplayRunner
 
 BUSYBOX = "localhost/test/busybox:latest"
 ENTRYPOINT = "localhost/test/entrypoint:latest"
@@ -114,7 +114,7 @@ def pods(kp, rootfs_tar):
     yield runner
     runner.remove_everything()
     leftover_conmon = conmon_pids_for(kp.runroot)
-    leftover_mounts = mounts_below(kp.base)
+    leftover_mounts = kp.leftover_mounts()
     for pid in leftover_conmon:
         subprocess.run(["kill", "-9", str(pid)], check=False)
     assert not leftover_conmon, f"conmon processes left: {leftover_conmon}"

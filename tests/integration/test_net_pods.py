@@ -30,6 +30,7 @@ from kubeplay.net.veth import attach_pod, detach_pod, host_veth_name, veth_scope
 from kubeplay.nsfs import is_namespace_mount
 from kubeplay.store.db import open_database
 from kubeplay.store.network import leases_of
+from tests.support.cli import mount_run_tmpfs, unmount_below
 
 pytestmark = pytest.mark.root
 SERVER_LIFETIME = "30"  # seconds: a server the test forgets still dies on its own
@@ -54,7 +55,8 @@ class NetEnv:
     def __init__(self, base: Path) -> None:
         tag = secrets.token_hex(3)
         self.base = base
-        self.settings = Settings(root=base / "root", runroot=base / "run")
+        mount_run_tmpfs(base / "run")  # as systemd's /run: nosuid,nodev,noexec
+        self.settings = Settings(root=base / "root", runroot=base / "run" / "kubeplay")
         self.db = open_database(self.settings.root)
         self.network = f"nt-{tag}"
         self.bridge = f"kpt{tag}"
@@ -116,7 +118,10 @@ def env(tmp_path):
         yield environment
     finally:
         environment.teardown()
-    environment.assert_nothing_left()
+    try:
+        environment.assert_nothing_left()
+    finally:
+        unmount_below(tmp_path)
 
 
 def wait_for(check, timeout: float = 10.0):

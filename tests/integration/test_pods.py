@@ -10,7 +10,6 @@ import time
 import pytest
 
 from tests.integration.conftest import BUSYBOX, ENTRYPOINT, conmon_pids_for
-from tests.support.cli import mounts_below
 
 pytestmark = pytest.mark.root
 
@@ -164,7 +163,7 @@ def test_play_leaves_no_kubeplay_process_and_down_leaves_nothing(pods):
     assert down.returncode == 0, down.stderr
     assert pods("pods", "--format", "json").stdout.strip() in ("[]", "")
     pods.wait_for(lambda: not conmon_pids_for(pods.kp.runroot), timeout=10, what="conmon to end")
-    assert not mounts_below(pods.kp.base)
+    assert not pods.kp.leftover_mounts()
     cgroups = subprocess.run(["find", "/sys/fs/cgroup", "-maxdepth", "4", "-name", f"*{pod_id}*"],
                              capture_output=True, text=True).stdout
     assert cgroups.strip() == ""

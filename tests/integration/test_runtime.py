@@ -20,6 +20,7 @@ from kubeplay.runtime.classify import ExecutableNotFound
 from kubeplay.runtime.conmon import ConmonSpec, conmon_pid, create_container, read_exit_code, stop_conmon
 from kubeplay.runtime.oci_runtime import OciRuntime
 from kubeplay.runtime.probe import detect_runtime, probe_all, probe_spec
+from tests.support.cli import mount_run_tmpfs, unmount_below
 
 pytestmark = pytest.mark.root
 
@@ -27,7 +28,9 @@ pytestmark = pytest.mark.root
 @pytest.fixture
 def settings():
     base = Path(tempfile.mkdtemp(prefix="kp-rt-", dir="/tmp"))
-    yield Settings(root=base / "root", runroot=base / "run")
+    mount_run_tmpfs(base / "run")  # as systemd's /run: nosuid,nodev,noexec
+    yield Settings(root=base / "root", runroot=base / "run" / "kubeplay")
+    unmount_below(base)
     shutil.rmtree(base, ignore_errors=True)
 
 
@@ -47,7 +50,8 @@ def test_detect_picks_the_first_runtime_whose_probe_passes(settings: Settings) -
     cache["chosen"]["version"] = "from-cache"
     (settings.runroot / "runtime.json").write_text(json.dumps(cache))
     assert detect_runtime(settings) == replace(chosen, version="from-cache")
-    assert not [p for p in settings.runroot.iterdir() if p.name.startswith("probe-")], "probe bundle left behind"
+    for directory in (settings.root, settings.runroot):
+        assert not [p for p in directory.iterdir() if p.name.startswith("probe-")], "probe bundle left behind"
 
 
 def test_a_failing_runtime_given_explicitly_is_an_error_naming_it(settings: Settings) -> None:
@@ -95,7 +99,7 @@ class Lab:
 @pytest.fixture
 def lab(settings: Settings):
     info = detect_runtime(settings)
-    base = settings.runroot / "lab"
+    base = settings.root / "lab"  # its bundles hold plain rootfs dirs: executable, so not in the run root
     base.mkdir(parents=True)
     made: list[ConmonSpec] = []
     runtime = OciRuntime(info, settings.runroot / "state")

@@ -6,6 +6,10 @@ and XDG directories into the runner's own tree, so no test reads or writes the h
 `offline=True` runs a command in an empty network namespace, for inputs that would otherwise reach
 past 127.0.0.1 (a name that does not resolve still sends a DNS query). `cleanup()` unmounts
 whatever is still mounted below its directories and removes them.
+
+As root, the run root lives on a tmpfs mounted nosuid,nodev,noexec, as systemd mounts /run and
+$XDG_RUNTIME_DIR: whatever kubeplay puts there must work without exec, device nodes or setuid.
+`leftover_mounts()` lists what kubeplay left mounted (that tmpfs itself excluded).
 """
 
 from __future__ import annotations
@@ -48,11 +52,24 @@ class CLIResult(NamedTuple):
         return errors[0]
 
 
+RUN_MOUNT_OPTIONS = "nosuid,nodev,noexec,mode=0755"
+
+
+def mount_run_tmpfs(directory: Path, options: str = RUN_MOUNT_OPTIONS) -> None:
+    """A tmpfs like systemd's /run on `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(directory)], check=True,
+                   capture_output=True, timeout=30)
+
+
 class KubeplayRunner:
     def __init__(self, base: Path) -> None:
         self.base = base
         self.root = base / "root"
-        self.runroot = base / "runroot"
+        self.run_mount = base / "run"
+        if os.geteuid() == 0:
+            mount_run_tmpfs(self.run_mount)
+        self.runroot = self.run_mount / "kubeplay"
         self.authfile = base / "auth.json"
         self.env = dict(os.environ)
         self.env.update({
@@ -100,6 +117,10 @@ class KubeplayRunner:
             assert len(shown) == 1, shown
             shown = shown[0]
         return shown
+
+    def leftover_mounts(self) -> list[str]:
+        """Mounts below the runner's tree that kubeplay made (not the run root's own tmpfs)."""
+        return [point for point in mounts_below(self.base) if point != str(self.run_mount.resolve())]
 
     def files_under_root(self) -> list[Path]:
         return sorted(p for p in self.root.rglob("*") if p.is_file()) if self.root.exists() else []

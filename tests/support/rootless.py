@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kubeplay.rootless.subids import DEFAULT_COUNT, SUBGID, SUBUID, free_start
-from tests.support.cli import CLIResult
+from tests.support.cli import CLIResult, mount_run_tmpfs
 
 REPO = Path(__file__).resolve().parents[2]
 USER_TIMEOUT = 120.0
@@ -106,6 +106,7 @@ class RootlessUser:
         subprocess.run(["groupdel", self.name], capture_output=True, timeout=30)
         _remove_subids(self.name)
         shutil.rmtree(self.home, ignore_errors=True)
+        subprocess.run(["umount", "-l", str(self.runtime_dir)], capture_output=True, timeout=30)
         shutil.rmtree(self.runtime_dir, ignore_errors=True)
         return leftovers
 
@@ -129,9 +130,10 @@ def make_user(base: Path, subids: bool = True) -> RootlessUser:
     entry = pwd.getpwnam(name)
     user = RootlessUser(name, entry.pw_uid, entry.pw_gid, home, base / f"{name}-run")
     try:
-        for directory in (user.home, user.runtime_dir):
-            directory.mkdir(mode=0o700)
-            os.chown(directory, user.uid, user.gid)
+        user.home.mkdir(mode=0o700)
+        os.chown(user.home, user.uid, user.gid)
+        # the user's runtime dir is a tmpfs mounted nosuid,nodev,noexec, as systemd-logind makes it
+        mount_run_tmpfs(user.runtime_dir, f"nosuid,nodev,noexec,mode=0700,uid={user.uid},gid={user.gid}")
         _remove_subids(name)  # useradd may have allocated ids itself (SUB_UID_COUNT in login.defs)
         if subids:
             texts = [path.read_text() for path in (SUBUID, SUBGID) if path.exists()]
