@@ -35,12 +35,20 @@ done
 
 echo
 echo "==> and the host reaches it through hostPort 18080"
+# python3 fetches the page: a minimal Debian has no wget, and busybox-static's wget crashed there
+fetch='import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:18080/", timeout=2).read().decode().strip())'
+page=""
 for _ in $(seq 1 20); do
-  if page=$(wget -q -T 2 -O - http://127.0.0.1:18080/ 2>/dev/null || busybox wget -q -T 2 -O - http://127.0.0.1:18080/ 2>/dev/null); then
-    echo "GET http://127.0.0.1:18080/ -> $page"; break
-  fi
+  if page=$(python3 -c "$fetch" 2>/dev/null); then break; fi
+  page=""
   sleep 0.5
 done
+if [ -z "$page" ]; then
+  echo "error: http://127.0.0.1:18080/ did not answer within 10 s" >&2
+  echo "hint: \`$KUBEPLAY system check\` names what this host lacks; \`$KUBEPLAY logs demo -c web\` shows the server" >&2
+  exit 1
+fi
+echo "GET http://127.0.0.1:18080/ -> $page"
 
 echo
 echo "The pod keeps running. Try: $KUBEPLAY exec demo -c web -- ps    |   $KUBEPLAY down manifests/demo.yaml"
