@@ -33,6 +33,7 @@ build_base() {
   local tarball=$1 stage
   command -v debootstrap >/dev/null || fail "debootstrap is not installed (apt-get install debootstrap)"
   stage=$(mktemp -d /tmp/kp-fresh-base-XXXXXX)
+  chmod 0755 "$stage"
   # debootstrap mounts /proc and /sys in the target: a private mount namespace keeps them there
   if ! unshare --mount --propagation private \
       debootstrap --variant=minbase --include=git,make,ca-certificates bookworm "$stage" "$(mirror)" \
@@ -96,6 +97,7 @@ cleanup() {
 trap cleanup EXIT
 mkdir "$work/root"
 tar -C "$work/root" -xf "$tarball" || fail "cannot unpack $tarball"
+chmod 0755 "$work/root"   # mktemp made the base's top 0700; a real / lets every user through
 copy_host_network_settings "$work/root"
 git clone -q --no-hardlinks "$REPO" "$work/root/root/project" || fail "cannot clone $REPO"
 
