@@ -64,17 +64,24 @@ copy_host_network_settings() {
   fi
 }
 
-# Runs as PID 1 of the new PID namespace, in a private mount namespace.
+# Runs as PID 1 of the new PID namespace, in a private mount namespace. The root is entered with
+# pivot_root, not chroot, so that it is the mount namespace's own root as on a booted machine: in a
+# chroot, `runc exec` joins a container's mount namespace at that namespace's root, which is then
+# the host's / instead of the container's.
 inside() {
   local root=$1 command=$2
-  mount --bind "$root" "$root"   # / must be a mount point for the runtime's pivot_root
+  mount --bind "$root" "$root"
   mount -t proc -o nosuid,nodev,noexec proc "$root/proc"
   mount --rbind /sys "$root/sys"
   mount --rbind /dev "$root/dev"
   mount -t tmpfs -o nosuid,nodev,mode=0755 tmpfs "$root/run"
   mount -t tmpfs -o nosuid,nodev tmpfs "$root/dev/shm"
-  mkdir -p "$root/run/lock"
-  exec chroot "$root" /usr/bin/env -i HOME=/root USER=root LOGNAME=root SHELL=/bin/bash TERM=dumb \
+  mkdir -p "$root/run/lock" "$root/.host"
+  cd "$root"
+  pivot_root . .host
+  umount -l /.host
+  rmdir /.host
+  exec /usr/bin/env -i HOME=/root USER=root LOGNAME=root SHELL=/bin/bash TERM=dumb \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     /bin/bash -c "cd /root/project && $command"
 }

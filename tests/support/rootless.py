@@ -38,6 +38,16 @@ class RootlessUser:
     home: Path
     runtime_dir: Path
     extra_env: dict[str, str] = field(default_factory=dict)
+    source: Path = REPO  # where the user reaches this checkout (a bind mount when REPO is private)
+
+    @property
+    def python(self) -> str:
+        """This interpreter as the user reaches it: the venv's python under `source` when it is the
+        checkout's own venv, so the user gets its packages too."""
+        executable = Path(sys.executable)
+        if executable.is_relative_to(REPO):
+            return str(self.source / executable.relative_to(REPO))
+        return sys.executable
 
     @property
     def runroot(self) -> Path:
@@ -52,7 +62,7 @@ class RootlessUser:
             "HOME": str(self.home), "USER": self.name, "LOGNAME": self.name,
             "PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
             "XDG_RUNTIME_DIR": str(self.runtime_dir), "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONPATH": str(REPO), "LANG": "C.UTF-8",
+            "PYTHONPATH": str(self.source), "LANG": "C.UTF-8",
         }
         env.update(self.extra_env)
         env.update(overrides)
@@ -65,7 +75,7 @@ class RootlessUser:
     def kp(self, *args: str, env: dict[str, str] | None = None, timeout: float = USER_TIMEOUT,
            cwd: Path | None = None) -> CLIResult:
         """`kubeplay ARGS` as this user, with the default (per-user) roots."""
-        argv = self.as_user([sys.executable, "-m", "kubeplay", *args])
+        argv = self.as_user([self.python, "-m", "kubeplay", *args])
         try:
             done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
                                   env=self.env(**(env or {})), cwd=cwd or self.home, stdin=subprocess.DEVNULL)
@@ -107,6 +117,9 @@ class RootlessUser:
         _remove_subids(self.name)
         shutil.rmtree(self.home, ignore_errors=True)
         subprocess.run(["umount", "-l", str(self.runtime_dir)], capture_output=True, timeout=30)
+        if self.source != REPO:
+            subprocess.run(["umount", "-l", str(self.source)], capture_output=True, timeout=30)
+            self.source.rmdir()
         shutil.rmtree(self.runtime_dir, ignore_errors=True)
         return leftovers
 
@@ -121,6 +134,13 @@ def _remove_subids(name: str) -> None:
             path.write_text("".join(kept))
 
 
+def reachable_by_others(path: Path) -> bool:
+    """Whether any user can walk to `path` and read it (every directory on the way searchable)."""
+    if not os.stat(path).st_mode & 0o004:
+        return False
+    return all(os.stat(directory).st_mode & 0o001 for directory in [path, *path.parents])
+
+
 def make_user(base: Path, subids: bool = True) -> RootlessUser:
     """A new user `kpt<random>` whose home and runtime dir are under `base` (which must be searchable)."""
     name = f"kpt{uuid.uuid4().hex[:8]}"
@@ -132,6 +152,13 @@ def make_user(base: Path, subids: bool = True) -> RootlessUser:
     try:
         user.home.mkdir(mode=0o700)
         os.chown(user.home, user.uid, user.gid)
+        if not reachable_by_others(REPO):
+            # a checkout under /root (mode 0700) is out of the user's reach: show it the same files
+            # through a read-only bind mount in `base`, which other users can search
+            user.source = base / f"{name}-src"
+            user.source.mkdir()
+            subprocess.run(["mount", "--bind", "-o", "ro", str(REPO), str(user.source)], check=True,
+                           capture_output=True, timeout=30)
         # the user's runtime dir is a tmpfs mounted nosuid,nodev,noexec, as systemd-logind makes it
         mount_run_tmpfs(user.runtime_dir, f"nosuid,nodev,noexec,mode=0700,uid={user.uid},gid={user.gid}")
         _remove_subids(name)  # useradd may have allocated ids itself (SUB_UID_COUNT in login.defs)
