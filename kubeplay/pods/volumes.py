@@ -10,6 +10,7 @@ from pathlib import Path
 
 from kubeplay.errors import ManifestError, UserError
 from kubeplay.model.plan import ContainerPlan, MountPlan, PodPlan, VolumeFile, VolumePlan
+from kubeplay.names import store_child
 from kubeplay.pods import mounts
 from kubeplay.pods.paths import PodPaths
 
@@ -92,7 +93,7 @@ def write_files(directory: Path, files: tuple[VolumeFile, ...], default_mode: in
 
 
 def claim_path(root: Path, claim: str) -> Path:
-    return root / "volumes" / claim / "_data"
+    return store_child(root / "volumes", claim, "volume") / "_data"
 
 
 def prepare_volumes(pod: PodPlan, paths: PodPaths, volume_root: Path,
@@ -108,7 +109,7 @@ def prepare_volumes(pod: PodPlan, paths: PodPaths, volume_root: Path,
     os.chmod(paths.volumes_dir, 0o700)
     for volume in pod.volumes:
         what = f'pod "{pod.name}": volume "{volume.name}"'
-        local = paths.volumes_dir / volume.name
+        local = store_child(paths.volumes_dir, volume.name, "volume")
         if volume.kind == "hostPath":
             sources[volume.name] = check_host_path(pod.name, volume)
         elif volume.kind == "emptyDir":
