@@ -45,10 +45,13 @@ _HOSTPATH_CHECKS = {
 }
 
 
-def check_host_path(pod: str, volume: VolumePlan) -> Path:
+def check_host_path(pod: str, volume: VolumePlan, where: str = "") -> Path:
+    """The host path of a hostPath volume, checked against its type (made for the ...OrCreate
+    types). With no type nothing is made, as in Kubernetes, so the path must exist. `where` is the
+    volume's file:line, for the message."""
     path = Path(volume.host_path)
     kind = volume.host_path_type
-    what = f'pod "{pod}": volume "{volume.name}": hostPath {path}'
+    what = f'{where}pod "{pod}": volume "{volume.name}": hostPath {path}'
     if kind == "DirectoryOrCreate":
         path.mkdir(parents=True, exist_ok=True, mode=0o755)
         return path
@@ -56,6 +59,11 @@ def check_host_path(pod: str, volume: VolumePlan) -> Path:
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             path.touch(mode=0o644)
+        return path
+    if not kind:
+        if not os.path.lexists(path):
+            raise UserError(f"{what} does not exist",
+                            hint="create it, or give the volume type DirectoryOrCreate or FileOrCreate")
         return path
     if kind in _HOSTPATH_CHECKS:
         test, noun = _HOSTPATH_CHECKS[kind]
@@ -73,8 +81,9 @@ def check_host_paths(pods: list[PodPlan]) -> None:
     """Refuse a play whose hostPath volumes cannot be used, before anything is created."""
     for pod in pods:
         for volume in pod.volumes:
-            if volume.kind == "hostPath" and volume.host_path_type in _HOSTPATH_CHECKS:
-                check_host_path(pod.name, volume)
+            if volume.kind == "hostPath" and (volume.host_path_type in _HOSTPATH_CHECKS or not volume.host_path_type):
+                where = f"{pod.source.file}:{volume.line}: " if pod.source.file and volume.line else ""
+                check_host_path(pod.name, volume, where)
 
 
 def write_files(directory: Path, files: tuple[VolumeFile, ...], default_mode: int | None, what: str,

@@ -51,7 +51,7 @@ def _volume(ctx: PodContext, volume: Any, containers: list, path: str, line: int
         ctx.error(line_of(volume, kind), f"{path}.{kind}",
                   f"kubeplay cannot provide {kind} volumes; use hostPath, emptyDir or persistentVolumeClaim")
         return None
-    base = {"name": name, "kind": kind, "raw": plain(source)}
+    base = {"name": name, "kind": kind, "raw": plain(source), "line": line_of(volume, kind) or line}
     where = f"{path}.{kind}"
     if kind == "hostPath":
         host_path = posixpath.normpath(posixpath.join(ctx.doc.base_dir or "/", source.get("path") or ""))
