@@ -211,6 +211,7 @@ def _check_mounts(container: Any, path: str, volumes: set[str], doc: Document, i
 def _check_image(parent: Any, key: str, path: str, line: int, doc: Document, issues: Issues) -> None:
     image = dict.get(parent, key)
     if not image:
+        issues.error(doc.file, line_of(parent, key) or line, path, "an image is required")
         return
     from kubeplay.errors import ReferenceFormatError
     from kubeplay.images.reference import parse_reference
