@@ -213,13 +213,28 @@ def _check_image(parent: Any, key: str, path: str, line: int, doc: Document, iss
     if not image:
         issues.error(doc.file, line_of(parent, key) or line, path, "an image is required")
         return
-    from kubeplay.errors import ReferenceFormatError
-    from kubeplay.images.reference import parse_reference
+    if problem := image_problem(image):
+        issues.error(doc.file, line_of(parent, key) or line, path, problem)
 
-    try:
-        parse_reference(image)
-    except ReferenceFormatError as exc:
-        issues.error(doc.file, line_of(parent, key) or line, path, exc.message)
+
+_IMAGE_PROBLEMS: dict[str, str] = {}  # a run names the same few images again and again
+
+
+def image_problem(image: str) -> str:
+    """Why `image` is not a valid image reference; "" when it is."""
+    if image not in _IMAGE_PROBLEMS:
+        from kubeplay.errors import ReferenceFormatError
+        from kubeplay.images.reference import check_reference
+
+        try:
+            check_reference(image)
+            problem = ""
+        except ReferenceFormatError as exc:
+            problem = exc.message
+        if len(_IMAGE_PROBLEMS) < 1000:
+            _IMAGE_PROBLEMS[image] = problem
+        return problem
+    return _IMAGE_PROBLEMS[image]
 
 
 def _check_volume_source(volume: Any, path: str, line: int, doc: Document, issues: Issues) -> None:

@@ -13,12 +13,17 @@ MAX_ARG_STRLEN = 32 * 4096
 POINTER = 8
 
 
+_ARG_MAX: list[int] = []  # asked of the system once per process
+
+
 def arg_max() -> int:
-    try:
-        value = os.sysconf("SC_ARG_MAX")
-    except (ValueError, OSError):
-        value = -1
-    return value if value > 0 else 2 * 1024 * 1024
+    if not _ARG_MAX:
+        try:
+            value = os.sysconf("SC_ARG_MAX")
+        except (ValueError, OSError):
+            value = -1
+        _ARG_MAX.append(value if value > 0 else 2 * 1024 * 1024)
+    return _ARG_MAX[0]
 
 
 def string_bytes(text: str) -> int:
