@@ -31,6 +31,7 @@ MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 MAX_DOCUMENT_BYTES = 3 * 1024 * 1024
 MAX_DEPTH = 100  # Kubernetes objects nest some 15 levels; this leaves room and bounds every walk
 MAX_ALIAS_NODES = 100_000
+LIBYAML_TOO_DEEP = "exceeded maximum nesting depth"  # libyaml's words for its own bound
 LIMITS_HINT = "a manifest is bounded as the Kubernetes API server bounds a request; split or simplify it"
 
 
@@ -247,8 +248,15 @@ def _parse_yaml(text: str, name: str) -> list[Any]:
         if FastPositionLoader is not None and not yaml.reader.Reader.NON_PRINTABLE.search(text):
             try:
                 return _documents(FastPositionLoader(text), may_hold_aliases)
+            except yaml.MarkedYAMLError as exc:
+                if exc.problem == LIBYAML_TOO_DEEP and exc.problem_mark is not None:
+                    # deeper than libyaml's own bound (1000), so far past ours: re-reading it with
+                    # PyYAML's scanner would cost time quadratic in the depth
+                    raise InputLimitError(exc.problem_mark.line + 1,
+                                          f"nested more than {MAX_DEPTH} levels deep") from None
+                # anything else: PositionLoader decides, with its own words
             except yaml.YAMLError:
-                pass  # PositionLoader decides, with its own words
+                pass
         return _documents(PositionLoader(text), may_hold_aliases)
     except InputLimitError as exc:
         raise ManifestError(f"{name}:{exc.line or 1}: {exc.message}", hint=LIMITS_HINT) from None
