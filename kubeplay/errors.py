@@ -13,6 +13,7 @@
         ├── RuntimeFailure       runc/crun/conmon failed; stderr classified
         ├── HostError            the host lacks something kubeplay needs
         └── StoreError           the state database failed
+            └── StoreCorrupted   its file is damaged or is no database at all
 
 Lower layers translate library exceptions into these with ``raise ... from exc``; the CLI is the only
 place that catches them.
@@ -79,3 +80,20 @@ class HostError(EngineError):
 
 class StoreError(EngineError):
     pass
+
+
+class StoreCorrupted(StoreError):
+    pass
+
+
+NO_SPACE_ERRNOS = (28, 122)  # ENOSPC, EDQUOT: the same on every Linux architecture
+
+
+def space_error(exc: BaseException, path: object) -> HostError | None:
+    """A full disk or an exhausted quota (ENOSPC, EDQUOT) as the HostError it is, naming `path`;
+    None for any other error."""
+    if not isinstance(exc, OSError) or exc.errno not in NO_SPACE_ERRNOS:
+        return None
+    what = "no space left on device" if exc.errno == NO_SPACE_ERRNOS[0] else "disk quota exceeded"
+    return HostError(f"{what}: {path}", hint=f"free space on the filesystem of {path} "
+                                              "(`kubeplay image prune`, `kubeplay system reset`) and retry")

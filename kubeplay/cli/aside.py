@@ -20,10 +20,11 @@ from collections.abc import Callable
 
 
 class Translated:
-    """What play and down take from a translation: pods, claims and warnings."""
+    """What play and down take from a translation: pods, claims, warnings, and the workloads that
+    make no pods (kind, name, namespace, why)."""
 
-    def __init__(self, pods: list, claims: list, warnings: list[str]) -> None:
-        self.pods, self.claims, self.warnings = pods, claims, warnings
+    def __init__(self, pods: list, claims: list, warnings: list[str], idle: list | None = None) -> None:
+        self.pods, self.claims, self.warnings, self.idle = pods, claims, warnings, idle or []
 
 
 def begin(translate: Callable[[], Translated], may_fork: bool) -> Callable[[], Translated]:
@@ -52,7 +53,8 @@ def _translate_and_send(translate: Callable[[], Translated], write_end: int, pic
     code = 1
     try:
         result = translate()
-        data = pickle.dumps((result.pods, result.claims, result.warnings), protocol=pickle.HIGHEST_PROTOCOL)
+        data = pickle.dumps((result.pods, result.claims, result.warnings, result.idle),
+                            protocol=pickle.HIGHEST_PROTOCOL)
         with os.fdopen(write_end, "wb") as pipe:
             pipe.write(data)
         code = 0
@@ -69,7 +71,7 @@ def _receive(pid: int, read_end: int, translate: Callable[[], Translated], pickl
     if os.waitstatus_to_exitcode(status) != 0 or not data:
         return translate()
     try:
-        pods, claims, warnings = pickle.loads(data)  # our own child's answer, over our own pipe
+        pods, claims, warnings, idle = pickle.loads(data)  # our own child's answer, over our own pipe
     except Exception:  # noqa: BLE001 - an unreadable answer: the in-process translation decides
         return translate()
-    return Translated(pods, claims, warnings)
+    return Translated(pods, claims, warnings, idle)

@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
     except Exception as exc:  # the boundary: nothing else may print a traceback
         _exit_for_click(exc)
+        _exit_for_full_disk(exc, debug)
         if debug:
             import traceback
 
@@ -119,6 +120,23 @@ def exit_now(code: int) -> None:
         except (OSError, ValueError):  # a closed pipe (`| head`): nothing more can be said on it
             pass
     os._exit(code)
+
+
+def _exit_for_full_disk(exc: Exception, debug: bool) -> None:
+    """A full disk met where no layer named the path (a log, a bundle, a volume file): still a
+    host problem in words, not an internal error."""
+    from kubeplay.errors import space_error
+
+    error = space_error(exc, getattr(exc, "filename", None) or "a file kubeplay was writing")
+    if error is None:
+        return
+    if debug:
+        import traceback
+
+        traceback.print_exc()
+    _say(f"error: {error.message}")
+    _say(f"hint: {error.hint}")
+    sys.exit(error.exit_code)
 
 
 def _exit_for_click(exc: Exception) -> None:

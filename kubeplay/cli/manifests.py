@@ -22,12 +22,28 @@ def translate_files(files: tuple[str, ...], strict: bool, network: str, patches:
         from kubeplay.translate.overrides import apply_patches, load_configmaps
 
         documents = apply_patches(documents, list(patches)) + load_configmaps(list(configmaps))
-    result = translate(documents, TranslateOptions(strict=strict, network=network))
+    result = translate(documents, TranslateOptions(strict=strict, network=network, max_replicas=max_replicas()))
     if publish:
         from kubeplay.translate.overrides import apply_publish
 
         result.pods = apply_publish(result.pods, list(publish))
-    return Translated(result.pods, result.claims, result.warnings)
+    return Translated(result.pods, result.claims, result.warnings, result.idle_workloads)
+
+
+def max_replicas() -> int:
+    """The most pods one workload may make: KUBEPLAY_MAX_REPLICAS, else the default."""
+    import os
+
+    from kubeplay.errors import UserError
+    from kubeplay.translate.context import DEFAULT_MAX_REPLICAS, MAX_REPLICAS_ENV
+
+    text = os.environ.get(MAX_REPLICAS_ENV, "")
+    if not text:
+        return DEFAULT_MAX_REPLICAS
+    if not text.isdigit():
+        raise UserError(f"{MAX_REPLICAS_ENV}={text!r} is not a whole number",
+                        hint=f"set it to the most pods one workload may make (default {DEFAULT_MAX_REPLICAS})")
+    return int(text)
 
 
 def begin_translation(files: tuple[str, ...], *args) -> Callable[[], Translated]:
@@ -72,7 +88,7 @@ def play_files(settings: Settings, files: tuple[str, ...], *, strict: bool = Fal
     made = ensure_claims(engine, result.claims)
     progress = None if quiet or not sys.stderr.isatty() else (lambda message: echo(message, err=True))
     try:
-        started = play_pods(engine, result.pods, progress, start=start)
+        started = play_pods(engine, result.pods, progress, start=start) if result.pods else []
     except BaseException:
         for claim in made:  # a failed play leaves no volume it made behind
             remove_volume(engine, claim, missing_ok=True)
@@ -89,8 +105,14 @@ def play_files(settings: Settings, files: tuple[str, ...], *, strict: bool = Fal
     elif not quiet:
         for name in started:
             echo(f"pod/{name} created")
+        _tell_idle(result)
         if not result.pods:
             echo("no pods in these manifests", err=True)
+
+
+def _tell_idle(result: Translated) -> None:
+    for kind, name, _, why in result.idle:
+        echo(f"{kind.lower()}/{name} has no pods ({why})", err=True)
 
 
 def down_files(settings: Settings, files: tuple[str, ...], *, volumes: bool = False, quiet: bool = False) -> None:
@@ -103,10 +125,12 @@ def down_files(settings: Settings, files: tuple[str, ...], *, volumes: bool = Fa
     result = _with_warnings(translation())
 
     engine = Engine(settings)
-    names = remove_pods(engine, pods_for(engine, result.pods))
+    names = remove_pods(engine, pods_for(engine, result.pods, [idle[:3] for idle in result.idle]))
     if not quiet:
         for name in names:
             echo(f"pod/{name} deleted")
+        if not names:
+            _tell_idle(result)
     if volumes:
         for claim in remove_claims(engine, result.claims):
             if not quiet:

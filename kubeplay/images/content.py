@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from kubeplay.errors import ContentError
+from kubeplay.errors import ContentError, space_error
 
 _CHUNK = 1 << 20
 
@@ -68,12 +68,18 @@ class ContentStore:
     def writer(self, digest: str, size: int | None = None, what: str = "blob") -> Iterator[_VerifyingWriter]:
         """Write a blob expected to have `digest` (and `size`); verified before it becomes visible."""
         target = self.path(digest)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".ingest-", dir=target.parent)
         try:
-            with os.fdopen(fd, "wb") as file:
-                sink = _VerifyingWriter(file)
-                yield sink
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".ingest-", dir=target.parent)
+        except OSError as exc:
+            raise space_error(exc, target.parent) or exc
+        try:
+            try:
+                with os.fdopen(fd, "wb") as file:
+                    sink = _VerifyingWriter(file)
+                    yield sink
+            except OSError as exc:
+                raise space_error(exc, target.parent) or exc
             if size is not None and size >= 0 and sink.size != size:
                 raise ContentError(
                     f"{what} {digest}: expected {size} bytes, got {sink.size}",

@@ -18,7 +18,7 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO
 
-from kubeplay.errors import ContentError
+from kubeplay.errors import ContentError, space_error
 from kubeplay.images.extract import EscapeError, Extractor
 from kubeplay.images.lookup import layer_path
 from kubeplay.logs import get_logger
@@ -176,9 +176,12 @@ class LayerStore:
         """Unpack a layer blob (gzip, zstd or plain tar) unless already there; returns its diff id."""
         if expected_diff_id is not None and self.has(expected_diff_id):
             return expected_diff_id
-        self.root.mkdir(parents=True, exist_ok=True)
-        spread_subdirectories(self.root)  # also for stores made before the flag was set
-        staging = Path(tempfile.mkdtemp(prefix=".unpack-", dir=self.root))
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            spread_subdirectories(self.root)  # also for stores made before the flag was set
+            staging = Path(tempfile.mkdtemp(prefix=".unpack-", dir=self.root))
+        except OSError as exc:
+            raise space_error(exc, self.root) or exc
         try:
             tree = staging / "tree"
             tree.mkdir(0o755)  # a root entry in the tar may set its own mode
@@ -214,6 +217,8 @@ class LayerStore:
         except ContentError:
             raise
         except (tarfile.TarError, EOFError, zlib.error, OSError, ValueError) as exc:
+            if no_space := space_error(exc, self.root):
+                raise no_space from exc
             raise ContentError(f"layer {label}: cannot be unpacked: {exc}",
                                hint="the layer is corrupt or not a tar archive; fetch or export it again") from exc
         except Exception as exc:  # zstandard.ZstdError and friends, imported lazily

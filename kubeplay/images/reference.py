@@ -12,11 +12,11 @@ from __future__ import annotations
 import re
 
 from kubeplay.errors import ReferenceFormatError
-from kubeplay.model.image import ImageRef
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~5 ms)
 if TYPE_CHECKING:
     from kubeplay.images.registries import RegistriesConf
+    from kubeplay.model.image import ImageRef
 
 DOCKER_HUB = "docker.io"
 DEFAULT_TAG = "latest"
@@ -106,6 +106,8 @@ def _split(text: str) -> tuple[str | None, str, str | None, str | None]:
 
 
 def _normalise(registry: str, path: str, tag: str | None, digest: str | None) -> ImageRef:
+    from kubeplay.model.image import ImageRef  # not at the top: checking a reference needs no model
+
     if registry in _HUB_ALIASES:
         registry = DOCKER_HUB
         if "/" not in path:
@@ -119,6 +121,11 @@ def is_short_name(text: str) -> bool:
     """True when `text` names no registry (it then goes through aliases and search registries)."""
     name, _, _ = _split_tag_digest(text)
     return _split_domain(name)[0] is None
+
+
+def check_reference(text: str) -> None:
+    """Raise ReferenceFormatError unless `text` is a valid reference (short names too)."""
+    _split(text)
 
 
 def parse_reference(text: str) -> ImageRef:

@@ -70,6 +70,9 @@ class VolumePlan:
     read_only: bool = False
     image: str = ""
     raw: dict | None = None  # the manifest's volume source, kept for generate
+    # where the volume is written in its manifest (PodPlan.source names the file): for messages only,
+    # so a plan played back from generated YAML is still the same plan
+    line: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)

@@ -165,10 +165,12 @@ def start_pod(engine: Engine, name: str) -> None:
     play(engine, [pod.plan])
 
 
-def pods_for(engine: Engine, plans: list[PodPlan]) -> list[str]:
-    """The stored pods that these plans made: by pod name, or by their owning workload."""
+def pods_for(engine: Engine, plans: list[PodPlan], workloads: list[tuple[str, str, str]] = ()) -> list[str]:
+    """The stored pods that these plans made: by pod name, or by their owning workload; also the
+    pods of `workloads` (kind, name, namespace) that make none now (scaled to replicas: 0)."""
     names = {plan.name for plan in plans if plan.owner is None}
     owners = {(plan.owner.kind, plan.owner.name, plan.namespace) for plan in plans if plan.owner}
+    owners.update(workloads)
     found = []
     for record in engine.store.list_pods():
         owner = record.plan.owner

@@ -9,6 +9,7 @@ from pathlib import Path
 from kubeplay.config import Settings
 from kubeplay.errors import ConflictError
 from kubeplay.filelock import locked
+from kubeplay.names import NAME_MAX, store_child
 
 # a play of a pod with slow init containers holds its lock the longest; past this, something is stuck
 POD_LOCK_TIMEOUT = 3600.0
@@ -18,7 +19,19 @@ def lock_path(settings: Settings, name: str) -> Path:
     """<runroot>/locks/<name>.lock, its directory made: every lock of pods and jobs lives there."""
     directory = settings.runroot / "locks"
     directory.mkdir(parents=True, exist_ok=True)
-    return directory / f"{name}.lock"
+    return store_child(directory, lock_file_name(name), "lock")
+
+
+def lock_file_name(name: str) -> str:
+    """<name>.lock; a name too long for one file name (a pod may have 253 characters, a Job's lock
+    adds its namespace) keeps its start and gains a digest of the whole."""
+    file_name = f"{name}.lock"
+    if len(file_name.encode("utf-8", "surrogateescape")) <= NAME_MAX:
+        return file_name
+    import hashlib
+
+    digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    return f"{name[:160]}-{digest}.lock"
 
 
 @contextmanager
@@ -33,6 +46,6 @@ def pod_lock(settings: Settings, pod_name: str, timeout: float = POD_LOCK_TIMEOU
 
 def remove_lock(settings: Settings, pod_name: str) -> None:
     try:
-        (settings.runroot / "locks" / f"{pod_name}.lock").unlink()
+        store_child(settings.runroot / "locks", lock_file_name(pod_name), "lock").unlink()
     except FileNotFoundError:
         pass

@@ -13,10 +13,13 @@ from kubeplay.pods.paths import PodPaths
 SHM_SIZE = 64 * 1024 * 1024  # what Docker, podman and the kubelet give a pod
 
 
+HOSTNAME_MAX = 63  # a pod name may have 253 characters; the kubelet cuts the hostname made of it
+
+
 def pod_hostname(pod: PodPlan) -> str:
     if pod.host_network:
         return os.uname().nodename
-    return pod.hostname or pod.name
+    return pod.hostname or pod.name[:HOSTNAME_MAX].rstrip("-.")
 
 
 def _write(path: Path, text: str) -> None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kubeplay.config import Settings
-from kubeplay.errors import HostError, KubeplayError, UserError
+from kubeplay.errors import HostError, KubeplayError, StoreCorrupted, UserError
 from kubeplay.logs import get_logger
 from kubeplay.pods import mounts
 from kubeplay.pods.engine import Engine
@@ -58,12 +58,7 @@ def reset(settings: Settings) -> ResetReport:
     check_resettable(settings)
     report = ResetReport()
     if settings.root.exists() or settings.runroot.exists():
-        engine = Engine(settings)
-        try:
-            _remove_pods(engine, report)
-            tables = _remove_networks(engine, report)
-        finally:
-            engine.db.close()
+        tables = _remove_recorded(settings, report)
         if os.geteuid() == 0:  # only root can have installed rules, and only root may read the table
             _remove_tables(tables, report)
         if not settings.rootless:  # a rootless store's cgroups live in its user's delegated subtree
@@ -72,6 +67,22 @@ def reset(settings: Settings) -> ResetReport:
     for directory in (settings.runroot, settings.root):
         _remove_directory(directory, report)
     return report
+
+
+def _remove_recorded(settings: Settings, report: ResetReport) -> set[str]:
+    """The pods and networks the store records; a corrupted database records nothing readable, and
+    resetting is then the way out: what is left on the host is found without it."""
+    engine = Engine(settings)
+    try:
+        engine.db  # noqa: B018 - opened now, so a damaged file is met here
+    except StoreCorrupted as exc:
+        log.warning("%s; its pods and networks cannot be listed, the store's files are removed", exc.message)
+        return set()
+    try:
+        _remove_pods(engine, report)
+        return _remove_networks(engine, report)
+    finally:
+        engine.db.close()
 
 
 def _attempt(report: ResetReport, step, *args) -> bool:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from kubeplay.errors import ManifestError, UserError
 from kubeplay.model.plan import ContainerPlan, MountPlan, PodPlan, VolumeFile, VolumePlan
+from kubeplay.names import store_child
 from kubeplay.pods import mounts
 from kubeplay.pods.paths import PodPaths
 
@@ -44,10 +45,13 @@ _HOSTPATH_CHECKS = {
 }
 
 
-def check_host_path(pod: str, volume: VolumePlan) -> Path:
+def check_host_path(pod: str, volume: VolumePlan, where: str = "") -> Path:
+    """The host path of a hostPath volume, checked against its type (made for the ...OrCreate
+    types). With no type nothing is made, as in Kubernetes, so the path must exist. `where` is the
+    volume's file:line, for the message."""
     path = Path(volume.host_path)
     kind = volume.host_path_type
-    what = f'pod "{pod}": volume "{volume.name}": hostPath {path}'
+    what = f'{where}pod "{pod}": volume "{volume.name}": hostPath {path}'
     if kind == "DirectoryOrCreate":
         path.mkdir(parents=True, exist_ok=True, mode=0o755)
         return path
@@ -55,6 +59,11 @@ def check_host_path(pod: str, volume: VolumePlan) -> Path:
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             path.touch(mode=0o644)
+        return path
+    if not kind:
+        if not os.path.lexists(path):
+            raise UserError(f"{what} does not exist",
+                            hint="create it, or give the volume type DirectoryOrCreate or FileOrCreate")
         return path
     if kind in _HOSTPATH_CHECKS:
         test, noun = _HOSTPATH_CHECKS[kind]
@@ -72,8 +81,9 @@ def check_host_paths(pods: list[PodPlan]) -> None:
     """Refuse a play whose hostPath volumes cannot be used, before anything is created."""
     for pod in pods:
         for volume in pod.volumes:
-            if volume.kind == "hostPath" and volume.host_path_type in _HOSTPATH_CHECKS:
-                check_host_path(pod.name, volume)
+            if volume.kind == "hostPath" and (volume.host_path_type in _HOSTPATH_CHECKS or not volume.host_path_type):
+                where = f"{pod.source.file}:{volume.line}: " if pod.source.file and volume.line else ""
+                check_host_path(pod.name, volume, where)
 
 
 def write_files(directory: Path, files: tuple[VolumeFile, ...], default_mode: int | None, what: str,
@@ -92,7 +102,7 @@ def write_files(directory: Path, files: tuple[VolumeFile, ...], default_mode: in
 
 
 def claim_path(root: Path, claim: str) -> Path:
-    return root / "volumes" / claim / "_data"
+    return store_child(root / "volumes", claim, "volume") / "_data"
 
 
 def prepare_volumes(pod: PodPlan, paths: PodPaths, volume_root: Path,
@@ -108,7 +118,7 @@ def prepare_volumes(pod: PodPlan, paths: PodPaths, volume_root: Path,
     os.chmod(paths.volumes_dir, 0o700)
     for volume in pod.volumes:
         what = f'pod "{pod.name}": volume "{volume.name}"'
-        local = paths.volumes_dir / volume.name
+        local = store_child(paths.volumes_dir, volume.name, "volume")
         if volume.kind == "hostPath":
             sources[volume.name] = check_host_path(pod.name, volume)
         elif volume.kind == "emptyDir":

@@ -6,7 +6,7 @@ from _thread import RLock  # what threading.RLock is, without importing threadin
 from pathlib import Path
 
 from kubeplay.defaults import DATABASE_NAME
-from kubeplay.errors import StoreError
+from kubeplay.errors import StoreCorrupted, StoreError
 from kubeplay.store.schema import MIGRATIONS
 from kubeplay.store.sqlite import sqlite3
 
@@ -30,7 +30,7 @@ class Database:
             path.chmod(0o600)  # Secrets live in plans
             self._migrate()
         except sqlite3.Error as exc:
-            raise StoreError(f"state database {path}: {exc}", hint="check permissions and free space") from exc
+            raise store_error(path, exc, hint="check the permissions of that file and its directory") from exc
 
     def _migrate(self) -> None:
         # the common case, a current schema, is read without BEGIN IMMEDIATE: a read-only command
@@ -62,7 +62,7 @@ class Database:
             with self._lock:
                 return self.conn.execute(sql, params).fetchall()
         except sqlite3.Error as exc:
-            raise StoreError(f"state database {self.path}: {exc}") from exc
+            raise store_error(self.path, exc) from exc
 
     def close(self) -> None:
         self.conn.close()
@@ -99,7 +99,25 @@ class Transaction:
         return False
 
     def _failed(self, exc: sqlite3.Error) -> StoreError:
-        return StoreError(f"state database {self.db.path}: {exc}", hint="retry; if it persists, check the disk")
+        return store_error(self.db.path, exc, hint="retry; if it persists, check the disk")
+
+
+# how SQLite words a database file that is not one, or is damaged (SQLITE_NOTADB, SQLITE_CORRUPT)
+_CORRUPT_WORDS = ("file is not a database", "malformed", "corrupt")
+
+
+def store_error(path: Path, exc: sqlite3.Error, hint: str | None = None) -> StoreError:
+    """A database error in words that say what is wrong: a damaged file, a full disk, or else
+    SQLite's own message with `hint`."""
+    text = str(exc)
+    if any(words in text for words in _CORRUPT_WORDS):
+        return StoreCorrupted(f"state database {path} is corrupted ({text})",
+                          hint=f"restore {path} from a backup, or `kubeplay system reset` to start over "
+                               "(it forgets every pod, image and volume of this store)")
+    if "disk is full" in text or getattr(exc, "sqlite_errorname", "") == "SQLITE_FULL":
+        return StoreError(f"no space left on device: state database {path} ({text})",
+                          hint=f"free space on the filesystem of {path.parent} and retry")
+    return StoreError(f"state database {path}: {text}", hint=hint)
 
 
 def open_database(root: Path) -> Database:

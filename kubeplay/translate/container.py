@@ -10,6 +10,7 @@ from typing import Any
 from kubeplay.model.plan import ContainerPlan, MountPlan, PortMapping, SecurityPlan
 from kubeplay.translate.context import PodContext
 from kubeplay.translate.env import container_env
+from kubeplay.translate.execsize import POINTER, ExecBudget, string_bytes, too_long
 from kubeplay.translate.expansion import expand
 from kubeplay.translate.positions import line_of
 from kubeplay.translate.probes import hook_plan, probe_plan
@@ -30,10 +31,11 @@ def default_pull_policy(image: str) -> str:
 def to_plan(raw: Any, ctx: PodContext, pod_security: SecurityPlan, containers: list, path: str,
             init: bool = False) -> ContainerPlan:
     image = raw.get("image") or ""
-    env = container_env(ctx, raw, containers, path)
-    known = {var.name: var.value for var in env if var.field_path is None}
-    command = raw.get("command")
-    args = raw.get("args")
+    environment = container_env(ctx, raw, containers, path)
+    env = tuple(environment.vars.values())
+    known = environment.known
+    command = _arguments(ctx, raw, "command", path, known, environment.budget)
+    args = _arguments(ctx, raw, "args", path, known, environment.budget)
     lifecycle = raw.get("lifecycle") or {}
     restart_policy = raw.get("restartPolicy")
     if restart_policy is not None and not (init and restart_policy == "Always"):
@@ -43,8 +45,8 @@ def to_plan(raw: Any, ctx: PodContext, pod_security: SecurityPlan, containers: l
         name=raw.get("name"),
         image=image,
         image_pull_policy=raw.get("imagePullPolicy") or default_pull_policy(image),
-        command=tuple(expand(part, known) for part in command) if command is not None else None,
-        args=tuple(expand(part, known) for part in args) if args is not None else None,
+        command=command,
+        args=args,
         env=env,
         working_dir=raw.get("workingDir") or "",
         ports=_ports(ctx, raw, path),
@@ -61,6 +63,29 @@ def to_plan(raw: Any, ctx: PodContext, pod_security: SecurityPlan, containers: l
         restart_policy=restart_policy,
         stop_signal=lifecycle.get("stopSignal") or "",
     )
+
+
+def _arguments(ctx: PodContext, raw: Any, field: str, path: str, known: dict[str, str],
+               budget: ExecBudget) -> tuple[str, ...] | None:
+    """command or args with $(VAR) expanded, each within what execve accepts, and all of them with
+    the environment (the image's own entrypoint is not counted: it is not known here)."""
+    parts = raw.get(field)
+    if parts is None:
+        return None
+    expanded = []
+    size = 0
+    for index, part in enumerate(parts):
+        text = expand(part, known)
+        if problem := too_long(text):
+            ctx.error(line_of(parts, index) or line_of(raw, field), f"{path}.{field}[{index}]", problem)
+            return ()
+        size += string_bytes(text) + POINTER
+        expanded.append(text)
+    budget.set(f"\0{field}", size - POINTER)  # "\0": no variable has this name
+    if budget.exhausted():
+        ctx.error(line_of(raw, field), f"{path}.{field}", budget.over(0))
+        return ()
+    return tuple(expanded)
 
 
 def _ports(ctx: PodContext, raw: Any, path: str) -> tuple[PortMapping, ...]:

@@ -14,6 +14,12 @@ from kubeplay.translate.issues import Issues
 from kubeplay.translate.loader import Document
 
 
+# One workload makes at most this many pods (replicas, or a Job's parallelism): a typo of a few
+# zeros must not fill the host. The environment variable of this name raises or lowers it.
+MAX_REPLICAS_ENV = "KUBEPLAY_MAX_REPLICAS"
+DEFAULT_MAX_REPLICAS = 1000
+
+
 @dataclass(frozen=True)
 class TranslateOptions:
     """How manifests are translated."""
@@ -22,6 +28,7 @@ class TranslateOptions:
     network: str = ""
     namespace_default: str = "default"
     node_name: str = ""  # what spec.nodeName reads as when the manifest leaves it out
+    max_replicas: int = DEFAULT_MAX_REPLICAS
 
 
 @dataclass
@@ -34,6 +41,8 @@ class TranslateResult:
     secrets: dict[str, dict[str, bytes]] = field(default_factory=dict)
     services: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # workloads that make no pods (replicas: 0, a suspended Job): (kind, name, namespace, why)
+    idle_workloads: list[tuple[str, str, str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import Any
 
 from kubeplay.model.plan import EnvVar
 from kubeplay.translate.context import PodContext
+from kubeplay.translate.execsize import ExecBudget, string_bytes, too_long
 from kubeplay.translate.expansion import expand
 from kubeplay.translate.positions import line_of, plain
 from kubeplay.translate.quantity import QuantityError, parse_quantity
@@ -73,21 +74,52 @@ def valid_env_name(name: str) -> bool:
     return bool(name) and "=" not in name and all(" " <= ch <= "~" for ch in name)
 
 
-def container_env(ctx: PodContext, container: Any, containers: list, path: str) -> tuple[EnvVar, ...]:
+class Environment:
+    """A container's variables as they are defined: in order, each name once, with the values known
+    so far (for $(VAR), kept along rather than rebuilt per entry) and what they cost execve."""
+
+    def __init__(self, ctx: PodContext) -> None:
+        self.ctx = ctx
+        self.vars: dict[str, EnvVar] = {}
+        self.known: dict[str, str] = {}
+        self.budget = ExecBudget()
+
+    def define(self, var: EnvVar, line: int, path: str) -> bool:
+        """Add `var`, last in order, replacing an earlier one of its name; False when it cannot
+        be passed to a process at all (the error is reported) or the environment is already full."""
+        text = f"{var.name}={var.value}"
+        if problem := too_long(text):
+            self.ctx.error(line, path, f"variable {var.name}: {problem}")
+            return False
+        self.vars.pop(var.name, None)
+        self.vars[var.name] = var
+        self.budget.set(var.name, string_bytes(text))
+        if var.field_path is None:
+            self.known[var.name] = var.value
+        else:
+            self.known.pop(var.name, None)  # resolved when the pod runs: $(VAR) of it stays as written
+        if self.budget.exhausted():
+            self.ctx.error(line, path, self.budget.over(0))
+            return False
+        return True
+
+
+def container_env(ctx: PodContext, container: Any, containers: list, path: str) -> Environment:
     """The container's variables in order, each name once (the last definition wins)."""
-    env: dict[str, EnvVar] = {}
-    _add_env_from(ctx, container, path, env)
+    env = Environment(ctx)
+    if not _add_env_from(ctx, container, path, env):
+        return env
     entries = container.get("env") or []
     for index, entry in enumerate(entries):
         item_path = f"{path}.env[{index}]"
-        var = _env_entry(ctx, entry, container, containers, item_path, line_of(entries, index), env)
-        if var is not None:
-            env.pop(var.name, None)
-            env[var.name] = var
-    return tuple(env.values())
+        line = line_of(entries, index)
+        var = _env_entry(ctx, entry, container, containers, item_path, line, env.known)
+        if var is not None and not env.define(var, line, item_path):
+            break  # reported; what follows is not worth the work
+    return env
 
 
-def _add_env_from(ctx: PodContext, container: Any, path: str, env: dict[str, EnvVar]) -> None:
+def _add_env_from(ctx: PodContext, container: Any, path: str, env: Environment) -> bool:
     sources = container.get("envFrom") or []
     for index, source in enumerate(sources):
         item_path = f"{path}.envFrom[{index}]"
@@ -111,16 +143,17 @@ def _add_env_from(ctx: PodContext, container: Any, path: str, env: dict[str, Env
                              f'skipped key "{key}" of {kind} "{name}": "{var_name}" is not a valid '
                              "environment variable name")
                     continue
-                env.pop(var_name, None)
-                env[var_name] = EnvVar(name=var_name, value=value, source=origin)
+                if not env.define(EnvVar(name=var_name, value=value, source=origin), line_of(sources, index),
+                                  item_path):
+                    return False
+    return True
 
 
 def _env_entry(ctx: PodContext, entry: Any, container: Any, containers: list, path: str, line: int,
-               env: dict[str, EnvVar]) -> EnvVar | None:
+               known: dict[str, str]) -> EnvVar | None:
     name = entry.get("name") or ""
     value_from = entry.get("valueFrom")
     if value_from is None:
-        known = {var.name: var.value for var in env.values() if var.field_path is None}
         return EnvVar(name=name, value=expand(entry.get("value") or "", known))
     source = plain(value_from)
     where = f"pod {ctx.pod_name}, container {container.get('name')}, variable {name}"

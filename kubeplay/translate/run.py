@@ -44,7 +44,10 @@ def translate(documents: list[Document], options: TranslateOptions | None = None
                      rng=rng or random.Random())
     for doc in wanted:
         if doc.kind in POD_BEARING:
-            result.pods.extend(pods_of(doc, run))
+            pods = pods_of(doc, run)
+            result.pods.extend(pods)
+            if not pods and doc.kind != "Pod":
+                result.idle_workloads.append(_idle(doc, options))
         elif doc.kind == "PersistentVolumeClaim":
             result.claims.append(_claim(doc, options))
         elif doc.kind == "Service":
@@ -58,6 +61,18 @@ def translate(documents: list[Document], options: TranslateOptions | None = None
 
 def _namespace(doc: Document, options: TranslateOptions) -> str:
     return (doc.body.get("metadata") or {}).get("namespace") or options.namespace_default
+
+
+def _idle(doc: Document, options: TranslateOptions) -> tuple[str, str, str, str]:
+    spec = dict.get(doc.body, "spec") or {}
+    if doc.kind == "Job":
+        why = "suspended" if dict.get(spec, "suspend") else "parallelism: 0"
+        if dict.get(spec, "completions") == 0:
+            why = "completions: 0"
+    else:
+        why = "replicas: 0"
+    name = dict.get(dict.get(doc.body, "metadata") or {}, "name") or ""
+    return doc.kind, name, _namespace(doc, options), why
 
 
 def _claim(doc: Document, options: TranslateOptions) -> ClaimPlan:

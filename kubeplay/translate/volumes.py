@@ -36,7 +36,16 @@ def unsafe_relative_path(path: str) -> str:
         return "must be a relative path"
     if ".." in path.split("/"):
         return 'must not contain ".."'
+    if "\0" in path:
+        return "must not hold a NUL character"
     return ""
+
+
+def unsafe_file_path(path: str) -> str:
+    """Why `path` cannot name a file inside its volume, or "" when it can (an item's path)."""
+    if path in ("", ".") or path.endswith("/"):
+        return "must name a file"
+    return unsafe_relative_path(path)
 
 
 def _volume(ctx: PodContext, volume: Any, containers: list, path: str, line: int) -> VolumePlan | None:
@@ -51,7 +60,7 @@ def _volume(ctx: PodContext, volume: Any, containers: list, path: str, line: int
         ctx.error(line_of(volume, kind), f"{path}.{kind}",
                   f"kubeplay cannot provide {kind} volumes; use hostPath, emptyDir or persistentVolumeClaim")
         return None
-    base = {"name": name, "kind": kind, "raw": plain(source)}
+    base = {"name": name, "kind": kind, "raw": plain(source), "line": line_of(volume, kind) or line}
     where = f"{path}.{kind}"
     if kind == "hostPath":
         host_path = posixpath.normpath(posixpath.join(ctx.doc.base_dir or "/", source.get("path") or ""))
@@ -98,7 +107,7 @@ def _object_files(ctx: PodContext, kind: str, name: str, source: Any, optional: 
     for index, item in enumerate(items):
         item_path, line = f"{path}.items[{index}]", line_of(items, index)
         key, relative = item.get("key") or "", item.get("path") or ""
-        if problem := unsafe_relative_path(relative):
+        if problem := unsafe_file_path(relative):
             ctx.error(line_of(item, "path") or line, f"{item_path}.path", f'"{relative}" {problem}')
             continue
         if key not in found.binary:
@@ -116,7 +125,7 @@ def _downward_files(ctx: PodContext, source: Any, containers: list, path: str) -
     for index, item in enumerate(items):
         item_path, line = f"{path}.items[{index}]", line_of(items, index)
         relative = item.get("path") or ""
-        if problem := unsafe_relative_path(relative):
+        if problem := unsafe_file_path(relative):
             ctx.error(line_of(item, "path") or line, f"{item_path}.path", f'"{relative}" {problem}')
             continue
         file = _downward_file(ctx, item, relative, containers, item_path, line)

@@ -15,7 +15,7 @@ from typing import Any
 from kubeplay.defaults import node_name
 from kubeplay.model.ids import random_uid
 from kubeplay.model.plan import OwnerPlan, PodPlan
-from kubeplay.translate.context import DataSource, PodContext, TranslateOptions
+from kubeplay.translate.context import MAX_REPLICAS_ENV, DataSource, PodContext, TranslateOptions
 from kubeplay.translate.issues import Issues
 from kubeplay.translate.loader import Document
 from kubeplay.translate.pod import pod_plan
@@ -24,6 +24,7 @@ from kubeplay.translate.positions import line_of, snapshot
 SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 JOB_OPTIONS = ("completions", "parallelism", "backoffLimit", "activeDeadlineSeconds")
 POD_BEARING = ("Pod", "Deployment", "ReplicaSet", "DaemonSet", "Job")
+GENERATED_BASE_MAX = 58
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,12 @@ class RunObjects:
 
 def random_suffix(rng: random.Random, length: int = 5) -> str:
     return "".join(rng.choice(SAFE_ALPHABET) for _ in range(length))
+
+
+def generated_name(base: str, rng: random.Random) -> str:
+    """`<base>-<suffix>` as the API server's generateName makes it: "<base>-" cut to 58 characters
+    first, so a generated pod name has at most 63 whatever the workload's name."""
+    return f"{base}-"[:GENERATED_BASE_MAX] + random_suffix(rng)
 
 
 def template_hash(template: Any) -> str:
@@ -72,14 +79,19 @@ def pods_of(doc: Document, run: RunObjects) -> list[PodPlan]:
     if doc.kind in ("Deployment", "ReplicaSet"):
         replicas = spec.get("replicas")
         replicas = 1 if replicas is None else replicas
+        if not _within_limit(doc, spec, "replicas", replicas, run):
+            return []
     if doc.kind == "Deployment":
         hash_text = template_hash(template)
         extra = {"pod-template-hash": hash_text}
     prefix = f"{name}-{hash_text}" if hash_text else name
     owner = OwnerPlan(kind=doc.kind, name=name, replicas=replicas, template_hash=hash_text, raw=raw,
                       **_workload_metadata(body))
-    return [_pod(doc, run, "spec.template.spec", f"{prefix}-{random_suffix(run.rng)}", metadata, pod_spec,
-                 extra, owner) for _ in range(replicas)]
+    # with replicas: 0 the template is still translated once, so its problems are found now, not
+    # when it is scaled up, and none of its fields reads as ignored
+    plans = [_pod(doc, run, "spec.template.spec", generated_name(prefix, run.rng), metadata, pod_spec,
+                  extra, owner) for _ in range(max(replicas, 1))]
+    return plans[:replicas]
 
 
 def _job(doc: Document, run: RunObjects, name: str, spec: Any, metadata: Any, pod_spec: Any,
@@ -99,12 +111,26 @@ def _job(doc: Document, run: RunObjects, name: str, spec: Any, metadata: Any, po
     parallelism = 1 if options["parallelism"] is None else options["parallelism"]
     completions = options["completions"]
     count = min(parallelism, completions) if completions is not None else parallelism
+    if not _within_limit(doc, spec, "parallelism" if count == parallelism else "completions", count, run):
+        return []
     job_uid = random_uid()
     extra = {"job-name": name, "batch.kubernetes.io/job-name": name,
              "controller-uid": job_uid, "batch.kubernetes.io/controller-uid": job_uid}
     owner = OwnerPlan(kind="Job", name=name, replicas=count, raw=raw, **_workload_metadata(doc.body))
-    return [_pod(doc, run, "spec.template.spec", f"{name}-{random_suffix(run.rng)}", metadata, pod_spec,
-                 extra, owner) for _ in range(count)]
+    plans = [_pod(doc, run, "spec.template.spec", generated_name(name, run.rng), metadata, pod_spec,
+                  extra, owner) for _ in range(max(count, 1))]
+    return plans[:count]  # as for replicas: 0, the template is checked all the same
+
+
+def _within_limit(doc: Document, spec: Any, field: str, count: int, run: RunObjects) -> bool:
+    """Whether `count` pods are at most what one play may make (TranslateOptions.max_replicas)."""
+    limit = run.options.max_replicas
+    if count <= limit:
+        return True
+    run.issues.error(doc.file, line_of(spec, field) or doc.line, f"spec.{field}",
+                     f"{count} pods: kubeplay makes at most {limit} pods of one workload "
+                     f"(raise it with {MAX_REPLICAS_ENV})")
+    return False
 
 
 def _workload_metadata(body: Any) -> dict[str, dict[str, str]]:

@@ -34,6 +34,7 @@ def comparable(plan: PodPlan) -> dict:
     data = to_dict(dataclasses.replace(plan, uid="", source=dataclasses.replace(plan.source, file="", document=0)))
     data["labels"] = {k: v for k, v in data["labels"].items() if k not in GENERATED_LABELS}
     for volume in data["volumes"]:
+        volume["line"] = 0  # where it stood in its manifest, as source
         if volume["kind"] == "hostPath" and volume["raw"]:
             volume["raw"]["path"] = volume["host_path"]  # a relative path comes back resolved
     if plan.owner:

@@ -13,7 +13,7 @@ OBJECTS = """\
 apiVersion: v1
 kind: ConfigMap
 metadata: {name: cfg}
-data: {color: blue, "bad=key": x, size: "3"}
+data: {color: blue, size: "3"}
 ---
 apiVersion: v1
 kind: Secret
@@ -68,7 +68,7 @@ def test_command_and_args_expand_against_the_whole_environment():
   args: ["$(COLOR)"]
   env: [{name: A, value: one}]
   envFrom: [{configMapRef: {name: cfg}, prefix: ""}]
-""") + OBJECTS.replace('"bad=key": x, ', "").replace("color", "COLOR"))
+""") + OBJECTS.replace("color", "COLOR"))
     container = result.pods[0].containers[0]
     assert container.command == ("echo", "one", "$(A)", "$(NOPE)")
     assert container.args == ("blue",)
@@ -157,7 +157,7 @@ def test_resource_field_refs_use_divisor_and_round_up():
     assert env["REQ_MEM"].value == str(100 * 2**20)  # a request defaults to the limit
 
 
-def test_env_from_with_prefix_skips_invalid_names_with_a_warning():
+def test_env_from_with_prefix_and_optional_sources():
     result = run(pod_yaml("""\
 - name: app
   image: busybox
@@ -172,9 +172,19 @@ def test_env_from_with_prefix_skips_invalid_names_with_a_warning():
     assert env["CFG_size"].value == "3"
     assert env["CFG_color"].value == "red"  # env wins over envFrom
     assert env["token"].value == "token" and env["user"].value == "admin"
-    assert "CFG_bad=key" not in env
     assert env["CFG_size"].source == {"envFrom": {"prefix": "CFG_", "configMapRef": {"name": "cfg"}}}
-    assert any('skipped key "bad=key"' in warning for warning in result.warnings)
+
+
+def test_env_from_skips_names_a_prefix_makes_invalid_with_a_warning():
+    result = run(pod_yaml("- name: app\n  image: busybox\n  envFrom: [{prefix: 'X=', configMapRef: {name: cfg}}]\n")
+                 + OBJECTS)
+    assert result.pods[0].containers[0].env == ()
+    assert any('skipped key "color"' in warning for warning in result.warnings)
+
+
+def test_a_config_map_key_that_is_no_file_name_is_refused_with_its_line():
+    with pytest.raises(ManifestError, match='app.yaml:13: data: key "bad=key" may hold only'):
+        run(pod_yaml("- name: app\n  image: busybox\n") + OBJECTS.replace("color: blue", '"bad=key": x'))
 
 
 def test_missing_env_from_source_is_an_error():
