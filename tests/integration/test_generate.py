@@ -4,6 +4,7 @@ pods (their stored plans), and generating again gives the same bytes. Plus gener
 from __future__ import annotations
 
 import json
+import socket
 
 import pytest
 import yaml
@@ -17,9 +18,16 @@ from tests.unit.generate_support import CORPUS, comparable
 pytestmark = pytest.mark.root
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def local_images(path, target) -> None:
-    """The manifest with every image replaced by the test busybox, which is here already, and a short
-    grace period; the round trip does not depend on either."""
+    """The manifest with every image replaced by the test busybox, which is here already, a short
+    grace period, and each hostPort a free one (`make demo`'s pod may hold the corpus's 18080); the
+    round trip depends on none of them."""
     documents = [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
     for doc in documents:
         spec = doc.get("spec") or {}
@@ -30,6 +38,9 @@ def local_images(path, target) -> None:
         for container in (pod_spec.get("containers") or []) + (pod_spec.get("initContainers") or []):
             container["image"] = BUSYBOX
             container["imagePullPolicy"] = "IfNotPresent"
+            for port in container.get("ports") or []:
+                if "hostPort" in port:
+                    port["hostPort"] = free_port()
     target.write_text(yaml.safe_dump_all(documents, sort_keys=False))
 
 
