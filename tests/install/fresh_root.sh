@@ -58,9 +58,8 @@ copy_host_network_settings() {
   for file in /etc/apt/apt.conf.d/*; do
     grep -qs 'Acquire' "$file" && cp "$file" "$root/etc/apt/apt.conf.d/"
   done
-  if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
-    cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
-  fi
+  # (with subdirectories: update-ca-certificates reads them too)
+  cp -r /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/" 2>/dev/null || true
 }
 
 # Runs as PID 1 of the new PID namespace, in a private mount namespace. The root is entered with
