@@ -81,6 +81,10 @@ def play_files(settings: Settings, files: tuple[str, ...], *, strict: bool = Fal
         from kubeplay.pods.jobs import start_deadline_timers
 
         start_deadline_timers(engine, result.pods)
+    if start:
+        from kubeplay.controllers.launch import start_monitors
+
+        start_monitors(engine, started)
     if fmt == "json":
         from kubeplay.cli.render import echo_json
 
