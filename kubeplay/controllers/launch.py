@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 START_TIMEOUT = 10.0
 HOOK_TIMEOUT = 3600  # seconds a postStart hook may run; the kubelet sets no bound, a hung hook is a bug
-PROBE_KINDS = (("liveness", "liveness_probe"), ("readiness", "readiness_probe"), ("startup", "startup_probe"))
 
 
 def watched_containers(plan: PodPlan) -> list[ContainerPlan]:
@@ -43,8 +42,9 @@ def _probes(container: ContainerPlan) -> dict[str, dict]:
     from kubeplay.model.serial import to_dict
 
     found = {}
-    for kind, attribute in PROBE_KINDS:
-        probe = getattr(container, attribute)
+    probes = (("liveness", container.liveness_probe), ("readiness", container.readiness_probe),
+              ("startup", container.startup_probe))
+    for kind, probe in probes:
         if probe is None or probe.action.kind == "grpc":  # refused at play, with a warning
             continue
         found[kind] = {"initial_delay": probe.initial_delay_seconds, "period": probe.period_seconds,

@@ -115,6 +115,9 @@ def start(engine: Engine, container_id: str, pid: int) -> None:
         exit_code=None, finished_at=None, boot_id=session_id(engine.settings), reason="",
         ready=False, ready_changed_at=now,  # a new instance is ready once its probes say so
     )
+    from kubeplay.store.events import EventStore
+
+    EventStore(engine.db).add_for_container(container_id, "Normal", "Started", "Started container {container}", now)
     return pid
 
 

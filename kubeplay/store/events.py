@@ -36,6 +36,15 @@ class EventStore:
                          "(SELECT last_at FROM events WHERE pod_name=? ORDER BY last_at DESC LIMIT 1 OFFSET ?)",
                          (pod, pod, KEEP_PER_POD))
 
+    def add_for_container(self, container_id: str, type: str, reason: str, message: str,
+                          at: float | None = None) -> None:
+        """An event of a member or sidecar known by id (the infra has none); "{container}" in
+        `message` is replaced by its name."""
+        rows = self.db.query("SELECT pod_name, name FROM containers WHERE id=? AND role != 'infra'", (container_id,))
+        if rows:
+            name = rows[0]["name"]
+            self.add(rows[0]["pod_name"], name, type, reason, message.replace("{container}", name), at)
+
     def list(self, pod: str | None = None, limit: int | None = None) -> list[EventRecord]:
         """Events oldest first (of one pod, or of all); with `limit`, only the newest that many."""
         where = "WHERE pod_name=? " if pod is not None else ""
