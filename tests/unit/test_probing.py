@@ -119,3 +119,22 @@ def test_results_for_an_instance_that_ended_are_dropped():
     probe.begin(0.0)
     container.instance_ended()
     assert container.probe_finished(probe, False, "gone") == [] and not probe.busy
+
+
+def test_the_monitor_process_imports_only_what_the_interpreter_has_built_in():
+    """It lives as long as its pod: every module it loads is memory for that long. Its children
+    import the rest (kubeplay.controllers.tasks)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    # the names are taken before json, the probe's own import, is loaded
+    probe = "import sys, kubeplay.controllers.monitor; n = sorted(sys.modules); import json; print(json.dumps(n))"
+    done = subprocess.run([sys.executable, "-S", "-c", probe], capture_output=True, text=True, timeout=60,
+                          env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"}, check=True)
+    loaded = set(json.loads(done.stdout))
+    heavy = {"click", "kubernetes", "pydantic", "yaml", "sqlite3", "enum", "dataclasses", "pathlib", "subprocess",
+             "signal", "kubeplay.controllers.tasks", "kubeplay.pods", "kubeplay.store", "kubeplay.config"}
+    assert loaded & heavy == set()
