@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import report, rows_images, rows_pods
+from bench import report, rows_images, rows_pods, rows_probes
 from bench.context import Bench
 from bench.engines import BenchError, Kubeplay, Podman
 from bench.hoststate import (
@@ -67,6 +67,8 @@ def _steps(bench: Bench, quick: bool) -> list[tuple[str, Callable[[], None]]]:
         ("play to HTTP 200", lambda: rows_pods.play_to_http(bench, few)),
         ("generate", lambda: rows_pods.generate(bench, 3 * few)),  # ~50 ms a round: more rounds are cheap
         ("cold pull", lambda: rows_images.cold_pull(bench, 2 if quick else 3)),
+        ("probes: monitor memory", lambda: rows_probes.monitor_memory(bench, 10)),
+        ("probes: readiness latency", lambda: rows_probes.readiness_latency(bench, 4 if quick else 10)),
     ]
 
 

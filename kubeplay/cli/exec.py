@@ -19,8 +19,11 @@ from kubeplay.config import Settings
 def exec_(settings: Settings, pod: str, command: tuple[str, ...], container: str | None,
           interactive: bool, tty: bool) -> None:
     """Run COMMAND in a running container of POD; exits with COMMAND's exit code (use -- before it)."""
+    from kubeplay.controllers.launch import ensure_monitors
     from kubeplay.pods.engine import Engine
     from kubeplay.pods.execute import exec_in_pod
 
-    code = exec_in_pod(Engine(settings), pod, list(command), container=container, interactive=interactive, tty=tty)
+    engine = Engine(settings)
+    ensure_monitors(engine, [pod])  # a probe monitor found dead is started again
+    code = exec_in_pod(engine, pod, list(command), container=container, interactive=interactive, tty=tty)
     sys.exit(code)

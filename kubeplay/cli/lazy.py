@@ -30,6 +30,8 @@ COMMANDS = {
     "logs": "kubeplay.cli.logs:logs",
     "exec": "kubeplay.cli.exec:exec_",
     "jobs": "kubeplay.cli.jobs:jobs",
+    "wait": "kubeplay.cli.wait:wait",
+    "events": "kubeplay.cli.events:events",
     "volume": "kubeplay.cli.volume:volume",
     # called back by conmon when a container exits; not for users
     "container-exited": "kubeplay.cli.internal:container_exited",

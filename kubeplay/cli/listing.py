@@ -20,11 +20,11 @@ def member_containers(pod):
 
 
 def _ready(pod) -> str:
-    from kubeplay.model.record import ContainerStatus
+    """Ready members (a container without a readiness probe is ready when it runs) of all members."""
+    from kubeplay.controllers.readiness import ready_count
 
-    members = member_containers(pod)
-    running = sum(1 for c in members if c.status is ContainerStatus.RUNNING)
-    return f"{running}/{len(members)}"
+    ready, total = ready_count(pod)
+    return f"{ready}/{total}"
 
 
 def pod_summary(pod) -> dict:
@@ -47,4 +47,19 @@ def list_pods(settings: Settings, fmt: str = "table") -> None:
     """NAME READY STATUS RESTARTS AGE, as kubectl shows them (or the same as JSON)."""
     from kubeplay.pods.engine import Engine
 
-    show_pod_summaries([pod_summary(pod) for pod in _overviews(Engine(settings))], fmt)
+    engine = Engine(settings)
+    overviews = _overviews(engine)
+    show_pod_summaries([pod_summary(pod) for pod in overviews], fmt)
+    warn_unmonitored(settings, overviews)
+
+
+def warn_unmonitored(settings: Settings, pods) -> None:
+    """Say which pods' probes are not being run: their monitor died (it is started again by the
+    next command on the pod: `pod inspect`, `logs`, `exec`, `wait`, `events`)."""
+    from kubeplay.controllers.launch import monitor_state
+    from kubeplay.cli.render import echo
+
+    for pod in pods:
+        if monitor_state(settings, pod) == "not running":
+            echo(f"warning: pod {pod.name}: its probes are not being run (its monitor is not running); "
+                 f"`kubeplay pod inspect {pod.name}` starts it again", err=True)

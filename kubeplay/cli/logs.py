@@ -18,7 +18,10 @@ from kubeplay.config import Settings
 def logs(settings: Settings, pod: str, container: str | None, follow: bool, tail: int | None,
          timestamps: bool, previous: bool) -> None:
     """Print a container's logs."""
+    from kubeplay.controllers.launch import ensure_monitors
     from kubeplay.pods.engine import Engine
     from kubeplay.pods.logs import show_logs
 
-    show_logs(Engine(settings), pod, container, follow=follow, tail=tail, timestamps=timestamps, previous=previous)
+    engine = Engine(settings)
+    ensure_monitors(engine, [pod])  # a probe monitor found dead is started again
+    show_logs(engine, pod, container, follow=follow, tail=tail, timestamps=timestamps, previous=previous)

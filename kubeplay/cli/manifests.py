@@ -61,7 +61,8 @@ def _with_warnings(result: Translated) -> Translated:
 def play_files(settings: Settings, files: tuple[str, ...], *, strict: bool = False, network: str = "",
                replace: bool = False, quiet: bool = False, patches: tuple[str, ...] = (),
                configmaps: tuple[str, ...] = (), publish: tuple[str, ...] = (), start: bool = True,
-               dry_run: bool = False, fmt: str = "text") -> None:
+               dry_run: bool = False, fmt: str = "text", wait: float | None = None) -> None:
+    """`wait`: seconds to wait for the pods to be ready once played (None: return at once)."""
     if dry_run:
         result = _with_warnings(translate_files(files, strict, network, patches, configmaps, publish))
         from kubeplay.cli.render import echo_json
@@ -97,6 +98,10 @@ def play_files(settings: Settings, files: tuple[str, ...], *, strict: bool = Fal
         from kubeplay.pods.jobs import start_deadline_timers
 
         start_deadline_timers(engine, result.pods)
+    if start:
+        from kubeplay.controllers.launch import start_monitors
+
+        start_monitors(engine, started)
     if fmt == "json":
         from kubeplay.cli.render import echo_json
 
@@ -108,6 +113,10 @@ def play_files(settings: Settings, files: tuple[str, ...], *, strict: bool = Fal
         _tell_idle(result)
         if not result.pods:
             echo("no pods in these manifests", err=True)
+    if start and wait is not None:
+        from kubeplay.controllers.wait import wait_for
+
+        wait_for(engine, started, "ready", wait)
 
 
 def _tell_idle(result: Translated) -> None:

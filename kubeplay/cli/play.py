@@ -23,13 +23,21 @@ from kubeplay.config import Settings
 @click.option("--dry-run", is_flag=True, help="Print the pods that would be created, and create nothing.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               help="How to list what was created.")
+@click.option("--wait", "wait", is_flag=True,
+              help="Return once every pod is ready (a Job's: complete); exit 1 naming what is not.")
+@click.option("--timeout", default="5m", show_default=True, help="How long --wait waits: 90s, 5m, 1h.")
 @click.pass_obj
 def play(settings: Settings, files: tuple[str, ...], strict: bool, network: str, replace: bool, quiet: bool,
          patches: tuple[str, ...], configmaps: tuple[str, ...], publish: tuple[str, ...], start: bool,
-         dry_run: bool, fmt: str) -> None:
+         dry_run: bool, fmt: str, wait: bool, timeout: str) -> None:
     """Play Kubernetes YAML: create and start its pods (FILES may be files, directories or -)."""
+    wait_seconds = None
+    if wait:
+        from kubeplay.controllers.wait import parse_duration
+
+        wait_seconds = parse_duration(timeout)  # a bad duration is refused before anything is made
     play_files(settings, files, strict=strict, network=network, replace=replace, quiet=quiet, patches=patches,
-               configmaps=configmaps, publish=publish, start=start, dry_run=dry_run, fmt=fmt)
+               configmaps=configmaps, publish=publish, start=start, dry_run=dry_run, fmt=fmt, wait=wait_seconds)
 
 
 @click.command()

@@ -32,6 +32,8 @@ def pods(settings: Settings, fmt: str) -> None:
 
 
 def container_info(container) -> dict:
+    from kubeplay.controllers.readiness import container_ready
+
     return {
         "name": container.name,
         "id": container.id,
@@ -40,6 +42,7 @@ def container_info(container) -> dict:
         "state": container.status.value,
         "pid": container.pid,
         "exitCode": container.exit_code,
+        "ready": container_ready(container),
         "restartCount": container.restart_count,
         "startedAt": container.started_at,
         "finishedAt": container.finished_at,
@@ -84,18 +87,39 @@ def inspect(settings: Settings, names: tuple[str, ...], fmt: str) -> None:
     """Per-container state, exit code, restart count, pid, start and finish times."""
     from kubeplay.pods.status import reconcile_pod
 
+    from kubeplay.controllers.launch import ensure_monitor, monitor_state
+    from kubeplay.controllers.readiness import pod_conditions
+    from kubeplay.store.events import EventStore
+
     engine = _engine(settings)
     result = []
     for name in names:
         record = reconcile_pod(engine.store, engine.settings, engine.store.get_pod(name))
-        result.append({**pod_summary(record), "reason": record.reason,
-                       "containers": [container_info(c) for c in record.containers]})
+        # a dead monitor is reported as found, and started again
+        monitor = monitor_state(engine.settings, record)
+        if monitor == "not running" and ensure_monitor(engine, record):
+            monitor = "not running (started again)"
+        events = EventStore(engine.db).list(name, limit=INSPECT_EVENTS)
+        result.append({**pod_summary(record), "reason": record.reason, "probeMonitor": monitor,
+                       "conditions": pod_conditions(record),
+                       "containers": [container_info(c) for c in record.containers],
+                       "events": [event_info(e) for e in events]})
     if fmt == "yaml":
         import yaml
 
         click.echo(yaml.safe_dump(result, sort_keys=False))
     else:
         echo_json(result)
+
+
+INSPECT_EVENTS = 10  # the newest events of a pod that `pod inspect` shows; `kubeplay events` lists all
+
+
+def event_info(event) -> dict:
+    from kubeplay.controllers.readiness import timestamp
+
+    return {"type": event.type, "reason": event.reason, "container": event.container, "message": event.message,
+            "count": event.count, "firstTimestamp": timestamp(event.first_at), "lastTimestamp": timestamp(event.last_at)}
 
 
 @pod.command("stop")
@@ -117,11 +141,13 @@ def stop(settings: Settings, names: tuple[str, ...], grace: int | None) -> None:
 @click.pass_obj
 def start(settings: Settings, names: tuple[str, ...]) -> None:
     """Start stopped pods again from their stored plans."""
+    from kubeplay.controllers.launch import start_monitors
     from kubeplay.pods.lifecycle import start_pod
 
     engine = _engine(settings)
     for name in names:
         start_pod(engine, name)
+        start_monitors(engine, [name])
         click.echo(name)
 
 

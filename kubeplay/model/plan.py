@@ -130,6 +130,7 @@ class ProbePlan:
     timeout_seconds: int = 1
     success_threshold: int = 1
     failure_threshold: int = 3
+    termination_grace_period_seconds: int | None = None  # a liveness or startup kill's own grace
 
 
 @dataclass(frozen=True)

@@ -65,9 +65,13 @@ class ContainerRecord:
     restart_count: int = 0
     started_at: float | None = None
     finished_at: float | None = None
-    ready: bool = False
+    ready: bool = False  # what the probe monitor found; see readiness_gated
     reason: str = ""
     boot_id: str = ""  # the run root's session when pid was recorded: another one means pid is stale
+    # readiness waits for a readiness or startup probe or a postStart hook: without one, a running
+    # container is ready (as in Kubernetes) and `ready` is not consulted
+    readiness_gated: bool = False
+    ready_changed_at: float | None = None
 
 
 @dataclass(frozen=True)

@@ -109,10 +109,15 @@ def create(engine: Engine, container_id: str, name: str, *, tty: bool = False, s
 def start(engine: Engine, container_id: str, pid: int) -> None:
     """Start a created container and record it running."""
     engine.runtime.start(container_id)
+    now = time.time()
     engine.store.set_container_state(
-        container_id, status=ContainerStatus.RUNNING, pid=pid, started_at=time.time(),
+        container_id, status=ContainerStatus.RUNNING, pid=pid, started_at=now,
         exit_code=None, finished_at=None, boot_id=session_id(engine.settings), reason="",
+        ready=False, ready_changed_at=now,  # a new instance is ready once its probes say so
     )
+    from kubeplay.store.events import EventStore
+
+    EventStore(engine.db).add_for_container(container_id, "Normal", "Started", "Started container {container}", now)
     return pid
 
 

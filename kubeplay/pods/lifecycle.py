@@ -37,8 +37,11 @@ def _infra_stops(pod: PodRecord) -> list[containers.StopRequest]:
 
 
 def _stop_all(engine: Engine, pod: PodRecord, grace: int) -> None:
-    """Members and sidecars at once (each gets the full grace period), the infra last."""
-    containers.stop_all(engine, _member_stops(pod, grace))
+    """Members and sidecars at once (each gets the full grace period, less its preStop hook's
+    time), the infra last."""
+    from kubeplay.pods.termination import before_stop
+
+    containers.stop_all(engine, _member_stops(pod, before_stop(engine, pod, grace)))
     containers.stop_all(engine, _infra_stops(pod))
 
 
@@ -84,7 +87,10 @@ def remove_pods_together(engine: Engine, names: list[str], grace: int | None = N
     engine.prepare_for_threads()
     with ThreadPoolExecutor(max_workers=min(REMOVE_WORKERS, len(pods)), thread_name_prefix="kubeplay-rm") as pool:
         pods = [pod for pod in pool.map(lambda pod: _mark_stopped(engine, pod.name), pods) if pod is not None]
-        containers.stop_all(engine, [stop for pod in pods for stop in _member_stops(pod, _grace(pod, grace))])
+        from kubeplay.pods.termination import before_stop_all
+
+        graces = before_stop_all(engine, pods, lambda pod: _grace(pod, grace))
+        containers.stop_all(engine, [stop for pod in pods for stop in _member_stops(pod, graces[pod.name])])
         outcomes = list(pool.map(lambda pod: _remove_stopped(engine, pod), pods))
     leaving = {pod.name for pod in pods}
     for network_name in {network.network_name(pod.plan) for pod in pods} - {"", "none"}:

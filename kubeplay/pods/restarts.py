@@ -66,6 +66,11 @@ def container_exited(engine: Engine, container_id: str) -> None:
     delay = backoff_delay(step)
     engine.store.set_container_state(container_id, backoff_step=step + 1, restart_at=now + delay,
                                      reason="CrashLoopBackOff" if delay else "Restarting")
+    if delay:
+        from kubeplay.store.events import EventStore
+
+        EventStore(engine.db).add(pod.name, record.name, "Warning", "BackOff",
+                                  f"Back-off {delay:g}s restarting failed container {record.name} in pod {pod.name}")
     _spawn_restart(engine, container_id)
 
 

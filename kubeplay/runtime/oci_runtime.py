@@ -174,6 +174,38 @@ class OciRuntime:
         return done.returncode
 
 
+    def exec_output(self, container_id: str, argv: list[str], timeout: float, limit: int = 10240) -> tuple[int, str]:
+        """Run ``argv`` in the container without a terminal, for a probe or a hook: its exit code and
+        the start of its output (stdout and stderr together, at most ``limit`` bytes). A command that
+        outlives ``timeout`` raises ExecTimedOut; the runtime's own failures a classified error."""
+        process = self.exec_process(container_id, argv, tty=False)
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="exec-") as scratch:
+            spec = Path(scratch) / "process.json"
+            spec.write_text(json.dumps(process))
+            log = Path(scratch) / "runtime.log"
+            command = self.exec_argv(container_id, spec, False)
+            command[1:1] = ["--log", self.log_target(log), "--log-format", "json"]
+            try:
+                done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, timeout=timeout)
+            except subprocess.TimeoutExpired as exc:
+                raise ExecTimedOut(f"command {argv!r} timed out after {timeout:g}s",
+                                   hint="raise the probe's timeoutSeconds, or make the command quicker") from exc
+            except OSError as exc:
+                raise RuntimeFailure(f"cannot execute {self.info.path}: {exc.strerror}",
+                                     hint="reinstall the runtime, or pick another with --runtime") from exc
+            errors = log.read_text(errors="replace") if log.exists() else ""
+        if done.returncode != 0 and stderr_messages(_errors_only(errors)):
+            raise classify(_errors_only(errors), FailureContext(self.info.name, "exec", container_id))
+        return done.returncode, done.stdout[:limit].decode(errors="replace")
+
+
+class ExecTimedOut(RuntimeFailure):
+    """A command run by exec_output did not end within its timeout (it was killed)."""
+
+
 def _errors_only(log_text: str) -> str:
     """The error-level lines of a JSON runtime log (warnings do not mean the exec failed)."""
     kept = []

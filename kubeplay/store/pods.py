@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from kubeplay.model.plan import ContainerPlan, PodPlan
 
 _STATE_COLUMNS = ("status", "pid", "exit_code", "restart_count", "started_at", "finished_at", "ready", "reason", "boot_id",
-                  "backoff_step", "restart_at")
+                  "backoff_step", "restart_at", "ready_changed_at")
 
 
 class PodStore:
@@ -157,9 +157,10 @@ class PodStore:
 
         with self.db.transaction() as conn:
             conn.execute(
-                "INSERT INTO containers (id, pod_name, name, role, position, image_id, plan) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO containers (id, pod_name, name, role, position, image_id, plan, readiness_gated) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (container_id, pod_name, name, role.value, position, image_id,
-                 json.dumps(to_dict(plan)) if plan else None),
+                 json.dumps(to_dict(plan)) if plan else None, int(readiness_gated(plan))),
             )
             conn.execute(
                 "INSERT INTO container_state (container_id, status) VALUES (?, ?)",
@@ -242,4 +243,15 @@ def _container_record(row, decode_plan: bool = True) -> ContainerRecord:
         ready=bool(row["ready"]),
         reason=row["reason"],
         boot_id=row["boot_id"],
+        readiness_gated=bool(row["readiness_gated"]),
+        ready_changed_at=row["ready_changed_at"],
     )
+
+
+def readiness_gated(plan: ContainerPlan | None) -> bool:
+    """Whether the container is ready only once the probe monitor says so: it has a readiness or
+    startup probe that kubeplay runs (not grpc), or a postStart hook."""
+    if plan is None:
+        return False
+    probes = [probe for probe in (plan.readiness_probe, plan.startup_probe) if probe is not None]
+    return any(probe.action.kind != "grpc" for probe in probes) or plan.post_start is not None

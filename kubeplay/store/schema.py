@@ -91,4 +91,22 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE container_state ADD COLUMN backoff_step INTEGER NOT NULL DEFAULT 0 CHECK (backoff_step >= 0)",
         "ALTER TABLE container_state ADD COLUMN restart_at REAL",
     ],
+    # 3: readiness as probes find it, and the events of pods (probe failures, kills, hooks, starts).
+    # readiness_gated is config: whether the plan has a readiness or startup probe or a postStart hook.
+    [
+        "ALTER TABLE containers ADD COLUMN readiness_gated INTEGER NOT NULL DEFAULT 0 CHECK (readiness_gated IN (0, 1))",
+        "ALTER TABLE container_state ADD COLUMN ready_changed_at REAL",
+        """CREATE TABLE events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            pod_name TEXT NOT NULL REFERENCES pods(name) ON DELETE CASCADE,
+            container TEXT NOT NULL DEFAULT '',  -- '' for the pod itself
+            type TEXT NOT NULL CHECK (type IN ('Normal', 'Warning')),
+            reason TEXT NOT NULL,
+            message TEXT NOT NULL DEFAULT '',
+            count INTEGER NOT NULL DEFAULT 1 CHECK (count >= 1),  -- the same event repeated, as Kubernetes counts
+            first_at REAL NOT NULL,
+            last_at REAL NOT NULL
+        )""",
+        "CREATE INDEX events_pod ON events(pod_name, last_at)",
+    ],
 ]

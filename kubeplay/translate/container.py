@@ -41,6 +41,12 @@ def to_plan(raw: Any, ctx: PodContext, pod_security: SecurityPlan, containers: l
     if restart_policy is not None and not (init and restart_policy == "Always"):
         ctx.error(line_of(raw, "restartPolicy"), f"{path}.restartPolicy",
                   "only an init container may set restartPolicy, and only to Always (a sidecar)")
+    if init and restart_policy != "Always":
+        for key in ("livenessProbe", "readinessProbe", "startupProbe", "lifecycle"):
+            if dict.get(raw, key) is not None:
+                ctx.error(line_of(raw, key), f"{path}.{key}",
+                          "an init container that runs to completion has no probes or hooks "
+                          "(a sidecar, restartPolicy: Always, may)")
     return ContainerPlan(
         name=raw.get("name"),
         image=image,

@@ -40,7 +40,7 @@ def pod_plan(ctx: PodContext, spec: Any, network: str, owner: OwnerPlan | None =
         host_pid=bool(spec.get("hostPID")),
         host_ipc=bool(spec.get("hostIPC")),
         share_process_namespace=bool(spec.get("shareProcessNamespace")),
-        host_users=spec.get("hostUsers") is not False,
+        host_users=_host_users(ctx, spec),
         host_aliases=_host_aliases(spec),
         dns=_dns(ctx, spec),
         security=security,
@@ -51,6 +51,14 @@ def pod_plan(ctx: PodContext, spec: Any, network: str, owner: OwnerPlan | None =
         source=SourcePlan(file=ctx.doc.file, document=ctx.doc.index),
         network=network,
     )
+
+
+def _host_users(ctx: PodContext, spec: Any) -> bool:
+    shared = spec.get("hostUsers") is not False
+    if not shared:
+        ctx.issues.lenient(ctx.doc.file, line_of(spec, "hostUsers"), f"{ctx.path}.hostUsers",
+                           "kubeplay ignores hostUsers: false: the pod shares the host's user namespace")
+    return shared
 
 
 def _grace(spec: Any) -> int:

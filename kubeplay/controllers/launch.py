@@ -1,0 +1,163 @@
+"""Starting a pod's probe monitor (kubeplay.controllers.monitor), and starting it again when a
+command finds it dead.
+
+A pod gets a monitor when a member or a sidecar has a probe kubeplay runs or a postStart hook;
+a pod with neither has none. The monitor's spec is written to the pod's run directory as
+`marshal` data, which the monitor reads with no import at all.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from kubeplay.errors import HostError
+from kubeplay.model.record import ContainerRole, PodPhase, PodRecord
+from kubeplay.pods.engine import Engine
+from kubeplay.pods.paths import PodPaths
+from kubeplay.pods.termination import MONITOR_MODULE, monitor_pid
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: `pods` lists through here
+if TYPE_CHECKING:
+    from kubeplay.model.plan import ContainerPlan, PodPlan
+
+START_TIMEOUT = 10.0
+HOOK_TIMEOUT = 3600  # seconds a postStart hook may run; the kubelet sets no bound, a hung hook is a bug
+
+
+def watched_containers(plan: PodPlan) -> list[ContainerPlan]:
+    """The containers the monitor watches: members and sidecars with probes it runs or postStart."""
+    candidates = list(plan.containers) + [c for c in plan.init_containers if c.restart_policy == "Always"]
+    return [c for c in candidates if c.post_start is not None or _probes(c)]
+
+
+def needs_monitor(plan: PodPlan) -> bool:
+    return bool(watched_containers(plan))
+
+
+def _probes(container: ContainerPlan) -> dict[str, dict]:
+    from kubeplay.model.serial import to_dict
+
+    found = {}
+    probes = (("liveness", container.liveness_probe), ("readiness", container.readiness_probe),
+              ("startup", container.startup_probe))
+    for kind, probe in probes:
+        if probe is None or probe.action.kind == "grpc":  # refused at play, with a warning
+            continue
+        found[kind] = {"initial_delay": probe.initial_delay_seconds, "period": probe.period_seconds,
+                       "timeout": probe.timeout_seconds, "success_threshold": probe.success_threshold,
+                       "failure_threshold": probe.failure_threshold,
+                       "grace": probe.termination_grace_period_seconds, "action": to_dict(probe.action)}
+    return found
+
+
+def monitor_spec(engine: Engine, pod: PodRecord) -> dict:
+    """What the monitor needs, as plain data: where the store is, the pod's network, and per
+    watched container its id, probes and hooks."""
+    from kubeplay.model.serial import to_dict
+    from kubeplay.pods.handlers import pod_target
+
+    ids = {(c.role is ContainerRole.MEMBER, c.name): c.id for c in pod.containers if c.role is not ContainerRole.INFRA}
+    members = {c.name for c in pod.plan.containers}
+    containers = []
+    for plan in watched_containers(pod.plan):
+        container_id = ids.get((plan.name in members, plan.name))
+        if container_id is None:
+            continue
+        containers.append({"id": container_id, "name": plan.name, "probes": _probes(plan),
+                           "post_start": to_dict(plan.post_start) if plan.post_start else None})
+    target = pod_target(engine.settings, pod, "")
+    settings = engine.settings
+    return {"pod": pod.name, "pod_id": pod.id, "root": str(settings.root), "runroot": str(settings.runroot),
+            "runtime": settings.runtime or "", "netns": str(target.netns) if target.netns else "", "ip": target.pod_ip,
+            "grace": pod.plan.termination_grace_period_seconds, "hook_timeout": HOOK_TIMEOUT,
+            "containers": containers}
+
+
+def monitor_argv(engine: Engine, pod_id: str) -> list[str]:
+    """The monitor's command line. -S: the monitor and its children import only the standard
+    library and kubeplay, so the site machinery (the virtualenv's path files) is left out and
+    kubeplay's own directory is given in PYTHONPATH instead (see _environment). -c rather than -m:
+    runpy, which -m loads, would stay in the monitor's memory for its whole life."""
+    code = f"import sys; from {MONITOR_MODULE} import main; sys.exit(main())"
+    argv = [sys.executable, "-S", "-c", code, "--root", str(engine.settings.root),
+            "--runroot", str(engine.settings.runroot)]
+    if engine.settings.runtime:
+        argv += ["--runtime", engine.settings.runtime]
+    return argv + ["--detach", pod_id]
+
+
+def _environment() -> dict[str, str]:
+    import kubeplay
+
+    package_parent = str(Path(kubeplay.__file__).resolve().parent.parent)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([package_parent, *filter(None, [env.get("PYTHONPATH")])])
+    return env
+
+
+def start_monitor(engine: Engine, pod: PodRecord) -> bool:
+    """Start the pod's monitor unless it needs none or runs already; True when one was started."""
+    if not needs_monitor(pod.plan) or pod.phase is not PodPhase.RUNNING:
+        return False
+    if monitor_pid(engine.settings, pod.id) is not None:
+        return False
+    spec = monitor_spec(engine, pod)
+    run_dir = PodPaths(engine.settings, pod.id).run_dir
+    if not run_dir.is_dir():
+        return False  # the pod is going: its run directory is gone
+    temporary = run_dir / f"monitor.spec.{os.getpid()}"
+    temporary.write_bytes(marshal.dumps(spec))
+    os.replace(temporary, run_dir / "monitor.spec")
+    try:
+        done = subprocess.run(monitor_argv(engine, pod.id), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, env=_environment(), timeout=START_TIMEOUT, close_fds=True)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise HostError(f'pod "{pod.name}": its probe monitor did not start: {exc}',
+                        hint="its probes are not run; `kubeplay pod inspect` starts it again") from exc
+    if done.returncode != 0:
+        raise HostError(f'pod "{pod.name}": its probe monitor did not start: '
+                        f"{done.stderr.decode(errors='replace').strip() or f'exit {done.returncode}'}",
+                        hint=f"see {run_dir / 'monitor.log'}; `kubeplay pod inspect` starts it again")
+    return True
+
+
+def start_monitors(engine: Engine, names: list[str]) -> list[str]:
+    """Start the monitors of these pods (those that need one); the names of those started."""
+    started = []
+    for name in names:
+        pod = engine.store.find_pod(name)
+        if pod is not None and start_monitor(engine, pod):
+            started.append(name)
+    return started
+
+
+def monitor_state(settings, pod) -> str:
+    """"running", "not running", or "none" when the pod has no monitor to run (it needs none, or
+    it is not running). `pod` is a PodRecord or a PodOverview: a pod needs a monitor when play
+    wrote it a spec, which spares a listing decoding plans."""
+    from kubeplay.pods.status import derive_phase
+
+    if derive_phase(pod) is not PodPhase.RUNNING or not (PodPaths(settings, pod.id).run_dir / "monitor.spec").exists():
+        return "none"
+    return "running" if monitor_pid(settings, pod.id) is not None else "not running"
+
+
+def ensure_monitor(engine: Engine, pod: PodRecord) -> bool:
+    """Start the monitor again if the pod has one and it is dead; True when it was restarted."""
+    if monitor_state(engine.settings, pod) != "not running":
+        return False
+    return start_monitor(engine, pod)
+
+
+def ensure_monitors(engine: Engine, names: list[str]) -> list[str]:
+    """ensure_monitor for the named pods that exist; the names of those restarted."""
+    restarted = []
+    for name in names:
+        pod = engine.store.find_pod(name)
+        if pod is not None and ensure_monitor(engine, pod):
+            restarted.append(name)
+    return restarted

@@ -1,0 +1,126 @@
+"""What the probe monitor's short-lived children do: run one probe or hook, kill a container,
+write results and events to the store, read the pod's phase. Each runs in a process forked from
+the monitor and then ends, so whatever it imports (the store, the runtime, http.client) never
+weighs on the monitor, which lives as long as its pod.
+
+`spec` is the monitor's spec (kubeplay.controllers.launch.monitor_spec): plain data, with each
+container's probes and hooks as dicts of their ActionPlan.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+
+def _settings(spec: dict):
+    from kubeplay.config import Settings
+
+    return Settings(root=Path(spec["root"]), runroot=Path(spec["runroot"]), runtime=spec["runtime"] or None)
+
+
+@cache
+def _engine(spec_key: tuple):
+    from kubeplay.pods.engine import Engine
+
+    root, runroot, runtime = spec_key
+    return Engine(_settings({"root": root, "runroot": runroot, "runtime": runtime}))
+
+
+def engine_of(spec: dict):
+    return _engine((spec["root"], spec["runroot"], spec["runtime"]))
+
+
+def _action(data: dict):
+    from kubeplay.model.plan import ActionPlan
+    from kubeplay.model.serial import from_dict
+
+    return from_dict(ActionPlan, data)
+
+
+def _target(spec: dict, container: dict):
+    from kubeplay.pods.handlers import Target
+
+    return Target(container["id"], Path(spec["netns"]) if spec["netns"] else None, spec["ip"])
+
+
+def _runtime(spec: dict, action) -> object:
+    """The runtime, which only exec handlers need (opening it reads its cached probe)."""
+    return engine_of(spec).runtime if action.kind == "exec" else None
+
+
+def run_probe(spec: dict, container: dict, kind: str) -> tuple[bool, str]:
+    from kubeplay.pods.handlers import run_handler
+
+    probe = container["probes"][kind]
+    action = _action(probe["action"])
+    result = run_handler(_runtime(spec, action), action, _target(spec, container), float(probe["timeout"]))
+    return result.ok, result.message
+
+
+def run_post_start(spec: dict, container: dict) -> tuple[bool, str]:
+    """The postStart hook; a failure's message is the event the kubelet would write."""
+    from kubeplay.pods.handlers import describe_hook, run_handler
+
+    action = _action(container["post_start"])
+    result = run_handler(_runtime(spec, action), action, _target(spec, container), float(spec["hook_timeout"]))
+    if result.ok:
+        return True, ""
+    return False, (f'{describe_hook(action)} for Container "{container["name"]}" in Pod "{spec["pod"]}" '
+                   f"failed - error: {result.message}")
+
+
+def kill_container(spec: dict, container: dict, grace: float) -> None:
+    """Kill one container as the kubelet kills for a failed probe or hook: its preStop hook first,
+    then the stop signal, then SIGKILL once the grace period is over. Its exit is recorded, and it
+    is restarted as restartPolicy says, by the exit callback, as for any exit."""
+    from kubeplay.model.record import PodPhase
+    from kubeplay.pods import containers
+    from kubeplay.pods.termination import MIN_GRACE_AFTER_HOOK, run_pre_stop
+
+    engine = engine_of(spec)
+    pod = engine.store.find_pod(spec["pod"])
+    if pod is None or pod.phase is not PodPhase.RUNNING:
+        return  # being stopped or removed: that command stops it
+    record = next((c for c in pod.containers if c.id == container["id"]), None)
+    if record is None or record.pid is None:
+        return
+    import time
+
+    started = time.monotonic()
+    if record.plan is not None and record.plan.pre_stop is not None and grace > 0:
+        run_pre_stop(engine, pod, record, _target(spec, container), grace)
+        grace = max(grace - (time.monotonic() - started), MIN_GRACE_AFTER_HOOK)
+    signal = (record.plan.stop_signal if record.plan else "") or "SIGTERM"
+    containers.stop(engine, record.id, grace, signal, pid=record.pid)
+
+
+def write(spec: dict, changes: list[tuple]) -> None:
+    """Readiness changes and events, in the order the monitor found them:
+    ("ready", container id, ready, at) and ("event", container name, type, reason, message, at)."""
+    from kubeplay.errors import StoreError
+    from kubeplay.store.events import EventStore
+
+    engine = engine_of(spec)
+    events = EventStore(engine.db)
+    for change in changes:
+        try:
+            if change[0] == "ready":
+                _, container_id, ready, at = change
+                engine.store.set_container_state(container_id, ready=ready, ready_changed_at=at)
+            else:
+                _, name, type_, reason, message, at = change
+                events.add(spec["pod"], name, type_, reason, message, at)
+        except StoreError:
+            pass  # the pod went meanwhile; the monitor notices and leaves
+
+
+def pod_phase(spec: dict) -> str:
+    """The pod's phase as `pods` shows it, or "" when the pod is gone (or is another pod by now)."""
+    from kubeplay.pods.status import derive_phase, reconcile_pod
+
+    engine = engine_of(spec)
+    pod = engine.store.find_pod(spec["pod"])
+    if pod is None or pod.id != spec["pod_id"]:
+        return ""
+    return derive_phase(reconcile_pod(engine.store, engine.settings, pod)).value
