@@ -29,7 +29,6 @@ FOR_GENERATE = {
     "OwnerPlan.replicas": "each replica is a pod of its own already",
     "OwnerPlan.template_hash": "the pod names carry it already",
     "OwnerPlan.annotations": "the workload's own metadata",
-    "SourcePlan.file": "where the manifest came from",
     "SourcePlan.document": "where the manifest came from",
 }
 WARNED = {
