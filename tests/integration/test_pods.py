@@ -10,6 +10,7 @@ import time
 import pytest
 
 from tests.integration.conftest import BUSYBOX, ENTRYPOINT, conmon_pids_for
+from tests.support.cli import process_command_lines
 
 pytestmark = pytest.mark.root
 
@@ -155,7 +156,7 @@ def test_play_leaves_no_kubeplay_process_and_down_leaves_nothing(pods):
                                                  terminationGracePeriodSeconds=1))
     assert pods("play", str(manifest)).returncode == 0
     mine = str(pods.kp.runroot)
-    leftovers = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout.splitlines()
+    leftovers = process_command_lines()
     assert not [line for line in leftovers if "-m kubeplay" in line and mine in line and "conmon" not in line]
     assert len(conmon_pids_for(pods.kp.runroot)) == 3  # infra + two members
     pod_id = pods.inspect("clean")["id"]

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.integration.conftest import BUSYBOX
 from tests.support import imagebuild
+from tests.support.cli import process_command_lines
 
 pytestmark = pytest.mark.root
 
@@ -277,5 +277,5 @@ def test_no_monitor_for_a_pod_without_probes_and_none_left_after_down(probes):
     for manifest in (plain, watched):
         assert probes("down", str(manifest)).returncode == 0
     assert monitor_pids(probes.kp.runroot) == []
-    leftovers = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    leftovers = "\n".join(process_command_lines())
     assert str(probes.kp.runroot) not in leftovers

@@ -189,6 +189,20 @@ def mounts_below(base: Path) -> list[str]:
     return sorted(set(found), key=lambda p: p.count("/"), reverse=True)
 
 
+def process_command_lines() -> list[str]:
+    """Every process's command line, as `ps -eo pid,args` shows it (read from /proc: a minimal
+    system has no ps)."""
+    lines = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                argv = (entry / "cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+            except OSError:
+                continue
+            lines.append(f"{entry.name} " + " ".join(arg.decode(errors="replace") for arg in argv))
+    return lines
+
+
 def unmount_below(base: Path) -> None:
     if not base.exists():
         return
