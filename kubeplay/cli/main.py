@@ -36,6 +36,9 @@ def main(argv: list[str] | None = None) -> None:
 
     debug = _wants_debug(argv)
     try:
+        from kubeplay.cli.signals import end_like_interrupt
+
+        end_like_interrupt()  # SIGTERM and SIGHUP roll back what a command made, as Ctrl-C does
         from kubeplay.cli.fast import plan
 
         work = plan(argv)
@@ -60,9 +63,11 @@ def main(argv: list[str] | None = None) -> None:
         if exc.hint:
             _say(f"hint: {exc.hint}")
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        from kubeplay.cli.signals import exit_code
+
         _say("interrupted")
-        sys.exit(130)
+        sys.exit(exit_code(exc))
     except BrokenPipeError:
         sys.exit(1)
     except Exception as exc:  # the boundary: nothing else may print a traceback

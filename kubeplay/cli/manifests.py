@@ -74,8 +74,13 @@ def play_files(settings: Settings, files: tuple[str, ...], *, strict: bool = Fal
     try:
         started = play_pods(engine, result.pods, progress, start=start)
     except BaseException:
+        from kubeplay.errors import ConflictError
+
         for claim in made:  # a failed play leaves no volume it made behind
-            remove_volume(engine, claim, missing_ok=True)
+            try:
+                remove_volume(engine, claim, missing_ok=True)
+            except ConflictError:
+                pass  # a pod of another play mounts it by now: it is that play's
         raise
     if start and any(plan.owner is not None and plan.owner.kind == "Job" for plan in result.pods):
         from kubeplay.pods.jobs import start_deadline_timers

@@ -130,6 +130,11 @@ class MemberFactory:
         self.ns_paths = ns_paths
         self.shared = _shared_mounts(paths, pod)
         self.field_values = runtime_field_values(ip)
+        from kubeplay.config import containers_conf
+
+        conf = containers_conf()
+        self.default_ulimits = conf.default_ulimits
+        self.pids_limit = conf.pids_limit if conf.pids_limit > 0 else None
         self.delegated_cgroup = ""
         if engine.settings.rootless:
             from kubeplay.rootless.cgroups import warn_without_limits
@@ -164,6 +169,8 @@ class MemberFactory:
             rootless=self.engine.settings.rootless,
             seccomp_profile_path=None,
             share_pid=self.pod.share_process_namespace,
+            default_ulimits=self.default_ulimits,
+            pids_limit=self.pids_limit,
             delegated_cgroup=self.delegated_cgroup,
         )
         spec = build_member_spec(container, self.pod, image.config, rootfs, ctx)

@@ -50,6 +50,8 @@ def stop_pod(engine: Engine, name: str, grace: int | None = None) -> None:
     with pod_lock(engine.settings, name):
         pod = reconcile_pod(engine.store, engine.settings, engine.store.get_pod(name))
         engine.store.set_pod_state(name, phase=PodPhase.STOPPED)
+        for container in pod.containers:  # a stopped pod restarts nothing
+            containers.end_restart_waiter(containers.ContainerPaths(engine.settings, container.id), container.id)
         _stop_all(engine, pod, _grace(pod, grace))
         for container in pod.containers:
             if container.status is ContainerStatus.RUNNING:
@@ -140,12 +142,12 @@ def _finish_removal(engine: Engine, name: str, problems: list[str]) -> None:
 
 def _attempt(problems: list[str], step, *args) -> None:
     """Run one clean-up step; a failure is collected so the others still run."""
+    from kubeplay.cleanup import describe
+
     try:
         step(*args)
-    except KubeplayError as exc:
-        problems.append(exc.message)
-    except OSError as exc:
-        problems.append(str(exc))
+    except Exception as exc:  # noqa: BLE001 - reported with the others once every step has run
+        problems.append(describe(exc))
 
 
 def _remove_cgroups(pod_id: str) -> None:

@@ -35,7 +35,7 @@ from kubeplay.pods.infra import infra_rootfs
 from kubeplay.pods.lock import pod_lock
 from kubeplay.pods.paths import PodPaths
 from kubeplay.pods.podfiles import mount_shm, pod_hostname, release_pod_files, write_pod_files
-from kubeplay.pods.volumes import prepare_volumes, release_volumes
+from kubeplay.pods.volumes import claim_volumes, prepare_volumes, release_volumes
 
 Progress = Callable[[str], None]
 # pods made at once: enough to overlap one pod's runtime waits with another's work on 2 cores,
@@ -85,11 +85,11 @@ def play(engine: Engine, plans: list[PodPlan], progress: Progress | None = None,
     for plan in plans:
         network.check_pod_ports(engine, plan)
     images = [ensure_images(engine, plan, progress) for plan in plans]  # all found before anything is made
-    outcomes = _make_all(engine, plans, images, progress)
+    outcomes, interrupted = _make_all(engine, plans, images, progress)
     failures = [o.error for o in outcomes if o.error is not None and not isinstance(o.error, InitContainerFailed)]
-    if failures:
+    if interrupted is not None or failures:
         _undo_all(engine, outcomes)
-        raise failures[0]
+        raise interrupted or failures[0]
     init_failures = [o.error for o in outcomes if isinstance(o.error, InitContainerFailed)]
     if init_failures:
         raise init_failures[0]
@@ -107,7 +107,10 @@ class _Outcome:
     skipped: bool = False
 
 
-def _make_all(engine: Engine, plans: list[PodPlan], images: list[dict], progress: Progress | None) -> list[_Outcome]:
+def _make_all(engine: Engine, plans: list[PodPlan], images: list[dict],
+              progress: Progress | None) -> tuple[list[_Outcome], BaseException | None]:
+    """Make the pods; returns each one's outcome, and the interrupt (a signal) that cut the play
+    short, if one did: the pods being made when it came are finished first, then all undone."""
     outcomes = [_Outcome(plan.name) for plan in plans]
     failed = threading.Event()  # pods not begun yet are not made once one failed
 
@@ -131,15 +134,22 @@ def _make_all(engine: Engine, plans: list[PodPlan], images: list[dict], progress
 
     if len(plans) == 1:
         make(0)
-        return outcomes
+        return outcomes, None
     from concurrent.futures import ThreadPoolExecutor  # a play of one pod needs no pool
 
     engine.prepare_for_threads()
     infra_rootfs(engine)  # its temporary name is per process, so threads must not make it together
+    interrupted: BaseException | None = None
     with ThreadPoolExecutor(max_workers=min(PLAY_WORKERS, len(plans)), thread_name_prefix="kubeplay-play") as pool:
         for future in [pool.submit(make, index) for index in range(len(plans))]:
-            future.result()
-    return [o for o in outcomes if not o.skipped]
+            while True:
+                try:
+                    future.result()
+                    break
+                except KeyboardInterrupt as exc:
+                    interrupted = interrupted or exc
+                    failed.set()  # no pod begins after it; those under way are finished, then undone
+    return [o for o in outcomes if not o.skipped], interrupted
 
 
 def _undo_all(engine: Engine, outcomes: list[_Outcome]) -> None:
@@ -268,6 +278,7 @@ def _prepare_members(engine: Engine, pod: PodPlan, pod_id: str, images, undo: Ex
     if not pod.host_ipc:
         mount_shm(paths)
     undo.callback(release_volumes, pod, paths)
+    claim_volumes(engine, pod)
     sources = prepare_volumes(pod, paths, engine.settings.root, field_values=runtime_field_values(ip))
     return MemberFactory(engine, pod, pod_id, paths, ip, ns_paths, images, sources)
 

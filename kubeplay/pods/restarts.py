@@ -89,7 +89,17 @@ def restart_container(engine: Engine, container_id: str) -> None:
 
     wait = (engine.store.restart_at(container_id) or 0) - time.time()
     if wait > 0:
-        time.sleep(min(wait, BACKOFF_CAP))
+        pidfile = ContainerPaths(engine.settings, container_id).restart_pidfile
+        try:
+            pidfile.write_text(str(os.getpid()))  # so that removing the container ends this wait
+        except OSError:
+            return  # the container's directory is gone: removed meanwhile
+        try:
+            if not _still_wanted(engine, container_id):
+                return  # stopped before the pid file was there for `down` or `pod stop` to find
+            time.sleep(min(wait, BACKOFF_CAP))
+        finally:
+            pidfile.unlink(missing_ok=True)
     containers.wait_conmon_gone(engine, container_id, 10)
     record = engine.store.get_container(container_id)
     if record is None or record.plan is None:
@@ -109,6 +119,12 @@ def restart_container(engine: Engine, container_id: str) -> None:
             os.replace(paths.log, paths.previous_log)
         engine.store.set_container_state(container_id, restart_count=record.restart_count + 1)
         containers.launch(engine, container_id, record.name, tty=record.plan.tty, stdin=record.plan.stdin)
+
+
+def _still_wanted(engine: Engine, container_id: str) -> bool:
+    record = engine.store.get_container(container_id)
+    pod = engine.store.find_pod(record.pod) if record else None
+    return pod is not None and pod.phase not in (PodPhase.STOPPED, PodPhase.FAILED)
 
 
 def _image_layers(engine: Engine, container_id: str) -> tuple[str, ...]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -195,26 +197,68 @@ def _refuse_if_used(store, name: str) -> None:
 
 
 def remove_volume(engine, name: str, *, force: bool = False, missing_ok: bool = False) -> bool:
-    """Remove a named volume and its data. In use it is refused, unless `force` removes its pods first."""
-    from kubeplay.errors import NotFoundError
+    """Remove a named volume and its data. In use it is refused, unless `force` removes its pods first.
+
+    Under the volume's lock, the record goes (in the transaction that finds no pod using it), then
+    the data: a play that records a pod using the claim meanwhile waits for the lock and makes the
+    volume again (see claim_volumes); two removals at once remove it once."""
+    from kubeplay.errors import ConflictError, NotFoundError
     from kubeplay.store.volumes import VolumeStore
 
     store = VolumeStore(engine.db)
-    if store.get(name) is None:
-        if missing_ok:
-            return False
-        raise NotFoundError(f'no volume named "{name}"', hint="`kubeplay volume ls` lists the volumes")
     if force:
         from kubeplay.pods.lifecycle import remove_pod
 
         for pod in store.users(name):
             remove_pod(engine, pod, force=True)
-    _refuse_if_used(store, name)
-    import shutil
+    with volume_lock(engine.settings, name):
+        found, users = store.remove_unused(name)
+        if users:
+            raise ConflictError(f'volume "{name}" is used by pod {", ".join(users)}',
+                                hint="remove those pods first (`kubeplay down FILE`), or `kubeplay volume rm -f` "
+                                     "to remove them with the volume")
+        if not found:
+            if missing_ok:
+                return False
+            raise NotFoundError(f'no volume named "{name}"', hint="`kubeplay volume ls` lists the volumes")
+        import shutil
 
-    shutil.rmtree(claim_path(engine.settings.root, name).parent, ignore_errors=True)
-    store.remove(name)
+        shutil.rmtree(claim_path(engine.settings.root, name).parent, ignore_errors=True)
     return True
+
+
+@contextmanager
+def volume_lock(settings, name: str) -> Iterator[None]:
+    """One change to a named volume at a time, across commands: made by a play, removed by rm."""
+    from kubeplay.errors import ConflictError
+    from kubeplay.filelock import locked
+    from kubeplay.pods.lock import lock_path
+
+    def busy() -> ConflictError:
+        return ConflictError(f'volume "{name}" is busy: another kubeplay command holds it',
+                             hint="retry once that command has finished")
+
+    with locked(lock_path(settings, f"volume.{name}"), VOLUME_LOCK_TIMEOUT, busy):
+        yield
+
+
+VOLUME_LOCK_TIMEOUT = 600.0  # seconds; removing a large volume's data is the longest hold
+
+
+def claim_volumes(engine, pod: PodPlan) -> None:
+    """The named volumes of the pod's claims, recorded and made if missing (a `volume rm` may have
+    removed one between the play's start and this pod's record)."""
+    claims = sorted({volume.claim_name for volume in pod.volumes if volume.kind == "persistentVolumeClaim"})
+    if not claims:
+        return
+    from kubeplay.store.volumes import VolumeStore
+
+    store = VolumeStore(engine.db)
+    for claim in claims:
+        with volume_lock(engine.settings, claim):
+            path = claim_path(engine.settings.root, claim)
+            path.mkdir(parents=True, exist_ok=True)
+            store.ensure(claim, str(path))
 
 
 def volume_info(engine, record) -> dict:

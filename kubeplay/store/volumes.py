@@ -45,9 +45,24 @@ class VolumeStore:
 
     def users(self, name: str) -> list[str]:
         """Pods whose plan mounts this claim."""
-        rows = self.db.query("SELECT name, plan FROM pods")
-        return [row["name"] for row in rows
-                if any(v.get("claim_name") == name for v in json.loads(row["plan"]).get("volumes", []))]
+        return _users(self.db.query("SELECT name, plan FROM pods"), name)
+
+    def remove_unused(self, name: str) -> tuple[bool, list[str]]:
+        """Forget the volume unless a pod mounts it: (whether it was there, the pods that use it).
+        The check and the delete are one transaction, so a pod recorded meanwhile either counts as
+        a user or is recorded after the volume is gone (and makes it again)."""
+        with self.db.transaction() as conn:
+            if not conn.execute("SELECT 1 FROM volumes WHERE name=?", (name,)).fetchone():
+                return False, []
+            users = _users(conn.execute("SELECT name, plan FROM pods").fetchall(), name)
+            if not users:
+                conn.execute("DELETE FROM volumes WHERE name=?", (name,))
+            return True, users
+
+
+def _users(rows, name: str) -> list[str]:
+    return [row["name"] for row in rows
+            if any(v.get("claim_name") == name for v in json.loads(row["plan"]).get("volumes", []))]
 
 
 def _record(row) -> VolumeRecord:
