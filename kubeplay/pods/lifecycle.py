@@ -169,8 +169,14 @@ def start_pod(engine: Engine, name: str) -> None:
 
 def pods_for(engine: Engine, plans: list[PodPlan]) -> list[str]:
     """The stored pods that these plans made: by pod name, or by their owning workload."""
-    names = {plan.name for plan in plans if plan.owner is None}
-    owners = {(plan.owner.kind, plan.owner.name, plan.namespace) for plan in plans if plan.owner}
+    return pods_named(engine, {plan.name for plan in plans if plan.owner is None},
+                      {(plan.owner.kind, plan.owner.name, plan.namespace) for plan in plans if plan.owner})
+
+
+def pods_named(engine: Engine, names: set[str] | frozenset[str],
+               owners: set[tuple[str, str, str]] | frozenset[tuple[str, str, str]]) -> list[str]:
+    """The stored pods of these names, or owned by these (kind, name, namespace) workloads: what
+    was stored decides, not what the manifests now say."""
     found = []
     for record in engine.store.list_pods():
         owner = record.plan.owner
