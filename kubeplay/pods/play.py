@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kubeplay.errors import ConflictError
+from kubeplay.logs import get_logger
 from kubeplay.model.ids import random_hex
 from kubeplay.model.plan import PodPlan
 from kubeplay.model.record import PodPhase
@@ -32,11 +33,13 @@ from kubeplay.pods.create import (
 from kubeplay.pods.engine import Engine
 from kubeplay.pods.images import ensure_images
 from kubeplay.pods.infra import infra_rootfs
+from kubeplay.pods.initretry import InitBackingOff
 from kubeplay.pods.lock import pod_lock
 from kubeplay.pods.paths import PodPaths
 from kubeplay.pods.podfiles import mount_shm, pod_hostname, release_pod_files, write_pod_files
 from kubeplay.pods.volumes import claim_volumes, prepare_volumes, release_volumes
 
+log = get_logger(__name__)
 Progress = Callable[[str], None]
 # pods made at once: enough to overlap one pod's runtime waits with another's work on 2 cores,
 # few enough that conmon/runc start-ups do not just queue for the CPU
@@ -197,6 +200,11 @@ def play_pod(engine: Engine, pod: PodPlan, undo: ExitStack, progress: Progress |
         undo.callback(engine.store.remove_pod, pod.name)
         try:
             _make_pod(engine, pod, pod_id, images, undo)
+        except InitBackingOff as exc:
+            # kept, Pending: a detached process retries the init container and then starts the members
+            log.warning("%s", exc)
+            say(f"pod {pod.name}: Init:CrashLoopBackOff")
+            return
         except InitContainerFailed as exc:
             engine.store.set_pod_state(pod.name, phase=PodPhase.FAILED, reason=exc.message)
             raise

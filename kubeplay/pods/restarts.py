@@ -66,10 +66,10 @@ def container_exited(engine: Engine, container_id: str) -> None:
     delay = backoff_delay(step)
     engine.store.set_container_state(container_id, backoff_step=step + 1, restart_at=now + delay,
                                      reason="CrashLoopBackOff" if delay else "Restarting")
-    _spawn_restart(engine, container_id)
+    spawn_restart(engine, container_id)
 
 
-def _spawn_restart(engine: Engine, container_id: str) -> None:
+def spawn_restart(engine: Engine, container_id: str) -> None:
     import subprocess
 
     from kubeplay.pods import containers
@@ -95,7 +95,7 @@ def restart_container(engine: Engine, container_id: str) -> None:
         except OSError:
             return  # the container's directory is gone: removed meanwhile
         try:
-            if not _still_wanted(engine, container_id):
+            if not still_wanted(engine, container_id):
                 return  # stopped before the pid file was there for `down` or `pod stop` to find
             time.sleep(min(wait, BACKOFF_CAP))
         finally:
@@ -118,10 +118,16 @@ def restart_container(engine: Engine, container_id: str) -> None:
         if paths.log.exists():
             os.replace(paths.log, paths.previous_log)
         engine.store.set_container_state(container_id, restart_count=record.restart_count + 1)
-        containers.launch(engine, container_id, record.name, tty=record.plan.tty, stdin=record.plan.stdin)
+        run_to_end = record.role is ContainerRole.INIT and record.plan.restart_policy != "Always"
+        containers.launch(engine, container_id, record.name, tty=record.plan.tty, stdin=record.plan.stdin,
+                          exit_callback=not run_to_end)  # an init container's end is waited for below
+    if run_to_end:
+        from kubeplay.pods.initretry import after_relaunch
+
+        after_relaunch(engine, container_id)  # then the rest of the pod, or the next back-off
 
 
-def _still_wanted(engine: Engine, container_id: str) -> bool:
+def still_wanted(engine: Engine, container_id: str) -> bool:
     record = engine.store.get_container(container_id)
     pod = engine.store.find_pod(record.pod) if record else None
     return pod is not None and pod.phase not in (PodPhase.STOPPED, PodPhase.FAILED)
