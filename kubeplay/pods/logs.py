@@ -127,6 +127,6 @@ def _renewed(path: Path, file: BinaryIO) -> BinaryIO | None:
     if current.st_ino == os.fstat(file.fileno()).st_ino:
         return None
     try:
-        return open(path, "rb")  # noqa: SIM115 - closed by the caller as it follows the next file
+        return open(path, "rb")  # closed by the caller once it follows the next one
     except FileNotFoundError:
         return None

@@ -176,14 +176,14 @@ def ensure_claims(engine, claims) -> list[str]:
     return made
 
 
-def remove_claims(engine, claims) -> list[str]:
-    """`down --volumes`: the claims' named volumes go, unless a pod still mounts one."""
+def remove_claims(engine, claims: list[str] | tuple[str, ...]) -> list[str]:
+    """`down --volumes`: the named volumes of these claims go, unless a pod still mounts one."""
     from kubeplay.store.volumes import VolumeStore
 
     store = VolumeStore(engine.db)
     for claim in claims:  # check all first, so nothing is removed when one is in use
-        _refuse_if_used(store, claim.name)
-    return [claim.name for claim in claims if remove_volume(engine, claim.name, missing_ok=True)]
+        _refuse_if_used(store, claim)
+    return [claim for claim in claims if remove_volume(engine, claim, missing_ok=True)]
 
 
 def _refuse_if_used(store, name: str) -> None:
