@@ -129,7 +129,46 @@ def prepare_volumes(pod: PodPlan, paths: PodPaths, volume_root: Path,
             sources[volume.name] = data
         else:
             raise UserError(f"{what}: volume type {volume.kind} is not supported yet", hint="use another volume type")
+        if volume.kind in FS_GROUP_KINDS and pod.security.fs_group is not None:
+            apply_fs_group(sources[volume.name], pod.security.fs_group, read_only=volume.kind in READ_ONLY_KINDS,
+                           only_on_mismatch=pod.security.fs_group_change_policy == "OnRootMismatch")
     return sources
+
+
+# the volumes whose files the pod's fsGroup owns, as the kubelet applies it (never a hostPath);
+# the kubelet mounts the data volumes read-only, so their files get group read, the others read-write
+FS_GROUP_KINDS = ("emptyDir", "configMap", "secret", "downwardAPI", "projected", "persistentVolumeClaim")
+READ_ONLY_KINDS = ("configMap", "secret", "downwardAPI", "projected")
+
+
+def apply_fs_group(root: Path, gid: int, *, read_only: bool, only_on_mismatch: bool = False) -> None:
+    """Give `root` and everything below it to group `gid`, as the kubelet does for fsGroup: group
+    read (and write unless `read_only`) on files, search on directories, and the setgid bit on
+    directories so what the containers create there belongs to the group too. `only_on_mismatch`
+    (fsGroupChangePolicy: OnRootMismatch) skips the walk when the root is already so."""
+    mask = 0o440 if read_only else 0o660
+    if only_on_mismatch and _owned_by_group(root, gid, mask):
+        return
+    for directory, _, files in os.walk(root):
+        _own(Path(directory), gid, mask | 0o110 | stat.S_ISGID)
+        for name in files:
+            _own(Path(directory, name), gid, mask)
+
+
+def _own(path: Path, gid: int, mask: int) -> None:
+    info = path.lstat()
+    if stat.S_ISLNK(info.st_mode):
+        return  # a link's target is outside the walk, or walked on its own
+    if info.st_gid != gid:
+        os.chown(path, -1, gid, follow_symlinks=False)
+    if stat.S_IMODE(info.st_mode) & mask != mask:
+        os.chmod(path, stat.S_IMODE(info.st_mode) | mask)
+
+
+def _owned_by_group(root: Path, gid: int, mask: int) -> bool:
+    info = root.stat()
+    wanted = mask | 0o110 | stat.S_ISGID
+    return info.st_gid == gid and stat.S_IMODE(info.st_mode) & wanted == wanted
 
 
 def release_volumes(pod: PodPlan, paths: PodPaths) -> None:
@@ -171,7 +210,7 @@ def ensure_claims(engine, claims) -> list[str]:
     for claim in claims:
         path = claim_path(engine.settings.root, claim.name)
         path.mkdir(parents=True, exist_ok=True)
-        if store.ensure(claim.name, str(path), dict(claim.labels)):
+        if store.ensure(claim.name, str(path), dict(claim.labels), dict(claim.raw or {})):
             made.append(claim.name)
     return made
 
