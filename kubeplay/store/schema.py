@@ -91,4 +91,9 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE container_state ADD COLUMN backoff_step INTEGER NOT NULL DEFAULT 0 CHECK (backoff_step >= 0)",
         "ALTER TABLE container_state ADD COLUMN restart_at REAL",
     ],
+    # 3: the spec of the PersistentVolumeClaim a named volume was made for (its requested size,
+    # access modes, storage class), so that generate gives the claim back as it was asked for
+    [
+        "ALTER TABLE volumes ADD COLUMN spec TEXT NOT NULL DEFAULT '{}'",
+    ],
 ]
