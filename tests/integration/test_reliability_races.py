@@ -13,12 +13,22 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import BUSYBOX, PodRunner
-from tests.integration.test_pod_network import Net, free_port, http_get, httpd, net, run, sh, wait_for  # noqa: F401 - net is a fixture
+from tests.integration.test_pod_network import Net, free_port, http_get, httpd, run, sh, wait_for
 from tests.support.cli import CLIResult, KubeplayRunner
 
 pytestmark = pytest.mark.root
 RACERS = 4
 ROUNDS = 5
+
+
+@pytest.fixture
+def net(pods):
+    """The test's own network (see test_pod_network.Net), checked to be left empty at the end."""
+    network = Net(pods)
+    try:
+        yield network
+    finally:
+        network.remove()
 
 
 def together(commands: list[tuple[KubeplayRunner, tuple[str, ...]]]) -> list[CLIResult]:
@@ -62,7 +72,7 @@ def test_plays_at_once_of_one_host_port_publish_it_once(net):
         assert len(dnat_rules_for(port)) == 1
         listed = [entry["name"] for entry in json.loads(net.pods("pods", "--format", "json").stdout)]
         assert len(listed) == 1 and listed[0] in winner.stdout, listed  # the losers made nothing
-        assert wait_for(lambda: http_get(port), what="the winner's page") == f"{listed[0]}\n"
+        assert wait_for(lambda port=port: http_get(port), what="the winner's page") == f"{listed[0]}\n"
         assert net.pods("pod", "rm", "-f", "-t", "0", listed[0]).returncode == 0
 
 
