@@ -22,8 +22,8 @@ from kubeplay.errors import HostError, RuntimeFailure
 from kubeplay.runtime.classify import FailureContext, classify
 from kubeplay.runtime.which import which
 
-# How long `runtime create` may take before a container is given up. Generous: a create takes
-# tens of milliseconds, but a host starting hundreds of containers at once queues them for the CPU.
+# How long `runtime create` may take before a container is given up. Generous: a create is quick,
+# but a host starting hundreds of containers at once queues them for the CPU.
 SYNC_TIMEOUT_ENV = "KUBEPLAY_CREATE_TIMEOUT"
 DEFAULT_SYNC_TIMEOUT = 120.0
 
