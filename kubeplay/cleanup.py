@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from kubeplay.errors import KubeplayError
+
 
 def run_every_step(steps: Iterable[Callable[[], object]]) -> None:
-    """Run each step even if an earlier one raised; then raise the first error, naming the others."""
-    errors: list[BaseException] = []
+    """Run each step even if an earlier one raised; then raise the first error, its message naming
+    every other failure too (an error of kubeplay's own keeps its type, so its exit code)."""
+    errors: list[Exception] = []
     for step in steps:
         try:
             step()
@@ -20,8 +23,19 @@ def run_every_step(steps: Iterable[Callable[[], object]]) -> None:
             errors.append(exc)
     if not errors:
         return
+    if len(errors) == 1:
+        raise errors[0]
     first = errors[0]
-    if len(errors) > 1 and hasattr(first, "hint"):
-        others = "; ".join(str(exc) for exc in errors[1:])
-        first.hint = f"{first.hint + '; ' if first.hint else ''}also failed: {others}"
-    raise first
+    text = "; ".join(describe(exc) for exc in errors)
+    if isinstance(first, KubeplayError):
+        first.message = text
+        first.args = (text,)
+        raise first
+    raise KubeplayError(text, hint="re-running the removal is safe") from first
+
+
+def describe(exc: BaseException) -> str:
+    """One failure in a line: kubeplay's own message, or the type and text of anything else."""
+    if isinstance(exc, KubeplayError):
+        return exc.message
+    return str(exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"

@@ -6,6 +6,7 @@ user uses $XDG_DATA_HOME/kubeplay and $XDG_RUNTIME_DIR/kubeplay (or /tmp/kubepla
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,27 +111,55 @@ def _parse_toml(path: Path, text: str) -> dict:
         raise UserError(f"{path}: cannot be read as TOML: {exc}", hint=f"fix or remove {path}") from exc
 
 
+# podman's default pids limit per container: a fork bomb in one container cannot take the host's pids
+DEFAULT_PIDS_LIMIT = 2048
+# the kubelet's default containerLogMaxSize: a container's log is cut back once it grows past this
+DEFAULT_LOG_SIZE_MAX = 10 << 20
+
+
 @dataclass(frozen=True)
 class ContainersConf:
-    """The few containers.conf settings kubeplay honours."""
+    """The few containers.conf settings kubeplay honours. `pids_limit` and `log_size_max` of 0 or
+    less mean no limit, as in podman; unset, they are 2048 and 10 MiB."""
 
     runtime: str | None = None
     default_ulimits: tuple[str, ...] = ()
     conmon_path: str | None = None
+    pids_limit: int = DEFAULT_PIDS_LIMIT
+    log_size_max: int = DEFAULT_LOG_SIZE_MAX
 
     @classmethod
     def load(cls) -> ContainersConf:
         runtime = None
         ulimits: tuple[str, ...] = ()
         conmon = None
-        for _, data in read_toml_layers("containers.conf", keys=("runtime", "conmon_path", "default_ulimits")):
+        limits = {"pids_limit": DEFAULT_PIDS_LIMIT, "log_size_max": DEFAULT_LOG_SIZE_MAX}
+        keys = ("runtime", "conmon_path", "default_ulimits", *limits)
+        for path, data in read_toml_layers("containers.conf", keys=keys):
             engine = data.get("engine", {})
             runtime = engine.get("runtime", runtime)
             paths = engine.get("conmon_path")
             if paths:
                 conmon = next((p for p in paths if os.access(p, os.X_OK)), conmon)
-            ulimits = tuple(data.get("containers", {}).get("default_ulimits", ulimits))
-        return cls(runtime=runtime, default_ulimits=ulimits, conmon_path=conmon)
+            containers = data.get("containers", {})
+            ulimits = tuple(containers.get("default_ulimits", ulimits))
+            for key in limits:
+                if key in containers:
+                    limits[key] = _integer(path, f"containers.{key}", containers[key])
+        return cls(runtime=runtime, default_ulimits=ulimits, conmon_path=conmon, **limits)
+
+
+@functools.cache
+def containers_conf() -> ContainersConf:
+    """containers.conf as this process first read it: every container of a play is made from it."""
+    return ContainersConf.load()
+
+
+def _integer(path: Path, key: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UserError(f"{path}: {key} must be a whole number, not {value!r}",
+                        hint=f"fix {key} in {path} (0 or less: no limit)")
+    return value
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@
 package, ~60 ms of imports on this class of machine) and the engine (store, runtime, network, ~60 ms).
 Once the modules both halves need are loaded, a child is forked to translate while the parent
 imports the engine; on two cores they overlap. The child sends back only what play and down use,
-pickled over a pipe: the PodPlans, the claims and the warnings.
+pickled over a pipe: for play the PodPlans, the claims and the warnings (Translated), for down the
+names the manifests hold.
 
 The child never speaks to the user. If it fails for any reason — a manifest error, or anything
 unexpected — it sends nothing, and the parent translates in-process, so every message and exit code
@@ -52,9 +53,7 @@ def begin(translate: Callable[[], Translated], may_fork: bool) -> Callable[[], T
 def _translate_and_send(translate: Callable[[], Translated], write_end: int, pickle) -> None:
     code = 1
     try:
-        result = translate()
-        data = pickle.dumps((result.pods, result.claims, result.warnings, result.idle),
-                            protocol=pickle.HIGHEST_PROTOCOL)
+        data = pickle.dumps(translate(), protocol=pickle.HIGHEST_PROTOCOL)
         with os.fdopen(write_end, "wb") as pipe:
             pipe.write(data)
         code = 0
@@ -71,7 +70,6 @@ def _receive(pid: int, read_end: int, translate: Callable[[], Translated], pickl
     if os.waitstatus_to_exitcode(status) != 0 or not data:
         return translate()
     try:
-        pods, claims, warnings, idle = pickle.loads(data)  # our own child's answer, over our own pipe
+        return pickle.loads(data)  # our own child's answer, over our own pipe
     except Exception:  # noqa: BLE001 - an unreadable answer: the in-process translation decides
         return translate()
-    return Translated(pods, claims, warnings, idle)

@@ -29,7 +29,10 @@ def generate_pods(settings: Settings, names: tuple[str, ...], kind: str | None =
     plans = [read_pod_plan(db, name) for name in dict.fromkeys(names)]
     options = GenerateOptions(kind=TYPES[kind.lower()] if kind else None, replicas=replicas, service=service,
                               include_secrets=include_secrets)
-    result = generate_documents(plans, options, image_config=_image_configs(db), claim_labels=_claim_labels(db, plans))
+    claims = _claim_records(db, plans)
+    result = generate_documents(plans, options, image_config=_image_configs(db),
+                                claim_labels={name: record.labels for name, record in claims.items()},
+                                claim_specs={name: record.spec for name, record in claims.items()})
     if result.warnings:
         from kubeplay.cli.render import echo
 
@@ -61,14 +64,15 @@ def _image_configs(db):
     return lookup
 
 
-def _claim_labels(db, plans) -> dict[str, dict[str, str]]:
+def _claim_records(db, plans) -> dict:
+    """The stored named volume of each claim the pods mount, by claim name."""
     claims = [volume.claim_name for plan in plans for volume in plan.volumes if volume.claim_name]
     if not claims:
         return {}  # the volume store's code is not even loaded
     from kubeplay.store.volumes import VolumeStore
 
     store = VolumeStore(db)
-    return {claim: record.labels for claim in claims if (record := store.get(claim))}
+    return {claim: record for claim in claims if (record := store.get(claim))}
 
 
 def _write(output: Path, text: str) -> None:

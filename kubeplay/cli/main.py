@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import sys
 
+# Commands that only read: ended at once by SIGTERM they leave nothing half-made, so they are spared
+# loading the signal module (and enum with it) on the way to their first line of output.
+READERS = ("pods", "ps", "images", "jobs", "logs", "generate")
+
 
 def _wants_debug(argv: list[str]) -> bool:
     import os
@@ -36,8 +40,13 @@ def main(argv: list[str] | None = None) -> None:
 
     debug = _wants_debug(argv)
     try:
-        from kubeplay.cli.fast import plan
+        from kubeplay.cli.fast import parse_globals, plan
 
+        parsed = parse_globals(argv)
+        if not parsed or not parsed[1] or parsed[1][0] not in READERS:
+            from kubeplay.cli.signals import end_like_interrupt
+
+            end_like_interrupt()  # SIGTERM and SIGHUP roll back what a command made, as Ctrl-C does
         work = plan(argv)
         if work is not None:
             work()
@@ -60,9 +69,11 @@ def main(argv: list[str] | None = None) -> None:
         if exc.hint:
             _say(f"hint: {exc.hint}")
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        from kubeplay.cli.signals import exit_code
+
         _say("interrupted")
-        sys.exit(130)
+        sys.exit(exit_code(exc))
     except BrokenPipeError:
         sys.exit(1)
     except Exception as exc:  # the boundary: nothing else may print a traceback

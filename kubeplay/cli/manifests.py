@@ -89,10 +89,23 @@ def play_files(settings: Settings, files: tuple[str, ...], *, strict: bool = Fal
     made = ensure_claims(engine, result.claims)
     progress = None if quiet or not sys.stderr.isatty() else (lambda message: echo(message, err=True))
     try:
-        started = play_pods(engine, result.pods, progress, start=start) if result.pods else []
+        if not result.pods:
+            started = []
+        elif any(plan.owner is not None and plan.owner.kind == "Job" for plan in result.pods):
+            from kubeplay.pods.jobs import jobs_locked
+
+            with jobs_locked(engine, result.pods):
+                started = play_pods(engine, result.pods, progress, start=start)
+        else:
+            started = play_pods(engine, result.pods, progress, start=start)
     except BaseException:
+        from kubeplay.errors import ConflictError
+
         for claim in made:  # a failed play leaves no volume it made behind
-            remove_volume(engine, claim, missing_ok=True)
+            try:
+                remove_volume(engine, claim, missing_ok=True)
+            except ConflictError:
+                pass  # a pod of another play mounts it by now: it is that play's
         raise
     if start and any(plan.owner is not None and plan.owner.kind == "Job" for plan in result.pods):
         from kubeplay.pods.jobs import start_deadline_timers
@@ -124,24 +137,30 @@ def _tell_idle(result: Translated) -> None:
         echo(f"{kind.lower()}/{name} has no pods ({why})", err=True)
 
 
+def manifest_names(files: tuple[str, ...]):
+    """The names the manifests hold (kubeplay.translate.targets): all `down` reads of them."""
+    from kubeplay.translate.loader import load
+    from kubeplay.translate.targets import names_in
+
+    return names_in(load(list(files), stdin=sys.stdin if "-" in files else None))
+
+
 def down_files(settings: Settings, files: tuple[str, ...], *, volumes: bool = False, quiet: bool = False) -> None:
-    translation = begin_translation(files, False, "")
+    """Remove the stored pods that the manifests' objects made, whatever else the files now say."""
+    reading = begin(functools.partial(manifest_names, files), may_fork="-" not in files)
     from kubeplay.pods.engine import Engine
     from kubeplay.pods.jobs import remove_pods
-    from kubeplay.pods.lifecycle import pods_for
+    from kubeplay.pods.lifecycle import pods_named
     from kubeplay.pods.volumes import remove_claims
 
-    result = _with_warnings(translation())
-
+    found = reading()
     engine = Engine(settings)
-    names = remove_pods(engine, pods_for(engine, result.pods, [idle[:3] for idle in result.idle]))
+    names = remove_pods(engine, pods_named(engine, found.pods, found.workloads))
     if not quiet:
         for name in names:
             echo(f"pod/{name} deleted")
-        if not names:
-            _tell_idle(result)
     if volumes:
-        for claim in remove_claims(engine, result.claims):
+        for claim in remove_claims(engine, found.claims):
             if not quiet:
                 echo(f"persistentvolumeclaim/{claim} deleted")
     if not names and not quiet:

@@ -16,7 +16,7 @@ from kubeplay.generate.yamltext import dump_documents
 from kubeplay.model.image import ImageConfig
 from kubeplay.model.plan import PodPlan
 
-DEFAULT_CLAIM_SIZE = "1Gi"  # the store keeps no size for a named volume; a cluster needs one
+DEFAULT_CLAIM_SIZE = "1Gi"  # a named volume made without a claim's size (a cluster needs one)
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,8 @@ class Generated:
 
 def generate(plans: list[PodPlan], options: GenerateOptions | None = None,
              image_config: Callable[[str], ImageConfig | None] = lambda image: None,
-             claim_labels: Mapping[str, dict[str, str]] | None = None) -> Generated:
+             claim_labels: Mapping[str, dict[str, str]] | None = None,
+             claim_specs: Mapping[str, dict] | None = None) -> Generated:
     options = options or GenerateOptions()
     if options.replicas is not None and options.kind != "Deployment":
         raise UserError("--replicas applies only to a Deployment",
@@ -57,7 +58,7 @@ def generate(plans: list[PodPlan], options: GenerateOptions | None = None,
         if plan.network and plan.network != "kubeplay":
             warnings.append(f'pod "{plan.name}" runs on the kubeplay network "{plan.network}", which YAML '
                             f"cannot say: play the output with --network {plan.network}")
-    documents = _claims(plans, claim_labels or {})
+    documents = _claims(plans, claim_labels or {}, claim_specs or {})
     documents += [document("ConfigMap", _metadata(obj.name, obj.namespace), **body)
                   for obj, body in data.documents("ConfigMap")]
     secrets = data.documents("Secret")
@@ -118,7 +119,10 @@ def _service(group: Group, labels: dict[str, str], warnings: list[str]) -> list[
                      spec={"selector": labels, "ports": ports})]
 
 
-def _claims(plans: list[PodPlan], claim_labels: Mapping[str, dict[str, str]]) -> list[dict]:
+def _claims(plans: list[PodPlan], claim_labels: Mapping[str, dict[str, str]],
+            claim_specs: Mapping[str, dict]) -> list[dict]:
+    """A claim per named volume the pods mount: its spec as it was played (the requested size
+    kept), else ReadWriteOnce of DEFAULT_CLAIM_SIZE for a claim played before specs were kept."""
     claims: dict[tuple[str, str], None] = {}
     for plan in plans:
         for volume in plan.volumes:
@@ -127,7 +131,8 @@ def _claims(plans: list[PodPlan], claim_labels: Mapping[str, dict[str, str]]) ->
     documents = []
     for namespace, name in sorted(claims):
         labels = dict(claim_labels.get(name) or {})
-        spec = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": DEFAULT_CLAIM_SIZE}}}
+        spec = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": DEFAULT_CLAIM_SIZE}},
+                **(claim_specs.get(name) or {})}
         documents.append(document("PersistentVolumeClaim", _metadata(name, namespace, labels=labels or None),
                                   spec=spec))
     return documents

@@ -75,6 +75,7 @@ def _pod_security(security: SecurityPlan) -> dict | None:
         "seccompProfile": seccomp(security.seccomp_profile),
         "supplementalGroups": list(security.supplemental_groups) or None,
         "fsGroup": security.fs_group,
+        "fsGroupChangePolicy": security.fs_group_change_policy or None,
         "sysctls": [{"name": name, "value": value} for name, value in security.sysctls.items()] or None,
     }
     context = {key: value for key, value in context.items() if value is not None}

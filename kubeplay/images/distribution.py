@@ -108,28 +108,48 @@ class RegistryClient:
         return manifest
 
     def fetch_blob(self, store: ContentStore, digest: str, size: int | None, what: str = "blob") -> None:
-        """Stream a blob into `store`; a cut connection restarts it, a digest mismatch stores nothing."""
+        """Stream a blob into `store`; a cut connection goes on where it stopped (so does a later
+        pull after this one was killed), a digest mismatch stores nothing."""
         path = f"/v2/{self.endpoint.repository}/blobs/{digest}"
         label = f"image {self.image}: {what}"
         for attempt in range(1, self.attempts + 1):
-            response = self._get(path, {})
-            if response.status != 200:
-                if response.status == 404:
-                    response.close()
-                    raise RegistryError(f"{label} {digest} is missing on registry {self.host}",
-                                        hint="the image is incomplete on the registry; push it again")
-                raise self._unexpected(response, path)
             try:
-                with store.writer(digest, size, what=label) as sink:
+                with store.writer(digest, size, what=label, resume=True) as sink:
+                    if size is not None and 0 <= size <= sink.size:
+                        if sink.size > size:
+                            sink.restart()
+                        else:
+                            return  # all of it was there: verified as it is stored
+                    response = self._blob_response(path, label, digest, sink)
                     for chunk in response.chunks():
                         sink.write(chunk)
                 return
             except (OSError, http.client.HTTPException) as exc:
                 if attempt == self.attempts:
                     raise RegistryError(f"{label} {digest}: download from {self.host} failed: {exc}",
-                                        hint="retry the pull; verified blobs are kept") from exc
-                log.debug("blob %s: %s; restarting", digest, exc)
+                                        hint="retry the pull: it goes on from what was downloaded") from exc
+                log.debug("blob %s: %s; going on from what was downloaded", digest, exc)
                 time.sleep(self.backoff * 2 ** (attempt - 1))
+
+    def _blob_response(self, path: str, label: str, digest: str, sink) -> Response:
+        """The blob's bytes from where `sink` stands: a range when it holds some already and the
+        registry serves ranges; the whole blob (and `sink` emptied) otherwise."""
+        offset = sink.size
+        response = self._get(path, {"Range": f"bytes={offset}-"} if offset else {})
+        if offset and response.status == 206 and _range_start(response) == offset:
+            return response
+        if offset and response.status in (206, 416):
+            response.close()
+            response = self._get(path, {})
+        if response.status != 200:
+            if response.status == 404:
+                response.close()
+                raise RegistryError(f"{label} {digest} is missing on registry {self.host}",
+                                    hint="the image is incomplete on the registry; push it again")
+            raise self._unexpected(response, path)
+        if offset:
+            sink.restart()  # the registry sent all of it
+        return response
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -194,6 +214,16 @@ class RegistryClient:
             + (f" ({self.image})" if self.image else "") + (f": {detail}" if detail else ""),
             hint="retry later; if it persists the registry is failing or is not an OCI registry",
         )
+
+
+def _range_start(response: Response) -> int | None:
+    """The first byte a 206 answer holds (`Content-Range: bytes START-END/TOTAL`)."""
+    text = response.header("Content-Range")
+    unit, _, span = text.partition(" ")
+    try:
+        return int(span.split("-", 1)[0]) if unit == "bytes" else None
+    except ValueError:
+        return None
 
 
 def _registry_error_text(response: Response) -> str:

@@ -104,6 +104,7 @@ def remove_images(settings: Settings, texts: list[str], force: bool = False) -> 
     with image_index(settings) as index:
         for text in texts:
             _remove_one(settings, index, text, force, removal)
+    ContentStore(settings.root).remove_stale_ingests()  # what killed pulls left belongs to no image
     return removal
 
 
@@ -115,4 +116,5 @@ def prune_images(settings: Settings, all_images: bool = False) -> Removal:
             if (record.names and not all_images) or index.users(record.id):
                 continue
             _delete(settings, index, record, removal)
+    ContentStore(settings.root).remove_stale_ingests()  # what killed pulls left belongs to no image
     return removal

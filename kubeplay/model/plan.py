@@ -102,6 +102,7 @@ class SecurityPlan:
     seccomp_profile: str = ""  # "", "RuntimeDefault", "Unconfined", "Localhost:<path>"
     supplemental_groups: tuple[int, ...] = ()
     fs_group: int | None = None
+    fs_group_change_policy: str = ""  # "", "Always" or "OnRootMismatch"; "" is Always
     sysctls: dict[str, str] = field(default_factory=dict)
 
 

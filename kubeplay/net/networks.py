@@ -119,14 +119,11 @@ def inspect_network(db: Database, name: str) -> dict:
 
 
 def remove_network(db: Database, name: str) -> NetworkRecord:
-    """Remove a network no pod uses: its bridge, its masquerade rules, its record."""
-    record = get_network(db, name)
-    users = leases_of(db, name)
-    if users:
-        raise ConflictError(
-            f"network {name!r} is in use by pod(s) {', '.join(lease.pod_name for lease in users)}",
-            hint="remove those pods first (`kubeplay down` or `kubeplay pod rm`)",
-        )
+    """Remove a network no pod uses: its record, then its bridge and its masquerade rules.
+
+    The record goes first, in the transaction that finds no lease on it: from then on no play can
+    lease an address on it, so none can be attaching to the bridge that is removed next (the
+    other order let a pod attach between the check and the bridge's removal, and lose its bridge)."""
+    record = delete_network(db, name)
     remove_bridge(record, owner=str(db.path.parent))
-    # rechecks under the write lock: a pod that attached meanwhile makes this refuse
-    return delete_network(db, name)
+    return record

@@ -28,7 +28,7 @@ import hashlib
 import json
 import re
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from kubeplay.errors import HostError
 from kubeplay.model.plan import PortMapping
@@ -183,12 +183,20 @@ def chain_exists(objects: list[dict], chain: str) -> bool:
     return any(item.get("chain", {}).get("name") == chain for item in objects)
 
 
-def publish(pod_name: str, ip: str, ports: list[PortMapping], *, scope: str = "", table: str = TABLE) -> None:
-    """DNAT the pod's hostPorts to ip:containerPort; replaces what the pod published before."""
+def publish(pod_name: str, ip: str, ports: list[PortMapping], *, scope: str = "", table: str = TABLE,
+            check: Callable[[list[dict]], None] | None = None) -> None:
+    """DNAT the pod's hostPorts to ip:containerPort; replaces what the pod published before.
+
+    `check` is given the table as it is read under the host-wide lock and may refuse (raise): the
+    check that a port is free and the rule that takes it are one step, so two plays at once, of
+    this store or of another on the host, can never both take a port."""
     if not any(port.host_port for port in ports):
         return
     with network_lock():  # the handles read here must still be there when the script runs
-        stale = jumps_to(table_objects(table), "hostports", pod_chain(pod_name, scope))
+        objects = table_objects(table)
+        if check is not None:
+            check(objects)
+        stale = jumps_to(objects, "hostports", pod_chain(pod_name, scope))
         run_nft(publish_script(pod_name, ip, ports, table, stale, scope), f"publishing ports of pod {pod_name}")
 
 

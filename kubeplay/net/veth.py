@@ -138,8 +138,13 @@ def _delete_link(name: str) -> None:
 
 
 def detach_pod(settings: Settings, db: Database, pod_name: str, network: str) -> None:
-    """Remove the pod's veth (if any) and its lease (if any). Idempotent."""
-    _delete_link(host_veth_name(pod_name, veth_scope(settings)))
-    record = get_network_record(db, network or DEFAULT_NETWORK)
-    if record is not None:
-        release(db, record.name, pod_name)
+    """Remove the pod's veth (if any) and its lease (if any), the lease even when the veth cannot
+    be removed. Idempotent."""
+    from kubeplay.cleanup import run_every_step
+
+    def release_lease() -> None:
+        record = get_network_record(db, network or DEFAULT_NETWORK)
+        if record is not None:
+            release(db, record.name, pod_name)
+
+    run_every_step([lambda: _delete_link(host_veth_name(pod_name, veth_scope(settings))), release_lease])

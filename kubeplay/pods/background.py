@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import threading
 
+# calls run at once by run_together: far more than a pod's usual containers, few enough that a pod
+# of hundreds neither runs out of descriptors nor starts hundreds of runtimes on a few cores
+RUN_TOGETHER_LIMIT = 16
+
 
 class InBackground:
     """One call begun on its own thread now; `wait` gives its result (or raises its error)."""
@@ -25,7 +29,7 @@ class InBackground:
 
     def settle(self) -> None:
         """Wait for the call to end, whatever its outcome (before an undo step may run)."""
-        self._thread.join()
+        join_all([self._thread])
 
     def wait(self):
         self.settle()
@@ -34,25 +38,48 @@ class InBackground:
         return self._result
 
 
-def run_together(calls: list) -> list:
-    """Call each on its own thread; wait for all of them (nothing runs on once this returns), then
-    raise the first error, or return the results in order."""
+def run_together(calls: list, limit: int = RUN_TOGETHER_LIMIT) -> list:
+    """Call each on a thread of its own, at most `limit` at once (a pod of 500 containers must not
+    start 500 conmons together: every start holds descriptors until it is done); wait for all of
+    them (nothing runs on once this returns), then raise the first error, or return the results in
+    order."""
     results: list = [None] * len(calls)
     errors: list[BaseException | None] = [None] * len(calls)
+    pending = iter(range(len(calls)))
+    guard = threading.Lock()
 
-    def run(index: int) -> None:
-        try:
-            results[index] = calls[index]()
-        except BaseException as exc:  # noqa: BLE001 - raised below, in the caller's thread
-            errors[index] = exc
+    def next_index() -> int | None:
+        with guard:
+            return next(pending, None)
 
-    threads = [threading.Thread(target=run, args=(index,), name=f"kubeplay-together-{index}")
-               for index in range(len(calls))]
+    def run() -> None:
+        while (index := next_index()) is not None:
+            try:
+                results[index] = calls[index]()
+            except BaseException as exc:  # noqa: BLE001 - raised below, in the caller's thread
+                errors[index] = exc
+
+    threads = [threading.Thread(target=run, name=f"kubeplay-together-{number}")
+               for number in range(min(len(calls), limit))]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join()
+    join_all(threads)
     for error in errors:
         if error is not None:
             raise error
     return results
+
+
+def join_all(threads: list[threading.Thread]) -> None:
+    """Join every thread. An interrupt (a signal) while waiting is raised only once all have ended:
+    the roll-back it starts must not remove what a thread is still making."""
+    interrupted: BaseException | None = None
+    for thread in threads:
+        while True:
+            try:
+                thread.join()
+                break
+            except KeyboardInterrupt as exc:
+                interrupted = interrupted or exc
+    if interrupted is not None:
+        raise interrupted

@@ -87,6 +87,9 @@ def create(engine: Engine, container_id: str, name: str, *, tty: bool = False, s
         paths.exit_file.unlink()
     except FileNotFoundError:
         pass
+    from kubeplay.config import containers_conf
+
+    log_size_max = containers_conf().log_size_max
     spec = ConmonSpec(
         container_id=container_id,
         name=name,
@@ -98,6 +101,8 @@ def create(engine: Engine, container_id: str, name: str, *, tty: bool = False, s
         exit_dir=paths.exit_dir,
         persist_dir=paths.persist_dir,
         log_path=paths.log,
+        # conmon starts the log afresh once it would grow past this: a chatty container cannot fill the disk
+        log_size_max=log_size_max if log_size_max > 0 else None,
         socket_dir=engine.settings.runroot / "sockets",
         exit_command=tuple(callback_argv(engine, "container-exited", container_id)) if exit_callback else (),
         terminal=tty,
@@ -274,6 +279,8 @@ def remove(engine: Engine, container_id: str) -> None:
 
     paths = ContainerPaths(engine.settings, container_id)
     run_every_step([
+        # a restart waiting out its back-off would otherwise sleep on for minutes, then find nothing
+        lambda: end_restart_waiter(paths, container_id),
         lambda: engine.runtime.delete(container_id, force=True),
         # a removed container's exit needs no recording: never wait for conmon or its exit command
         lambda: _end_conmon(engine, container_id),
@@ -288,3 +295,20 @@ def _remove_files(paths: ContainerPaths) -> None:
     shutil.rmtree(paths.bundle, ignore_errors=True)
     shutil.rmtree(paths.data_dir, ignore_errors=True)
     paths.exit_file.unlink(missing_ok=True)
+    paths.attach_link.unlink(missing_ok=True)
+
+
+def end_restart_waiter(paths: ContainerPaths, container_id: str) -> None:
+    """Kill the `container-restart` process of this container, if one is waiting. Its pid is only
+    trusted while that process's command line still names the verb and this container."""
+    try:
+        pid = int(paths.restart_pidfile.read_text().strip())
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        return
+    if b"container-restart" in argv and container_id.encode() in argv:
+        try:
+            os.kill(pid, signal.SIGKILL)  # it holds nothing while it waits: the pod lock is ours now
+        except ProcessLookupError:
+            pass
+    paths.restart_pidfile.unlink(missing_ok=True)

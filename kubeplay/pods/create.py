@@ -126,10 +126,15 @@ class MemberFactory:
     def __init__(self, engine: Engine, pod: PodPlan, pod_id: str, paths: PodPaths, ip: str,
                  ns_paths: dict[str, str], images: dict[str, ImageRecord], sources: dict[str, Path]) -> None:
         self.engine, self.pod, self.pod_id = engine, pod, pod_id
-        self.images, self.sources = images, sources
+        self.images, self.sources, self.ip = images, sources, ip
         self.ns_paths = ns_paths
         self.shared = _shared_mounts(paths, pod)
         self.field_values = runtime_field_values(ip)
+        from kubeplay.config import containers_conf
+
+        conf = containers_conf()
+        self.default_ulimits = conf.default_ulimits
+        self.pids_limit = conf.pids_limit if conf.pids_limit > 0 else None
         self.delegated_cgroup = ""
         if engine.settings.rootless:
             from kubeplay.rootless.cgroups import warn_without_limits
@@ -164,6 +169,8 @@ class MemberFactory:
             rootless=self.engine.settings.rootless,
             seccomp_profile_path=None,
             share_pid=self.pod.share_process_namespace,
+            default_ulimits=self.default_ulimits,
+            pids_limit=self.pids_limit,
             delegated_cgroup=self.delegated_cgroup,
         )
         spec = build_member_spec(container, self.pod, image.config, rootfs, ctx)
@@ -182,9 +189,12 @@ class MemberFactory:
         return containers.create(self.engine, container_id, container.name, tty=container.tty, stdin=container.stdin)
 
 
-def run_init_containers(factory: MemberFactory, undo: ExitStack) -> None:
+def run_init_containers(factory: MemberFactory, undo: ExitStack, first: int = 0) -> None:
+    """The init containers, from position `first` on, each to its successful end in turn."""
     engine, pod = factory.engine, factory.pod
     for position, container in enumerate(pod.init_containers):
+        if position < first:
+            continue
         if container.restart_policy == "Always":
             # a native sidecar: starts in order and keeps running beside the members
             container_id = factory.register(container, ContainerRole.INIT, position)
@@ -194,35 +204,31 @@ def run_init_containers(factory: MemberFactory, undo: ExitStack) -> None:
         container_id = factory.register(container, ContainerRole.INIT, position)
         undo.callback(containers.remove, engine, container_id)
         factory.build(container_id, container)
-        _run_to_completion(factory, container_id, container)
+        _run_to_completion(factory, container_id, container, position)
 
 
-def _run_to_completion(factory: MemberFactory, container_id: str, container: ContainerPlan) -> None:
+def _run_to_completion(factory: MemberFactory, container_id: str, container: ContainerPlan, position: int) -> None:
+    """Run the init container once. A failure ends the pod under restartPolicy Never; otherwise the
+    container is retried with back-off in the background (kubeplay.pods.initretry), and this raises
+    InitBackingOff so that play goes on without waiting."""
     engine, pod = factory.engine, factory.pod
-    delay = 10.0
-    waited = 0.0
-    while True:
-        containers.launch(engine, container_id, container.name)
-        code = wait_exit(engine, container_id, pod.active_deadline_seconds or 3600)
-        engine.store.set_container_state(container_id, status=ContainerStatus.EXITED, exit_code=code,
-                                         finished_at=time.time(), pid=None,
-                                         reason="Completed" if code == 0 else "Error")
-        if code == 0:
-            return
-        if pod.restart_policy == "Never" or waited + delay > 300:
-            raise InitContainerFailed(
-                f'pod "{pod.name}" failed: init container "{container.name}" exited with code {code}',
-                hint=f"`kubeplay logs {pod.name} -c {container.name}` shows why; "
-                     f"`kubeplay down` removes the pod",
-            )
-        engine.runtime.delete(container_id, force=True)
-        containers.wait_conmon_gone(engine, container_id)
-        row = engine.store.get_container(container_id)
-        engine.store.set_container_state(container_id, restart_count=(row.restart_count if row else 0) + 1,
-                                         reason="CrashLoopBackOff")
-        time.sleep(delay)
-        waited += delay
-        delay = min(delay * 2, 300)
+    # no exit callback: its end is recorded here, and a callback's "Error" must not overwrite the back-off
+    containers.launch(engine, container_id, container.name, exit_callback=False)
+    code = wait_exit(engine, container_id, pod.active_deadline_seconds or 3600)
+    engine.store.set_container_state(container_id, status=ContainerStatus.EXITED, exit_code=code,
+                                     finished_at=time.time(), pid=None,
+                                     reason="Completed" if code == 0 else "Error")
+    if code == 0:
+        return
+    if pod.restart_policy == "Never":
+        raise InitContainerFailed(
+            f'pod "{pod.name}" failed: init container "{container.name}" exited with code {code}',
+            hint=f"`kubeplay logs {pod.name} -c {container.name}` shows why; "
+                 f"`kubeplay down` removes the pod",
+        )
+    from kubeplay.pods.initretry import back_off
+
+    back_off(factory, container_id, position, code)
 
 
 def wait_exit(engine: Engine, container_id: str, timeout: float) -> int:

@@ -197,6 +197,20 @@ def job_lock(engine: Engine, namespace: str, name: str, timeout: float = LOCK_TI
         yield
 
 
+@contextmanager
+def jobs_locked(engine: Engine, plans: list[PodPlan]) -> Iterator[None]:
+    """Hold the lock of every Job among `plans` while they are played: the exit callback of a first
+    pod that ends at once must count the job's pods only after the play has recorded all of them
+    (counted before, the missing ones read as never started, and it started them again)."""
+    from contextlib import ExitStack
+
+    jobs = sorted({(plan.namespace, plan.owner.name) for plan in plans if is_job_pod(plan) and plan.owner})
+    with ExitStack() as held:
+        for namespace, name in jobs:  # always in the same order: two plays never wait on each other
+            held.enter_context(job_lock(engine, namespace, name))
+        yield
+
+
 # --- driving the job ---------------------------------------------------------------------------
 
 def job_container_exited(engine: Engine, pod_name: str) -> bool:

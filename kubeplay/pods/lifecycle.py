@@ -53,6 +53,8 @@ def stop_pod(engine: Engine, name: str, grace: int | None = None) -> None:
     with pod_lock(engine.settings, name):
         pod = reconcile_pod(engine.store, engine.settings, engine.store.get_pod(name))
         engine.store.set_pod_state(name, phase=PodPhase.STOPPED)
+        for container in pod.containers:  # a stopped pod restarts nothing
+            containers.end_restart_waiter(containers.ContainerPaths(engine.settings, container.id), container.id)
         _stop_all(engine, pod, _grace(pod, grace))
         for container in pod.containers:
             if container.status is ContainerStatus.RUNNING:
@@ -146,12 +148,12 @@ def _finish_removal(engine: Engine, name: str, problems: list[str]) -> None:
 
 def _attempt(problems: list[str], step, *args) -> None:
     """Run one clean-up step; a failure is collected so the others still run."""
+    from kubeplay.cleanup import describe
+
     try:
         step(*args)
-    except KubeplayError as exc:
-        problems.append(exc.message)
-    except OSError as exc:
-        problems.append(str(exc))
+    except Exception as exc:  # noqa: BLE001 - reported with the others once every step has run
+        problems.append(describe(exc))
 
 
 def _remove_cgroups(pod_id: str) -> None:
@@ -174,9 +176,14 @@ def start_pod(engine: Engine, name: str) -> None:
 def pods_for(engine: Engine, plans: list[PodPlan], workloads: list[tuple[str, str, str]] = ()) -> list[str]:
     """The stored pods that these plans made: by pod name, or by their owning workload; also the
     pods of `workloads` (kind, name, namespace) that make none now (scaled to replicas: 0)."""
-    names = {plan.name for plan in plans if plan.owner is None}
     owners = {(plan.owner.kind, plan.owner.name, plan.namespace) for plan in plans if plan.owner}
-    owners.update(workloads)
+    return pods_named(engine, {plan.name for plan in plans if plan.owner is None}, owners | set(workloads))
+
+
+def pods_named(engine: Engine, names: set[str] | frozenset[str],
+               owners: set[tuple[str, str, str]] | frozenset[tuple[str, str, str]]) -> list[str]:
+    """The stored pods of these names, or owned by these (kind, name, namespace) workloads: what
+    was stored decides, not what the manifests now say."""
     found = []
     for record in engine.store.list_pods():
         owner = record.plan.owner

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections import deque
@@ -92,11 +93,18 @@ def show_logs(engine: Engine, pod_name: str, container_name: str | None = None, 
 
 def _follow(engine: Engine, container: ContainerRecord, path: Path, file: BinaryIO, out: BinaryIO,
             timestamps: bool) -> None:
-    """Print new records while the container runs; stop once it has ended and the file is drained."""
+    """Print new records while the container runs; stop once it has ended and the file is drained.
+    When conmon starts the log afresh (it reached log_size_max: a new file takes the old one's
+    name), the rest of the old file is printed, then the new one is followed."""
     while True:
         for stamp, line in _records(file):
             _emit(out, stamp, line, timestamps)
         out.flush()
+        renewed = _renewed(path, file)
+        if renewed is not None:
+            file.close()
+            file = renewed
+            continue
         record = engine.store.get_container(container.id)
         if record is None or record.status is not ContainerStatus.RUNNING:
             for stamp, line in _records(file, final=True):
@@ -108,3 +116,17 @@ def _follow(engine: Engine, container: ContainerRecord, path: Path, file: Binary
         if reconcile_container(engine.store, engine.settings, record).status is not ContainerStatus.RUNNING:
             continue
         time.sleep(0.1)
+
+
+def _renewed(path: Path, file: BinaryIO) -> BinaryIO | None:
+    """The file now at `path` when it is another one than `file` (the log was started afresh)."""
+    try:
+        current = path.stat()
+    except FileNotFoundError:
+        return None  # between conmon's rename steps: the next look finds it
+    if current.st_ino == os.fstat(file.fileno()).st_ino:
+        return None
+    try:
+        return open(path, "rb")  # closed by the caller once it follows the next one
+    except FileNotFoundError:
+        return None

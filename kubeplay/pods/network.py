@@ -175,9 +175,18 @@ def _attach(engine: Engine, pod: PodPlan, netns: Path, name: str, made: float) -
     begun = time.monotonic()
     attached = attach_pod(engine.settings, engine.db, pod.name, netns, name)
     if pod.ports:
-        from kubeplay.net.nftables import publish
+        from kubeplay.net.nftables import pod_chain, publish
+        from kubeplay.net.ports import check_ports, claims_from_rules
 
-        publish(pod.name, attached.ip, list(pod.ports), scope=port_scope(engine))
+        scope = port_scope(engine)
+        ports = list(pod.ports)
+
+        def still_free(objects: list[dict]) -> None:
+            # again, under the host-wide lock: another play may have taken a port since the first check
+            check_ports(claims_from_rules(objects), ports, pod_name=pod.name, own_chain=pod_chain(pod.name, scope),
+                        rootless=False)
+
+        publish(pod.name, attached.ip, ports, scope=scope, check=still_free)
     # the network bench reads this line (`--log-level debug`): the cost of networking alone, not
     # counting the time a deferred attach waited to begin
     log.debug("pod %s: network set up in %.1f ms", pod.name, (made + time.monotonic() - begun) * 1000)
@@ -202,17 +211,22 @@ def teardown(engine: Engine, pod: PodPlan, pod_id: str, *, refresh_peers: bool =
 
         rootless_teardown(engine.settings.runroot, pod_id)
         return
+    from kubeplay.cleanup import run_every_step
+
     name = network_name(pod)
+    steps = []
     if name != "none":
         from kubeplay.net.nftables import unpublish
         from kubeplay.net.veth import detach_pod
 
         if pod.ports:
-            unpublish(pod.name, scope=port_scope(engine))
-        detach_pod(engine.settings, engine.db, pod.name, name)  # the host end only: its peer goes with it
+            steps.append(lambda: unpublish(pod.name, scope=port_scope(engine)))
+        # the host end only: its peer goes with it
+        steps.append(lambda: detach_pod(engine.settings, engine.db, pod.name, name))
         if refresh_peers:
-            refresh_peer_hosts(engine, name, leaving={pod.name})
-    _remove_pinned(engine, pod_id)
+            steps.append(lambda: refresh_peer_hosts(engine, name, leaving={pod.name}))
+    steps.append(lambda: _remove_pinned(engine, pod_id))
+    run_every_step(steps)  # a rule that cannot be removed must not keep the veth, lease or netns
 
 
 def _remove_pinned(engine: Engine, pod_id: str) -> None:

@@ -81,6 +81,16 @@ class ContainerPaths:
         return self.exit_dir / self.container_id
 
     @property
+    def restart_pidfile(self) -> Path:
+        """The pid of the process waiting out this container's restart back-off."""
+        return self.bundle / "restart.pid"
+
+    @property
+    def attach_link(self) -> Path:
+        """conmon's short link to the bundle, for the attach socket's path (108 bytes at most)."""
+        return self.settings.runroot / "sockets" / self.container_id
+
+    @property
     def persist_dir(self) -> Path:
         return self.bundle / "persist"
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kubeplay.errors import ConflictError
+from kubeplay.logs import get_logger
 from kubeplay.model.ids import random_hex
 from kubeplay.model.plan import PodPlan
 from kubeplay.model.record import PodPhase
@@ -32,11 +33,13 @@ from kubeplay.pods.create import (
 from kubeplay.pods.engine import Engine
 from kubeplay.pods.images import ensure_images
 from kubeplay.pods.infra import infra_rootfs
+from kubeplay.pods.initretry import InitBackingOff
 from kubeplay.pods.lock import pod_lock
 from kubeplay.pods.paths import PodPaths
 from kubeplay.pods.podfiles import mount_shm, pod_hostname, release_pod_files, write_pod_files
-from kubeplay.pods.volumes import prepare_volumes, release_volumes
+from kubeplay.pods.volumes import claim_volumes, prepare_volumes, release_volumes
 
+log = get_logger(__name__)
 Progress = Callable[[str], None]
 # pods made at once: enough to overlap one pod's runtime waits with another's work on 2 cores,
 # few enough that conmon/runc start-ups do not just queue for the CPU
@@ -85,11 +88,11 @@ def play(engine: Engine, plans: list[PodPlan], progress: Progress | None = None,
     for plan in plans:
         network.check_pod_ports(engine, plan)
     images = [ensure_images(engine, plan, progress) for plan in plans]  # all found before anything is made
-    outcomes = _make_all(engine, plans, images, progress)
+    outcomes, interrupted = _make_all(engine, plans, images, progress)
     failures = [o.error for o in outcomes if o.error is not None and not isinstance(o.error, InitContainerFailed)]
-    if failures:
+    if interrupted is not None or failures:
         _undo_all(engine, outcomes)
-        raise failures[0]
+        raise interrupted or failures[0]
     init_failures = [o.error for o in outcomes if isinstance(o.error, InitContainerFailed)]
     if init_failures:
         raise init_failures[0]
@@ -107,7 +110,10 @@ class _Outcome:
     skipped: bool = False
 
 
-def _make_all(engine: Engine, plans: list[PodPlan], images: list[dict], progress: Progress | None) -> list[_Outcome]:
+def _make_all(engine: Engine, plans: list[PodPlan], images: list[dict],
+              progress: Progress | None) -> tuple[list[_Outcome], BaseException | None]:
+    """Make the pods; returns each one's outcome, and the interrupt (a signal) that cut the play
+    short, if one did: the pods being made when it came are finished first, then all undone."""
     outcomes = [_Outcome(plan.name) for plan in plans]
     failed = threading.Event()  # pods not begun yet are not made once one failed
 
@@ -131,15 +137,22 @@ def _make_all(engine: Engine, plans: list[PodPlan], images: list[dict], progress
 
     if len(plans) == 1:
         make(0)
-        return outcomes
+        return outcomes, None
     from concurrent.futures import ThreadPoolExecutor  # a play of one pod needs no pool
 
     engine.prepare_for_threads()
     infra_rootfs(engine)  # its temporary name is per process, so threads must not make it together
+    interrupted: BaseException | None = None
     with ThreadPoolExecutor(max_workers=min(PLAY_WORKERS, len(plans)), thread_name_prefix="kubeplay-play") as pool:
         for future in [pool.submit(make, index) for index in range(len(plans))]:
-            future.result()
-    return [o for o in outcomes if not o.skipped]
+            while True:
+                try:
+                    future.result()
+                    break
+                except KeyboardInterrupt as exc:
+                    interrupted = interrupted or exc
+                    failed.set()  # no pod begins after it; those under way are finished, then undone
+    return [o for o in outcomes if not o.skipped], interrupted
 
 
 def _undo_all(engine: Engine, outcomes: list[_Outcome]) -> None:
@@ -187,6 +200,11 @@ def play_pod(engine: Engine, pod: PodPlan, undo: ExitStack, progress: Progress |
         undo.callback(engine.store.remove_pod, pod.name)
         try:
             _make_pod(engine, pod, pod_id, images, undo)
+        except InitBackingOff as exc:
+            # kept, Pending: a detached process retries the init container and then starts the members
+            log.warning("%s", exc)
+            say(f"pod {pod.name}: Init:CrashLoopBackOff")
+            return
         except InitContainerFailed as exc:
             engine.store.set_pod_state(pod.name, phase=PodPhase.FAILED, reason=exc.message)
             raise
@@ -268,6 +286,7 @@ def _prepare_members(engine: Engine, pod: PodPlan, pod_id: str, images, undo: Ex
     if not pod.host_ipc:
         mount_shm(paths)
     undo.callback(release_volumes, pod, paths)
+    claim_volumes(engine, pod)
     sources = prepare_volumes(pod, paths, engine.settings.root, field_values=runtime_field_values(ip))
     return MemberFactory(engine, pod, pod_id, paths, ip, ns_paths, images, sources)
 

@@ -71,10 +71,10 @@ def container_exited(engine: Engine, container_id: str) -> None:
 
         EventStore(engine.db).add(pod.name, record.name, "Warning", "BackOff",
                                   f"Back-off {delay:g}s restarting failed container {record.name} in pod {pod.name}")
-    _spawn_restart(engine, container_id)
+    spawn_restart(engine, container_id)
 
 
-def _spawn_restart(engine: Engine, container_id: str) -> None:
+def spawn_restart(engine: Engine, container_id: str) -> None:
     import subprocess
 
     from kubeplay.pods import containers
@@ -94,7 +94,17 @@ def restart_container(engine: Engine, container_id: str) -> None:
 
     wait = (engine.store.restart_at(container_id) or 0) - time.time()
     if wait > 0:
-        time.sleep(min(wait, BACKOFF_CAP))
+        pidfile = ContainerPaths(engine.settings, container_id).restart_pidfile
+        try:
+            pidfile.write_text(str(os.getpid()))  # so that removing the container ends this wait
+        except OSError:
+            return  # the container's directory is gone: removed meanwhile
+        try:
+            if not still_wanted(engine, container_id):
+                return  # stopped before the pid file was there for `down` or `pod stop` to find
+            time.sleep(min(wait, BACKOFF_CAP))
+        finally:
+            pidfile.unlink(missing_ok=True)
     containers.wait_conmon_gone(engine, container_id, 10)
     record = engine.store.get_container(container_id)
     if record is None or record.plan is None:
@@ -113,7 +123,19 @@ def restart_container(engine: Engine, container_id: str) -> None:
         if paths.log.exists():
             os.replace(paths.log, paths.previous_log)
         engine.store.set_container_state(container_id, restart_count=record.restart_count + 1)
-        containers.launch(engine, container_id, record.name, tty=record.plan.tty, stdin=record.plan.stdin)
+        run_to_end = record.role is ContainerRole.INIT and record.plan.restart_policy != "Always"
+        containers.launch(engine, container_id, record.name, tty=record.plan.tty, stdin=record.plan.stdin,
+                          exit_callback=not run_to_end)  # an init container's end is waited for below
+    if run_to_end:
+        from kubeplay.pods.initretry import after_relaunch
+
+        after_relaunch(engine, container_id)  # then the rest of the pod, or the next back-off
+
+
+def still_wanted(engine: Engine, container_id: str) -> bool:
+    record = engine.store.get_container(container_id)
+    pod = engine.store.find_pod(record.pod) if record else None
+    return pod is not None and pod.phase not in (PodPhase.STOPPED, PodPhase.FAILED)
 
 
 def _image_layers(engine: Engine, container_id: str) -> tuple[str, ...]:

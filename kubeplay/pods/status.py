@@ -23,6 +23,9 @@ from kubeplay.model.record import (
     PodRecord,
 )
 
+# why a container or a pod that ran in an earlier session of the run root no longer runs
+REBOOTED = "host rebooted or run root removed"
+
 
 def session_id(settings: Settings) -> str:
     marker = settings.runroot / "session"
@@ -64,6 +67,13 @@ def _alive(pid: int | None) -> bool:
     return True
 
 
+def _conmon_alive(settings: Settings, container_id: str) -> bool:
+    from kubeplay.pods.paths import ContainerPaths
+    from kubeplay.runtime.conmon import conmon_pid
+
+    return conmon_pid(ContainerPaths(settings, container_id).conmon_pidfile) is not None
+
+
 def reconcile_container(store, settings: Settings, record: ContainerRecord,
                         session: str | None = None) -> ContainerRecord:
     """Correct a record that says running when it no longer is; returns the truthful record.
@@ -74,9 +84,11 @@ def reconcile_container(store, settings: Settings, record: ContainerRecord,
     # records read from the store carry boot_id; one built elsewhere may not
     stale = (record.boot_id or store.boot_id(record.id)) != current
     code = None if stale else read_exit_file(settings, record.id)
-    if not stale and code is None and _alive(record.pid):
+    if not stale and code is None and (_alive(record.pid) or _conmon_alive(settings, record.id)):
+        # an init that has just ended, whose exit conmon has not written yet, is not taken for one
+        # that ended without a code: a Job counting it as failed started a pod too many
         return record
-    reason = "host rebooted or run root removed" if stale else ("Completed" if code == 0 else "Error")
+    reason = REBOOTED if stale else ("Completed" if code == 0 else "Error")
     store.set_container_state(record.id, status=ContainerStatus.EXITED, exit_code=code,
                               finished_at=time.time(), pid=None, reason=reason)
     return store.get_container(record.id) or record
@@ -94,7 +106,12 @@ def _reconcile_containers(store, settings: Settings, containers: tuple[Container
 
 
 def reconcile_pod(store, settings: Settings, pod: PodRecord) -> PodRecord:
-    return store.get_pod(pod.name) if _reconcile_containers(store, settings, pod.containers) else pod
+    session = session_id(settings)
+    if _reconcile_containers(store, settings, pod.containers, session):
+        pod = store.get_pod(pod.name)
+    if _left_by_reboot(pod, session) and store.stop_if_unchanged(pod.name, pod.id, pod.phase, REBOOTED):
+        pod = store.get_pod(pod.name)
+    return pod
 
 
 def reconciled_overviews(store, settings: Settings) -> list[PodOverview]:
@@ -104,7 +121,25 @@ def reconciled_overviews(store, settings: Settings) -> list[PodOverview]:
         return overviews
     session = session_id(settings)  # one read of the marker for all pods
     changed = [_reconcile_containers(store, settings, pod.containers, session) for pod in overviews]
-    return store.pod_overviews() if any(changed) else overviews
+    if any(changed):
+        overviews = store.pod_overviews()
+    stopped = [store.stop_if_unchanged(pod.name, pod.id, pod.phase, REBOOTED)
+               for pod in overviews if _left_by_reboot(pod, session)]
+    return store.pod_overviews() if any(stopped) else overviews
+
+
+def _left_by_reboot(pod: PodRecord | PodOverview, session: str) -> bool:
+    """A pod that claims to be running or starting, though every container of it ran in an earlier
+    session of the run root and none runs now: after a reboot (an empty run root) no exit callback,
+    restart or play is left to move it on, so it is Stopped (`pod start` starts it again)."""
+    if pod.phase is PodPhase.STOPPED:
+        return False
+    started = [c for c in pod.containers if c.boot_id]
+    if not started or any(c.boot_id == session for c in started):
+        return False  # not started yet (a play under way), or something ran in this session
+    if any(c.status in (ContainerStatus.RUNNING, ContainerStatus.PAUSED) for c in pod.containers):
+        return False
+    return derive_phase(pod) in (PodPhase.RUNNING, PodPhase.PENDING)
 
 
 def derive_phase(pod: PodRecord | PodOverview) -> PodPhase:
@@ -121,7 +156,7 @@ def derive_phase(pod: PodRecord | PodOverview) -> PodPhase:
             return PodPhase.RUNNING  # between restarts
         if all(c.exit_code == 0 for c in members):
             return PodPhase.SUCCEEDED
-        if pod.restart_policy == "Never" or any(c.reason == "host rebooted or run root removed" for c in members):
+        if pod.restart_policy == "Never" or any(c.reason == REBOOTED for c in members):
             return PodPhase.FAILED
         return PodPhase.RUNNING
     return PodPhase.PENDING
@@ -137,6 +172,8 @@ def display_status(pod: PodRecord | PodOverview) -> str:
     if phase is PodPhase.PENDING and inits:
         done = sum(1 for c in inits if c.status is ContainerStatus.EXITED and c.exit_code == 0)
         if done < len(inits):
+            if any(c.reason == "CrashLoopBackOff" and c.status is ContainerStatus.EXITED for c in inits):
+                return "Init:CrashLoopBackOff"
             failed = [c for c in inits if c.status is ContainerStatus.EXITED and c.exit_code]
             return "Init:Error" if failed else f"Init:{done}/{len(inits)}"
     if phase is PodPhase.FAILED and inits and any(c.exit_code for c in inits if c.status is ContainerStatus.EXITED):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,7 +139,46 @@ def prepare_volumes(pod: PodPlan, paths: PodPaths, volume_root: Path,
             sources[volume.name] = data
         else:
             raise UserError(f"{what}: volume type {volume.kind} is not supported yet", hint="use another volume type")
+        if volume.kind in FS_GROUP_KINDS and pod.security.fs_group is not None:
+            apply_fs_group(sources[volume.name], pod.security.fs_group, read_only=volume.kind in READ_ONLY_KINDS,
+                           only_on_mismatch=pod.security.fs_group_change_policy == "OnRootMismatch")
     return sources
+
+
+# the volumes whose files the pod's fsGroup owns, as the kubelet applies it (never a hostPath);
+# the kubelet mounts the data volumes read-only, so their files get group read, the others read-write
+FS_GROUP_KINDS = ("emptyDir", "configMap", "secret", "downwardAPI", "projected", "persistentVolumeClaim")
+READ_ONLY_KINDS = ("configMap", "secret", "downwardAPI", "projected")
+
+
+def apply_fs_group(root: Path, gid: int, *, read_only: bool, only_on_mismatch: bool = False) -> None:
+    """Give `root` and everything below it to group `gid`, as the kubelet does for fsGroup: group
+    read (and write unless `read_only`) on files, search on directories, and the setgid bit on
+    directories so what the containers create there belongs to the group too. `only_on_mismatch`
+    (fsGroupChangePolicy: OnRootMismatch) skips the walk when the root is already so."""
+    mask = 0o440 if read_only else 0o660
+    if only_on_mismatch and _owned_by_group(root, gid, mask):
+        return
+    for directory, _, files in os.walk(root):
+        _own(Path(directory), gid, mask | 0o110 | stat.S_ISGID)
+        for name in files:
+            _own(Path(directory, name), gid, mask)
+
+
+def _own(path: Path, gid: int, mask: int) -> None:
+    info = path.lstat()
+    if stat.S_ISLNK(info.st_mode):
+        return  # a link's target is outside the walk, or walked on its own
+    if info.st_gid != gid:
+        os.chown(path, -1, gid, follow_symlinks=False)
+    if stat.S_IMODE(info.st_mode) & mask != mask:
+        os.chmod(path, stat.S_IMODE(info.st_mode) | mask)
+
+
+def _owned_by_group(root: Path, gid: int, mask: int) -> bool:
+    info = root.stat()
+    wanted = mask | 0o110 | stat.S_ISGID
+    return info.st_gid == gid and stat.S_IMODE(info.st_mode) & wanted == wanted
 
 
 def release_volumes(pod: PodPlan, paths: PodPaths) -> None:
@@ -179,19 +220,19 @@ def ensure_claims(engine, claims) -> list[str]:
     for claim in claims:
         path = claim_path(engine.settings.root, claim.name)
         path.mkdir(parents=True, exist_ok=True)
-        if store.ensure(claim.name, str(path), dict(claim.labels)):
+        if store.ensure(claim.name, str(path), dict(claim.labels), dict(claim.raw or {})):
             made.append(claim.name)
     return made
 
 
-def remove_claims(engine, claims) -> list[str]:
-    """`down --volumes`: the claims' named volumes go, unless a pod still mounts one."""
+def remove_claims(engine, claims: list[str] | tuple[str, ...]) -> list[str]:
+    """`down --volumes`: the named volumes of these claims go, unless a pod still mounts one."""
     from kubeplay.store.volumes import VolumeStore
 
     store = VolumeStore(engine.db)
     for claim in claims:  # check all first, so nothing is removed when one is in use
-        _refuse_if_used(store, claim.name)
-    return [claim.name for claim in claims if remove_volume(engine, claim.name, missing_ok=True)]
+        _refuse_if_used(store, claim)
+    return [claim for claim in claims if remove_volume(engine, claim, missing_ok=True)]
 
 
 def _refuse_if_used(store, name: str) -> None:
@@ -205,26 +246,68 @@ def _refuse_if_used(store, name: str) -> None:
 
 
 def remove_volume(engine, name: str, *, force: bool = False, missing_ok: bool = False) -> bool:
-    """Remove a named volume and its data. In use it is refused, unless `force` removes its pods first."""
-    from kubeplay.errors import NotFoundError
+    """Remove a named volume and its data. In use it is refused, unless `force` removes its pods first.
+
+    Under the volume's lock, the record goes (in the transaction that finds no pod using it), then
+    the data: a play that records a pod using the claim meanwhile waits for the lock and makes the
+    volume again (see claim_volumes); two removals at once remove it once."""
+    from kubeplay.errors import ConflictError, NotFoundError
     from kubeplay.store.volumes import VolumeStore
 
     store = VolumeStore(engine.db)
-    if store.get(name) is None:
-        if missing_ok:
-            return False
-        raise NotFoundError(f'no volume named "{name}"', hint="`kubeplay volume ls` lists the volumes")
     if force:
         from kubeplay.pods.lifecycle import remove_pod
 
         for pod in store.users(name):
             remove_pod(engine, pod, force=True)
-    _refuse_if_used(store, name)
-    import shutil
+    with volume_lock(engine.settings, name):
+        found, users = store.remove_unused(name)
+        if users:
+            raise ConflictError(f'volume "{name}" is used by pod {", ".join(users)}',
+                                hint="remove those pods first (`kubeplay down FILE`), or `kubeplay volume rm -f` "
+                                     "to remove them with the volume")
+        if not found:
+            if missing_ok:
+                return False
+            raise NotFoundError(f'no volume named "{name}"', hint="`kubeplay volume ls` lists the volumes")
+        import shutil
 
-    shutil.rmtree(claim_path(engine.settings.root, name).parent, ignore_errors=True)
-    store.remove(name)
+        shutil.rmtree(claim_path(engine.settings.root, name).parent, ignore_errors=True)
     return True
+
+
+@contextmanager
+def volume_lock(settings, name: str) -> Iterator[None]:
+    """One change to a named volume at a time, across commands: made by a play, removed by rm."""
+    from kubeplay.errors import ConflictError
+    from kubeplay.filelock import locked
+    from kubeplay.pods.lock import lock_path
+
+    def busy() -> ConflictError:
+        return ConflictError(f'volume "{name}" is busy: another kubeplay command holds it',
+                             hint="retry once that command has finished")
+
+    with locked(lock_path(settings, f"volume.{name}"), VOLUME_LOCK_TIMEOUT, busy):
+        yield
+
+
+VOLUME_LOCK_TIMEOUT = 600.0  # seconds; removing a large volume's data is the longest hold
+
+
+def claim_volumes(engine, pod: PodPlan) -> None:
+    """The named volumes of the pod's claims, recorded and made if missing (a `volume rm` may have
+    removed one between the play's start and this pod's record)."""
+    claims = sorted({volume.claim_name for volume in pod.volumes if volume.kind == "persistentVolumeClaim"})
+    if not claims:
+        return
+    from kubeplay.store.volumes import VolumeStore
+
+    store = VolumeStore(engine.db)
+    for claim in claims:
+        with volume_lock(engine.settings, claim):
+            path = claim_path(engine.settings.root, claim)
+            path.mkdir(parents=True, exist_ok=True)
+            store.ensure(claim, str(path))
 
 
 def volume_info(engine, record) -> dict:

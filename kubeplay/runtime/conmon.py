@@ -22,7 +22,18 @@ from kubeplay.errors import HostError, RuntimeFailure
 from kubeplay.runtime.classify import FailureContext, classify
 from kubeplay.runtime.which import which
 
-SYNC_TIMEOUT = 30.0
+# How long `runtime create` may take before a container is given up. Generous: a create is quick,
+# but a host starting hundreds of containers at once queues them for the CPU.
+SYNC_TIMEOUT_ENV = "KUBEPLAY_CREATE_TIMEOUT"
+DEFAULT_SYNC_TIMEOUT = 120.0
+
+
+def sync_timeout() -> float:
+    try:
+        value = float(os.environ.get(SYNC_TIMEOUT_ENV, ""))
+    except ValueError:
+        return DEFAULT_SYNC_TIMEOUT
+    return value if value > 0 else DEFAULT_SYNC_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -120,14 +131,17 @@ def parse_sync_message(line: str) -> tuple[int, str | None]:
 
 
 def _read_sync_line(fd: int, deadline: float) -> str | None:
-    """The first complete line from the sync pipe, or None at EOF; raises at the deadline."""
+    """The first complete line from the sync pipe, or None at EOF; raises at the deadline.
+    poll, not select: select cannot watch a descriptor numbered 1024 or more, which a pod of
+    hundreds of containers, or a caller holding many files open, reaches."""
     buffer = b""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
     while b"\n" not in buffer:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError
-        ready, _, _ = select.select([fd], [], [], remaining)
-        if not ready:
+        if not poller.poll(max(1, int(remaining * 1000))):
             continue
         chunk = os.read(fd, 65536)
         if not chunk:
@@ -136,8 +150,9 @@ def _read_sync_line(fd: int, deadline: float) -> str | None:
     return buffer.split(b"\n", 1)[0].decode(errors="replace")
 
 
-def create_container(spec: ConmonSpec, timeout: float = SYNC_TIMEOUT) -> int:
+def create_container(spec: ConmonSpec, timeout: float | None = None) -> int:
     """Start conmon for ``spec`` and return the container's pid once the runtime has created it."""
+    timeout = sync_timeout() if timeout is None else timeout
     if os.sep not in spec.conmon_path:
         spec = _with_conmon_path(spec, find_conmon() if spec.conmon_path == "conmon" else spec.conmon_path)
     for directory in (spec.exit_dir, spec.persist_dir, spec.socket_dir, spec.log_path.parent):
@@ -166,9 +181,14 @@ def create_container(spec: ConmonSpec, timeout: float = SYNC_TIMEOUT) -> int:
             try:
                 line = _read_sync_line(read_end, deadline)
             except TimeoutError:
+                alive = conmon_pid(spec.conmon_pidfile)
                 stop_conmon(spec.conmon_pidfile)
-                raise RuntimeFailure(f'container "{spec.name}": conmon reported nothing within {timeout:.0f}s',
-                                     hint="the runtime may be stuck; check `kubeplay system check`") from None
+                waited = (f"conmon (pid {alive}) was still waiting for `{Path(spec.runtime_path).name} create`"
+                          if alive else "conmon never wrote its pid file")
+                raise RuntimeFailure(
+                    f'container "{spec.name}": no pid from the runtime within {timeout:.0f} s: {waited}',
+                    hint="the host may be overloaded or the runtime stuck; retry, or raise "
+                         f"{SYNC_TIMEOUT_ENV} (seconds); `kubeplay system check` tests the runtime") from None
         finally:
             os.close(read_end)
         if line is None:

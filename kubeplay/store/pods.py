@@ -65,6 +65,16 @@ class PodStore:
         with self.db.transaction() as conn:
             conn.execute(f"UPDATE pod_state SET {columns} WHERE pod_name=?", (*fields.values(), name))
 
+    def stop_if_unchanged(self, name: str, pod_id: str, phase: PodPhase, reason: str) -> bool:
+        """Mark the pod Stopped with `reason` if it is still the pod `pod_id` in `phase` (a pod
+        played again under the name meanwhile is left alone); True if it was marked."""
+        with self.db.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE pod_state SET phase=?, reason=? WHERE pod_name=? AND phase=? "
+                "AND pod_name IN (SELECT name FROM pods WHERE id=?)",
+                (PodPhase.STOPPED.value, reason, name, phase.value, pod_id))
+            return cursor.rowcount > 0
+
     def remove_pod(self, name: str) -> None:
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM pods WHERE name=?", (name,))

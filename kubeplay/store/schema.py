@@ -109,4 +109,9 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX events_pod ON events(pod_name, last_at)",
     ],
+    # 4: the spec of the PersistentVolumeClaim a named volume was made for (its requested size,
+    # access modes, storage class), so that generate gives the claim back as it was asked for
+    [
+        "ALTER TABLE volumes ADD COLUMN spec TEXT NOT NULL DEFAULT '{}'",
+    ],
 ]

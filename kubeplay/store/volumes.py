@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kubeplay.store.db import Database
 
@@ -17,19 +17,20 @@ class VolumeRecord:
     path: str
     created_at: float
     labels: dict[str, str]
+    spec: dict = field(default_factory=dict)  # the claim's spec as played: size, access modes, class
 
 
 class VolumeStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def ensure(self, name: str, path: str, labels: dict[str, str] | None = None) -> bool:
+    def ensure(self, name: str, path: str, labels: dict[str, str] | None = None, spec: dict | None = None) -> bool:
         """Record a volume unless it exists; True when it was created now."""
         with self.db.transaction() as conn:
             if conn.execute("SELECT 1 FROM volumes WHERE name=?", (name,)).fetchone():
                 return False
-            conn.execute("INSERT INTO volumes (name, path, created_at, labels) VALUES (?, ?, ?, ?)",
-                         (name, path, time.time(), json.dumps(labels or {})))
+            conn.execute("INSERT INTO volumes (name, path, created_at, labels, spec) VALUES (?, ?, ?, ?, ?)",
+                         (name, path, time.time(), json.dumps(labels or {}), json.dumps(spec or {})))
             return True
 
     def get(self, name: str) -> VolumeRecord | None:
@@ -45,10 +46,26 @@ class VolumeStore:
 
     def users(self, name: str) -> list[str]:
         """Pods whose plan mounts this claim."""
-        rows = self.db.query("SELECT name, plan FROM pods")
-        return [row["name"] for row in rows
-                if any(v.get("claim_name") == name for v in json.loads(row["plan"]).get("volumes", []))]
+        return _users(self.db.query("SELECT name, plan FROM pods"), name)
+
+    def remove_unused(self, name: str) -> tuple[bool, list[str]]:
+        """Forget the volume unless a pod mounts it: (whether it was there, the pods that use it).
+        The check and the delete are one transaction, so a pod recorded meanwhile either counts as
+        a user or is recorded after the volume is gone (and makes it again)."""
+        with self.db.transaction() as conn:
+            if not conn.execute("SELECT 1 FROM volumes WHERE name=?", (name,)).fetchone():
+                return False, []
+            users = _users(conn.execute("SELECT name, plan FROM pods").fetchall(), name)
+            if not users:
+                conn.execute("DELETE FROM volumes WHERE name=?", (name,))
+            return True, users
+
+
+def _users(rows, name: str) -> list[str]:
+    return [row["name"] for row in rows
+            if any(v.get("claim_name") == name for v in json.loads(row["plan"]).get("volumes", []))]
 
 
 def _record(row) -> VolumeRecord:
-    return VolumeRecord(row["name"], row["path"], row["created_at"], json.loads(row["labels"]))
+    return VolumeRecord(row["name"], row["path"], row["created_at"], json.loads(row["labels"]),
+                        json.loads(row["spec"] or "{}"))

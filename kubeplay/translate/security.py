@@ -28,8 +28,23 @@ def pod_security(ctx: PodContext, pod_spec: Any) -> SecurityPlan:
         seccomp_profile=_seccomp(ctx, context, f"{ctx.path}.securityContext"),
         supplemental_groups=tuple(context.get("supplementalGroups") or ()),
         fs_group=context.get("fsGroup"),
+        fs_group_change_policy=_change_policy(ctx, context),
         sysctls=sysctls,
     )
+
+
+FS_GROUP_CHANGE_POLICIES = ("Always", "OnRootMismatch")
+
+
+def _change_policy(ctx: PodContext, context: Any) -> str:
+    policy = context.get("fsGroupChangePolicy")
+    if policy is None:
+        return ""
+    if policy not in FS_GROUP_CHANGE_POLICIES:
+        ctx.error(line_of(context, "fsGroupChangePolicy"), f"{ctx.path}.securityContext.fsGroupChangePolicy",
+                  f"{policy!r}: must be one of {', '.join(FS_GROUP_CHANGE_POLICIES)}")
+        return ""
+    return str(policy)
 
 
 def container_security(ctx: PodContext, pod: SecurityPlan, container: Any, path: str) -> SecurityPlan:
@@ -54,6 +69,7 @@ def container_security(ctx: PodContext, pod: SecurityPlan, container: Any, path:
         seccomp_profile=seccomp or pod.seccomp_profile,
         supplemental_groups=pod.supplemental_groups,
         fs_group=pod.fs_group,
+        fs_group_change_policy=pod.fs_group_change_policy,
         sysctls=dict(pod.sysctls),
     )
 

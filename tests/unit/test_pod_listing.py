@@ -131,7 +131,34 @@ def test_reconcile_distrusts_a_pid_recorded_under_another_session(store, setting
     record = reconcile_pod(store, settings, store.get_pod("old"))
     members = [c for c in record.containers if c.role is ContainerRole.MEMBER]
     assert {(c.status, c.reason) for c in members} == {(ContainerStatus.EXITED, "host rebooted or run root removed")}
-    assert derive_phase(record) is PodPhase.RUNNING  # Always: between restarts
+    # restartPolicy Always, but nothing is left to restart it after a reboot: Stopped, not Running
+    assert derive_phase(record) is PodPhase.STOPPED
+    assert record.reason == "host rebooted or run root removed"
+    [overview] = reconciled_overviews(store, settings)
+    assert display_status(overview) == "Stopped"
+
+
+def test_a_pod_waiting_for_a_restart_before_a_reboot_is_stopped_after_it(store, settings):
+    """Every container recorded exited (a restart was due) in an earlier session: no restart will
+    come, so the pod must not read Running."""
+    add_pod(store, settings, "waiting", pid=os.getpid(), boot_id="an-earlier-boot")
+    for container in store.get_pod("waiting").containers:
+        store.set_container_state(container.id, status=ContainerStatus.EXITED, exit_code=1, pid=None,
+                                  reason="CrashLoopBackOff")
+    [overview] = reconciled_overviews(store, settings)
+    assert display_status(overview) == "Stopped"
+    assert store.get_pod("waiting").reason == "host rebooted or run root removed"
+
+
+def test_a_pod_that_ran_in_this_session_keeps_waiting_for_its_restart(store, settings):
+    from kubeplay.pods.status import session_id
+
+    add_pod(store, settings, "now", pid=os.getpid(), boot_id=session_id(settings))
+    for container in store.get_pod("now").containers:
+        store.set_container_state(container.id, status=ContainerStatus.EXITED, exit_code=1, pid=None,
+                                  reason="CrashLoopBackOff")
+    [overview] = reconciled_overviews(store, settings)
+    assert derive_phase(overview) is PodPhase.RUNNING and display_status(overview) == "CrashLoopBackOff"
 
 
 def test_pods_command_lists_without_creating_the_plan_classes(store, settings):

@@ -1,0 +1,41 @@
+"""What `down FILE` needs of manifests: the names of the objects they hold, and nothing else.
+
+A pod is taken down from what was stored when it was played, so the manifests are not translated
+again: a ConfigMap given with `play --configmap`, a Secret since deleted, a field that no longer
+validates must not keep a pod from going. Only each document's kind, name and namespace are read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kubeplay.translate.loader import Document
+from kubeplay.translate.workloads import POD_BEARING
+
+
+@dataclass(frozen=True)
+class ManifestNames:
+    """The pods, pod-making workloads and claims that manifests name."""
+
+    pods: frozenset[str]  # bare Pods, by name
+    workloads: frozenset[tuple[str, str, str]]  # (kind, name, namespace) of Deployments, Jobs, ...
+    claims: tuple[str, ...]  # PersistentVolumeClaims, by name
+
+
+def names_in(documents: list[Document], namespace_default: str = "default") -> ManifestNames:
+    pods: set[str] = set()
+    workloads: set[tuple[str, str, str]] = set()
+    claims: list[str] = []
+    for doc in documents:
+        metadata = doc.body.get("metadata") if hasattr(doc.body, "get") else None
+        metadata = metadata if hasattr(metadata, "get") else {}
+        name, namespace = metadata.get("name"), metadata.get("namespace") or namespace_default
+        if not isinstance(name, str) or not name:
+            continue  # nothing of it can have been stored under a name
+        if doc.kind == "Pod":
+            pods.add(name)
+        elif doc.kind in POD_BEARING:
+            workloads.add((doc.kind, name, str(namespace)))
+        elif doc.kind == "PersistentVolumeClaim" and name not in claims:
+            claims.append(name)
+    return ManifestNames(frozenset(pods), frozenset(workloads), tuple(claims))
