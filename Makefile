@@ -9,12 +9,10 @@ APT_PACKAGES := runc crun conmon catatonit busybox-static docker-registry nftabl
 
 .PHONY: deps apt venv demo test unit clean-demo bench
 
-# kubeplay's modules, and the methods of its dataclasses, are compiled ahead: where bytecode cannot
-# be written at run time (PYTHONDONTWRITEBYTECODE, a read-only checkout) every command would compile
-# them again.
+# kubeplay's modules are compiled ahead: where bytecode cannot be written at run time
+# (PYTHONDONTWRITEBYTECODE, a read-only checkout) every command would compile them again.
 deps: apt venv
 	@$(VENV)/bin/python -m compileall -q kubeplay > /dev/null
-	@$(VENV)/bin/python -m kubeplay.dataclass_cache
 
 apt:
 	@missing=""; for p in $(APT_PACKAGES); do \

@@ -1,5 +1,5 @@
-"""What `play` and `down` do with manifest files, without click: the click commands in
-kubeplay.cli.play and the fast path in kubeplay.cli.fast both call these."""
+"""What `play` and `down` do with manifest files, apart from parsing their options: the click
+commands in kubeplay.cli.play call these."""
 
 from __future__ import annotations
 
