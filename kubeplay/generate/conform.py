@@ -11,9 +11,10 @@ a field's known enum; both can only come from a kubeplay bug, which is better fo
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from kubeplay.model.kubeschema import SCALAR_WORDS, is_model, is_scalar_of, kinds, type_schema
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~5 ms)
 if TYPE_CHECKING:
     from typing import Any
 

@@ -10,11 +10,11 @@ aliases and ``unqualified-search-registries`` of registries.conf.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from kubeplay.errors import ReferenceFormatError
 from kubeplay.model.image import ImageRef
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~5 ms)
 if TYPE_CHECKING:
     from kubeplay.images.registries import RegistriesConf
 

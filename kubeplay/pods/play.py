@@ -4,6 +4,7 @@ call made (an ExitStack of undo steps, dropped on success)."""
 from __future__ import annotations
 
 import functools
+import secrets
 import threading
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -11,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kubeplay.errors import ConflictError
-from kubeplay.model.ids import random_hex
 from kubeplay.model.plan import PodPlan
 from kubeplay.model.record import PodPhase
 from kubeplay.pods import containers, network
@@ -171,7 +171,7 @@ def create_stopped(engine: Engine, plans: list[PodPlan], progress: Progress | No
     for plan in plans:
         ensure_images(engine, plan, progress)
     for plan in plans:
-        engine.store.add_pod(random_hex(), plan)
+        engine.store.add_pod(secrets.token_hex(16), plan)
         engine.store.set_pod_state(plan.name, phase=PodPhase.STOPPED, reason="created with --no-start")
     return [plan.name for plan in plans]
 
@@ -181,7 +181,7 @@ def play_pod(engine: Engine, pod: PodPlan, undo: ExitStack, progress: Progress |
     say = progress or (lambda message: None)  # noqa: E731
     if images is None:
         images = ensure_images(engine, pod, progress)
-    pod_id = random_hex()
+    pod_id = secrets.token_hex(16)
     with pod_lock(engine.settings, pod.name):
         engine.store.add_pod(pod_id, pod)
         undo.callback(engine.store.remove_pod, pod.name)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from _thread import RLock  # what threading.RLock is, without importing threading (~1.5 ms)
+import sqlite3
 from pathlib import Path
+from threading import RLock
 
 from kubeplay.defaults import DATABASE_NAME
 from kubeplay.errors import StoreError
 from kubeplay.store.schema import MIGRATIONS
-from kubeplay.store.sqlite import sqlite3
 
 
 class Database:

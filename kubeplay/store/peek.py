@@ -6,8 +6,7 @@ status reconciler: ~50 ms of imports) runs only when there is something to show.
 from __future__ import annotations
 
 import os
-
-from kubeplay.store.sqlite import sqlite3
+import sqlite3
 
 
 def holds_no_pods(database: str) -> bool:
