@@ -27,7 +27,7 @@ def age(since: float | None, now: float | None = None) -> str:
 
 
 def echo_json(data: object) -> None:
-    import json  # ~5 ms (re, enum) that a table does not need
+    import json  # a table needs none of it
 
     echo(json.dumps(data, indent=2, sort_keys=False, default=str))
 

@@ -52,7 +52,7 @@ def pod_mac(ip: str) -> str:
 
     An address is leased again once its pod is gone; with a new random MAC the host and the other
     pods would keep sending to the old one until their neighbour entry went stale and was probed
-    again (~5 s of unanswered connections after a down and a play). The same address always has
+    again (seconds of unanswered connections after a down and a play). The same address always has
     the same MAC, so a cached entry stays right."""
     return "0a:58:" + ":".join(f"{byte:02x}" for byte in ipaddress.IPv4Address(ip).packed)
 
@@ -109,7 +109,7 @@ def _create_veth(host: str, bridge_index: int, netns_path: Path, pod_address: st
 
 def _configure_pod_side(netns_path: Path, ip: str, prefix_len: int, gateway: str) -> None:
     # a thread inside the namespace opens an ordinary netlink socket there (pyroute2's own netns
-    # support forks a helper process per socket, ~0.3 s a pod)
+    # support forks a helper process per socket)
     run_in_netns(netns_path, _configure_eth0, netns_path, ip, prefix_len, gateway)
 
 

@@ -75,7 +75,7 @@ def port_scope(engine: Engine) -> str:
     return "" if engine.settings.root == Path(ROOT_GRAPH_ROOT) else veth_scope(engine.settings)
 
 
-ATTACH_TIMEOUT = 120.0  # seconds; an attach takes tens of milliseconds, more under heavy load
+ATTACH_TIMEOUT = 120.0  # seconds; far more than an attach takes even under heavy load, but bounded
 
 
 class PendingNet:

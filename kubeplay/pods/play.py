@@ -44,7 +44,7 @@ PLAY_WORKERS = 4
 
 
 def load_modules(rootless: bool) -> None:
-    """Import now what making a pod imports on first use (~60 modules). `play` of manifest files
+    """Import now what making a pod imports on first use. `play` of manifest files
     calls this while its manifests are translated in a forked child, so these imports overlap the
     translation instead of following it."""
     import importlib
@@ -244,8 +244,8 @@ def _make_pod_pinned(engine: Engine, pod: PodPlan, pod_id: str, images, undo: Ex
         return
     members = register_members(factory, undo)
     # The members' bundles are written here, and only then does the attach begin: its Python work
-    # (~40 ms, most of it loading pyroute2) would hold the GIL these need, while it can run beside
-    # the runtime's creates, which take longer and need the network only when the members start.
+    # (most of it loading pyroute2) would hold the GIL these need, while it can run beside the
+    # runtime's creates, which take longer and need the network only when the members start.
     for container_id, container in members:
         factory.build(container_id, container)
     pending.begin()

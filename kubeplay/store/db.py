@@ -70,8 +70,7 @@ class Database:
 
 class Transaction:
     """`with db.transaction() as conn:` commits at the end, rolls back on any exception, and reports
-    a database error as a StoreError. A class rather than a contextlib generator: every command
-    opens the store, and contextlib's import (~1 ms) was on all their paths for this alone."""
+    a database error as a StoreError."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
