@@ -116,19 +116,20 @@ class Checker(ast.NodeVisitor):
             for element in target.elts:
                 self._check_target(element, verb)
 
+    def _looks_up_a_module(self, function: ast.expr) -> bool:
+        """`sys.modules.get`, `importlib.import_module`, `import_module` or `__import__`."""
+        if isinstance(function, ast.Attribute):
+            return function.attr == "import_module" or (function.attr == "get" and self._is_sys_modules(function.value))
+        return isinstance(function, ast.Name) and function.id in ("import_module", "__import__")
+
     def _looked_up_module(self, value: ast.expr) -> str | None:
         """The foreign module that `sys.modules[...]`, `sys.modules.get(...)`, `import_module(...)`
         or `__import__(...)` gives, when it names one."""
         key: ast.expr | None = None
         if isinstance(value, ast.Subscript) and self._is_sys_modules(value.value):
             key = value.slice
-        elif isinstance(value, ast.Call) and value.args:
-            function = value.func
-            if isinstance(function, ast.Attribute) and function.attr == "get" and self._is_sys_modules(function.value):
-                key = value.args[0]
-            elif (isinstance(function, ast.Attribute) and function.attr == "import_module") or (
-                    isinstance(function, ast.Name) and function.id in ("import_module", "__import__")):
-                key = value.args[0]
+        elif isinstance(value, ast.Call) and value.args and self._looks_up_a_module(value.func):
+            key = value.args[0]
         if isinstance(key, ast.Constant) and isinstance(key.value, str) and _external(key.value):
             return key.value
         return None
