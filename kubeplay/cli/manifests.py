@@ -3,17 +3,19 @@ commands in kubeplay.cli.play call these."""
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from kubeplay.cli.aside import Translated, begin
 from kubeplay.cli.render import echo
 from kubeplay.config import Settings
 
+if TYPE_CHECKING:
+    from kubeplay.translate import TranslateResult
+
 
 def translate_files(files: tuple[str, ...], strict: bool, network: str, patches: tuple[str, ...] = (),
-                    configmaps: tuple[str, ...] = (), publish: tuple[str, ...] = ()) -> Translated:
+                    configmaps: tuple[str, ...] = (), publish: tuple[str, ...] = ()) -> TranslateResult:
+    """The pods and claims of `files`, their warnings written to stderr."""
     from kubeplay.translate import TranslateOptions, translate
     from kubeplay.translate.loader import load
 
@@ -27,16 +29,6 @@ def translate_files(files: tuple[str, ...], strict: bool, network: str, patches:
         from kubeplay.translate.overrides import apply_publish
 
         result.pods = apply_publish(result.pods, list(publish))
-    return Translated(result.pods, result.claims, result.warnings)
-
-
-def begin_translation(files: tuple[str, ...], *args) -> Callable[[], Translated]:
-    """The translation of `files` (see translate_files for `args`), begun in a forked child where
-    that can overlap the engine's imports (kubeplay.cli.aside); call the result for it."""
-    return begin(functools.partial(translate_files, files, *args), may_fork="-" not in files)
-
-
-def _with_warnings(result: Translated) -> Translated:
     for warning in result.warnings:
         echo(f"warning: {warning}", err=True)
     return result
@@ -47,20 +39,16 @@ def play_files(settings: Settings, files: tuple[str, ...], *, strict: bool = Fal
                configmaps: tuple[str, ...] = (), publish: tuple[str, ...] = (), start: bool = True,
                dry_run: bool = False, fmt: str = "text") -> None:
     if dry_run:
-        result = _with_warnings(translate_files(files, strict, network, patches, configmaps, publish))
+        result = translate_files(files, strict, network, patches, configmaps, publish)
         from kubeplay.cli.render import echo_json
         from kubeplay.model.redact import redacted_plan
 
         echo_json([redacted_plan(plan) for plan in result.pods])
         return
-    translation = begin_translation(files, strict, network, patches, configmaps, publish)
+    result = translate_files(files, strict, network, patches, configmaps, publish)
     from kubeplay.pods.engine import Engine
-    from kubeplay.pods.play import load_modules
     from kubeplay.pods.play import play as play_pods
     from kubeplay.pods.volumes import check_host_paths, ensure_claims, remove_volume
-
-    load_modules(settings.rootless)
-    result = _with_warnings(translation())
 
     check_host_paths(result.pods)  # before anything is made
     engine = Engine(settings)
@@ -94,13 +82,11 @@ def play_files(settings: Settings, files: tuple[str, ...], *, strict: bool = Fal
 
 
 def down_files(settings: Settings, files: tuple[str, ...], *, volumes: bool = False, quiet: bool = False) -> None:
-    translation = begin_translation(files, False, "")
+    result = translate_files(files, False, "")
     from kubeplay.pods.engine import Engine
     from kubeplay.pods.jobs import remove_pods
     from kubeplay.pods.lifecycle import pods_for
     from kubeplay.pods.volumes import remove_claims
-
-    result = _with_warnings(translation())
 
     engine = Engine(settings)
     names = remove_pods(engine, pods_for(engine, result.pods))

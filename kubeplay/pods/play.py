@@ -43,21 +43,6 @@ Progress = Callable[[str], None]
 PLAY_WORKERS = 4
 
 
-def load_modules(rootless: bool) -> None:
-    """Import now what making a pod imports on first use. `play` of manifest files
-    calls this while its manifests are translated in a forked child, so these imports overlap the
-    translation instead of following it."""
-    import importlib
-
-    names = ["kubeplay.images.lookup", "kubeplay.model.serial", "kubeplay.oci.build", "kubeplay.oci.bundle",
-             "kubeplay.runtime.conmon", "kubeplay.runtime.oci_runtime", "kubeplay.store.images",
-             "kubeplay.store.network", "kubeplay.store.volumes", "kubeplay.nsfs"]
-    if not rootless:
-        names += ["kubeplay.net.hostaddr", "kubeplay.net.netns", "kubeplay.net.nftables", "kubeplay.net.veth"]
-    for name in names:
-        importlib.import_module(name)
-
-
 def check_names_free(engine: Engine, plans: list[PodPlan]) -> None:
     seen: set[str] = set()
     for plan in plans:
