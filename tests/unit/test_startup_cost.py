@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -51,3 +52,28 @@ def test_the_program_keeps_exit_codes_and_output():
                              text=True, timeout=60, check=False)
     assert unknown.returncode == 2 and "No such command 'no-such-command'" in unknown.stderr
 
+
+
+def _kubeplay(tmp_path, *argv: str, **env: str) -> subprocess.CompletedProcess:
+    roots = ["--root", str(tmp_path / "root"), "--runroot", str(tmp_path / "run")]
+    return subprocess.run([sys.executable, "-m", "kubeplay", *roots, *argv], capture_output=True, text=True,
+                          timeout=60, check=False, env={**os.environ, **env})
+
+
+def test_debug_among_the_global_options_shows_the_traceback(tmp_path):
+    plain = _kubeplay(tmp_path, "generate", "no-such-pod", KUBEPLAY_DEBUG="")
+    assert plain.returncode == 1 and 'no pod named "no-such-pod"' in plain.stderr
+    assert "Traceback" not in plain.stderr
+    debug = subprocess.run([sys.executable, "-m", "kubeplay", "--debug", "--root", str(tmp_path / "root"),
+                            "--runroot", str(tmp_path / "run"), "generate", "no-such-pod"],
+                           capture_output=True, text=True, timeout=60, check=False)
+    assert debug.returncode == 1 and "Traceback" in debug.stderr
+    from_env = _kubeplay(tmp_path, "generate", "no-such-pod", KUBEPLAY_DEBUG="1")
+    assert "Traceback" in from_env.stderr
+
+
+def test_debug_after_the_command_belongs_to_the_command(tmp_path):
+    """`exec POD -- sh --debug`: the flag is the container command's, not kubeplay's."""
+    done = _kubeplay(tmp_path, "exec", "no-such-pod", "--", "sh", "--debug", KUBEPLAY_DEBUG="")
+    assert done.returncode == 1 and 'no pod named "no-such-pod"' in done.stderr
+    assert "Traceback" not in done.stderr
