@@ -12,6 +12,7 @@ import errno
 import hashlib
 import ipaddress
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,8 @@ from kubeplay.store.db import Database
 from kubeplay.store.network import get_network_record
 
 POD_INTERFACE = "eth0"
+# seconds the kernel may take to remove a veth pair after the namespace holding one end was released
+RELEASE_WAIT = 0.2
 
 
 @dataclass(frozen=True)
@@ -137,9 +140,25 @@ def _delete_link(name: str) -> None:
             raise
 
 
-def detach_pod(settings: Settings, db: Database, pod_name: str, network: str) -> None:
-    """Remove the pod's veth (if any) and its lease (if any). Idempotent."""
-    _delete_link(host_veth_name(pod_name, veth_scope(settings)))
+def _gone_soon(name: str) -> bool:
+    """Whether link `name` disappears within RELEASE_WAIT."""
+    deadline = time.monotonic() + RELEASE_WAIT
+    while link_exists(name):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.002)
+    return True
+
+
+def detach_pod(settings: Settings, db: Database, pod_name: str, network: str, *,
+               namespace_released: bool = False) -> None:
+    """Remove the pod's veth (if any) and its lease (if any). Idempotent.
+
+    With `namespace_released` (the pod's network namespace was let go of), the kernel removes the
+    veth pair itself a moment later; it is given that moment before the veth is deleted here."""
+    host = host_veth_name(pod_name, veth_scope(settings))
+    if not (namespace_released and _gone_soon(host)):
+        _delete_link(host)
     record = get_network_record(db, network or DEFAULT_NETWORK)
     if record is not None:
         release(db, record.name, pod_name)

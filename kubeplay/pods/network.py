@@ -203,16 +203,21 @@ def teardown(engine: Engine, pod: PodPlan, pod_id: str, *, refresh_peers: bool =
         rootless_teardown(engine.settings.runroot, pod_id)
         return
     name = network_name(pod)
-    if name != "none":
-        from kubeplay.net.nftables import unpublish
-        from kubeplay.net.veth import detach_pod
+    if name == "none":
+        _remove_pinned(engine, pod_id)
+        return
+    from kubeplay.net.nftables import unpublish
+    from kubeplay.net.veth import detach_pod
 
-        if pod.ports:
-            unpublish(pod.name, scope=port_scope(engine))
-        detach_pod(engine.settings, engine.db, pod.name, name)  # the host end only: its peer goes with it
-        if refresh_peers:
-            refresh_peer_hosts(engine, name, leaving={pod.name})
+    if pod.ports:
+        unpublish(pod.name, scope=port_scope(engine))
+    # The namespaces go first: once nothing holds the pod's network namespace, the kernel removes
+    # its veth pair with it, and the detach need not open a netlink session (nor load pyroute2).
+    # A veth still there (something else holds the namespace) is deleted by the detach.
     _remove_pinned(engine, pod_id)
+    detach_pod(engine.settings, engine.db, pod.name, name, namespace_released=True)
+    if refresh_peers:
+        refresh_peer_hosts(engine, name, leaving={pod.name})
 
 
 def _remove_pinned(engine: Engine, pod_id: str) -> None:
