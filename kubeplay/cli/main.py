@@ -11,7 +11,10 @@ import sys
 
 import click
 
+from kubeplay.cli.lazy import cli, debug_requested, invoke
 from kubeplay.errors import KubeplayError
+
+__all__ = ["cli", "main", "run"]  # cli: the click group, for callers that drive it (click's CliRunner)
 
 
 def _say(text: str) -> None:
@@ -21,8 +24,6 @@ def _say(text: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    from kubeplay.cli.lazy import debug_requested, invoke
-
     try:
         returned = invoke(argv)
     except KubeplayError as exc:
@@ -71,11 +72,3 @@ def run() -> None:
     """main() as the program: the `kubeplay` script and `python -m kubeplay` end here."""
     main()
 
-
-def __getattr__(name: str) -> object:
-    """`cli`, the click group, for callers that drive it directly (click's CliRunner)."""
-    if name == "cli":
-        from kubeplay.cli.lazy import cli
-
-        return cli
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
