@@ -7,14 +7,12 @@ KUBEPLAY    := $(VENV)/bin/kubeplay
 APT_PACKAGES := runc crun conmon catatonit busybox-static docker-registry nftables uidmap iproute2 \
                 slirp4netns passt fuse-overlayfs apache2-utils python3-venv golang-github-containers-common
 
-.PHONY: deps apt venv lock demo test unit clean-demo bench
+.PHONY: deps apt venv lock demo test unit unit-pythons clean-demo bench
 
-# kubeplay's modules, and the methods of its dataclasses, are compiled ahead: where bytecode cannot
-# be written at run time (PYTHONDONTWRITEBYTECODE, a read-only checkout) every command would compile
-# them again.
+# kubeplay's modules are compiled ahead: where bytecode cannot be written at run time
+# (PYTHONDONTWRITEBYTECODE, a read-only checkout) every command would compile them again.
 deps: apt venv
 	@$(VENV)/bin/python -m compileall -q kubeplay > /dev/null
-	@$(VENV)/bin/python -m kubeplay.dataclass_cache
 
 apt:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -68,9 +66,27 @@ demo: deps
 
 # The suite also builds a fresh Debian root (tests/install) to prove the two commands on a new machine.
 test: APT_PACKAGES += debootstrap
-test: deps
+test: deps unit-pythons
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest -q
+
+# The unit suite on every other Python the project claims (requires-python) that this machine has:
+# pyenv's builds first, else one on PATH that runs. Each gets a venv of its own (.venv-3.12, ...),
+# made by the same rule as $(VENV); the Python of $(VENV) is left out, `test` runs it.
+UNIT_PYTHONS ?= 3.11 3.12 3.13
+PYENV_VERSIONS ?= $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions
+
+unit-pythons: venv
+	@main=$$($(VENV)/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
+	for version in $(UNIT_PYTHONS); do \
+	  [ "$$version" = "$$main" ] && continue; \
+	  python=$$(ls -d $(PYENV_VERSIONS)/$$version.*/bin/python$$version 2>/dev/null | sort -V | tail -n 1); \
+	  if [ -z "$$python" ] && python$$version -c pass 2>/dev/null; then python=python$$version; fi; \
+	  if [ -z "$$python" ]; then echo "python$$version: not on this machine, its unit suite is skipped"; continue; fi; \
+	  echo "unit suite on $$($$python -V)"; \
+	  $(MAKE) --no-print-directory VENV=.venv-$$version PYTHON=$$python venv || exit 1; \
+	  .venv-$$version/bin/pytest -q -p no:cacheprovider tests/unit || exit 1; \
+	done
 
 unit: venv
 	$(VENV)/bin/pytest -q tests/unit

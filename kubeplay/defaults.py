@@ -1,6 +1,5 @@
 """Where root's store lives, how a rootless re-exec is marked, and this machine's node name: plain
-values, so that the fast command paths can find the store without importing kubeplay.config
-(dataclasses, pathlib)."""
+values that the lowest layers (config, store) share."""
 
 import os
 

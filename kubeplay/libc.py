@@ -1,6 +1,6 @@
 """The C library, for the system calls Python's os module lacks (mount, umount2, setns, unshare,
 sethostname). It is the one this process already has loaded: ctypes.util.find_library would run
-`ldconfig -p` (a fork and exec, ~10 ms) on every command that imports a module needing it."""
+`ldconfig -p` (a fork and exec) on every command that imports a module needing it."""
 
 from __future__ import annotations
 

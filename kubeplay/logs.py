@@ -1,7 +1,7 @@
 """kubeplay's loggers, with the logging module loaded only once a line is to be written.
 
-Most commands write no log line at the chosen level, and importing logging costs ~4 ms of every
-command's start-up. Each module takes `log = get_logger(__name__)`; `configure` (called once with
+Most commands write no log line at the chosen level, so they need not import logging at all.
+Each module takes `log = get_logger(__name__)`; `configure` (called once with
 the global options) sets the level and, the first time a line passes it, the logging module is
 loaded and set up: `LEVEL: message` on stderr, kubeplay's loggers at the chosen level, every
 other library's at warnings.

@@ -15,10 +15,10 @@ still cannot reach outside the store.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from kubeplay.errors import UserError
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     from pathlib import Path
 

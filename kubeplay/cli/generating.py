@@ -1,5 +1,5 @@
-"""What `generate` does, without click: the click command in kubeplay.cli.generate and the fast
-path in kubeplay.cli.fast both call generate_pods."""
+"""What `generate` does, apart from parsing its options: the click command in
+kubeplay.cli.generate calls generate_pods."""
 
 from __future__ import annotations
 

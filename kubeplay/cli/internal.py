@@ -4,7 +4,7 @@ Every exiting container makes conmon run its exit command, so with many pods the
 with the command that stopped them. conmon therefore runs this module directly
 (`python -m kubeplay.cli.internal --root R --runroot RR [--runtime X] container-exited ID`, see
 `exit_callback_argv`): `main` reads that fixed argv itself and loads only the store and the restart
-logic, no click and no other command (~3x cheaper than the full CLI). The same commands also exist
+logic, no click and no other command, a fraction of what the full CLI loads. The same commands also exist
 as hidden click commands of the CLI, built on first use through the module `__getattr__`.
 """
 
@@ -52,11 +52,6 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}\n{USAGE}", file=sys.stderr)
         return 2
-    from kubeplay.dataclass_cache import install
-    from kubeplay.lean_imports import import_pathlib
-
-    import_pathlib()  # before anything imports it whole
-    install()  # before any kubeplay dataclass is defined
     from kubeplay.config import Settings
     from kubeplay.errors import KubeplayError
 
@@ -102,7 +97,4 @@ def __getattr__(name: str):
 
 
 if __name__ == "__main__":
-    from kubeplay.cli.main import collect_garbage_less_often, exit_now
-
-    collect_garbage_less_often()
-    exit_now(main())  # without the interpreter's teardown: many of these run at once when pods go down
+    sys.exit(main())

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from kubeplay import __version__
-from kubeplay.cli.fast import global_settings
+from kubeplay.config import Settings
 
 COMMANDS = {
     # images
@@ -46,6 +46,7 @@ COMMANDS = {
 # check` must report what is missing even when the namespace cannot be made.
 OUTSIDE_USER_NAMESPACE = {"system", "login", "logout"}
 _help_asked = False  # `--help` anywhere before `--`: show help, never create a namespace for it
+_debug = False  # --debug (or KUBEPLAY_DEBUG) as the root group parsed it; read by the error boundary
 
 
 class LazyGroup(click.Group):
@@ -80,6 +81,8 @@ class LazyGroup(click.Group):
 def cli(ctx: click.Context, root: Path | None, runroot: Path | None, runtime: str | None,
         log_level: str, debug: bool) -> None:
     """Play Kubernetes YAML on this machine: pods, with no daemon."""
+    global _debug
+    _debug = debug
     ctx.obj = global_settings(root, runroot, runtime, log_level.lower(), debug)
     if ctx.obj.rootless and ctx.invoked_subcommand not in OUTSIDE_USER_NAMESPACE and not _help_asked:
         from kubeplay.rootless.userns import enter_user_namespace
@@ -93,3 +96,19 @@ def invoke(argv: list[str]) -> object:
     options = argv[:argv.index("--")] if "--" in argv else argv
     _help_asked = "--help" in options or "-h" in options
     return cli.main(args=argv, prog_name="kubeplay", standalone_mode=False)
+
+
+def debug_requested() -> bool:
+    """Whether the command line asked for tracebacks (False when it failed before the options were read)."""
+    return _debug
+
+
+def global_settings(root: Path | None, runroot: Path | None, runtime: str | None, log_level: str,
+                    debug: bool) -> Settings:
+    """Settings from the global options (None: the default place), with logging configured."""
+    from kubeplay.config import default_root, default_runroot
+    from kubeplay.logs import configure
+
+    configure(log_level, debug)
+    return Settings(root=(root or default_root()).absolute(), runroot=(runroot or default_runroot()).absolute(),
+                    runtime=runtime, log_level=log_level, debug=debug)

@@ -1,4 +1,4 @@
-"""`kubeplay pods`, without click: the click command and the fast path both list through here."""
+"""`kubeplay pods`: the listing behind the click command, apart from parsing its options."""
 
 from __future__ import annotations
 

@@ -1,29 +1,20 @@
 """The `kubeplay` entry point: the single error boundary around the command tree.
 
-Start-up cost matters here: `kubeplay --version` is answered before click or any of kubeplay is
-imported, and the command tree (kubeplay.cli.lazy) is imported only once a command is to run.
+The command tree (kubeplay.cli.lazy) imports each subcommand only when it runs, so a command pays
+for the code it uses and no more.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
-# Commands that only read: ended at once by SIGTERM they leave nothing half-made, so they are spared
-# loading the signal module (and enum with it) on the way to their first line of output.
-READERS = ("pods", "ps", "images", "jobs", "logs", "generate")
+import click
 
+from kubeplay.cli.lazy import cli, debug_requested, invoke
+from kubeplay.errors import KubeplayError
 
-def _wants_debug(argv: list[str]) -> bool:
-    import os
-
-    return "--debug" in argv or os.environ.get("KUBEPLAY_DEBUG", "").lower() in ("1", "true", "yes")
-
-
-def _print_version() -> None:
-    from kubeplay import __version__
-
-    sys.stdout.write(f"kubeplay version {__version__}\n")
-    sys.stdout.flush()
+__all__ = ["cli", "main", "run"]  # cli: the click group, for callers that drive it (click's CliRunner)
 
 
 def _say(text: str) -> None:
@@ -33,35 +24,13 @@ def _say(text: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    if argv == ["--version"]:  # the common form; others (`--root X --version`) go through click
-        _print_version()
-        sys.exit(0)
-    from kubeplay.errors import KubeplayError
-
-    debug = _wants_debug(argv)
     try:
-        from kubeplay.cli.fast import parse_globals, plan
+        from kubeplay.cli.signals import end_like_interrupt
 
-        parsed = parse_globals(argv)
-        if not parsed or not parsed[1] or parsed[1][0] not in READERS:
-            from kubeplay.cli.signals import end_like_interrupt
-
-            end_like_interrupt()  # SIGTERM and SIGHUP roll back what a command made, as Ctrl-C does
-        work = plan(argv)
-        if work is not None:
-            work()
-            returned = 0
-        else:
-            from kubeplay.dataclass_cache import install
-            from kubeplay.lean_imports import import_pathlib
-
-            import_pathlib()  # before anything imports it whole
-            install()  # before any kubeplay dataclass is defined (the fast forms install it themselves)
-            from kubeplay.cli.lazy import invoke
-
-            returned = invoke(argv)
+        end_like_interrupt()  # SIGTERM and SIGHUP roll back what a command made, as Ctrl-C does
+        returned = invoke(argv)
     except KubeplayError as exc:
-        if debug:
+        if debug_requested():
             import traceback
 
             traceback.print_exc()
@@ -75,11 +44,19 @@ def main(argv: list[str] | None = None) -> None:
         _say("interrupted")
         sys.exit(exit_code(exc))
     except BrokenPipeError:
+        _quiet_closed_stdout()
         sys.exit(1)
+    except click.exceptions.Abort:
+        _say("aborted")
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code if exc.exit_code else 1)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
     except Exception as exc:  # the boundary: nothing else may print a traceback
-        _exit_for_click(exc)
-        _exit_for_full_disk(exc, debug)
-        if debug:
+        _exit_for_full_disk(exc)
+        if debug_requested():
             import traceback
 
             traceback.print_exc()
@@ -89,51 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(returned if isinstance(returned, int) else 0)
 
 
-def run() -> None:
-    """main() as the program: the `kubeplay` script and `python -m kubeplay` end here."""
-    collect_garbage_less_often()
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code
-    else:
-        code = 0
-    if code is not None and not isinstance(code, int):
-        _say(str(code))
-        code = 1
-    exit_now(code or 0)
-
-
-def collect_garbage_less_often() -> None:
-    """A command allocates some 10^5 objects as it imports its modules and defines their classes,
-    and at the default threshold (700) the cycle collector ran every few hundred of them, walking
-    ever more of what was just loaded: ~5% of `generate`. Cycles are still collected, every 50,000
-    allocations instead, which matters only to the long-running commands (logs -f, exec)."""
-    import gc
-
-    gc.set_threshold(50_000)
-
-
-def exit_now(code: int) -> None:
-    """End the process without the interpreter's teardown, which frees every module and object one
-    by one (~20 ms after a play). What that teardown does that matters is done here first: threads
-    still running are waited for, atexit handlers run, the standard streams are flushed."""
-    import atexit
-    import os
-
-    threading = sys.modules.get("threading")  # not loaded: no thread was started
-    if threading is not None:
-        threading._shutdown()  # as the interpreter's teardown begins: thread exit hooks, then joins
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):  # a closed pipe (`| head`): nothing more can be said on it
-            pass
-    os._exit(code)
-
-
-def _exit_for_full_disk(exc: Exception, debug: bool) -> None:
+def _exit_for_full_disk(exc: Exception) -> None:
     """A full disk met where no layer named the path (a log, a bundle, a volume file): still a
     host problem in words, not an internal error."""
     from kubeplay.errors import space_error
@@ -141,7 +74,7 @@ def _exit_for_full_disk(exc: Exception, debug: bool) -> None:
     error = space_error(exc, getattr(exc, "filename", None) or "a file kubeplay was writing")
     if error is None:
         return
-    if debug:
+    if debug_requested():
         import traceback
 
         traceback.print_exc()
@@ -150,25 +83,15 @@ def _exit_for_full_disk(exc: Exception, debug: bool) -> None:
     sys.exit(error.exit_code)
 
 
-def _exit_for_click(exc: Exception) -> None:
-    """Usage errors, aborts and exits of the click command tree (loaded only when it ran)."""
-    click = sys.modules.get("click")
-    if click is None:
-        return
-    if isinstance(exc, click.exceptions.Abort):
-        _say("aborted")
-        sys.exit(1)
-    if isinstance(exc, click.ClickException):
-        exc.show()
-        sys.exit(exc.exit_code if exc.exit_code else 1)
-    if isinstance(exc, click.exceptions.Exit):
-        sys.exit(exc.exit_code)
+def _quiet_closed_stdout() -> None:
+    """The reader of stdout went away (`| head`): point stdout at /dev/null, so the interpreter's
+    final flush of what is still buffered does not fail a second time at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
-def __getattr__(name: str) -> object:
-    """`cli`, the click group, for callers that drive it directly (click's CliRunner)."""
-    if name == "cli":
-        from kubeplay.cli.lazy import cli
+def run() -> None:
+    """main() as the program: the `kubeplay` script and `python -m kubeplay` end here."""
+    main()
 
-        return cli
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,19 +1,21 @@
-"""What `play` and `down` do with manifest files, without click: the click commands in
-kubeplay.cli.play and the fast path in kubeplay.cli.fast both call these."""
+"""What `play` and `down` do with manifest files, apart from parsing their options: the click
+commands in kubeplay.cli.play call these."""
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from kubeplay.cli.aside import Translated, begin
 from kubeplay.cli.render import echo
 from kubeplay.config import Settings
 
+if TYPE_CHECKING:
+    from kubeplay.translate import TranslateResult
+
 
 def translate_files(files: tuple[str, ...], strict: bool, network: str, patches: tuple[str, ...] = (),
-                    configmaps: tuple[str, ...] = (), publish: tuple[str, ...] = ()) -> Translated:
+                    configmaps: tuple[str, ...] = (), publish: tuple[str, ...] = ()) -> TranslateResult:
+    """The pods and claims of `files`, their warnings written to stderr."""
     from kubeplay.translate import TranslateOptions, translate
     from kubeplay.translate.loader import load
 
@@ -27,7 +29,9 @@ def translate_files(files: tuple[str, ...], strict: bool, network: str, patches:
         from kubeplay.translate.overrides import apply_publish
 
         result.pods = apply_publish(result.pods, list(publish))
-    return Translated(result.pods, result.claims, result.warnings, result.idle_workloads)
+    for warning in result.warnings:
+        echo(f"warning: {warning}", err=True)
+    return result
 
 
 def max_replicas() -> int:
@@ -46,38 +50,22 @@ def max_replicas() -> int:
     return int(text)
 
 
-def begin_translation(files: tuple[str, ...], *args) -> Callable[[], Translated]:
-    """The translation of `files` (see translate_files for `args`), begun in a forked child where
-    that can overlap the engine's imports (kubeplay.cli.aside); call the result for it."""
-    return begin(functools.partial(translate_files, files, *args), may_fork="-" not in files)
-
-
-def _with_warnings(result: Translated) -> Translated:
-    for warning in result.warnings:
-        echo(f"warning: {warning}", err=True)
-    return result
-
-
 def play_files(settings: Settings, files: tuple[str, ...], *, strict: bool = False, network: str = "",
                replace: bool = False, quiet: bool = False, patches: tuple[str, ...] = (),
                configmaps: tuple[str, ...] = (), publish: tuple[str, ...] = (), start: bool = True,
                dry_run: bool = False, fmt: str = "text", wait: float | None = None) -> None:
     """`wait`: seconds to wait for the pods to be ready once played (None: return at once)."""
     if dry_run:
-        result = _with_warnings(translate_files(files, strict, network, patches, configmaps, publish))
+        result = translate_files(files, strict, network, patches, configmaps, publish)
         from kubeplay.cli.render import echo_json
         from kubeplay.model.redact import redacted_plan
 
         echo_json([redacted_plan(plan) for plan in result.pods])
         return
-    translation = begin_translation(files, strict, network, patches, configmaps, publish)
+    result = translate_files(files, strict, network, patches, configmaps, publish)
     from kubeplay.pods.engine import Engine
-    from kubeplay.pods.play import load_modules
     from kubeplay.pods.play import play as play_pods
     from kubeplay.pods.volumes import check_host_paths, ensure_claims, remove_volume
-
-    load_modules(settings.rootless)
-    result = _with_warnings(translation())
 
     check_host_paths(result.pods)  # before anything is made
     engine = Engine(settings)
@@ -132,8 +120,8 @@ def play_files(settings: Settings, files: tuple[str, ...], *, strict: bool = Fal
         wait_for(engine, started, "ready", wait)
 
 
-def _tell_idle(result: Translated) -> None:
-    for kind, name, _, why in result.idle:
+def _tell_idle(result: TranslateResult) -> None:
+    for kind, name, _, why in result.idle_workloads:
         echo(f"{kind.lower()}/{name} has no pods ({why})", err=True)
 
 
@@ -147,13 +135,12 @@ def manifest_names(files: tuple[str, ...]):
 
 def down_files(settings: Settings, files: tuple[str, ...], *, volumes: bool = False, quiet: bool = False) -> None:
     """Remove the stored pods that the manifests' objects made, whatever else the files now say."""
-    reading = begin(functools.partial(manifest_names, files), may_fork="-" not in files)
+    found = manifest_names(files)
     from kubeplay.pods.engine import Engine
     from kubeplay.pods.jobs import remove_pods
     from kubeplay.pods.lifecycle import pods_named
     from kubeplay.pods.volumes import remove_claims
 
-    found = reading()
     engine = Engine(settings)
     names = remove_pods(engine, pods_named(engine, found.pods, found.workloads))
     if not quiet:

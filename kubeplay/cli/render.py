@@ -1,18 +1,11 @@
-"""Small rendering helpers shared by commands: tables, ages, JSON. No click here: the fast paths
-of kubeplay.cli.fast print through these too."""
+"""Small rendering helpers shared by commands: tables, ages, JSON."""
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Sequence
 
-
-def echo(text: str, err: bool = False) -> None:
-    """A line to stdout (or stderr), flushed, as click.echo writes it."""
-    stream = sys.stderr if err else sys.stdout
-    stream.write(f"{text}\n")
-    stream.flush()
+from click import echo
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
@@ -34,7 +27,7 @@ def age(since: float | None, now: float | None = None) -> str:
 
 
 def echo_json(data: object) -> None:
-    import json  # ~5 ms (re, enum) that a table does not need
+    import json  # a table needs none of it
 
     echo(json.dumps(data, indent=2, sort_keys=False, default=str))
 

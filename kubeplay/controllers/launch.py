@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kubeplay.errors import HostError
 from kubeplay.model.record import ContainerRole, PodPhase, PodRecord
@@ -20,7 +21,6 @@ from kubeplay.pods.engine import Engine
 from kubeplay.pods.paths import PodPaths
 from kubeplay.pods.termination import MONITOR_MODULE, monitor_pid
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: `pods` lists through here
 if TYPE_CHECKING:
     from kubeplay.model.plan import ContainerPlan, PodPlan
 

@@ -1,6 +1,6 @@
 """A generated document read the way its `kubernetes` model would read and dump it, without the models.
 
-The models (pydantic classes, ~0.5 s to build for a Pod) are what kubeplay/data/k8s-schema.json is
+The models (pydantic classes, slow to build) are what kubeplay/data/k8s-schema.json is
 generated from: field names, types, required fields, each type's field order. Walking a document
 against that file gives what `Model.from_dict(doc).model_dump(by_alias=True, exclude_none=True)`
 gives — strict scalar types, unset fields dropped, keys in the model's order — and a unit test keeps
@@ -11,9 +11,10 @@ a field's known enum; both can only come from a kubeplay bug, which is better fo
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from kubeplay.model.kubeschema import SCALAR_WORDS, is_model, is_scalar_of, kinds, type_schema
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~5 ms)
 if TYPE_CHECKING:
     from typing import Any
 
@@ -83,7 +84,7 @@ def _scalar(value: Any, type_name: str, path: str) -> Any:
     if type_name == "any":
         return value
     if type_name == "datetime":
-        from datetime import datetime  # here: kubeplay generates no timestamps, and it is ~3 ms to import
+        from datetime import datetime  # here: kubeplay generates no timestamps
 
         if isinstance(value, datetime):
             return value

@@ -8,12 +8,12 @@ Resolved values go back as the references they came from (valueFrom, envFrom), n
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from kubeplay.generate.text import default_pull_policy, escape_references
 from kubeplay.model.image import ImageConfig
 from kubeplay.model.plan import ActionPlan, ContainerPlan, EnvVar, ProbePlan, ResourcePlan, SecurityPlan
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~5 ms)
 if TYPE_CHECKING:
     from typing import Any
 

@@ -131,7 +131,7 @@ class DataObjects:
 
 
 def _base64(content: bytes) -> str:
-    from binascii import b2a_base64  # here: an extension module (~0.3 ms) only ConfigMaps and Secrets need
+    from binascii import b2a_base64  # here: only ConfigMaps and Secrets need it
 
     return b2a_base64(content, newline=False).decode("ascii")
 

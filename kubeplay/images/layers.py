@@ -234,8 +234,8 @@ def spread_subdirectories(directory: Path) -> None:
     Each layer is an unrelated tree. On ext4, the Orlov allocator then places each new layer in a
     block group of its own choosing instead of its parent's group; without a journal, ext4 skips
     inodes freed in the last minutes and rescans them for every new inode, so unpacking next to
-    recently removed trees cost ~1 ms per file (~30 µs in a quiet group). Filesystems without the
-    flag refuse the ioctl, which changes nothing.
+    recently removed trees was many times slower per file than in a quiet group. Filesystems
+    without the flag refuse the ioctl, which changes nothing.
     """
     import array
     import fcntl

@@ -18,8 +18,7 @@ def image_index(settings: Settings) -> OpenImageIndex:
 
 
 class OpenImageIndex:
-    """The index, closed after the with-block (a class, not a contextlib generator: contextlib's
-    import is ~1 ms of every command that looks an image up)."""
+    """The index on a connection of its own, closed after the with-block."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

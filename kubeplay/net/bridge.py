@@ -127,7 +127,7 @@ def _ensure_bridge(record: NetworkRecord, owner: str) -> int:
                          "hostPorts reached at 127.0.0.1 are routed to the pod through the bridge")
     if fresh:
         # a bridge found complete was set up by an earlier attach, masquerade included (the bridge
-        # and the table go together: a reboot drops both); skipping two nft runs saves ~60 ms a pod
+        # and the table go together: a reboot drops both), so each later pod skips two nft runs
         nftables.install_masquerade(record.name, record.subnet, table=nft_table(record), bridge=record.bridge)
     return index
 

@@ -12,6 +12,7 @@ import errno
 import hashlib
 import ipaddress
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,8 @@ from kubeplay.store.db import Database
 from kubeplay.store.network import get_network_record
 
 POD_INTERFACE = "eth0"
+# seconds the kernel may take to remove a veth pair after the namespace holding one end was released
+RELEASE_WAIT = 0.2
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,7 @@ def pod_mac(ip: str) -> str:
 
     An address is leased again once its pod is gone; with a new random MAC the host and the other
     pods would keep sending to the old one until their neighbour entry went stale and was probed
-    again (~5 s of unanswered connections after a down and a play). The same address always has
+    again (seconds of unanswered connections after a down and a play). The same address always has
     the same MAC, so a cached entry stays right."""
     return "0a:58:" + ":".join(f"{byte:02x}" for byte in ipaddress.IPv4Address(ip).packed)
 
@@ -109,7 +112,7 @@ def _create_veth(host: str, bridge_index: int, netns_path: Path, pod_address: st
 
 def _configure_pod_side(netns_path: Path, ip: str, prefix_len: int, gateway: str) -> None:
     # a thread inside the namespace opens an ordinary netlink socket there (pyroute2's own netns
-    # support forks a helper process per socket, ~0.3 s a pod)
+    # support forks a helper process per socket)
     run_in_netns(netns_path, _configure_eth0, netns_path, ip, prefix_len, gateway)
 
 
@@ -137,14 +140,34 @@ def _delete_link(name: str) -> None:
             raise
 
 
-def detach_pod(settings: Settings, db: Database, pod_name: str, network: str) -> None:
+def _gone_soon(name: str) -> bool:
+    """Whether link `name` disappears within RELEASE_WAIT."""
+    deadline = time.monotonic() + RELEASE_WAIT
+    while link_exists(name):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.002)
+    return True
+
+
+def detach_pod(settings: Settings, db: Database, pod_name: str, network: str, *,
+               namespace_released: bool = False) -> None:
     """Remove the pod's veth (if any) and its lease (if any), the lease even when the veth cannot
-    be removed. Idempotent."""
+    be removed. Idempotent.
+
+    With `namespace_released` (the pod's network namespace was let go of), the kernel removes the
+    veth pair itself a moment later; it is given that moment before the veth is deleted here."""
     from kubeplay.cleanup import run_every_step
+
+    host = host_veth_name(pod_name, veth_scope(settings))
+
+    def remove_link() -> None:
+        if not (namespace_released and _gone_soon(host)):
+            _delete_link(host)
 
     def release_lease() -> None:
         record = get_network_record(db, network or DEFAULT_NETWORK)
         if record is not None:
             release(db, record.name, pod_name)
 
-    run_every_step([lambda: _delete_link(host_veth_name(pod_name, veth_scope(settings))), release_lease])
+    run_every_step([remove_link, release_lease])

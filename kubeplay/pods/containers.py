@@ -39,7 +39,7 @@ def reset_writable_layer(engine: Engine, container_id: str, diff_ids: tuple[str,
     """A restarted container starts from the image again, as on Kubernetes (a new container)."""
     paths = ContainerPaths(engine.settings, container_id)
     mounts.unmount(paths.rootfs)
-    import shutil  # not at the top: a play that removes nothing need not load it (~3 ms)
+    import shutil
 
     shutil.rmtree(paths.upper, ignore_errors=True)
     shutil.rmtree(paths.work, ignore_errors=True)
@@ -182,8 +182,8 @@ def _init_state(engine: Engine, request: StopRequest) -> str:
 
 def _signal(engine: Engine, request: StopRequest, name: str, every_process: bool = False) -> bool:
     """Send `name`; False when the container was not running. The init is signalled directly when
-    it is provably the container's (a runc process per container costs ~20 ms of CPU, which adds
-    up with 50 pods going down); otherwise, or for all its processes, through the runtime."""
+    it is provably the container's (a runc process per container adds up with 50 pods going
+    down); otherwise, or for all its processes, through the runtime."""
     number = _signal_number(name)
     if not every_process and number is not None:
         state = _init_state(engine, request)

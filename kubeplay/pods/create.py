@@ -4,12 +4,12 @@ beside the infra when the pod's namespaces are pinned, after it otherwise)."""
 from __future__ import annotations
 
 import functools
+import secrets
 import time
 from contextlib import ExitStack
 from pathlib import Path
 
 from kubeplay.errors import UserError
-from kubeplay.model.ids import random_hex
 from kubeplay.model.image import ImageRecord
 from kubeplay.model.plan import ContainerPlan, PodPlan
 from kubeplay.model.record import ContainerRole, ContainerStatus
@@ -63,7 +63,7 @@ def start_infra(engine: Engine, pod: PodPlan, pod_id: str, netns: Path | None, u
 
 
 def register_infra(engine: Engine, pod: PodPlan, undo: ExitStack) -> str:
-    container_id = random_hex()
+    container_id = secrets.token_hex(16)
     engine.store.add_container(container_id, pod.name, infra_name(pod), ContainerRole.INFRA, 0, None, None)
     undo.callback(containers.remove, engine, container_id)
     return container_id
@@ -143,7 +143,7 @@ class MemberFactory:
             self.delegated_cgroup = warn_without_limits(pod)
 
     def register(self, container: ContainerPlan, role: ContainerRole, position: int) -> str:
-        container_id = random_hex()
+        container_id = secrets.token_hex(16)
         image = self.images[container.name]
         self.engine.store.add_container(container_id, self.pod.name, container.name, role, position, image.id, container)
         return container_id

@@ -16,7 +16,7 @@ def infra_rootfs(engine: Engine) -> Path:
     rootfs = engine.settings.root / "infra" / "rootfs"
     if (rootfs / "catatonit").exists():
         return rootfs
-    import shutil  # made once per graph root: not worth ~3 ms on every play
+    import shutil  # made once per graph root, not on every play
 
     tmp = rootfs.parent / f".rootfs-{os.getpid()}-{threading.get_ident()}"
     shutil.rmtree(tmp, ignore_errors=True)

@@ -18,13 +18,13 @@ import dataclasses
 import random
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from kubeplay.errors import ConflictError
 from kubeplay.filelock import locked
-from kubeplay.model.ids import random_uid
 from kubeplay.model.plan import EnvVar, OwnerPlan, PodPlan
 from kubeplay.model.record import ContainerRole, ContainerStatus, PodPhase, PodRecord
 from kubeplay.pods.engine import Engine
@@ -270,7 +270,7 @@ def start_more_pods(engine: Engine, pods: list[PodRecord], count: int) -> list[s
     for _ in range(count):
         name = _new_name(template.owner.name if template.owner else template.name, taken)
         taken.add(name)
-        plans.append(renamed_plan(template, name, random_uid()))
+        plans.append(renamed_plan(template, name, str(uuid.uuid4())))
     return play(engine, plans)
 
 

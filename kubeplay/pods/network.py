@@ -75,7 +75,7 @@ def port_scope(engine: Engine) -> str:
     return "" if engine.settings.root == Path(ROOT_GRAPH_ROOT) else veth_scope(engine.settings)
 
 
-ATTACH_TIMEOUT = 120.0  # seconds; an attach takes tens of milliseconds, more under heavy load
+ATTACH_TIMEOUT = 120.0  # seconds; far more than an attach takes even under heavy load, but bounded
 
 
 class PendingNet:
@@ -221,11 +221,14 @@ def teardown(engine: Engine, pod: PodPlan, pod_id: str, *, refresh_peers: bool =
 
         if pod.ports:
             steps.append(lambda: unpublish(pod.name, scope=port_scope(engine)))
-        # the host end only: its peer goes with it
-        steps.append(lambda: detach_pod(engine.settings, engine.db, pod.name, name))
+    # The namespaces go first: once nothing holds the pod's network namespace, the kernel removes
+    # its veth pair with it, and the detach need not open a netlink session (nor load pyroute2).
+    # A veth still there (something else holds the namespace) is deleted by the detach.
+    steps.append(lambda: _remove_pinned(engine, pod_id))
+    if name != "none":
+        steps.append(lambda: detach_pod(engine.settings, engine.db, pod.name, name, namespace_released=True))
         if refresh_peers:
             steps.append(lambda: refresh_peer_hosts(engine, name, leaving={pod.name}))
-    steps.append(lambda: _remove_pinned(engine, pod_id))
     run_every_step(steps)  # a rule that cannot be removed must not keep the veth, lease or netns
 
 

@@ -4,6 +4,7 @@ call made (an ExitStack of undo steps, dropped on success)."""
 from __future__ import annotations
 
 import functools
+import secrets
 import threading
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -12,7 +13,6 @@ from pathlib import Path
 
 from kubeplay.errors import ConflictError
 from kubeplay.logs import get_logger
-from kubeplay.model.ids import random_hex
 from kubeplay.model.plan import PodPlan
 from kubeplay.model.record import PodPhase
 from kubeplay.pods import containers, network
@@ -44,21 +44,6 @@ Progress = Callable[[str], None]
 # pods made at once: enough to overlap one pod's runtime waits with another's work on 2 cores,
 # few enough that conmon/runc start-ups do not just queue for the CPU
 PLAY_WORKERS = 4
-
-
-def load_modules(rootless: bool) -> None:
-    """Import now what making a pod imports on first use (~60 modules). `play` of manifest files
-    calls this while its manifests are translated in a forked child, so these imports overlap the
-    translation instead of following it."""
-    import importlib
-
-    names = ["kubeplay.images.lookup", "kubeplay.model.serial", "kubeplay.oci.build", "kubeplay.oci.bundle",
-             "kubeplay.runtime.conmon", "kubeplay.runtime.oci_runtime", "kubeplay.store.images",
-             "kubeplay.store.network", "kubeplay.store.volumes", "kubeplay.nsfs"]
-    if not rootless:
-        names += ["kubeplay.net.hostaddr", "kubeplay.net.netns", "kubeplay.net.nftables", "kubeplay.net.veth"]
-    for name in names:
-        importlib.import_module(name)
 
 
 def check_names_free(engine: Engine, plans: list[PodPlan]) -> None:
@@ -184,7 +169,7 @@ def create_stopped(engine: Engine, plans: list[PodPlan], progress: Progress | No
     for plan in plans:
         ensure_images(engine, plan, progress)
     for plan in plans:
-        engine.store.add_pod(random_hex(), plan)
+        engine.store.add_pod(secrets.token_hex(16), plan)
         engine.store.set_pod_state(plan.name, phase=PodPhase.STOPPED, reason="created with --no-start")
     return [plan.name for plan in plans]
 
@@ -194,7 +179,7 @@ def play_pod(engine: Engine, pod: PodPlan, undo: ExitStack, progress: Progress |
     say = progress or (lambda message: None)  # noqa: E731
     if images is None:
         images = ensure_images(engine, pod, progress)
-    pod_id = random_hex()
+    pod_id = secrets.token_hex(16)
     with pod_lock(engine.settings, pod.name):
         engine.store.add_pod(pod_id, pod)
         undo.callback(engine.store.remove_pod, pod.name)
@@ -262,8 +247,8 @@ def _make_pod_pinned(engine: Engine, pod: PodPlan, pod_id: str, images, undo: Ex
         return
     members = register_members(factory, undo)
     # The members' bundles are written here, and only then does the attach begin: its Python work
-    # (~40 ms, most of it loading pyroute2) would hold the GIL these need, while it can run beside
-    # the runtime's creates, which take longer and need the network only when the members start.
+    # (most of it loading pyroute2) would hold the GIL these need, while it can run beside the
+    # runtime's creates, which take longer and need the network only when the members start.
     for container_id, container in members:
         factory.build(container_id, container)
     pending.begin()

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 
 from kubeplay.defaults import node_name
 from kubeplay.errors import ConflictError, UserError
-from kubeplay.model.ids import random_uid
 from kubeplay.model.plan import ContainerPlan, EnvVar, MountPlan, PodPlan, PortMapping, VolumePlan
 from kubeplay.model.record import ContainerRole, PodPhase
 from kubeplay.pods import containers, network
@@ -138,7 +138,7 @@ def container_plan(request: RunRequest) -> tuple[ContainerPlan, tuple[VolumePlan
 def pod_plan(request: RunRequest) -> PodPlan:
     container, volumes = container_plan(request)
     labels = parse_pairs(request.labels, "--labels", split_commas=True) or {"run": request.name}
-    return PodPlan(name=request.name, uid=random_uid(), labels=labels, containers=(container,),
+    return PodPlan(name=request.name, uid=str(uuid.uuid4()), labels=labels, containers=(container,),
                    volumes=volumes, restart_policy=request.restart or "Always",
                    service_account_name="default", node_name=node_name(),
                    network=request.network)

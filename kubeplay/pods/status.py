@@ -32,10 +32,10 @@ def session_id(settings: Settings) -> str:
     try:
         return marker.read_text().strip()
     except FileNotFoundError:
-        from kubeplay.model.ids import random_hex
+        import secrets
 
         settings.runroot.mkdir(parents=True, exist_ok=True)
-        value = random_hex()
+        value = secrets.token_hex(16)
         tmp = marker.with_suffix(f".{os.getpid()}-{threading.get_ident()}")
         tmp.write_text(value)
         try:

@@ -187,7 +187,7 @@ def release_volumes(pod: PodPlan, paths: PodPaths) -> None:
         local = paths.volumes_dir / volume.name
         if volume.kind == "emptyDir" and volume.medium == "Memory":
             mounts.unmount(local)
-    import shutil  # not at the top: a play that removes nothing need not load it (~3 ms)
+    import shutil
 
     shutil.rmtree(paths.data_dir, ignore_errors=True)
 

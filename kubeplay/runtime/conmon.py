@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import select
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -20,7 +21,6 @@ from pathlib import Path
 from kubeplay.config import ContainersConf
 from kubeplay.errors import HostError, RuntimeFailure
 from kubeplay.runtime.classify import FailureContext, classify
-from kubeplay.runtime.which import which
 
 # How long `runtime create` may take before a container is given up. Generous: a create is quick,
 # but a host starting hundreds of containers at once queues them for the CPU.
@@ -107,7 +107,7 @@ def find_conmon() -> str:
     configured = ContainersConf.load().conmon_path
     if configured:
         return configured
-    found = which("conmon")
+    found = shutil.which("conmon")
     if found:
         return found
     for candidate in ("/usr/libexec/podman/conmon", "/usr/local/libexec/podman/conmon", "/usr/bin/conmon"):

@@ -151,7 +151,7 @@ class OciRuntime:
         told apart from the process exiting non-zero by the runtime's error log.
         """
         process = self.exec_process(container_id, argv, tty=tty, env=env, cwd=cwd, user=user)
-        import tempfile  # only here: ~4 ms (random, hashlib) that other paths do not need
+        import tempfile  # only exec needs a scratch directory
 
         with tempfile.TemporaryDirectory(prefix="exec-") as scratch:
             spec = Path(scratch) / "process.json"

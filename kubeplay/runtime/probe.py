@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import os
 import resource
+import secrets
+import shutil
 import subprocess
 import threading
 from dataclasses import asdict, dataclass
@@ -20,9 +22,7 @@ from pathlib import Path
 
 from kubeplay.config import ContainersConf, Settings, is_rootless
 from kubeplay.errors import HostError, NotFoundError, RuntimeFailure
-from kubeplay.model.ids import random_hex
 from kubeplay.runtime.classify import FailureContext, classify, last_meaningful
-from kubeplay.runtime.which import which
 
 DEFAULT_RUNTIMES = ("crun", "runc")
 BUSYBOX = Path("/bin/busybox")
@@ -57,7 +57,7 @@ def resolve_runtime(name_or_path: str) -> Path | None:
         path = Path(name_or_path)
         return path if path.is_file() and os.access(path, os.X_OK) else None
     search = os.pathsep.join([os.environ.get("PATH", ""), *_EXTRA_DIRS])
-    found = which(name_or_path, path=search)
+    found = shutil.which(name_or_path, path=search)
     return Path(found) if found else None
 
 
@@ -124,7 +124,7 @@ def probe_runtime(name: str, path: Path, settings: Settings) -> ProbeResult:
     if not BUSYBOX.is_file():
         return ProbeResult(name, str(path), False, None, f"{BUSYBOX} is missing (install busybox-static)")
     version = runtime_version(path)
-    container_id = f"kubeplay-probe-{random_hex()[:12]}"
+    container_id = f"kubeplay-probe-{secrets.token_hex(6)}"
     try:
         settings.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         import tempfile  # only here: other paths do not need it

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from _thread import RLock  # what threading.RLock is, without importing threading (~1.5 ms)
+import sqlite3
 from pathlib import Path
+from threading import RLock
 
 from kubeplay.defaults import DATABASE_NAME
 from kubeplay.errors import StoreCorrupted, StoreError
 from kubeplay.store.schema import MIGRATIONS
-from kubeplay.store.sqlite import sqlite3
 
 
 class Database:
@@ -70,8 +70,7 @@ class Database:
 
 class Transaction:
     """`with db.transaction() as conn:` commits at the end, rolls back on any exception, and reports
-    a database error as a StoreError. A class rather than a contextlib generator: every command
-    opens the store, and contextlib's import (~1 ms) was on all their paths for this alone."""
+    a database error as a StoreError."""
 
     def __init__(self, db: Database) -> None:
         self.db = db

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import TYPE_CHECKING
 
 from kubeplay.errors import ConflictError
 from kubeplay.model.record import (
@@ -22,7 +23,6 @@ from kubeplay.model.record import (
 from kubeplay.store.db import Database
 from kubeplay.store.plans import pod_not_found
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~5 ms)
 if TYPE_CHECKING:
     from kubeplay.model.plan import ContainerPlan, PodPlan
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import math
 import re
+from typing import TYPE_CHECKING
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~5 ms)
 if TYPE_CHECKING:
     from decimal import Decimal
 

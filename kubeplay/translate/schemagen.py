@@ -1,9 +1,9 @@
 """Generates kubeplay/data/k8s-schema.json from the installed `kubernetes` package's models.
 
 Run once after upgrading `kubernetes`: `python -m kubeplay.translate.schemagen`. The play path then
-reads the compact JSON instead of importing the models (~0.4 s). The models carry field names, JSON
-names, types and which fields are required; they do not carry enum values, quantities or
-int-or-string, so those come from the small hand tables below.
+reads the compact JSON instead of importing the models, which are slow to import. The models carry
+field names, JSON names, types and which fields are required; they do not carry enum values,
+quantities or int-or-string, so those come from the small hand tables below.
 
 Type notation in the file: "string", "integer", "number", "boolean", "any", "int-or-string",
 "quantity", "datetime", a model name such as "V1PodSpec", "[]T" for a list of T, "{}T" for a map

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import random
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from kubeplay.defaults import node_name
-from kubeplay.model.ids import random_uid
 from kubeplay.model.plan import OwnerPlan, PodPlan
 from kubeplay.translate.context import MAX_REPLICAS_ENV, DataSource, PodContext, TranslateOptions
 from kubeplay.translate.issues import Issues
@@ -113,7 +113,7 @@ def _job(doc: Document, run: RunObjects, name: str, spec: Any, metadata: Any, po
     count = min(parallelism, completions) if completions is not None else parallelism
     if not _within_limit(doc, spec, "parallelism" if count == parallelism else "completions", count, run):
         return []
-    job_uid = random_uid()
+    job_uid = str(uuid.uuid4())
     extra = {"job-name": name, "batch.kubernetes.io/job-name": name,
              "controller-uid": job_uid, "batch.kubernetes.io/controller-uid": job_uid}
     owner = OwnerPlan(kind="Job", name=name, replicas=count, raw=raw, **_workload_metadata(doc.body))
@@ -174,7 +174,7 @@ def _pod(doc: Document, run: RunObjects, path: str, pod_name: str, metadata: Any
     if doc.kind != "Pod":
         metadata.get("name")  # a template's name is never used, as in Kubernetes
     ctx = PodContext(
-        doc=doc, path=path, pod_name=pod_name, namespace=namespace, uid=random_uid(),
+        doc=doc, path=path, pod_name=pod_name, namespace=namespace, uid=str(uuid.uuid4()),
         labels=labels, annotations=annotations,
         node_name=pod_spec.get("nodeName") or run.options.node_name or node_name(),
         service_account=pod_spec.get("serviceAccountName") or pod_spec.get("serviceAccount") or "default",

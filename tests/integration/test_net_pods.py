@@ -8,6 +8,7 @@ addresses inside the namespaces the test made.
 from __future__ import annotations
 
 import ipaddress
+import os
 import secrets
 import socket
 import subprocess
@@ -217,3 +218,28 @@ def test_network_none_is_loopback_only(env):
     remove_netns(path)
     remove_netns(path)
     assert not path.exists()
+
+
+def test_detach_after_the_namespace_is_released_leaves_no_veth_either_way(env):
+    """The kernel removes a released namespace's veth pair itself; one still held is deleted."""
+    a, b = env.pods
+    env.pod(a)
+    env.pod(b)
+    remove_netns(env.netns.pop(a))  # nothing else holds a's namespace
+    detach_pod(env.settings, env.db, a, env.network, namespace_released=True)
+    held = subprocess.Popen(["nsenter", f"--net={env.netns[b]}", "sleep", "30"])
+    try:
+        own = os.readlink("/proc/self/ns/net")
+        for _ in range(500):  # until nsenter has entered b's namespace (and become sleep)
+            if os.readlink(f"/proc/{held.pid}/ns/net") != own:
+                break
+            time.sleep(0.01)
+        remove_netns(env.netns.pop(b))  # b's namespace lives on in the sleeping process
+        detach_pod(env.settings, env.db, b, env.network, namespace_released=True)
+        links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
+    finally:
+        held.kill()
+        held.wait(timeout=10)
+    for pod in (a, b):
+        assert host_veth_name(pod, veth_scope(env.settings)) not in links
+    assert leases_of(env.db, env.network) == []

@@ -1,4 +1,4 @@
-"""generate's own YAML emitter: whatever it writes, a YAML reader gives back exactly."""
+"""generate's YAML: whatever it writes, a YAML reader gives back exactly, in the order it was built."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def test_readable_where_yaml_allows() -> None:
                             "spec": {"containers": [{"command": ["sh", "-c", "echo hi\nexit 3\n"], "port": "80"}]}},
                            {"kind": "Service"}])
     assert text == ("metadata:\n  name: web\n  labels:\n    app: web\nspec:\n  containers:\n"
-                    "  - command:\n    - sh\n    - -c\n    - |\n      echo hi\n      exit 3\n    port: \"80\"\n"
+                    "  - command:\n    - sh\n    - -c\n    - |\n      echo hi\n      exit 3\n    port: '80'\n"
                     "---\nkind: Service\n")
 
 
@@ -62,4 +62,16 @@ def test_multi_line_text_with_kept_ending() -> None:
     document = {"script": "a\n\n  b\n\n\n"}
     text = dump_documents([document])
     assert text.startswith("script: |+\n")
+    assert _round_trip(document) == document
+
+
+def test_long_lines_are_not_folded() -> None:
+    command = "echo " + "word " * 100
+    text = dump_documents([{"args": [command.strip()]}])
+    assert text.count("\n") == 2 and _round_trip({"args": [command.strip()]}) == {"args": [command.strip()]}
+
+
+def test_text_a_block_cannot_hold_is_quoted_and_still_exact() -> None:
+    document = {"script": "trailing blanks \nsecond"}
+    assert dump_documents([document]) == 'script: "trailing blanks \\nsecond"\n'
     assert _round_trip(document) == document
