@@ -2,13 +2,17 @@
 
 A pod is taken down from what was stored when it was played, so the manifests are not translated
 again: a ConfigMap given with `play --configmap`, a Secret since deleted, a field that no longer
-validates must not keep a pod from going. Only each document's kind, name and namespace are read.
+validates must not keep a pod from going. Only each document's kind, name and namespace are read,
+and those are checked as play checks them, so no name that could not have been played is looked up.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kubeplay.names import LABEL, SUBDOMAIN
+from kubeplay.translate.checks import check_name
+from kubeplay.translate.issues import Issues
 from kubeplay.translate.loader import Document
 from kubeplay.translate.workloads import POD_BEARING
 
@@ -26,9 +30,12 @@ def names_in(documents: list[Document], namespace_default: str = "default") -> M
     pods: set[str] = set()
     workloads: set[tuple[str, str, str]] = set()
     claims: list[str] = []
+    issues = Issues()
     for doc in documents:
         metadata = doc.body.get("metadata") if hasattr(doc.body, "get") else None
         metadata = metadata if hasattr(metadata, "get") else {}
+        check_name(metadata, "name", "metadata.name", SUBDOMAIN, doc, issues)
+        check_name(metadata, "namespace", "metadata.namespace", LABEL, doc, issues)
         name, namespace = metadata.get("name"), metadata.get("namespace") or namespace_default
         if not isinstance(name, str) or not name:
             continue  # nothing of it can have been stored under a name
@@ -38,4 +45,5 @@ def names_in(documents: list[Document], namespace_default: str = "default") -> M
             workloads.add((doc.kind, name, str(namespace)))
         elif doc.kind == "PersistentVolumeClaim" and name not in claims:
             claims.append(name)
+    issues.raise_errors()
     return ManifestNames(frozenset(pods), frozenset(workloads), tuple(claims))
