@@ -4,7 +4,7 @@
 package, ~60 ms of imports on this class of machine) and the engine (store, runtime, network, ~60 ms).
 Once the modules both halves need are loaded, a child is forked to translate while the parent
 imports the engine; on two cores they overlap. The child sends back only what play and down use,
-pickled over a pipe: the PodPlans, the claims and the warnings.
+pickled over a pipe: the PodPlans, the claims, the warnings and the Services.
 
 The child never speaks to the user. If it fails for any reason — a manifest error, or anything
 unexpected — it sends nothing, and the parent translates in-process, so every message and exit code
@@ -20,10 +20,11 @@ from collections.abc import Callable
 
 
 class Translated:
-    """What play and down take from a translation: pods, claims and warnings."""
+    """What play and down take from a translation: pods, claims, warnings and Services."""
 
-    def __init__(self, pods: list, claims: list, warnings: list[str]) -> None:
+    def __init__(self, pods: list, claims: list, warnings: list[str], services: list | None = None) -> None:
         self.pods, self.claims, self.warnings = pods, claims, warnings
+        self.services = services or []
 
 
 def begin(translate: Callable[[], Translated], may_fork: bool) -> Callable[[], Translated]:
@@ -52,7 +53,8 @@ def _translate_and_send(translate: Callable[[], Translated], write_end: int, pic
     code = 1
     try:
         result = translate()
-        data = pickle.dumps((result.pods, result.claims, result.warnings), protocol=pickle.HIGHEST_PROTOCOL)
+        data = pickle.dumps((result.pods, result.claims, result.warnings, result.services),
+                            protocol=pickle.HIGHEST_PROTOCOL)
         with os.fdopen(write_end, "wb") as pipe:
             pipe.write(data)
         code = 0
@@ -69,7 +71,7 @@ def _receive(pid: int, read_end: int, translate: Callable[[], Translated], pickl
     if os.waitstatus_to_exitcode(status) != 0 or not data:
         return translate()
     try:
-        pods, claims, warnings = pickle.loads(data)  # our own child's answer, over our own pipe
+        pods, claims, warnings, services = pickle.loads(data)  # our own child's answer, over our own pipe
     except Exception:  # noqa: BLE001 - an unreadable answer: the in-process translation decides
         return translate()
-    return Translated(pods, claims, warnings)
+    return Translated(pods, claims, warnings, services)

@@ -31,6 +31,8 @@ COMMANDS = {
     "exec": "kubeplay.cli.exec:exec_",
     "jobs": "kubeplay.cli.jobs:jobs",
     "volume": "kubeplay.cli.volume:volume",
+    "services": "kubeplay.cli.services:services",
+    "svc": "kubeplay.cli.services:services",
     # called back by conmon when a container exits; not for users
     "container-exited": "kubeplay.cli.internal:container_exited",
     "container-restart": "kubeplay.cli.internal:container_restart",

@@ -110,6 +110,7 @@ def stop(settings: Settings, names: tuple[str, ...], grace: int | None) -> None:
     for name in names:
         stop_pod(engine, name, grace)
         click.echo(name)
+    _services_follow(engine, names)
 
 
 @pod.command("start")
@@ -123,6 +124,7 @@ def start(settings: Settings, names: tuple[str, ...]) -> None:
     for name in names:
         start_pod(engine, name)
         click.echo(name)
+    _services_follow(engine, names)
 
 
 @pod.command("rm")
@@ -135,9 +137,21 @@ def rm(settings: Settings, names: tuple[str, ...], force: bool, grace: int | Non
     from kubeplay.pods.lifecycle import remove_pod
 
     engine = _engine(settings)
-    for name in names:
-        remove_pod(engine, name, force=force, grace=grace)
-        click.echo(name)
+    plans = [record.plan for record in map(engine.store.find_pod, names) if record is not None]
+    try:
+        for name in names:
+            remove_pod(engine, name, force=force, grace=grace)
+            click.echo(name)
+    finally:
+        _services_follow(engine, (), plans)
+
+
+def _services_follow(engine, names, plans=()) -> None:
+    """The Services selecting these pods send traffic only where pods now run."""
+    from kubeplay.controllers.endpoints import pods_changed
+
+    plans = list(plans) + [record.plan for record in map(engine.store.find_pod, names) if record is not None]
+    pods_changed(engine, plans)
 
 
 pod.add_command(click.Command("ls", callback=pods.callback, params=pods.params, help="List pods (as `kubeplay pods`)."))

@@ -35,6 +35,7 @@ from kubeplay.pods.infra import infra_rootfs
 from kubeplay.pods.lock import pod_lock
 from kubeplay.pods.paths import PodPaths
 from kubeplay.pods.podfiles import mount_shm, pod_hostname, release_pod_files, write_pod_files
+from kubeplay.pods.servicenames import ServiceNames
 from kubeplay.pods.volumes import prepare_volumes, release_volumes
 
 Progress = Callable[[str], None]
@@ -264,7 +265,7 @@ def _prepare_members(engine: Engine, pod: PodPlan, pod_id: str, images, undo: Ex
     its containers' bundles."""
     engine.store.set_pod_state(pod.name, ip=ip)
     undo.callback(release_pod_files, paths)
-    write_pod_files(pod, paths, ip, network.peers(engine, pod, network_name))
+    write_pod_files(pod, paths, ip, network.peers(engine, pod, network_name), ServiceNames(engine))
     if not pod.host_ipc:
         mount_shm(paths)
     undo.callback(release_volumes, pod, paths)
