@@ -77,7 +77,7 @@ def play_files(settings: Settings, files: tuple[str, ...], *, strict: bool = Fal
             from kubeplay.controllers.services import add_services
 
             services = add_services(engine, result.services, replace=replace)
-        started = play_pods(engine, result.pods, progress, start=start)
+        started = play_pods(engine, result.pods, progress, start=start) if result.pods else []
     except BaseException:
         for claim in made:  # a failed play leaves no volume it made behind
             remove_volume(engine, claim, missing_ok=True)

@@ -243,7 +243,7 @@ def remove_table_if_unused(*, table: str = TABLE) -> bool:
 class HeldPort:
     """A host port or cluster IP some Service (of any store) holds in nft now."""
 
-    holder: str  # the Service's key: name.namespace[.store]
+    holder: str  # the Service, as namespace/name
 
 
 def held_cluster_ips(objects: list[dict]) -> dict[str, HeldPort]:
@@ -270,7 +270,9 @@ def _elements(objects: list[dict], map_name: str) -> list[tuple[str, str]]:
 
 
 def _holder(chain: str) -> str:
-    return chain.split("_", 1)[0].removeprefix("svc-")
+    """`namespace/name` of the Service a chain belongs to (its store's mark left out)."""
+    name, _, rest = chain.split("_", 1)[0].removeprefix("svc-").partition(".")
+    return f"{rest.split('.')[0]}/{name}"
 
 
 def read_table(*, table: str = TABLE) -> list[dict]:

@@ -64,6 +64,10 @@ def check_pod_ports(engine: Engine, pod: PodPlan) -> None:
 
         check_ports(engine.db, ports, pod_name=pod.name, own_chain=pod_chain(pod.name, port_scope(engine)),
                     rootless=engine.settings.rootless)
+        if not engine.settings.rootless:
+            from kubeplay.net.services import check_free_of_services
+
+            check_free_of_services(ports, pod.name)  # a Service's nodePort or LoadBalancer port
 
 
 def port_scope(engine: Engine) -> str:
