@@ -106,13 +106,12 @@ def add_services(engine: Engine, plans: list[ServicePlan], *, replace: bool = Fa
     from kubeplay.net.hostlock import network_lock
 
     with network_lock():  # what the host holds must not change between the check and the rules
+        previous = {plan.key: store.find(*plan.key) for plan in plans}
+        _drop(engine, [key for key, record in previous.items() if record is not None])  # only with replace
         view = _host_view(engine)
         try:
             for plan in plans:
-                previous = store.find(*plan.key)
-                if previous is not None:
-                    _drop(engine, [plan.key])
-                made.append(store.add(plan, _allocator(settings, view, previous)))
+                made.append(store.add(plan, _allocator(settings, view, previous[plan.key])))
             sync(engine, [record.plan.key for record in made])
         except BaseException:
             remove_services(engine, [record.plan.key for record in made], refresh_names=False)

@@ -9,6 +9,7 @@ its pods' addresses; no test looks a name up over DNS.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -77,7 +78,10 @@ class Services:
         table = nft_table()
         assert not any(line.strip().startswith("chain") and f".{self.key('x', 'y').rsplit('.', 1)[1]}_" in line
                        for line in table.splitlines()), table
-        self.net.remove()
+        self.pods.remove_everything()  # the pods, then every network of the store, this one too
+        ruleset = subprocess.run(["nft", "list", "ruleset"], capture_output=True, text=True, check=True).stdout
+        assert not re.search(rf"\bnet-{self.net.bridge}\b", ruleset), f"chain of bridge {self.net.bridge} left"
+        assert not Path("/sys/class/net", self.net.bridge).exists(), f"bridge {self.net.bridge} left"
 
 
 @pytest.fixture
@@ -290,3 +294,32 @@ def test_node_port_conflicts_are_refused_and_nothing_is_made(svc):
     clash = svc.play("hostport.yaml", host_port)
     assert "already published by Service default/first" in clash.assert_fails_cleanly()
     assert set(svc.listing()) == {"default/first"}
+
+
+def test_load_balancer_answers_on_its_port_affinity_sticks_and_replace_keeps_the_address(svc):
+    labels = {"app": "lb"}
+    port = free_port()
+    documents = [service("lb", {"type": "LoadBalancer", "selector": labels, "sessionAffinity": "ClientIP",
+                                "ports": [{"port": port, "targetPort": 8080}]}),
+                 deployment("lb", 3, labels), pod("client", sh("c", "sleep 3600"))]
+    played = svc.play("lb.yaml", *documents)
+    assert played.returncode == 0, played.stderr
+    assert f"service/lb created (LoadBalancer " in played.stdout and f"on the host at {port}/TCP" in played.stdout
+    row = svc.routed("default", "lb")
+    replicas = replica_names(svc, "lb-")
+
+    def from_host() -> str:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+            conn.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            return conn.makefile("rb").read().decode().split("\r\n\r\n", 1)[-1].strip()
+
+    assert from_host() in replicas
+    answers = svc.exec("client", f"for i in $(seq 1 12); do wget -q -O - http://lb:{port}/; done").split()
+    assert len(answers) == 12 and len(set(answers)) == 1  # ClientIP affinity: one replica for this client
+
+    replayed = svc.pods("play", "--replace", "--network", svc.net.name, str(svc.pods.manifests / "lb.yaml"))
+    assert replayed.returncode == 0, replayed.stderr
+    again = svc.listing()["default/lb"]
+    assert again["clusterIP"] == row["clusterIP"] and again["ports"] == row["ports"]
+    assert wait_for(lambda: svc.exec("client", f"wget -q -O - http://lb:{port}/").strip() in replica_names(svc, "lb-"),
+                    what="the replaced replicas behind the Service")
