@@ -122,8 +122,9 @@ def _services_follow(engine, plans: list, services: list, quiet: bool) -> None:
             for warning in warnings_for(engine, services):
                 echo(f"warning: {warning}", err=True)
         if engine.settings.rootless and not quiet:
-            echo("warning: rootless pods have no shared network: Services are recorded and named in /etc/hosts, "
-                 "but their cluster IPs and node ports are not routed (play as root for that)", err=True)
+            echo("warning: rootless pods share no network, so kubeplay cannot route Services for them: the "
+                 "Services were recorded (`kubeplay services`), but their names, cluster IPs and node ports do not "
+                 "reach the pods; play as root, or publish hostPorts", err=True)
 
 
 def service_summary(record) -> dict:

@@ -36,6 +36,8 @@ class ServiceNames:
     def records(self) -> list[ServiceRecord]:
         from kubeplay.store.services import ServiceStore
 
+        if self.engine.settings.rootless:
+            return []  # not routed rootless (see controllers.services): a name would lead nowhere
         store = ServiceStore(self.engine.db)
         return store.list() if store.any() else []
 
