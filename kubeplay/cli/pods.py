@@ -89,13 +89,27 @@ def inspect(settings: Settings, names: tuple[str, ...], fmt: str) -> None:
     for name in names:
         record = reconcile_pod(engine.store, engine.settings, engine.store.get_pod(name))
         result.append({**pod_summary(record), "reason": record.reason,
-                       "containers": [container_info(c) for c in record.containers]})
+                       "containers": [container_info(c) for c in record.containers],
+                       "services": _services_of(engine, record)})
     if fmt == "yaml":
         import yaml
 
         click.echo(yaml.safe_dump(result, sort_keys=False))
     else:
         echo_json(result)
+
+
+def _services_of(engine, record) -> list[dict]:
+    """The Services selecting the pod, and whether it is one of their endpoints (as `services` shows)."""
+    from kubeplay.model.endpoints import pod_ready, selects
+    from kubeplay.store.services import ServiceStore
+
+    store = ServiceStore(engine.db)
+    if not store.any():
+        return []
+    return [{"name": service.name, "namespace": service.namespace, "endpoint": bool(record.ip) and (pod_ready(record) or service.plan.publish_not_ready)}
+            for service in store.list()
+            if service.namespace == record.plan.namespace and selects(service.plan.selector, record.plan.labels)]
 
 
 @pod.command("stop")
