@@ -28,7 +28,7 @@ def generate_pods(settings: Settings, names: tuple[str, ...], kind: str | None =
     db = open_database(settings.root)
     plans = [read_pod_plan(db, name) for name in dict.fromkeys(names)]
     options = GenerateOptions(kind=TYPES[kind.lower()] if kind else None, replicas=replicas, service=service,
-                              include_secrets=include_secrets)
+                              include_secrets=include_secrets, stored_services=_stored_services(db) if service else ())
     claims = _claim_records(db, plans)
     result = generate_documents(plans, options, image_config=_image_configs(db),
                                 claim_labels={name: record.labels for name, record in claims.items()},
@@ -62,6 +62,13 @@ def _image_configs(db):
         return cache[image]
 
     return lookup
+
+
+def _stored_services(db) -> tuple:
+    from kubeplay.store.services import ServiceStore
+
+    store = ServiceStore(db)
+    return tuple(store.list()) if store.any() else ()
 
 
 def _claim_records(db, plans) -> dict:

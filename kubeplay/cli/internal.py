@@ -20,14 +20,18 @@ VERBS = ("container-exited", "container-restart")
 def run_verb(settings, verb: str, container_id: str) -> None:
     from kubeplay.pods.engine import Engine
 
+    from kubeplay.controllers.endpoints import container_changed
+
+    engine = Engine(settings)
     if verb == "container-exited":
         from kubeplay.pods.restarts import container_exited as record_exit
 
-        record_exit(Engine(settings), container_id)
+        record_exit(engine, container_id)
     else:
         from kubeplay.pods.restarts import restart_container
 
-        restart_container(Engine(settings), container_id)
+        restart_container(engine, container_id)
+    container_changed(engine, container_id)  # the Services selecting its pod follow it
 
 
 def parse_argv(argv: list[str]) -> tuple[dict[str, str], str, str]:

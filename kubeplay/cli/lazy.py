@@ -33,6 +33,8 @@ COMMANDS = {
     "wait": "kubeplay.cli.wait:wait",
     "events": "kubeplay.cli.events:events",
     "volume": "kubeplay.cli.volume:volume",
+    "services": "kubeplay.cli.services:services",
+    "svc": "kubeplay.cli.services:services",
     # called back by conmon when a container exits; not for users
     "container-exited": "kubeplay.cli.internal:container_exited",
     "container-restart": "kubeplay.cli.internal:container_restart",

@@ -76,7 +76,12 @@ def play_files(settings: Settings, files: tuple[str, ...], *, strict: bool = Fal
         remove_pods(engine, pods_for(engine, result.pods))
     made = ensure_claims(engine, result.claims)
     progress = None if quiet or not sys.stderr.isatty() else (lambda message: echo(message, err=True))
+    services = []
     try:
+        if result.services:  # before the pods: their /etc/hosts and environment then name the Services
+            from kubeplay.controllers.services import add_services
+
+            services = add_services(engine, result.services, replace=replace)
         if not result.pods:
             started = []
         elif any(plan.owner is not None and plan.owner.kind == "Job" for plan in result.pods):
@@ -94,7 +99,12 @@ def play_files(settings: Settings, files: tuple[str, ...], *, strict: bool = Fal
                 remove_volume(engine, claim, missing_ok=True)
             except ConflictError:
                 pass  # a pod of another play mounts it by now: it is that play's
+        if services:  # nor any Service
+            from kubeplay.controllers.services import remove_services
+
+            remove_services(engine, [record.plan.key for record in services])
         raise
+    _services_follow(engine, result.pods, services, quiet)
     if start and any(plan.owner is not None and plan.owner.kind == "Job" for plan in result.pods):
         from kubeplay.pods.jobs import start_deadline_timers
 
@@ -107,12 +117,15 @@ def play_files(settings: Settings, files: tuple[str, ...], *, strict: bool = Fal
         from kubeplay.cli.render import echo_json
 
         echo_json([{"kind": "Pod", "name": name, "started": start} for name in started]
-                  + [{"kind": "PersistentVolumeClaim", "name": claim} for claim in made])
+                  + [{"kind": "PersistentVolumeClaim", "name": claim} for claim in made]
+                  + [service_summary(record) for record in services])
     elif not quiet:
         for name in started:
             echo(f"pod/{name} created")
+        for record in services:
+            echo(f"service/{record.name} created ({service_words(record)})")
         _tell_idle(result)
-        if not result.pods:
+        if not result.pods and not services:
             echo("no pods in these manifests", err=True)
     if start and wait is not None:
         from kubeplay.controllers.wait import wait_for
@@ -133,6 +146,46 @@ def manifest_names(files: tuple[str, ...]):
     return names_in(load(list(files), stdin=sys.stdin if "-" in files else None))
 
 
+def _services_follow(engine, plans: list, services: list, quiet: bool) -> None:
+    """New pods join the Services that select them; every pod learns the new Services' names."""
+    if not services and not plans:
+        return
+    from kubeplay.controllers.endpoints import pods_changed
+
+    pods_changed(engine, plans)
+    if services:
+        from kubeplay.controllers.services import warnings_for
+        from kubeplay.pods.network import refresh_all_hosts
+
+        refresh_all_hosts(engine)
+        if not quiet:
+            for warning in warnings_for(engine, services):
+                echo(f"warning: {warning}", err=True)
+        if engine.settings.rootless and not quiet:
+            echo("warning: rootless pods share no network, so kubeplay cannot route Services for them: the "
+                 "Services were recorded (`kubeplay services`), but their names, cluster IPs and node ports do not "
+                 "reach the pods; play as root, or publish hostPorts", err=True)
+
+
+def service_summary(record) -> dict:
+    return {"kind": "Service", "name": record.name, "namespace": record.namespace, "type": record.type,
+            "clusterIP": record.cluster_ip or "None",
+            "ports": [{"name": p.name, "port": p.port, "targetPort": p.target_port, "protocol": p.protocol,
+                       **({"nodePort": p.node_port} if p.node_port else {})} for p in record.ports]}
+
+
+def service_words(record) -> str:
+    """`ClusterIP 10.96.0.1, 80/TCP`, and where the host publishes it."""
+    ports = ",".join(port.describe() for port in record.ports) or "no ports"
+    words = f"{record.type} {record.cluster_ip or 'None (headless)'}, {ports}"
+    published = [f"{port.node_port}/{port.protocol}" for port in record.ports if port.node_port]
+    if record.type == "LoadBalancer":
+        published = [f"{port.port}/{port.protocol}" for port in record.ports] + published
+    if published:
+        words += f"; on the host at {', '.join(published)}"
+    return words
+
+
 def down_files(settings: Settings, files: tuple[str, ...], *, volumes: bool = False, quiet: bool = False) -> None:
     """Remove the stored pods that the manifests' objects made, whatever else the files now say."""
     found = manifest_names(files)
@@ -146,9 +199,28 @@ def down_files(settings: Settings, files: tuple[str, ...], *, volumes: bool = Fa
     if not quiet:
         for name in names:
             echo(f"pod/{name} deleted")
+    services = _down_services(engine, found.services, bool(names))
+    if not quiet:
+        for service in services:
+            echo(f"service/{service.split('/', 1)[1]} deleted")
     if volumes:
         for claim in remove_claims(engine, found.claims):
             if not quiet:
                 echo(f"persistentvolumeclaim/{claim} deleted")
-    if not names and not quiet:
+    if not names and not services and not quiet:
         echo("no pods of these manifests are running", err=True)
+
+
+def _down_services(engine, keys: tuple[tuple[str, str], ...], pods_removed: bool) -> list[str]:
+    """The files' Services go; the Services left lose the removed pods from their endpoints."""
+    from kubeplay.store.services import ServiceStore
+
+    if not ServiceStore(engine.db).any():
+        return []
+    from kubeplay.controllers.endpoints import sync
+    from kubeplay.controllers.services import remove_services
+
+    removed = remove_services(engine, list(keys))
+    if pods_removed:
+        sync(engine)  # the removed pods' labels are not read again: every Service's endpoints anew
+    return removed

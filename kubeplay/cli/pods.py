@@ -103,7 +103,8 @@ def inspect(settings: Settings, names: tuple[str, ...], fmt: str) -> None:
         result.append({**pod_summary(record), "reason": record.reason, "probeMonitor": monitor,
                        "conditions": pod_conditions(record),
                        "containers": [container_info(c) for c in record.containers],
-                       "events": [event_info(e) for e in events]})
+                       "events": [event_info(e) for e in events],
+                       "services": _services_of(engine, record)})
     if fmt == "yaml":
         import yaml
 
@@ -122,6 +123,19 @@ def event_info(event) -> dict:
             "count": event.count, "firstTimestamp": timestamp(event.first_at), "lastTimestamp": timestamp(event.last_at)}
 
 
+def _services_of(engine, record) -> list[dict]:
+    """The Services selecting the pod, and whether it is one of their endpoints (as `services` shows)."""
+    from kubeplay.model.endpoints import pod_ready, selects
+    from kubeplay.store.services import ServiceStore
+
+    store = ServiceStore(engine.db)
+    if not store.any():
+        return []
+    return [{"name": service.name, "namespace": service.namespace, "endpoint": bool(record.ip) and (pod_ready(record) or service.plan.publish_not_ready)}
+            for service in store.list()
+            if service.namespace == record.plan.namespace and selects(service.plan.selector, record.plan.labels)]
+
+
 @pod.command("stop")
 @click.argument("names", nargs=-1, required=True)
 @click.option("-t", "--time", "grace", type=int, default=None, help="Seconds to wait before SIGKILL.")
@@ -134,6 +148,7 @@ def stop(settings: Settings, names: tuple[str, ...], grace: int | None) -> None:
     for name in names:
         stop_pod(engine, name, grace)
         click.echo(name)
+    _services_follow(engine, names)
 
 
 @pod.command("start")
@@ -149,6 +164,7 @@ def start(settings: Settings, names: tuple[str, ...]) -> None:
         start_pod(engine, name)
         start_monitors(engine, [name])
         click.echo(name)
+    _services_follow(engine, names)
 
 
 @pod.command("rm")
@@ -161,9 +177,21 @@ def rm(settings: Settings, names: tuple[str, ...], force: bool, grace: int | Non
     from kubeplay.pods.lifecycle import remove_pod
 
     engine = _engine(settings)
-    for name in names:
-        remove_pod(engine, name, force=force, grace=grace)
-        click.echo(name)
+    plans = [record.plan for record in map(engine.store.find_pod, names) if record is not None]
+    try:
+        for name in names:
+            remove_pod(engine, name, force=force, grace=grace)
+            click.echo(name)
+    finally:
+        _services_follow(engine, (), plans)
+
+
+def _services_follow(engine, names, plans=()) -> None:
+    """The Services selecting these pods send traffic only where pods now run."""
+    from kubeplay.controllers.endpoints import pods_changed
+
+    plans = list(plans) + [record.plan for record in map(engine.store.find_pod, names) if record is not None]
+    pods_changed(engine, plans)
 
 
 pod.add_command(click.Command("ls", callback=pods.callback, params=pods.params, help="List pods (as `kubeplay pods`)."))

@@ -94,7 +94,7 @@ def reset(settings: Settings, force: bool) -> None:
             raise UserError("reset cancelled; nothing was removed",
                             hint="answer y, or pass --force to skip the question")
     report = reset_store(settings)
-    for kind, names in (("pod", report.pods), ("network", report.networks), ("nftables table", report.tables),
+    for kind, names in (("pod", report.pods), ("service", report.services), ("network", report.networks), ("nftables table", report.tables),
                         ("cgroup", report.cgroups), ("directory", report.directories)):
         for name in names:
             click.echo(f"removed {kind} {name}")

@@ -103,16 +103,22 @@ def write(spec: dict, changes: list[tuple]) -> None:
 
     engine = engine_of(spec)
     events = EventStore(engine.db)
+    readiness_changed = ""
     for change in changes:
         try:
             if change[0] == "ready":
                 _, container_id, ready, at = change
                 engine.store.set_container_state(container_id, ready=ready, ready_changed_at=at)
+                readiness_changed = container_id
             else:
                 _, name, type_, reason, message, at = change
                 events.add(spec["pod"], name, type_, reason, message, at)
         except StoreError:
             pass  # the pod went meanwhile; the monitor notices and leaves
+    if readiness_changed:
+        from kubeplay.controllers.endpoints import container_changed
+
+        container_changed(engine, readiness_changed)  # a Service sends traffic to ready pods only
 
 
 def pod_phase(spec: dict) -> str:

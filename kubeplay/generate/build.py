@@ -28,6 +28,7 @@ class GenerateOptions:
     service: bool = False
     include_secrets: bool = False
     local_node: str = field(default_factory=node_name)
+    stored_services: tuple = ()  # ServiceRecords of the store: --service gives back those selecting the pods
 
 
 @dataclass
@@ -68,12 +69,13 @@ def generate(plans: list[PodPlan], options: GenerateOptions | None = None,
         names = ", ".join(obj.name for obj, _ in secrets)
         warnings.append(f"Secrets were left out ({names}): the pods still reference them; "
                         "add --include-secrets to write their data too")
-    services = []
+    services: list[dict] = []
+    given: set[tuple[str, str]] = set()
     for group in groups:
         pod_doc = _group_document(group, image_config, options)
         documents.append(pod_doc)
         if options.service:
-            services += _service(group, _selector_labels(pod_doc), warnings)
+            services += _stored_or_new_service(group, _selector_labels(pod_doc), options, given, warnings)
     warnings += data.warnings
     return Generated([checked(doc) for doc in documents + services], warnings)
 
@@ -104,6 +106,25 @@ def _selector_labels(doc: dict) -> dict[str, str]:
     if doc["kind"] == "Pod":
         return dict(doc["metadata"].get("labels") or {})
     return dict((doc["spec"]["template"].get("metadata") or {}).get("labels") or {})
+
+
+def _stored_or_new_service(group: Group, labels: dict[str, str], options: GenerateOptions,
+                           given: set[tuple[str, str]], warnings: list[str]) -> list[dict]:
+    """The stored Services that select the group's pods, each once; else a new one for its host ports."""
+    from kubeplay.generate.services import service_spec, services_selecting
+
+    stored = services_selecting(list(options.stored_services), group.template)
+    if not stored:
+        return _service(group, labels, warnings)
+    documents = []
+    for record in stored:
+        if record.plan.key in given:
+            continue
+        given.add(record.plan.key)
+        metadata = _metadata(record.name, record.namespace, labels=dict(record.plan.labels) or None,
+                             annotations=dict(record.plan.annotations) or None)
+        documents.append(document("Service", metadata, spec=service_spec(record)))
+    return documents
 
 
 def _service(group: Group, labels: dict[str, str], warnings: list[str]) -> list[dict]:

@@ -50,6 +50,7 @@ def pod_spec(plan: PodPlan, image_config: ImageConfigs, local_node: str) -> dict
         "hostAliases": [{"ip": alias.ip, "hostnames": list(alias.hostnames)} for alias in plan.host_aliases] or None,
         "dnsPolicy": plan.dns.policy if plan.dns.policy != "ClusterFirst" else None,
         "dnsConfig": _dns_config(plan),
+        "enableServiceLinks": False if not plan.enable_service_links else None,
         "securityContext": _pod_security(plan.security),
         "serviceAccountName": plan.service_account_name
         if plan.service_account_name not in ("", "default") else None,

@@ -229,6 +229,7 @@ class PodPlan:
     owner: OwnerPlan | None = None
     source: SourcePlan = field(default_factory=SourcePlan)
     network: str = ""  # kubeplay network name; "" is the default network, "none" loopback only
+    enable_service_links: bool = True  # SVC_SERVICE_HOST and friends in the containers' environment
 
     @property
     def all_containers(self) -> tuple[ContainerPlan, ...]:

@@ -1,9 +1,11 @@
 """The text of a pod's /etc/hosts and /etc/resolv.conf. Pure: callers read and write the files.
 
 /etc/hosts follows the kubelet's layout (localhost lines, the pod's own names, hostAliases) and adds
-every other kubeplay pod as NAME and NAME.NAMESPACE, so pods find each other without a DNS server.
+the store's Services (SVC.NS.svc.DOMAIN, SVC.NS.svc, SVC.NS, and SVC within the namespace) and every
+other kubeplay pod as NAME and NAME.NAMESPACE, so pods find each other without a DNS server.
 /etc/resolv.conf follows dnsPolicy: Default and ClusterFirst (there is no cluster DNS here) start
-from the host's file, None starts empty; dnsConfig is merged in as Kubernetes does.
+from the host's file, None starts empty; ClusterFirst adds Kubernetes' search domains; dnsConfig is
+merged in as Kubernetes does.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from kubeplay.model.plan import DnsPlan, HostAlias
 HOST_POLICIES = ("Default", "ClusterFirst", "ClusterFirstWithHostNet")
 MAX_NAMESERVERS = 3  # what glibc reads; Kubernetes enforces the same
 MAX_SEARCHES = 32
-NO_NETWORK_ADDRESS = "127.0.1.1"  # a pod without an interface still resolves its own name
+NO_NETWORK_ADDRESS = "127.0.1.1"
+DEFAULT_CLUSTER_DOMAIN = "cluster.local"  # a pod without an interface still resolves its own name
 
 _LOCALHOST = (
     "127.0.0.1\tlocalhost\n"
@@ -38,13 +41,28 @@ def render_hosts(
     *,
     hostname: str = "",
     subdomain: str = "",
+    services: Iterable[tuple[str, tuple[str, ...]]] = (),
+    cluster_domain: str = DEFAULT_CLUSTER_DOMAIN,
 ) -> str:
     """/etc/hosts for a pod. `peers` are (name, namespace, ip) of the other pods; the pod itself
-    and peers without an address are skipped."""
-    own_names = _own_names(hostname or pod_name, namespace, subdomain)
+    and peers without an address are skipped. `services` are (ip, names) lines of the Services the
+    pod may reach; one name on several lines is a headless Service's pods, and a Service's name
+    wins over a pod's of the same name, as Kubernetes' DNS knows Services only."""
+    own_names = _own_names(hostname or pod_name, namespace, subdomain, cluster_domain)
     lines = ["# Kubernetes-managed hosts file (kubeplay).\n", _LOCALHOST]
     lines.append(f"{ip or NO_NETWORK_ADDRESS}\t{' '.join(own_names)}\n")
     seen = set(own_names)
+    service_lines = []
+    named: set[str] = set()
+    for service_ip, names in services:
+        kept = [n for n in names if n not in seen]
+        named.update(kept)
+        if kept:
+            service_lines.append(f"{service_ip}\t{' '.join(kept)}\n")
+    seen |= named
+    if service_lines:
+        lines.append("\n# Services.\n")
+        lines += service_lines
     peer_lines = []
     for name, peer_namespace, peer_ip in sorted(peers):
         if not peer_ip or (name, peer_namespace) == (pod_name, namespace):
@@ -63,11 +81,25 @@ def render_hosts(
     return "".join(lines)
 
 
-def _own_names(hostname: str, namespace: str, subdomain: str) -> list[str]:
+def _own_names(hostname: str, namespace: str, subdomain: str, cluster_domain: str) -> list[str]:
     if subdomain:
         # as the kubelet writes it: the FQDN first, then the short name
-        return [f"{hostname}.{subdomain}.{namespace}.svc.cluster.local", hostname]
+        return [f"{hostname}.{subdomain}.{namespace}.svc.{cluster_domain}", hostname]
     return [hostname]
+
+
+def service_names(name: str, namespace: str, viewer_namespace: str, cluster_domain: str) -> tuple[str, ...]:
+    """The names of a Service as a pod of `viewer_namespace` reaches it: the FQDN first (what
+    `getent hosts` then shows as the canonical name), the short name only within its namespace."""
+    names = [f"{name}.{namespace}.svc.{cluster_domain}", f"{name}.{namespace}.svc", f"{name}.{namespace}"]
+    if namespace == viewer_namespace:
+        names.append(name)
+    return tuple(names)
+
+
+def cluster_searches(namespace: str, cluster_domain: str) -> tuple[str, ...]:
+    """The search domains the kubelet gives a ClusterFirst pod."""
+    return (f"{namespace}.svc.{cluster_domain}", f"svc.{cluster_domain}", cluster_domain)
 
 
 def parse_resolv(text: str) -> tuple[list[str], list[str], list[tuple[str, str | None]]]:
@@ -101,14 +133,17 @@ def _is_loopback(address: str) -> bool:
         return False
 
 
-def render_resolv(dns: DnsPlan, host_resolv_text: str, *, keep_loopback: bool = False) -> str:
+def render_resolv(dns: DnsPlan, host_resolv_text: str, *, keep_loopback: bool = False,
+                  searches_first: Iterable[str] = ()) -> str:
     """/etc/resolv.conf for a pod. A loopback nameserver (a host stub resolver) cannot be reached
-    from a pod's netns, so it is dropped unless `keep_loopback` (hostNetwork)."""
+    from a pod's netns, so it is dropped unless `keep_loopback` (hostNetwork). `searches_first`
+    (the cluster's search domains) go before the host's, as the kubelet writes them."""
     nameservers: list[str] = []
     searches: list[str] = []
     options: list[tuple[str, str | None]] = []
     if dns.policy in HOST_POLICIES:
         nameservers, searches, options = parse_resolv(host_resolv_text)
+        searches = list(searches_first) + searches
         if not keep_loopback:
             nameservers = [ns for ns in nameservers if not _is_loopback(ns)]
     nameservers = _unique(nameservers + list(dns.nameservers))[:MAX_NAMESERVERS]

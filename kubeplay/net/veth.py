@@ -106,8 +106,21 @@ def _create_veth(host: str, bridge_index: int, netns_path: Path, pod_address: st
                 raise HostError(f"veth {host} did not appear after it was added",
                                 hint="check `dmesg` for veth errors")
             ipr.set_link(index, up=True, master=bridge_index)
+        _allow_hairpin(host)
     finally:
         os.close(netns_fd)
+
+
+def _allow_hairpin(host: str) -> None:
+    """Let the bridge send a frame back out of the port it came in on. A pod reaching a Service that
+    picks the pod itself sends to the gateway and gets DNATed back to its own address; where
+    br_netfilter is loaded that DNAT happens on the bridge, which without hairpin mode drops the
+    frame instead of returning it (the kubelet's bridge plugins set the same)."""
+    try:
+        Path("/sys/class/net", host, "brport", "hairpin_mode").write_text("1")
+    except OSError as exc:
+        raise HostError(f"cannot set hairpin mode on {host}: {exc.strerror or exc}",
+                        hint="check that sysfs is mounted read-write") from exc
 
 
 def _configure_pod_side(netns_path: Path, ip: str, prefix_len: int, gateway: str) -> None:

@@ -135,6 +135,11 @@ class MemberFactory:
         conf = containers_conf()
         self.default_ulimits = conf.default_ulimits
         self.pids_limit = conf.pids_limit if conf.pids_limit > 0 else None
+        self.service_env: list[tuple[str, str]] = []
+        if pod.enable_service_links:
+            from kubeplay.pods.servicenames import ServiceNames
+
+            self.service_env = ServiceNames(engine).environment(pod.namespace)
         self.delegated_cgroup = ""
         if engine.settings.rootless:
             from kubeplay.rootless.cgroups import warn_without_limits
@@ -159,6 +164,8 @@ class MemberFactory:
                          for b in container_binds(self.pod, container, self.sources)]
         extra_env = tuple((var.name, self.field_values.get(var.field_path, ""))
                           for var in container.env if var.field_path)
+        own = {var.name for var in container.env}  # the manifest's own variables win over a Service's
+        extra_env += tuple((name, value) for name, value in self.service_env if name not in own)
         ctx = SpecContext(
             container_id=container_id,
             pod_id=self.pod_id,

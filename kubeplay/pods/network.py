@@ -64,6 +64,10 @@ def check_pod_ports(engine: Engine, pod: PodPlan) -> None:
 
         check_ports(engine.db, ports, pod_name=pod.name, own_chain=pod_chain(pod.name, port_scope(engine)),
                     rootless=engine.settings.rootless)
+        if not engine.settings.rootless:
+            from kubeplay.net.services import check_free_of_services
+
+            check_free_of_services(ports, pod.name)  # a Service's nodePort or LoadBalancer port
 
 
 def port_scope(engine: Engine) -> str:
@@ -256,22 +260,34 @@ def peers(engine: Engine, pod: PodPlan, network: str) -> list[tuple[str, str, st
     return peers_among(engine.store.pod_addresses(), pod.name, network)
 
 
-def refresh_peer_hosts(engine: Engine, network: str, leaving: set[str] = frozenset()) -> None:
+def refresh_peer_hosts(engine: Engine, network: str, leaving: set[str] = frozenset(), services=None) -> None:
     """Rewrite /etc/hosts of the running pods on `network`; `leaving` (pods being removed, whose
     records may still exist) are left out of everyone's file. One listing serves every pod."""
     from kubeplay.pods.paths import PodPaths
     from kubeplay.pods.podfiles import refresh_hosts
+    from kubeplay.pods.servicenames import ServiceNames
 
     if not network or network == "none":
         return
     addresses = engine.store.pod_addresses()
-    if len(peers_among(addresses, "", network, leaving)) < 2 and not leaving:
+    services = services or ServiceNames(engine)
+    if len(peers_among(addresses, "", network, leaving)) < 2 and not leaving and not services.records:
         return  # a pod alone on its network has no one to learn about (its file was written so)
     for record in engine.store.list_pods():  # the plans: aliases, hostname and subdomain of each file
         if record.name in leaving or not record.ip or network_name(record.plan) != network:
             continue
         others = peers_among(addresses, record.name, network, leaving)
         try:
-            refresh_hosts(record.plan, PodPaths(engine.settings, record.id), record.ip, others)
+            refresh_hosts(record.plan, PodPaths(engine.settings, record.id), record.ip, others, services)
         except OSError as exc:  # a pod going away at the same moment: its file no longer matters
             log.debug("pod %s: /etc/hosts not refreshed: %s", record.name, exc)
+
+
+def refresh_all_hosts(engine: Engine, leaving: set[str] = frozenset()) -> None:
+    """Rewrite /etc/hosts of every running pod: after the Services, or a headless one's pods, changed."""
+    from kubeplay.pods.servicenames import ServiceNames
+
+    services = ServiceNames(engine)
+    networks = {_network_of(network, host_network) for _, _, _, network, host_network in engine.store.pod_addresses()}
+    for name in sorted(networks - {"", "none"}):
+        refresh_peer_hosts(engine, name, leaving, services)

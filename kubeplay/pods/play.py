@@ -37,6 +37,7 @@ from kubeplay.pods.initretry import InitBackingOff
 from kubeplay.pods.lock import pod_lock
 from kubeplay.pods.paths import PodPaths
 from kubeplay.pods.podfiles import mount_shm, pod_hostname, release_pod_files, write_pod_files
+from kubeplay.pods.servicenames import ServiceNames
 from kubeplay.pods.volumes import claim_volumes, prepare_volumes, release_volumes
 
 log = get_logger(__name__)
@@ -267,7 +268,7 @@ def _prepare_members(engine: Engine, pod: PodPlan, pod_id: str, images, undo: Ex
     its containers' bundles."""
     engine.store.set_pod_state(pod.name, ip=ip)
     undo.callback(release_pod_files, paths)
-    write_pod_files(pod, paths, ip, network.peers(engine, pod, network_name))
+    write_pod_files(pod, paths, ip, network.peers(engine, pod, network_name), ServiceNames(engine))
     if not pod.host_ipc:
         mount_shm(paths)
     undo.callback(release_volumes, pod, paths)

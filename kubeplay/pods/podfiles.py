@@ -5,10 +5,14 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kubeplay.model.plan import PodPlan
 from kubeplay.pods import mounts
 from kubeplay.pods.paths import PodPaths
+
+if TYPE_CHECKING:
+    from kubeplay.pods.servicenames import ServiceNames
 
 SHM_SIZE = 64 * 1024 * 1024  # what Docker, podman and the kubelet give a pod
 
@@ -29,8 +33,10 @@ def _write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_pod_files(pod: PodPlan, paths: PodPaths, ip: str, peers: list[tuple[str, str, str]]) -> None:
+def write_pod_files(pod: PodPlan, paths: PodPaths, ip: str, peers: list[tuple[str, str, str]],
+                    services: ServiceNames | None = None) -> None:
     from kubeplay.net.hosts import host_resolv_text, render_hosts, render_resolv
+    from kubeplay.pods.servicenames import cluster_first
 
     paths.run_dir.mkdir(parents=True, exist_ok=True)
     hostname = pod_hostname(pod)
@@ -42,21 +48,35 @@ def write_pod_files(pod: PodPlan, paths: PodPaths, ip: str, peers: list[tuple[st
             hosts = "127.0.0.1\tlocalhost\n"
     else:
         hosts = render_hosts(pod.name, pod.namespace, ip, peers, pod.host_aliases,
-                             hostname=hostname, subdomain=pod.subdomain)
+                             hostname=hostname, subdomain=pod.subdomain, **_service_args(pod, services))
     _write(paths.hosts, hosts)
-    _write(paths.resolv, render_resolv(pod.dns, host_resolv_text(), keep_loopback=pod.host_network))
+    searches = services.searches(pod.namespace) if services and cluster_first(pod.dns.policy, pod.host_network) else ()
+    _write(paths.resolv, render_resolv(pod.dns, host_resolv_text(), keep_loopback=pod.host_network,
+                                       searches_first=searches))
 
 
-def refresh_hosts(pod: PodPlan, paths: PodPaths, ip: str, peers: list[tuple[str, str, str]]) -> None:
+def _service_args(pod: PodPlan, services: ServiceNames | None) -> dict:
+    if services is None:
+        return {}
+    return {"services": services.host_entries(pod.namespace), "cluster_domain": services.cluster_domain}
+
+
+def refresh_hosts(pod: PodPlan, paths: PodPaths, ip: str, peers: list[tuple[str, str, str]],
+                  services: ServiceNames | None = None) -> None:
     """Rewrite a running pod's /etc/hosts in place (containers bind-mount the file, so keep the inode)."""
     from kubeplay.net.hosts import render_hosts
 
     if pod.host_network or not paths.hosts.exists():
         return
+    text = render_hosts(pod.name, pod.namespace, ip, peers, pod.host_aliases,
+                        hostname=pod_hostname(pod), subdomain=pod.subdomain, **_service_args(pod, services))
     with open(paths.hosts, "r+") as file:
-        file.truncate(0)
-        file.write(render_hosts(pod.name, pod.namespace, ip, peers, pod.host_aliases,
-                                hostname=pod_hostname(pod), subdomain=pod.subdomain))
+        if file.read() == text:
+            return  # unchanged: readers never see the file empty for nothing
+        # written over the old text, then cut: a reader never finds the file empty
+        file.seek(0)
+        file.write(text)
+        file.truncate()
 
 
 def mount_shm(paths: PodPaths) -> Path:

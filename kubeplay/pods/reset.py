@@ -1,7 +1,7 @@
 """`system reset`: remove everything kubeplay made for one store (--root and --runroot).
 
 Order matters: pods first (as `pod rm -f`: containers, veths, hostPort rules, leases, mounts,
-cgroups), then networks (bridge, masquerade chain, record), then the nftables table and kubeplay's
+cgroups), then Services (their rules in `inet kubeplay-services`), then networks (bridge, masquerade chain, record), then the nftables table and kubeplay's
 top cgroup, then the store's directories.
 
 The nftables rule: several stores share the table `inet kubeplay`. Reset removes this store's pod and
@@ -36,6 +36,7 @@ class ResetReport:
     """What `system reset` removed, kept, and could not remove."""
 
     pods: list[str] = field(default_factory=list)
+    services: list[str] = field(default_factory=list)  # namespace/name
     networks: list[str] = field(default_factory=list)
     tables: list[str] = field(default_factory=list)  # nftables tables deleted
     tables_kept: list[str] = field(default_factory=list)  # still used by another store
@@ -80,6 +81,7 @@ def _remove_recorded(settings: Settings, report: ResetReport) -> set[str]:
         return set()
     try:
         _remove_pods(engine, report)
+        _remove_services(engine, report)
         return _remove_networks(engine, report)
     finally:
         engine.db.close()
@@ -102,6 +104,25 @@ def _remove_pods(engine: Engine, report: ResetReport) -> None:
     for record in engine.store.list_pods():
         if _attempt(report, lambda name: remove_pod(engine, name, force=True), record.name):
             report.pods.append(record.name)
+
+
+def _remove_services(engine: Engine, report: ResetReport) -> None:
+    """The store's Services and their rules; the Service table goes with the last store using it."""
+    from kubeplay.store.services import ServiceStore
+
+    store = ServiceStore(engine.db)
+    records = store.list()
+    if os.geteuid() == 0 and not engine.settings.rootless:
+        from kubeplay.net import services
+        from kubeplay.pods.network import port_scope
+
+        scope = port_scope(engine)
+        keys = [(services.service_key(r.namespace, r.name, scope), None) for r in records]
+        if _attempt(report, services.write_services, keys):
+            _attempt(report, services.remove_table_if_unused)
+    for record in records:
+        if _attempt(report, store.remove, record.namespace, record.name):
+            report.services.append(f"{record.namespace}/{record.name}")
 
 
 def _remove_networks(engine: Engine, report: ResetReport) -> set[str]:

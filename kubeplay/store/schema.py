@@ -114,4 +114,31 @@ MIGRATIONS: list[list[str]] = [
     [
         "ALTER TABLE volumes ADD COLUMN spec TEXT NOT NULL DEFAULT '{}'",
     ],
+    # 5: Services: the plan as config; the cluster IP and host ports given to it as state; the
+    # store's service range and cluster domain, fixed by the first Service
+    [
+        """CREATE TABLE service_settings (
+            id INTEGER PRIMARY KEY CHECK (id = 1),   -- one row: the store's settings
+            cidr TEXT NOT NULL,                      -- where cluster IPs come from
+            cluster_domain TEXT NOT NULL             -- NAME.NAMESPACE.svc.<this>
+        )""",
+        """CREATE TABLE services (
+            namespace TEXT NOT NULL,
+            name TEXT NOT NULL,
+            plan TEXT NOT NULL,                      -- ServicePlan as JSON: config, never changed
+            cluster_ip TEXT NOT NULL DEFAULT '',     -- '' for a headless Service
+            ports TEXT NOT NULL DEFAULT '[]',        -- ServicePorts with their node ports given
+            created_at REAL NOT NULL,
+            PRIMARY KEY (namespace, name)
+        )""",
+        "CREATE UNIQUE INDEX services_cluster_ip ON services(cluster_ip) WHERE cluster_ip != ''",
+        """CREATE TABLE service_host_ports (
+            protocol TEXT NOT NULL CHECK (protocol IN ('TCP', 'UDP')),
+            port INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),
+            namespace TEXT NOT NULL,
+            name TEXT NOT NULL,
+            PRIMARY KEY (protocol, port),
+            FOREIGN KEY (namespace, name) REFERENCES services(namespace, name) ON DELETE CASCADE
+        )""",
+    ],
 ]

@@ -27,7 +27,6 @@ REASONS = {
     "readinessGates": NO_API_SERVER, "automountServiceAccountToken": f"{NO_API_SERVER} to issue tokens",
     "imagePullSecrets": "registry credentials come from `kubeplay login` (auth.json)",
     "runtimeClassName": "the runtime is chosen with --runtime",
-    "enableServiceLinks": "service environment variables are not injected",
     "strategy": NO_ROLLOUT, "minReadySeconds": NO_ROLLOUT, "progressDeadlineSeconds": NO_ROLLOUT,
     "revisionHistoryLimit": NO_ROLLOUT, "paused": NO_ROLLOUT,
     "terminationMessagePath": "termination messages are not collected",

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubeplay.model.plan import ClaimPlan, PodPlan
+from kubeplay.model.service import ServicePlan
 from kubeplay.translate.issues import Issues
 from kubeplay.translate.loader import Document
 
@@ -39,7 +40,7 @@ class TranslateResult:
     claims: list[ClaimPlan] = field(default_factory=list)
     configmaps: dict[str, dict[str, bytes]] = field(default_factory=dict)  # name -> key -> content
     secrets: dict[str, dict[str, bytes]] = field(default_factory=dict)
-    services: list[dict[str, Any]] = field(default_factory=list)
+    services: list[ServicePlan] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     # workloads that make no pods (replicas: 0, a suspended Job): (kind, name, namespace, why)
     idle_workloads: list[tuple[str, str, str, str]] = field(default_factory=list)

@@ -50,6 +50,7 @@ def pod_plan(ctx: PodContext, spec: Any, network: str, owner: OwnerPlan | None =
         owner=owner,
         source=SourcePlan(file=ctx.doc.file, document=ctx.doc.index),
         network=network,
+        enable_service_links=spec.get("enableServiceLinks") is not False,
     )
 
 

@@ -51,7 +51,7 @@ def translate(documents: list[Document], options: TranslateOptions | None = None
         elif doc.kind == "PersistentVolumeClaim":
             result.claims.append(_claim(doc, options))
         elif doc.kind == "Service":
-            result.services.append(plain(doc.body))
+            _add_service(doc, _namespace(doc, options), result, issues)
     _check_unique_pods(result, issues)
     report_unconsumed(wanted, issues)
     issues.raise_errors()
@@ -84,6 +84,18 @@ def _claim(doc: Document, options: TranslateOptions) -> ClaimPlan:
     return ClaimPlan(name=metadata.get("name"), size=to_units(storage) if storage is not None else None,
                      labels=dict((metadata.get("labels") or {}).items()), namespace=_namespace(doc, options),
                      raw=raw)
+
+
+def _add_service(doc: Document, namespace: str, result: TranslateResult, issues: Issues) -> None:
+    from kubeplay.translate.services import service_plan
+
+    plan = service_plan(doc, namespace, issues)
+    if plan is None:
+        return
+    if any(other.key == plan.key for other in result.services):
+        issues.error(doc.file, doc.line, "metadata.name", f'Service "{plan.name}" is defined twice')
+        return
+    result.services.append(plan)
 
 
 def _check_unique_pods(result: TranslateResult, issues: Issues) -> None:

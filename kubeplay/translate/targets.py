@@ -24,12 +24,14 @@ class ManifestNames:
     pods: frozenset[str]  # bare Pods, by name
     workloads: frozenset[tuple[str, str, str]]  # (kind, name, namespace) of Deployments, Jobs, ...
     claims: tuple[str, ...]  # PersistentVolumeClaims, by name
+    services: tuple[tuple[str, str], ...] = ()  # Services, by (namespace, name)
 
 
 def names_in(documents: list[Document], namespace_default: str = "default") -> ManifestNames:
     pods: set[str] = set()
     workloads: set[tuple[str, str, str]] = set()
     claims: list[str] = []
+    services: list[tuple[str, str]] = []
     issues = Issues()
     for doc in documents:
         metadata = doc.body.get("metadata") if hasattr(doc.body, "get") else None
@@ -45,5 +47,7 @@ def names_in(documents: list[Document], namespace_default: str = "default") -> M
             workloads.add((doc.kind, name, str(namespace)))
         elif doc.kind == "PersistentVolumeClaim" and name not in claims:
             claims.append(name)
+        elif doc.kind == "Service" and (str(namespace), name) not in services:
+            services.append((str(namespace), name))
     issues.raise_errors()
-    return ManifestNames(frozenset(pods), frozenset(workloads), tuple(claims))
+    return ManifestNames(frozenset(pods), frozenset(workloads), tuple(claims), tuple(services))

@@ -268,3 +268,23 @@ def test_limits_without_a_delegated_cgroup_warn_once_and_the_pod_runs(user: Root
     assert played.stderr.count("resource limits are not applied") == 1, played.stderr
     assert "1/1" in user.kp("pods").stdout
     assert user.kp("down", str(manifest)).returncode == 0
+
+
+def test_services_are_recorded_but_said_to_be_unrouted(user: RootlessUser) -> None:
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+               "spec": {"type": "NodePort", "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}}
+    member = pod("web", {"name": "c", "image": BUSYBOX, "command": ["sleep", "600"]})
+    member["metadata"]["labels"] = {"app": "web"}
+    path = user.home / "svc.yaml"
+    path.write_text(yaml.safe_dump_all([service, member], sort_keys=False))
+    os.chown(path, user.uid, user.gid)
+    played = user.kp("play", str(path))
+    assert played.returncode == 0, played.stderr
+    assert "cannot route Services" in played.stderr and "service/web created" in played.stdout
+    listed = user.kp("services")
+    assert listed.returncode == 0 and "web" in listed.stdout and "NodePort" in listed.stdout, listed
+    hosts = user.kp("exec", "web", "--", "cat", "/etc/hosts")
+    assert "web.default.svc" not in hosts.stdout  # a name that leads nowhere is not written
+    down = user.kp("down", str(path))
+    assert down.returncode == 0 and "service/web deleted" in down.stdout, down
+    assert "web" not in user.kp("services").stdout

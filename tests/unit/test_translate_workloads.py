@@ -105,6 +105,7 @@ apiVersion: v1
 kind: Service
 metadata: {name: web}
 spec:
+  selector: {app: web}
   ports: [{port: 80, targetPort: http}]
 ---
 apiVersion: v1
@@ -120,7 +121,7 @@ data: {k: v}
     result = run(text)
     [claim] = result.claims
     assert (claim.name, claim.size, claim.labels) == ("data", 2 * 2**30, {"tier": "db"})
-    assert result.services[0]["spec"]["ports"][0]["targetPort"] == "http"
+    assert result.services[0].ports[0].target_port == "http"
     assert result.secrets == {"s": {"k": b"v"}} and result.configmaps == {"c": {"k": b"v"}}
     assert result.pods == [] and result.warnings == []
 

@@ -1,0 +1,325 @@
+"""Services for real: cluster IPs spread over replicas, names in every pod, node ports on the host,
+UDP, headless names, endpoints following plays, downs and exits, and nothing left in nft.
+
+Each test plays on its own network (see test_pod_network.Net). Traffic goes only to 127.0.0.1,
+to cluster IPs whose rules the test has just seen in nft (they are DNATed to its own pods), and to
+its pods' addresses; no test looks a name up over DNS.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from kubeplay.net.services import TABLE, service_key
+from tests.integration.conftest import BUSYBOX
+from tests.integration.test_pod_network import UDP_ECHO, Net, free_port, sh, wait_for
+
+pytestmark = pytest.mark.root
+PAGE_IS_HOSTNAME = "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"
+
+
+def nft_table() -> str:
+    done = subprocess.run(["nft", "list", "table", "inet", TABLE], capture_output=True, text=True, timeout=30)
+    return done.stdout if done.returncode == 0 else ""
+
+
+class Services:
+    """A test's network plus helpers for Services on it."""
+
+    def __init__(self, pods) -> None:
+        self.net = Net(pods)
+        self.pods = pods
+        self.scope = str(pods.kp.root)
+        self.files: list[Path] = []
+
+    def play(self, file: str, *documents: dict, replace: bool = False):
+        path = self.pods.write(file, *documents)
+        if path not in self.files:
+            self.files.append(path)
+        args = ["play", "--network", self.net.name] + (["--replace"] if replace else []) + [str(path)]
+        return self.pods(*args)
+
+    def down(self, file: str):
+        return self.pods("down", str(self.pods.manifests / file))
+
+    def listing(self) -> dict[str, dict]:
+        result = self.pods("services", "--format", "json")
+        assert result.returncode == 0, result.stderr
+        return {f"{row['namespace']}/{row['name']}": row for row in json.loads(result.stdout)}
+
+    def key(self, namespace: str, name: str) -> str:
+        return service_key(namespace, name, self.scope)
+
+    def routed(self, namespace: str, name: str) -> dict:
+        """The Service's listing row, once nft holds its cluster IP (only then is it safe to send to it)."""
+        row = self.listing()[f"{namespace}/{name}"]
+        assert f"{row['clusterIP']} . tcp" in nft_table() or f"{row['clusterIP']} . udp" in nft_table()
+        return row
+
+    def assert_gone(self, namespace: str, name: str) -> None:
+        table = nft_table()
+        assert self.key(namespace, name) not in table, table
+        assert f"{namespace}/{name}" not in self.listing()
+
+    def exec(self, pod: str, script: str) -> str:
+        return self.net.exec(pod, script)
+
+    def cleanup(self) -> None:
+        for path in reversed(self.files):
+            self.pods("down", str(path))
+        table = nft_table()
+        assert not any(line.strip().startswith("chain") and f".{self.key('x', 'y').rsplit('.', 1)[1]}_" in line
+                       for line in table.splitlines()), table
+        self.pods.remove_everything()  # the pods, then every network of the store, this one too
+        ruleset = subprocess.run(["nft", "list", "ruleset"], capture_output=True, text=True, check=True).stdout
+        assert not re.search(rf"\bnet-{self.net.bridge}\b", ruleset), f"chain of bridge {self.net.bridge} left"
+        assert not Path("/sys/class/net", self.net.bridge).exists(), f"bridge {self.net.bridge} left"
+
+
+@pytest.fixture
+def svc(pods):
+    env = Services(pods)
+    try:
+        yield env
+    finally:
+        env.cleanup()
+
+
+def deployment(name: str, replicas: int, labels: dict, namespace: str = "default", **container: object) -> dict:
+    spec = {"terminationGracePeriodSeconds": 1,
+            "containers": [{"name": "web", "image": BUSYBOX, "imagePullPolicy": "Never",
+                            "command": ["/bin/sh", "-c", PAGE_IS_HOSTNAME], **container}]}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": namespace},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels}, "spec": spec}}}
+
+
+def service(name: str, spec: dict, namespace: str = "default") -> dict:
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": namespace}, "spec": spec}
+
+
+def pod(name: str, container: dict, namespace: str = "default", labels: dict | None = None, **spec: object) -> dict:
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels or {}},
+            "spec": {"terminationGracePeriodSeconds": 1, "containers": [container], **spec}}
+
+
+def replica_names(svc: Services, prefix: str) -> set[str]:
+    return {row["name"] for row in json.loads(svc.pods("pods", "--format", "json").stdout)
+            if row["name"].startswith(prefix)}
+
+
+def glibc_lookup(hosts_text: str, directory: Path, *args: str) -> str:
+    """The host's getent (glibc) reading a pod's /etc/hosts, in a mount namespace of its own."""
+    copy = directory / "pod-hosts"
+    copy.write_text(hosts_text)
+    done = subprocess.run(["unshare", "--mount", "sh", "-c", f'mount --bind "$0" /etc/hosts && exec getent "$@"',
+                           str(copy), *args], capture_output=True, text=True, timeout=30)
+    return done.stdout
+
+
+def test_cluster_ip_reaches_every_replica_by_every_name(svc, tmp_path):
+    ns = "shop"
+    labels = {"app": "web"}
+    played = svc.play("app.yaml",
+                      service("web", {"selector": labels, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}, ns),
+                      deployment("web", 3, labels, ns, ports=[{"name": "http", "containerPort": 8080}]),
+                      pod("client", sh("c", "sleep 3600"), ns))
+    assert played.returncode == 0, played.stderr
+    assert "service/web created (ClusterIP 10.96." in played.stdout or "service/web created (ClusterIP " in played.stdout
+    row = svc.routed(ns, "web")
+    replicas = replica_names(svc, "web-")
+    assert len(replicas) == 3 and len(row["endpoints"]) == 3
+    assert {e["ports"][0] for e in row["endpoints"]} == {8080}  # the named targetPort, resolved per pod
+
+    for name in ("web", "web.shop", "web.shop.svc", "web.shop.svc.cluster.local"):
+        assert svc.exec("client", f"wget -q -O - http://{name}/").strip() in replicas, name
+    seen = set(svc.exec("client", "for i in $(seq 1 60); do wget -q -O - http://web/; done").split())
+    assert seen == replicas  # spread over all three within 60 connections
+
+    env = svc.exec("client", "env")
+    assert f"WEB_SERVICE_HOST={row['clusterIP']}" in env and "WEB_SERVICE_PORT=80" in env
+    assert "search shop.svc.cluster.local svc.cluster.local cluster.local" in svc.exec("client", "cat /etc/resolv.conf")
+    hosts = svc.exec("client", "cat /etc/hosts")
+    assert glibc_lookup(hosts, tmp_path, "hosts", "web").split()[0] == row["clusterIP"]
+    assert glibc_lookup(hosts, tmp_path, "hosts", "web.shop.svc.cluster.local").split()[0] == row["clusterIP"]
+
+    # hairpin: a replica reaching the Service that selects it, itself included
+    one = sorted(replicas)[0]
+    answers = svc.exec(one, "for i in $(seq 1 30); do wget -q -O - http://web.shop/ || echo failed; done").split()
+    assert "failed" not in answers and one in answers
+
+    down = svc.down("app.yaml")
+    assert down.returncode == 0, down.stderr
+    assert "service/web deleted" in down.stdout
+    svc.assert_gone(ns, "web")
+    assert row["clusterIP"] not in nft_table()
+
+
+def test_endpoints_follow_files_played_in_any_order_and_exits(svc):
+    labels = {"app": "api"}
+    first = svc.play("svc.yaml", service("api", {"type": "NodePort", "selector": labels,
+                                                 "ports": [{"port": 80, "targetPort": 8080}]}))
+    assert first.returncode == 0, first.stderr
+    assert "selects no pods" in first.stderr
+    row = svc.routed("default", "api")
+    node_port = row["ports"][0]["nodePort"]
+    assert 30000 <= node_port <= 32767 and row["endpoints"] == []
+    assert svc.play("client.yaml", pod("client", sh("c", "sleep 3600"))).returncode == 0
+
+    # no endpoints: refused at once, from a pod and from the host
+    started = time.monotonic()
+    refused = svc.exec("client", "wget -q -O - http://api/ 2>&1; echo rc=$?")
+    assert "refused" in refused.lower() and "rc=1" in refused, refused
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", node_port), timeout=5).close()
+    assert time.monotonic() - started < 10
+
+    # the Deployment comes after its Service, a second file adds another pod behind it
+    assert svc.play("backend-a.yaml", deployment("api-a", 1, labels)).returncode == 0
+    [a] = replica_names(svc, "api-a-")
+    assert svc.exec("client", "wget -q -O - http://api/").strip() == a
+    with socket.create_connection(("127.0.0.1", node_port), timeout=5) as conn:
+        conn.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        assert a in conn.makefile("rb").read().decode()
+    b_pod = pod("api-b", sh("web", PAGE_IS_HOSTNAME), labels=labels, restartPolicy="Never")
+    assert svc.play("backend-b.yaml", b_pod).returncode == 0
+    seen = set(svc.exec("client", "for i in $(seq 1 40); do wget -q -O - http://api/; done").split())
+    assert seen == {a, "api-b"}
+
+    # down of one file leaves the other file's pods behind the Service
+    assert svc.down("backend-a.yaml").returncode == 0
+    assert set(svc.exec("client", "for i in $(seq 1 10); do wget -q -O - http://api/; done").split()) == {"api-b"}
+
+    # a container that ends (restartPolicy Never) leaves the endpoints through the exit callback
+    pid = svc.pods.container("api-b", "web")["pid"]
+    subprocess.run(["kill", "-KILL", str(pid)], check=True)
+    wait_for(lambda: "sep-" + svc.key("default", "api") not in nft_table(), what="api-b to leave the rules")
+    assert svc.listing()["default/api"]["endpoints"] == []
+
+    assert svc.down("svc.yaml").returncode == 0
+    svc.assert_gone("default", "api")
+    assert "api" not in svc.exec("client", "cat /etc/hosts").split()
+
+
+def test_udp_through_node_port_and_cluster_ip_to_a_named_port(svc):
+    labels = {"app": "echo"}
+    server = pod("echo", sh("idle", "sleep 3600", ports=[{"name": "echo", "containerPort": 5353, "protocol": "UDP"}]),
+                 labels=labels)
+    spec = {"type": "NodePort", "selector": labels,
+            "ports": [{"name": "dns", "port": 53, "protocol": "UDP", "targetPort": "echo"}]}
+    played = svc.play("udp.yaml", service("echo", spec), server, pod("client", sh("c", "sleep 3600")))
+    assert played.returncode == 0, played.stderr
+    row = svc.listing()["default/echo"]
+    assert f"{row['clusterIP']} . udp . 53" in nft_table()
+    assert row["endpoints"][0]["ports"] == [5353]
+    # busybox has no UDP tool: the echo server and the pod's client run from the host in the pods' netns
+    echo = subprocess.Popen(["timeout", "30", "nsenter", f"--net={svc.net.netns_of('echo')}",
+                             sys.executable, "-c", UDP_ECHO, "5353"])
+    try:
+        def from_host() -> bytes:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+                client.settimeout(0.5)
+                client.sendto(b"host", ("127.0.0.1", row["ports"][0]["nodePort"]))
+                try:
+                    return client.recvfrom(2048)[0]
+                except socket.timeout:
+                    return b""
+
+        assert wait_for(from_host, what="UDP through the node port") == b"echo:host"
+        client = ("import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2); "
+                  f"s.sendto(b'pod', ('{row['clusterIP']}', 53)); print(s.recvfrom(2048)[0].decode())")
+        answer = subprocess.run(["timeout", "20", "nsenter", f"--net={svc.net.netns_of('client')}",
+                                 sys.executable, "-c", client], capture_output=True, text=True, timeout=30)
+        assert answer.stdout.strip() == "echo:pod", answer.stderr
+    finally:
+        echo.terminate()
+        echo.wait(timeout=10)
+
+
+def test_headless_names_are_the_ready_pods(svc, tmp_path):
+    labels = {"app": "db"}
+    members = [pod(f"db-{i}", sh("web", PAGE_IS_HOSTNAME), labels=labels, hostname=f"db-{i}", subdomain="db")
+               for i in range(2)]
+    played = svc.play("db.yaml", service("db", {"clusterIP": "None", "selector": labels}), *members,
+                      pod("client", sh("c", "sleep 3600")))
+    assert played.returncode == 0, played.stderr
+    assert svc.listing()["default/db"]["clusterIP"] == "None"
+    ips = {name: svc.net.pod_ip(name) for name in ("db-0", "db-1")}
+    hosts = svc.exec("client", "cat /etc/hosts")
+    found = {line.split()[0] for line in glibc_lookup(hosts, tmp_path, "ahostsv4", "db").splitlines()}
+    assert found == set(ips.values())  # glibc gives every address of a name in /etc/hosts
+    assert glibc_lookup(hosts, tmp_path, "hosts", "db-1.db.default.svc.cluster.local").split()[0] == ips["db-1"]
+    assert svc.exec("client", "wget -q -O - http://db-0.db:8080/").strip() == "db-0"
+    assert svc.exec("client", "wget -q -O - http://db-1.db.default.svc.cluster.local:8080/").strip() == "db-1"
+    assert svc.pods("pod", "rm", "-f", "-t", "0", "db-1").returncode == 0
+    assert ips["db-1"] not in svc.exec("client", "cat /etc/hosts")
+
+
+def test_node_port_conflicts_are_refused_and_nothing_is_made(svc):
+    holder = None
+    for number in range(31500, 31600):
+        try:
+            holder = socket.socket()
+            holder.bind(("127.0.0.1", number))
+            holder.listen()
+            break
+        except OSError:
+            holder.close()
+            holder = None
+    assert holder is not None
+    try:
+        spec = {"type": "NodePort", "selector": {"app": "x"}, "ports": [{"port": 80, "nodePort": number}]}
+        refused = svc.play("taken.yaml", service("taken", spec), pod("x", sh("c", "sleep 3600"), labels={"app": "x"}))
+        message = refused.assert_fails_cleanly(mentions=("taken.yaml:", "spec.ports[0].nodePort", "process"))
+        assert f"{number}/TCP is in use on the host" in message
+        assert svc.listing() == {} and replica_names(svc, "x") == set()
+        assert svc.key("default", "taken") not in nft_table()
+    finally:
+        holder.close()
+
+    first = svc.play("first.yaml", service("first", {**spec, "ports": [{"port": 80, "nodePort": number}]}))
+    assert first.returncode == 0, first.stderr
+    again = svc.play("second.yaml", service("second", {**spec, "ports": [{"port": 81, "nodePort": number}]}))
+    assert "already published by Service default/first" in again.assert_fails_cleanly()
+    host_port = pod("hp", sh("c", "sleep 3600", ports=[{"containerPort": 80, "hostPort": number}]))
+    clash = svc.play("hostport.yaml", host_port)
+    assert "already published by Service default/first" in clash.assert_fails_cleanly()
+    assert set(svc.listing()) == {"default/first"}
+
+
+def test_load_balancer_answers_on_its_port_affinity_sticks_and_replace_keeps_the_address(svc):
+    labels = {"app": "lb"}
+    port = free_port()
+    documents = [service("lb", {"type": "LoadBalancer", "selector": labels, "sessionAffinity": "ClientIP",
+                                "ports": [{"port": port, "targetPort": 8080}]}),
+                 deployment("lb", 3, labels), pod("client", sh("c", "sleep 3600"))]
+    played = svc.play("lb.yaml", *documents)
+    assert played.returncode == 0, played.stderr
+    assert f"service/lb created (LoadBalancer " in played.stdout and f"on the host at {port}/TCP" in played.stdout
+    row = svc.routed("default", "lb")
+    replicas = replica_names(svc, "lb-")
+
+    def from_host() -> str:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+            conn.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            return conn.makefile("rb").read().decode().split("\r\n\r\n", 1)[-1].strip()
+
+    assert from_host() in replicas
+    answers = svc.exec("client", f"for i in $(seq 1 12); do wget -q -O - http://lb:{port}/; done").split()
+    assert len(answers) == 12 and len(set(answers)) == 1  # ClientIP affinity: one replica for this client
+
+    replayed = svc.pods("play", "--replace", "--network", svc.net.name, str(svc.pods.manifests / "lb.yaml"))
+    assert replayed.returncode == 0, replayed.stderr
+    again = svc.listing()["default/lb"]
+    assert again["clusterIP"] == row["clusterIP"] and again["ports"] == row["ports"]
+    assert wait_for(lambda: svc.exec("client", f"wget -q -O - http://lb:{port}/").strip() in replica_names(svc, "lb-"),
+                    what="the replaced replicas behind the Service")
