@@ -46,7 +46,12 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         _quiet_closed_stdout()
         sys.exit(1)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # click turns Ctrl-C and our signals into Abort
+            from kubeplay.cli.signals import exit_code
+
+            _say("interrupted")
+            sys.exit(exit_code(exc.__cause__))
         _say("aborted")
         sys.exit(1)
     except click.ClickException as exc:
