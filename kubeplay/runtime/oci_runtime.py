@@ -151,6 +151,37 @@ class OciRuntime:
         told apart from the process exiting non-zero by the runtime's error log.
         """
         process = self.exec_process(container_id, argv, tty=tty, env=env, cwd=cwd, user=user)
+
+        def run(command: list[str]) -> subprocess.CompletedProcess:
+            try:
+                return subprocess.run(command, stdin=None if interactive else subprocess.DEVNULL, timeout=timeout)
+            except subprocess.TimeoutExpired as exc:
+                raise RuntimeFailure(f'container "{container_id}": exec of {argv[0]!r} did not finish '
+                                     f"within {timeout}s", hint="raise the timeout or fix the command") from exc
+
+        return self._run_exec(container_id, process, tty, run).returncode
+
+    def exec_output(self, container_id: str, argv: list[str], timeout: float, limit: int = 10240) -> tuple[int, str]:
+        """Run ``argv`` in the container without a terminal, for a probe or a hook: its exit code and
+        the start of its output (stdout and stderr together, at most ``limit`` bytes). A command that
+        outlives ``timeout`` raises ExecTimedOut; the runtime's own failures a classified error."""
+        process = self.exec_process(container_id, argv, tty=False)
+
+        def run(command: list[str]) -> subprocess.CompletedProcess:
+            try:
+                return subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, timeout=timeout)
+            except subprocess.TimeoutExpired as exc:
+                raise ExecTimedOut(f"command {argv!r} timed out after {timeout:g}s",
+                                   hint="raise the probe's timeoutSeconds, or make the command quicker") from exc
+
+        done = self._run_exec(container_id, process, False, run)
+        return done.returncode, done.stdout[:limit].decode(errors="replace")
+
+    def _run_exec(self, container_id: str, process: dict, tty: bool, run) -> subprocess.CompletedProcess:
+        """`runtime exec` of `process` through `run` (which starts it and bounds it), with the
+        runtime's own log read back: its failures, told apart from the process exiting non-zero,
+        raise a classified error."""
         import tempfile  # only exec needs a scratch directory
 
         with tempfile.TemporaryDirectory(prefix="exec-") as scratch:
@@ -160,46 +191,14 @@ class OciRuntime:
             command = self.exec_argv(container_id, spec, tty)
             command[1:1] = ["--log", self.log_target(log), "--log-format", "json"]
             try:
-                done = subprocess.run(command, stdin=None if interactive else subprocess.DEVNULL,
-                                      timeout=timeout)
-            except subprocess.TimeoutExpired as exc:
-                raise RuntimeFailure(f'container "{container_id}": exec of {argv[0]!r} did not finish '
-                                     f"within {timeout}s", hint="raise the timeout or fix the command") from exc
+                done = run(command)
             except OSError as exc:
                 raise RuntimeFailure(f"cannot execute {self.info.path}: {exc.strerror}",
                                      hint="reinstall the runtime, or pick another with --runtime") from exc
             errors = log.read_text(errors="replace") if log.exists() else ""
         if done.returncode != 0 and stderr_messages(_errors_only(errors)):
             raise classify(_errors_only(errors), FailureContext(self.info.name, "exec", container_id))
-        return done.returncode
-
-
-    def exec_output(self, container_id: str, argv: list[str], timeout: float, limit: int = 10240) -> tuple[int, str]:
-        """Run ``argv`` in the container without a terminal, for a probe or a hook: its exit code and
-        the start of its output (stdout and stderr together, at most ``limit`` bytes). A command that
-        outlives ``timeout`` raises ExecTimedOut; the runtime's own failures a classified error."""
-        process = self.exec_process(container_id, argv, tty=False)
-        import tempfile
-
-        with tempfile.TemporaryDirectory(prefix="exec-") as scratch:
-            spec = Path(scratch) / "process.json"
-            spec.write_text(json.dumps(process))
-            log = Path(scratch) / "runtime.log"
-            command = self.exec_argv(container_id, spec, False)
-            command[1:1] = ["--log", self.log_target(log), "--log-format", "json"]
-            try:
-                done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                      stderr=subprocess.STDOUT, timeout=timeout)
-            except subprocess.TimeoutExpired as exc:
-                raise ExecTimedOut(f"command {argv!r} timed out after {timeout:g}s",
-                                   hint="raise the probe's timeoutSeconds, or make the command quicker") from exc
-            except OSError as exc:
-                raise RuntimeFailure(f"cannot execute {self.info.path}: {exc.strerror}",
-                                     hint="reinstall the runtime, or pick another with --runtime") from exc
-            errors = log.read_text(errors="replace") if log.exists() else ""
-        if done.returncode != 0 and stderr_messages(_errors_only(errors)):
-            raise classify(_errors_only(errors), FailureContext(self.info.name, "exec", container_id))
-        return done.returncode, done.stdout[:limit].decode(errors="replace")
+        return done
 
 
 class ExecTimedOut(RuntimeFailure):
