@@ -62,7 +62,7 @@ def ls(settings: Settings, fmt: str) -> None:
 
 def _list(settings: Settings, fmt: str) -> None:
     from kubeplay.pods.engine import Engine
-    from kubeplay.pods.jobs import list_jobs
+    from kubeplay.controllers.jobs import list_jobs
 
     now = time.time()
     summaries = [job_summary(status, now) for status in list_jobs(Engine(settings))]
@@ -82,6 +82,6 @@ def _list(settings: Settings, fmt: str) -> None:
 def deadline(settings: Settings, namespace: str, name: str, uid: str) -> None:
     """Sleep until the job's activeDeadlineSeconds, then fail it (ends early when the job is over)."""
     from kubeplay.pods.engine import Engine
-    from kubeplay.pods.jobs import watch_deadline
+    from kubeplay.controllers.jobs import watch_deadline
 
     watch_deadline(Engine(settings), namespace, name, uid)

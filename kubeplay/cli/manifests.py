@@ -1,5 +1,6 @@
-"""What `play` and `down` do with manifest files, apart from parsing their options: the click
-commands in kubeplay.cli.play call these."""
+"""`play` and `down` of manifest files as the command line sees them: read the files, hand the
+objects to kubeplay.controllers.manifests, print what was made or removed. The click commands in
+kubeplay.cli.play call these."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
 
 def translate_files(files: tuple[str, ...], strict: bool, network: str, patches: tuple[str, ...] = (),
                     configmaps: tuple[str, ...] = (), publish: tuple[str, ...] = ()) -> TranslateResult:
-    """The pods and claims of `files`, their warnings written to stderr."""
+    """The pods, claims and Services of `files`, their warnings written to stderr."""
     from kubeplay.translate import TranslateOptions, translate
     from kubeplay.translate.loader import load
 
@@ -63,74 +64,33 @@ def play_files(settings: Settings, files: tuple[str, ...], *, strict: bool = Fal
         echo_json([redacted_plan(plan) for plan in result.pods])
         return
     result = translate_files(files, strict, network, patches, configmaps, publish)
+    from kubeplay.controllers.manifests import play_manifests
     from kubeplay.pods.engine import Engine
-    from kubeplay.pods.play import play as play_pods
-    from kubeplay.pods.volumes import check_host_paths, ensure_claims, remove_volume
 
-    check_host_paths(result.pods)  # before anything is made
     engine = Engine(settings)
-    if replace:
-        from kubeplay.pods.jobs import remove_pods
-        from kubeplay.pods.lifecycle import pods_for
-
-        remove_pods(engine, pods_for(engine, result.pods))
-    made = ensure_claims(engine, result.claims)
     progress = None if quiet or not sys.stderr.isatty() else (lambda message: echo(message, err=True))
-    services = []
-    try:
-        if result.services:  # before the pods: their /etc/hosts and environment then name the Services
-            from kubeplay.controllers.services import add_services
-
-            services = add_services(engine, result.services, replace=replace)
-        if not result.pods:
-            started = []
-        elif any(plan.owner is not None and plan.owner.kind == "Job" for plan in result.pods):
-            from kubeplay.pods.jobs import jobs_locked
-
-            with jobs_locked(engine, result.pods):
-                started = play_pods(engine, result.pods, progress, start=start)
-        else:
-            started = play_pods(engine, result.pods, progress, start=start)
-    except BaseException:
-        from kubeplay.errors import ConflictError
-
-        for claim in made:  # a failed play leaves no volume it made behind
-            try:
-                remove_volume(engine, claim, missing_ok=True)
-            except ConflictError:
-                pass  # a pod of another play mounts it by now: it is that play's
-        if services:  # nor any Service
-            from kubeplay.controllers.services import remove_services
-
-            remove_services(engine, [record.plan.key for record in services])
-        raise
-    _services_follow(engine, result.pods, services, quiet)
-    if start and any(plan.owner is not None and plan.owner.kind == "Job" for plan in result.pods):
-        from kubeplay.pods.jobs import start_deadline_timers
-
-        start_deadline_timers(engine, result.pods)
-    if start:
-        from kubeplay.controllers.launch import start_monitors
-
-        start_monitors(engine, started)
+    played = play_manifests(engine, result, replace=replace, start=start, progress=progress)
+    if not quiet:
+        for warning in played.warnings:
+            echo(f"warning: {warning}", err=True)
     if fmt == "json":
         from kubeplay.cli.render import echo_json
 
-        echo_json([{"kind": "Pod", "name": name, "started": start} for name in started]
-                  + [{"kind": "PersistentVolumeClaim", "name": claim} for claim in made]
-                  + [service_summary(record) for record in services])
+        echo_json([{"kind": "Pod", "name": name, "started": start} for name in played.pods]
+                  + [{"kind": "PersistentVolumeClaim", "name": claim} for claim in played.claims]
+                  + [service_summary(record) for record in played.services])
     elif not quiet:
-        for name in started:
+        for name in played.pods:
             echo(f"pod/{name} created")
-        for record in services:
+        for record in played.services:
             echo(f"service/{record.name} created ({service_words(record)})")
         _tell_idle(result)
-        if not result.pods and not services:
+        if not result.pods and not played.services:
             echo("no pods in these manifests", err=True)
     if start and wait is not None:
         from kubeplay.controllers.wait import wait_for
 
-        wait_for(engine, started, "ready", wait)
+        wait_for(engine, played.pods, "ready", wait)
 
 
 def _tell_idle(result: TranslateResult) -> None:
@@ -144,27 +104,6 @@ def manifest_names(files: tuple[str, ...]):
     from kubeplay.translate.targets import names_in
 
     return names_in(load(list(files), stdin=sys.stdin if "-" in files else None))
-
-
-def _services_follow(engine, plans: list, services: list, quiet: bool) -> None:
-    """New pods join the Services that select them; every pod learns the new Services' names."""
-    if not services and not plans:
-        return
-    from kubeplay.controllers.endpoints import pods_changed
-
-    pods_changed(engine, plans)
-    if services:
-        from kubeplay.controllers.services import warnings_for
-        from kubeplay.pods.network import refresh_all_hosts
-
-        refresh_all_hosts(engine)
-        if not quiet:
-            for warning in warnings_for(engine, services):
-                echo(f"warning: {warning}", err=True)
-        if engine.settings.rootless and not quiet:
-            echo("warning: rootless pods share no network, so kubeplay cannot route Services for them: the "
-                 "Services were recorded (`kubeplay services`), but their names, cluster IPs and node ports do not "
-                 "reach the pods; play as root, or publish hostPorts", err=True)
 
 
 def service_summary(record) -> dict:
@@ -189,38 +128,17 @@ def service_words(record) -> str:
 def down_files(settings: Settings, files: tuple[str, ...], *, volumes: bool = False, quiet: bool = False) -> None:
     """Remove the stored pods that the manifests' objects made, whatever else the files now say."""
     found = manifest_names(files)
+    from kubeplay.controllers.manifests import down_manifests
     from kubeplay.pods.engine import Engine
-    from kubeplay.pods.jobs import remove_pods
-    from kubeplay.pods.lifecycle import pods_named
-    from kubeplay.pods.volumes import remove_claims
 
-    engine = Engine(settings)
-    names = remove_pods(engine, pods_named(engine, found.pods, found.workloads))
-    if not quiet:
-        for name in names:
-            echo(f"pod/{name} deleted")
-    services = _down_services(engine, found.services, bool(names))
-    if not quiet:
-        for service in services:
-            echo(f"service/{service.split('/', 1)[1]} deleted")
-    if volumes:
-        for claim in remove_claims(engine, found.claims):
-            if not quiet:
-                echo(f"persistentvolumeclaim/{claim} deleted")
-    if not names and not services and not quiet:
+    removed = down_manifests(Engine(settings), found, volumes=volumes)
+    if quiet:
+        return
+    for name in removed.pods:
+        echo(f"pod/{name} deleted")
+    for service in removed.services:
+        echo(f"service/{service.split('/', 1)[1]} deleted")
+    for claim in removed.claims:
+        echo(f"persistentvolumeclaim/{claim} deleted")
+    if not removed.pods and not removed.services:
         echo("no pods of these manifests are running", err=True)
-
-
-def _down_services(engine, keys: tuple[tuple[str, str], ...], pods_removed: bool) -> list[str]:
-    """The files' Services go; the Services left lose the removed pods from their endpoints."""
-    from kubeplay.store.services import ServiceStore
-
-    if not ServiceStore(engine.db).any():
-        return []
-    from kubeplay.controllers.endpoints import sync
-    from kubeplay.controllers.services import remove_services
-
-    removed = remove_services(engine, list(keys))
-    if pods_removed:
-        sync(engine)  # the removed pods' labels are not read again: every Service's endpoints anew
-    return removed

@@ -77,8 +77,8 @@ def reset(settings: Settings, force: bool) -> None:
     The nftables table `inet kubeplay` is deleted only when no other store still has rules in it.
     """
     from kubeplay.errors import KubeplayError, UserError
-    from kubeplay.pods.reset import check_resettable
-    from kubeplay.pods.reset import reset as reset_store
+    from kubeplay.system.reset import check_resettable
+    from kubeplay.system.reset import reset as reset_store
 
     check_resettable(settings)
     if not force:

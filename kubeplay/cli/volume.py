@@ -27,7 +27,7 @@ def volume() -> None:
 @click.pass_obj
 def ls(settings: Settings, fmt: str, quiet: bool) -> None:
     """List named volumes: NAME DRIVER USED BY AGE."""
-    from kubeplay.pods.volumes import volume_info
+    from kubeplay.pods.namedvolumes import volume_info
     from kubeplay.store.volumes import VolumeStore
 
     engine = _engine(settings)
@@ -50,7 +50,7 @@ def ls(settings: Settings, fmt: str, quiet: bool) -> None:
 def inspect(settings: Settings, names: tuple[str, ...]) -> None:
     """Show named volumes as JSON: mountpoint, labels, creation time and the pods using them."""
     from kubeplay.errors import NotFoundError
-    from kubeplay.pods.volumes import volume_info
+    from kubeplay.pods.namedvolumes import volume_info
     from kubeplay.store.volumes import VolumeStore
 
     engine = _engine(settings)
@@ -70,7 +70,7 @@ def inspect(settings: Settings, names: tuple[str, ...]) -> None:
 @click.pass_obj
 def rm(settings: Settings, names: tuple[str, ...], force: bool) -> None:
     """Remove named volumes and their data (refused while a pod uses one, unless -f)."""
-    from kubeplay.pods.volumes import remove_volume
+    from kubeplay.pods.namedvolumes import remove_volume
 
     engine = _engine(settings)
     for name in names:

@@ -38,7 +38,7 @@ def _is_job(pod: PodRecord) -> bool:
 
 
 def _job_state(engine: Engine, pod: PodRecord) -> str:
-    from kubeplay.pods.jobs import job_pods, job_status, job_uid
+    from kubeplay.controllers.jobs import job_pods, job_status, job_uid
 
     owner = pod.plan.owner
     assert owner is not None

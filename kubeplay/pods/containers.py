@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,19 +46,8 @@ def reset_writable_layer(engine: Engine, container_id: str, diff_ids: tuple[str,
 
 
 def callback_argv(engine: Engine, verb: str, container_id: str) -> list[str]:
-    """The command that records a container's exit (conmon's exit command) or restarts it.
-
-    As root it is the light entry `python -m kubeplay.cli.internal` (store and restart logic only:
-    with 50 pods going down, 50 of these start at once on a busy host); rootless it is the full CLI,
-    which enters the user's namespace first.
-    """
-    if engine.settings.rootless:
-        return engine.callback_argv(verb, container_id)
-    argv = [sys.executable, "-m", "kubeplay.cli.internal", "--root", str(engine.settings.root),
-            "--runroot", str(engine.settings.runroot)]
-    if engine.settings.runtime:
-        argv += ["--runtime", engine.settings.runtime]
-    return argv + [verb, container_id]
+    """The command that records a container's exit (conmon's exit command) or restarts it."""
+    return engine.callback_argv(verb, container_id)
 
 
 def launch(engine: Engine, container_id: str, name: str, *, tty: bool = False, stdin: bool = False,

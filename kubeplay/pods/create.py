@@ -14,7 +14,7 @@ from kubeplay.model.image import ImageRecord
 from kubeplay.model.plan import ContainerPlan, PodPlan
 from kubeplay.model.record import ContainerRole, ContainerStatus
 from kubeplay.pods import containers
-from kubeplay.pods.background import run_together
+from kubeplay.threads import run_together
 from kubeplay.pods.engine import Engine
 from kubeplay.pods.infra import infra_name, infra_rootfs
 from kubeplay.pods.network import PodNet
@@ -26,6 +26,18 @@ from kubeplay.pods.volumes import container_binds
 
 class InitContainerFailed(UserError):
     """An init container ended badly: the pod is kept (Failed) so its logs can be read."""
+
+
+class InitContainerExited(Exception):
+    """An init container ended with a non-zero code under restartPolicy Always or OnFailure: the pod
+    is kept and the container is to be retried with back-off (kubeplay.pods.initretry)."""
+
+    def __init__(self, factory: MemberFactory, container_id: str, position: int, code: int) -> None:
+        super().__init__(f"init container {position} of pod {factory.pod.name} exited with code {code}")
+        self.factory = factory
+        self.container_id = container_id
+        self.position = position
+        self.code = code
 
 
 @functools.cache
@@ -216,8 +228,8 @@ def run_init_containers(factory: MemberFactory, undo: ExitStack, first: int = 0)
 
 def _run_to_completion(factory: MemberFactory, container_id: str, container: ContainerPlan, position: int) -> None:
     """Run the init container once. A failure ends the pod under restartPolicy Never; otherwise the
-    container is retried with back-off in the background (kubeplay.pods.initretry), and this raises
-    InitBackingOff so that play goes on without waiting."""
+    container is to be retried with back-off in the background, and this raises InitContainerExited
+    so that play hands it over (kubeplay.pods.initretry) and goes on without waiting."""
     engine, pod = factory.engine, factory.pod
     # no exit callback: its end is recorded here, and a callback's "Error" must not overwrite the back-off
     containers.launch(engine, container_id, container.name, exit_callback=False)
@@ -233,9 +245,7 @@ def _run_to_completion(factory: MemberFactory, container_id: str, container: Con
             hint=f"`kubeplay logs {pod.name} -c {container.name}` shows why; "
                  f"`kubeplay down` removes the pod",
         )
-    from kubeplay.pods.initretry import back_off
-
-    back_off(factory, container_id, position, code)
+    raise InitContainerExited(factory, container_id, position, code)
 
 
 def wait_exit(engine: Engine, container_id: str, timeout: float) -> int:

@@ -21,6 +21,8 @@ from pathlib import Path
 from kubeplay.logs import get_logger
 from kubeplay.model.plan import PodPlan
 from kubeplay.model.record import ContainerStatus, PodPhase
+from kubeplay.pods.backoff import backoff_delay, spawn_restart, still_wanted
+from kubeplay.pods.create import InitContainerExited, MemberFactory, run_init_containers, start_members
 from kubeplay.pods.engine import Engine
 from kubeplay.pods.paths import ContainerPaths, PodPaths
 
@@ -29,14 +31,10 @@ STATE_FILE = "init-retry.json"
 WAIT_LOOK = 1.0  # seconds between looks at whether the pod is still wanted, while an init container runs
 
 
-class InitBackingOff(Exception):
-    """An init container failed and will be retried with back-off; the pod is kept, Pending."""
-
-
-def back_off(factory, container_id: str, position: int, code: int) -> None:
-    """Record the failure, the back-off and what the members need; hand over; raise InitBackingOff."""
-    from kubeplay.pods.restarts import backoff_delay, spawn_restart
-
+def back_off(exited: InitContainerExited) -> str:
+    """Record the failure, the back-off and what the members need; hand the container over to a
+    detached waiter. Returns what to tell the user."""
+    factory, container_id, position, code = exited.factory, exited.container_id, exited.position, exited.code
     engine, pod = factory.engine, factory.pod
     _write_state(factory)
     step = engine.store.backoff_step(container_id) + 1
@@ -44,11 +42,11 @@ def back_off(factory, container_id: str, position: int, code: int) -> None:
                                      reason="CrashLoopBackOff")
     spawn_restart(engine, container_id)
     name = pod.init_containers[position].name
-    raise InitBackingOff(f'pod "{pod.name}": Init:CrashLoopBackOff: init container "{name}" exited with code '
-                         f"{code}; it is retried with back-off (`kubeplay logs {pod.name} -c {name}` shows why)")
+    return (f'pod "{pod.name}": Init:CrashLoopBackOff: init container "{name}" exited with code '
+            f"{code}; it is retried with back-off (`kubeplay logs {pod.name} -c {name}` shows why)")
 
 
-def _write_state(factory) -> None:
+def _write_state(factory: MemberFactory) -> None:
     state = {"ip": factory.ip, "namespaces": factory.ns_paths,
              "sources": {name: str(path) for name, path in factory.sources.items()},
              "images": {name: image.id for name, image in factory.images.items()}}
@@ -57,9 +55,8 @@ def _write_state(factory) -> None:
     path.write_text(json.dumps(state))
 
 
-def _factory(engine: Engine, pod: PodPlan, pod_id: str):
+def _factory(engine: Engine, pod: PodPlan, pod_id: str) -> MemberFactory:
     from kubeplay.images.lookup import resolve_local_image
-    from kubeplay.pods.create import MemberFactory
 
     paths = PodPaths(engine.settings, pod_id)
     state = json.loads((paths.run_dir / STATE_FILE).read_text())
@@ -85,12 +82,13 @@ def after_relaunch(engine: Engine, container_id: str) -> None:
         engine.store.set_container_state(container_id, status=ContainerStatus.EXITED, exit_code=code, pid=None,
                                          finished_at=time.time(), reason="Completed" if code == 0 else "Error")
         factory = _factory(engine, pod.plan, pod.id)
+        position = record_position(pod.plan, record.name)
         try:
             if code != 0:
-                back_off(factory, container_id, record_position(pod.plan, record.name), code)
-            _finish_pod(factory, record_position(pod.plan, record.name) + 1)
-        except InitBackingOff as exc:
-            log.info("%s", exc)
+                raise InitContainerExited(factory, container_id, position, code)
+            _finish_pod(factory, position + 1)
+        except InitContainerExited as exited:
+            log.info("%s", back_off(exited))
             return
         except Exception as exc:  # noqa: BLE001 - no one to tell but the pod's status
             from kubeplay.cleanup import describe
@@ -104,9 +102,8 @@ def record_position(plan: PodPlan, name: str) -> int:
     return next(index for index, container in enumerate(plan.init_containers) if container.name == name)
 
 
-def _finish_pod(factory, first: int) -> None:
+def _finish_pod(factory: MemberFactory, first: int) -> None:
     """The init containers from `first` on, then the members, as play would have made them."""
-    from kubeplay.pods.create import run_init_containers, start_members
 
     undo = ExitStack()  # kept: what is made stays, and a later `down` removes it with the pod
     run_init_containers(factory, undo, first=first)
@@ -117,7 +114,6 @@ def _finish_pod(factory, first: int) -> None:
 def _wait_end(engine: Engine, container_id: str) -> int | None:
     """The exit code of the running init container; None once the pod is no longer wanted. This
     process's pid file stays meanwhile, so `down` can end the wait at once."""
-    from kubeplay.pods.restarts import still_wanted
     from kubeplay.pods.status import read_exit_file
 
     paths = ContainerPaths(engine.settings, container_id)

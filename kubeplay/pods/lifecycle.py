@@ -10,7 +10,7 @@ from kubeplay.model.plan import PodPlan
 from kubeplay.model.record import ContainerRecord, ContainerRole, ContainerStatus, PodPhase, PodRecord
 from kubeplay.pods import containers, network
 from kubeplay.pods.engine import Engine
-from kubeplay.pods.lock import pod_lock, remove_lock
+from kubeplay.pods.lock import job_lock, pod_lock, remove_lock
 from kubeplay.pods.paths import PodPaths
 from kubeplay.pods.podfiles import release_pod_files
 from kubeplay.pods.status import reconcile_pod
@@ -190,3 +190,38 @@ def pods_named(engine: Engine, names: set[str] | frozenset[str],
         if record.name in names or (owner and (owner.kind, owner.name, record.plan.namespace) in owners):
             found.append(record.name)
     return found
+
+
+def owned_pods(engine: Engine, kind: str, namespace: str, name: str) -> list[PodRecord]:
+    """The pods whose plan names this owner (a Job, a Deployment), their states brought up to date."""
+    found = []
+    for record in engine.store.list_pods():
+        owner = record.plan.owner
+        if owner and owner.kind == kind and owner.name == name and record.plan.namespace == namespace:
+            found.append(reconcile_pod(engine.store, engine.settings, record))
+    return found
+
+
+def remove_pods(engine: Engine, names: list[str]) -> list[str]:
+    """Remove pods, holding each job's lock so no exit callback starts a replacement meanwhile.
+
+    The pods of no job go together (their grace periods overlap, a few are dismantled at once); so do
+    the pods of each job, under that job's lock."""
+    removed = []
+    by_job: dict[tuple[str, str], list[str]] = {}
+    for name in names:
+        record = engine.store.find_pod(name)
+        if record is None:
+            continue
+        owner = record.plan.owner
+        key = (record.plan.namespace, owner.name) if owner and owner.kind == "Job" else ("", "")
+        by_job.setdefault(key, []).append(name)
+    for (namespace, job), members in by_job.items():
+        if not job:
+            removed += remove_pods_together(engine, members)
+            continue
+        with job_lock(engine.settings, namespace, job):
+            # a replacement may have started since the caller listed the pods: take them all
+            current = [p.name for p in owned_pods(engine, "Job", namespace, job)]
+            removed += remove_pods_together(engine, list(dict.fromkeys(members + current)))
+    return removed

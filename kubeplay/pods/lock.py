@@ -13,6 +13,7 @@ from kubeplay.names import NAME_MAX, store_child
 
 # a play of a pod with slow init containers holds its lock the longest; past this, something is stuck
 POD_LOCK_TIMEOUT = 3600.0
+JOB_LOCK_TIMEOUT = 120.0
 
 
 def lock_path(settings: Settings, name: str) -> Path:
@@ -41,6 +42,17 @@ def pod_lock(settings: Settings, pod_name: str, timeout: float = POD_LOCK_TIMEOU
                              hint="wait for that command, or find it with `ps -ef | grep kubeplay`")
 
     with locked(lock_path(settings, pod_name), timeout, busy):
+        yield
+
+
+@contextmanager
+def job_lock(settings: Settings, namespace: str, name: str, timeout: float = JOB_LOCK_TIMEOUT) -> Iterator[None]:
+    """One job changes in one process at a time: exit callbacks of its pods, its timer, `down`."""
+    def busy() -> ConflictError:
+        return ConflictError(f'job "{name}" is busy: its lock was held for {int(timeout)} s',
+                             hint="retry; `kubeplay jobs` shows its state")
+
+    with locked(lock_path(settings, f"job.{namespace}.{name}"), timeout, busy):
         yield
 
 

@@ -16,8 +16,9 @@ from kubeplay.logs import get_logger
 from kubeplay.model.plan import PodPlan
 from kubeplay.model.record import PodPhase
 from kubeplay.pods import containers, network
-from kubeplay.pods.background import InBackground, run_together
+from kubeplay.threads import InBackground, run_together
 from kubeplay.pods.create import (
+    InitContainerExited,
     InitContainerFailed,
     MemberFactory,
     launch_infra,
@@ -33,7 +34,7 @@ from kubeplay.pods.create import (
 from kubeplay.pods.engine import Engine
 from kubeplay.pods.images import ensure_images
 from kubeplay.pods.infra import infra_rootfs
-from kubeplay.pods.initretry import InitBackingOff
+from kubeplay.pods.initretry import back_off
 from kubeplay.pods.lock import pod_lock
 from kubeplay.pods.paths import PodPaths
 from kubeplay.pods.podfiles import mount_shm, pod_hostname, release_pod_files, write_pod_files
@@ -186,9 +187,9 @@ def play_pod(engine: Engine, pod: PodPlan, undo: ExitStack, progress: Progress |
         undo.callback(engine.store.remove_pod, pod.name)
         try:
             _make_pod(engine, pod, pod_id, images, undo)
-        except InitBackingOff as exc:
+        except InitContainerExited as exited:
             # kept, Pending: a detached process retries the init container and then starts the members
-            log.warning("%s", exc)
+            log.warning("%s", back_off(exited))
             say(f"pod {pod.name}: Init:CrashLoopBackOff")
             return
         except InitContainerFailed as exc:

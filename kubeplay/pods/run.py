@@ -26,7 +26,8 @@ from kubeplay.pods.lock import pod_lock
 from kubeplay.pods.paths import PodPaths
 from kubeplay.pods.play import Progress, play
 from kubeplay.pods.status import reconcile_pod
-from kubeplay.pods.volumes import ensure_claims, prepare_volumes
+from kubeplay.pods.namedvolumes import ensure_claims
+from kubeplay.pods.volumes import prepare_volumes
 
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 PORT = re.compile(r"(?:(?:(?P<ip>[0-9.]+):)?(?P<host>\d+):)?(?P<container>\d+)(?:/(?P<proto>tcp|udp))?",

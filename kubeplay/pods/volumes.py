@@ -211,71 +211,6 @@ def _bind_for(pod: PodPlan, container: ContainerPlan, mount: MountPlan, sources:
     return BindMount(str(source), mount.destination, mount.read_only, mount.propagation)
 
 
-def ensure_claims(engine, claims) -> list[str]:
-    """PersistentVolumeClaims become named volumes, made once and kept by `down`; returns the new ones."""
-    from kubeplay.store.volumes import VolumeStore
-
-    store = VolumeStore(engine.db)
-    made = []
-    for claim in claims:
-        path = claim_path(engine.settings.root, claim.name)
-        path.mkdir(parents=True, exist_ok=True)
-        if store.ensure(claim.name, str(path), dict(claim.labels), dict(claim.raw or {})):
-            made.append(claim.name)
-    return made
-
-
-def remove_claims(engine, claims: list[str] | tuple[str, ...]) -> list[str]:
-    """`down --volumes`: the named volumes of these claims go, unless a pod still mounts one."""
-    from kubeplay.store.volumes import VolumeStore
-
-    store = VolumeStore(engine.db)
-    for claim in claims:  # check all first, so nothing is removed when one is in use
-        _refuse_if_used(store, claim)
-    return [claim for claim in claims if remove_volume(engine, claim, missing_ok=True)]
-
-
-def _refuse_if_used(store, name: str) -> None:
-    from kubeplay.errors import ConflictError
-
-    users = store.users(name)
-    if users:
-        raise ConflictError(f'volume "{name}" is used by pod {", ".join(users)}',
-                            hint="remove those pods first (`kubeplay down FILE`), or `kubeplay volume rm -f` "
-                                 "to remove them with the volume")
-
-
-def remove_volume(engine, name: str, *, force: bool = False, missing_ok: bool = False) -> bool:
-    """Remove a named volume and its data. In use it is refused, unless `force` removes its pods first.
-
-    Under the volume's lock, the record goes (in the transaction that finds no pod using it), then
-    the data: a play that records a pod using the claim meanwhile waits for the lock and makes the
-    volume again (see claim_volumes); two removals at once remove it once."""
-    from kubeplay.errors import ConflictError, NotFoundError
-    from kubeplay.store.volumes import VolumeStore
-
-    store = VolumeStore(engine.db)
-    if force:
-        from kubeplay.pods.lifecycle import remove_pod
-
-        for pod in store.users(name):
-            remove_pod(engine, pod, force=True)
-    with volume_lock(engine.settings, name):
-        found, users = store.remove_unused(name)
-        if users:
-            raise ConflictError(f'volume "{name}" is used by pod {", ".join(users)}',
-                                hint="remove those pods first (`kubeplay down FILE`), or `kubeplay volume rm -f` "
-                                     "to remove them with the volume")
-        if not found:
-            if missing_ok:
-                return False
-            raise NotFoundError(f'no volume named "{name}"', hint="`kubeplay volume ls` lists the volumes")
-        import shutil
-
-        shutil.rmtree(claim_path(engine.settings.root, name).parent, ignore_errors=True)
-    return True
-
-
 @contextmanager
 def volume_lock(settings, name: str) -> Iterator[None]:
     """One change to a named volume at a time, across commands: made by a play, removed by rm."""
@@ -308,11 +243,3 @@ def claim_volumes(engine, pod: PodPlan) -> None:
             path = claim_path(engine.settings.root, claim)
             path.mkdir(parents=True, exist_ok=True)
             store.ensure(claim, str(path))
-
-
-def volume_info(engine, record) -> dict:
-    """What `volume ls` and `volume inspect` show of a named volume."""
-    from kubeplay.store.volumes import VolumeStore
-
-    return {"name": record.name, "driver": "local", "mountpoint": record.path, "created": record.created_at,
-            "labels": record.labels, "usedBy": VolumeStore(engine.db).users(record.name)}

@@ -1,68 +1,18 @@
-"""The pieces that keep play, down and the exit callback fast: argv of the light exit callback,
+"""The pieces that keep play, down and the exit callback fast: argv of the exit callback,
 signal names, peer lists from one listing, and the namespace thread helper's error translation."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from kubeplay.cli.internal import main, parse_argv
 from kubeplay.config import Settings
 from kubeplay.errors import HostError, UserError
 from kubeplay.net.netns import _on_own_thread
 from kubeplay.pods.containers import _signal_number, callback_argv
 from kubeplay.pods.engine import Engine
 from kubeplay.pods.network import peers_among
-
-
-def test_parse_argv_reads_the_fixed_exit_command():
-    options, verb, container = parse_argv(["--root", "/r", "--runroot", "/rr", "--runtime", "runc",
-                                           "container-exited", "abc"])
-    assert options == {"root": "/r", "runroot": "/rr", "runtime": "runc"}
-    assert (verb, container) == ("container-exited", "abc")
-
-
-@pytest.mark.parametrize("argv", [
-    ["--root", "/r", "container-exited", "abc"],  # no run root
-    ["--root", "/r", "--runroot", "/rr", "rm", "abc"],  # not a callback verb
-    ["--root", "/r", "--runroot", "/rr", "container-exited"],  # no id
-    ["--root"],
-])
-def test_parse_argv_refuses_anything_else(argv):
-    with pytest.raises(ValueError):
-        parse_argv(argv)
-
-
-def test_main_reports_bad_arguments_with_usage(capsys):
-    assert main(["container-exited"]) == 2
-    assert "usage:" in capsys.readouterr().err
-
-
-def test_exit_callback_of_an_unknown_container_is_quiet(tmp_path):
-    assert main(["--root", str(tmp_path / "root"), "--runroot", str(tmp_path / "run"),
-                 "container-exited", "0123456789ab"]) == 0
-
-
-def test_the_light_entry_loads_no_click_and_no_other_command():
-    code = ("import sys, kubeplay.cli.internal as m; "
-            "bad = [n for n in sys.modules if n == 'click' or n.startswith(('kubeplay.translate', 'kubeplay.net', "
-            "'kubeplay.images', 'pyroute2', 'kubernetes'))]; print(bad)")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert done.stdout.strip() == "[]", done.stdout + done.stderr
-
-
-def test_the_cli_still_finds_the_hidden_commands():
-    import click
-
-    from kubeplay.cli import internal
-
-    assert isinstance(internal.container_exited, click.Command)
-    assert internal.container_restart.name == "container-restart"
-    with pytest.raises(AttributeError):
-        internal.no_such_command  # noqa: B018
 
 
 def test_callback_argv_carries_the_roots_and_runtime(tmp_path):
@@ -72,8 +22,7 @@ def test_callback_argv_carries_the_roots_and_runtime(tmp_path):
     assert argv[argv.index("--root") + 1] == str(tmp_path / "root")
     assert argv[argv.index("--runroot") + 1] == str(tmp_path / "run")
     assert argv[argv.index("--runtime") + 1] == "runc"
-    entry = "kubeplay" if engine.settings.rootless else "kubeplay.cli.internal"
-    assert argv[argv.index("-m") + 1] == entry
+    assert argv[argv.index("-m") + 1] == "kubeplay"
 
 
 @pytest.mark.parametrize("name, number", [("SIGTERM", 15), ("TERM", 15), ("sigkill", 9), ("2", 2),

@@ -19,7 +19,7 @@ from kubeplay.cli import signals
 from kubeplay.config import ContainersConf
 from kubeplay.errors import HostError, KubeplayError, RuntimeFailure, UserError
 from kubeplay.images.content import ContentStore, digest_bytes
-from kubeplay.pods.background import run_together
+from kubeplay.threads import run_together
 from kubeplay.pods.volumes import apply_fs_group
 from kubeplay.translate.loader import parse
 from kubeplay.translate.targets import names_in

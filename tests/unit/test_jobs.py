@@ -7,7 +7,7 @@ import pytest
 from kubeplay.cli.jobs import duration
 from kubeplay.model.plan import ContainerPlan, EnvVar, OwnerPlan, PodPlan
 from kubeplay.model.record import ContainerRecord, ContainerRole, ContainerStatus, PodPhase, PodRecord
-from kubeplay.pods.jobs import JobSpec, job_status, next_step, pod_outcome, renamed_plan
+from kubeplay.controllers.jobs import JobSpec, job_status, next_step, pod_outcome, renamed_plan
 
 WORK = ContainerPlan(name="work", image="busybox")
 

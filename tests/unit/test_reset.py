@@ -12,7 +12,7 @@ import pytest
 from kubeplay.config import Settings
 from kubeplay.errors import UserError
 from kubeplay.net.nftables import foreign_chains
-from kubeplay.pods.reset import check_resettable, reset
+from kubeplay.system.reset import check_resettable, reset
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -24,16 +24,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from kubeplay.errors import ConflictError
-from kubeplay.filelock import locked
 from kubeplay.model.plan import EnvVar, OwnerPlan, PodPlan
 from kubeplay.model.record import ContainerRole, ContainerStatus, PodPhase, PodRecord
 from kubeplay.pods.engine import Engine
-from kubeplay.pods.lock import lock_path
+from kubeplay.pods.lifecycle import owned_pods, stop_pod
+from kubeplay.pods.lock import job_lock
 from kubeplay.pods.status import derive_phase, reconcile_pod
 
 DEFAULT_BACKOFF_LIMIT = 6  # Kubernetes' default
 FAILED_REASONS = ("BackoffLimitExceeded", "DeadlineExceeded")
-LOCK_TIMEOUT = 120.0
 SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # the one Kubernetes names pods with
 
 
@@ -168,12 +167,7 @@ def next_step(status: JobStatus, now: float) -> Step:
 # --- the job's pods in the store --------------------------------------------------------------
 
 def job_pods(engine: Engine, namespace: str, name: str) -> list[PodRecord]:
-    found = []
-    for record in engine.store.list_pods():
-        owner = record.plan.owner
-        if owner and owner.kind == "Job" and owner.name == name and record.plan.namespace == namespace:
-            found.append(reconcile_pod(engine.store, engine.settings, record))
-    return found
+    return owned_pods(engine, "Job", namespace, name)
 
 
 def list_jobs(engine: Engine) -> list[JobStatus]:
@@ -187,17 +181,6 @@ def list_jobs(engine: Engine) -> list[JobStatus]:
 
 
 @contextmanager
-def job_lock(engine: Engine, namespace: str, name: str, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
-    """One job changes in one process at a time: exit callbacks of its pods, its timer, `down`."""
-    def busy() -> ConflictError:
-        return ConflictError(f'job "{name}" is busy: its lock was held for {int(timeout)} s',
-                             hint="retry; `kubeplay jobs` shows its state")
-
-    with locked(lock_path(engine.settings, f"job.{namespace}.{name}"), timeout, busy):
-        yield
-
-
-@contextmanager
 def jobs_locked(engine: Engine, plans: list[PodPlan]) -> Iterator[None]:
     """Hold the lock of every Job among `plans` while they are played: the exit callback of a first
     pod that ends at once must count the job's pods only after the play has recorded all of them
@@ -207,7 +190,7 @@ def jobs_locked(engine: Engine, plans: list[PodPlan]) -> Iterator[None]:
     jobs = sorted({(plan.namespace, plan.owner.name) for plan in plans if is_job_pod(plan) and plan.owner})
     with ExitStack() as held:
         for namespace, name in jobs:  # always in the same order: two plays never wait on each other
-            held.enter_context(job_lock(engine, namespace, name))
+            held.enter_context(job_lock(engine.settings, namespace, name))
         yield
 
 
@@ -218,7 +201,7 @@ def job_container_exited(engine: Engine, pod_name: str) -> bool:
     pod = engine.store.find_pod(pod_name)
     if pod is None or pod.plan.owner is None:
         return False
-    with job_lock(engine, pod.plan.namespace, pod.plan.owner.name):
+    with job_lock(engine.settings, pod.plan.namespace, pod.plan.owner.name):
         pods = [p for p in job_pods(engine, pod.plan.namespace, pod.plan.owner.name)
                 if job_uid(p.plan) == job_uid(pod.plan)]
         if not any(p.name == pod_name and p.phase is not PodPhase.STOPPED for p in pods):
@@ -250,7 +233,6 @@ def _advance(engine: Engine, pods: list[PodRecord]) -> bool:
 
 def fail_job(engine: Engine, pods: list[PodRecord], reason: str) -> None:
     """Mark every pod of the job with the reason and stop the ones still active."""
-    from kubeplay.pods.lifecycle import stop_pod
 
     for pod in pods:
         engine.store.set_pod_state(pod.name, reason=reason)
@@ -332,36 +314,9 @@ def watch_deadline(engine: Engine, namespace: str, name: str, uid: str, poll: fl
         if remaining <= 0:
             break
         time.sleep(min(poll, remaining))
-    with job_lock(engine, namespace, name):
+    with job_lock(engine.settings, namespace, name):
         pods = [p for p in job_pods(engine, namespace, name) if job_uid(p.plan) == uid]
         if not pods or job_status(pods).state != "Running":
             return "finished" if pods else "gone"
         fail_job(engine, pods, "DeadlineExceeded")
     return "DeadlineExceeded"
-
-
-def remove_pods(engine: Engine, names: list[str]) -> list[str]:
-    """Remove pods, holding each job's lock so no exit callback starts a replacement meanwhile.
-
-    The pods of no job go together (their grace periods overlap, a few are dismantled at once); so do
-    the pods of each job, under that job's lock."""
-    from kubeplay.pods.lifecycle import remove_pods_together
-
-    removed = []
-    by_job: dict[tuple[str, str], list[str]] = {}
-    for name in names:
-        record = engine.store.find_pod(name)
-        if record is None:
-            continue
-        owner = record.plan.owner
-        key = (record.plan.namespace, owner.name) if owner and owner.kind == "Job" else ("", "")
-        by_job.setdefault(key, []).append(name)
-    for (namespace, job), members in by_job.items():
-        if not job:
-            removed += remove_pods_together(engine, members)
-            continue
-        with job_lock(engine, namespace, job):
-            # a replacement may have started since the caller listed the pods: take them all
-            current = [p.name for p in job_pods(engine, namespace, job)]
-            removed += remove_pods_together(engine, list(dict.fromkeys(members + current)))
-    return removed

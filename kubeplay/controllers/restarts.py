@@ -12,22 +12,9 @@ import os
 import time
 
 from kubeplay.model.record import ContainerRecord, ContainerRole, ContainerStatus, PodPhase, PodRecord
+from kubeplay.pods.backoff import BACKOFF_CAP, BACKOFF_RESET_AFTER, backoff_delay, spawn_restart, still_wanted
 from kubeplay.pods.engine import Engine
 from kubeplay.pods.status import read_exit_file
-
-# The exit callback (container_exited) runs once per exiting container, as its own process: this
-# module imports at its top only what recording an exit needs; restarting imports the rest.
-
-BACKOFF_START = 10.0
-BACKOFF_CAP = 300.0
-BACKOFF_RESET_AFTER = 600.0
-
-
-def backoff_delay(step: int) -> float:
-    """Seconds to wait before restart number `step` + 1 (step 0 restarts at once)."""
-    if step <= 0:
-        return 0.0
-    return min(BACKOFF_START * 2 ** (step - 1), BACKOFF_CAP)
 
 
 def should_restart(policy: str, exit_code: int | None) -> bool:
@@ -54,7 +41,7 @@ def container_exited(engine: Engine, container_id: str) -> None:
     if pod is None or pod.phase in (PodPhase.STOPPED, PodPhase.FAILED):
         return
     if record.role is ContainerRole.MEMBER and pod.plan.owner and pod.plan.owner.kind == "Job":
-        from kubeplay.pods.jobs import job_container_exited
+        from kubeplay.controllers.jobs import job_container_exited
 
         if not job_container_exited(engine, pod.name):
             return  # the job is over: failed past its limits, or this pod was removed
@@ -72,18 +59,6 @@ def container_exited(engine: Engine, container_id: str) -> None:
         EventStore(engine.db).add(pod.name, record.name, "Warning", "BackOff",
                                   f"Back-off {delay:g}s restarting failed container {record.name} in pod {pod.name}")
     spawn_restart(engine, container_id)
-
-
-def spawn_restart(engine: Engine, container_id: str) -> None:
-    import subprocess
-
-    from kubeplay.pods import containers
-
-    subprocess.Popen(
-        containers.callback_argv(engine, "container-restart", container_id),
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True, close_fds=True,
-    )
 
 
 def restart_container(engine: Engine, container_id: str) -> None:
@@ -130,12 +105,6 @@ def restart_container(engine: Engine, container_id: str) -> None:
         from kubeplay.pods.initretry import after_relaunch
 
         after_relaunch(engine, container_id)  # then the rest of the pod, or the next back-off
-
-
-def still_wanted(engine: Engine, container_id: str) -> bool:
-    record = engine.store.get_container(container_id)
-    pod = engine.store.find_pod(record.pod) if record else None
-    return pod is not None and pod.phase not in (PodPhase.STOPPED, PodPhase.FAILED)
 
 
 def _image_layers(engine: Engine, container_id: str) -> tuple[str, ...]:
