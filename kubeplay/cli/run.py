@@ -39,7 +39,8 @@ def run(settings: Settings, name: str, argv: tuple[str, ...], image: str, ports:
     """
     from kubeplay.errors import UserError
     from kubeplay.pods.engine import Engine
-    from kubeplay.pods.run import RunRequest, add_container, run_pod
+    from kubeplay.pods.run import add_container, run_pod
+    from kubeplay.translate.flags import RunRequest, joining_container, pod_plan
 
     if pod is not None and network:
         raise UserError("--network cannot be given with --pod: the container joins the pod's network",
@@ -50,10 +51,10 @@ def run(settings: Settings, name: str, argv: tuple[str, ...], image: str, ports:
     engine = Engine(settings)
     progress = None if quiet or not sys.stderr.isatty() else (lambda message: click.echo(message, err=True))
     if pod is None:
-        run_pod(engine, request, progress)
+        run_pod(engine, pod_plan(request), progress)
         if not quiet:
             click.echo(f"pod/{name} created")
         return
-    add_container(engine, pod, request, progress)
+    add_container(engine, pod, *joining_container(request, pod), progress)
     if not quiet:
         click.echo(f"pod/{pod}: container {name} created")

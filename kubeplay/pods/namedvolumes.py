@@ -4,12 +4,22 @@ removed by `volume rm` and `down --volumes` (with the pods that use them, when f
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass, field
 
 from kubeplay.errors import ConflictError, NotFoundError
 from kubeplay.pods.engine import Engine
 from kubeplay.pods.lifecycle import remove_pod
 from kubeplay.pods.volumes import claim_path, volume_lock
 from kubeplay.store.volumes import VolumeStore
+
+
+@dataclass(frozen=True)
+class NamedClaim:
+    """A named volume asked for by name alone (`run --volume NAME:/path`), as ensure_claims takes it."""
+
+    name: str
+    labels: dict[str, str] = field(default_factory=dict)
+    raw: dict | None = None
 
 
 def ensure_claims(engine: Engine, claims) -> list[str]:

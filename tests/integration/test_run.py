@@ -88,3 +88,17 @@ def test_run_bad_input_gets_one_clear_message_each(pods):
     listed = json.loads(pods("pods", "--format", "json").stdout)
     assert [pod["name"] for pod in listed] == ["solo"]
     assert [c.name for c in stored_plans(pods)["solo"].containers] == ["solo"]  # refused joins left no trace
+
+
+def test_run_with_a_named_volume_makes_it_and_keeps_its_data(pods):
+    made = pods("run", "writer", "--image", BUSYBOX, "--image-pull-policy", "Never", "--restart", "Never",
+                "--volume", "notes:/data", "--", "sh", "-c", "echo kept > /data/note")
+    assert made.returncode == 0, made.stderr
+    volumes = json.loads(pods("volume", "ls", "--format", "json").stdout)
+    assert [volume["name"] for volume in volumes] == ["notes"]
+    pods.wait_for(lambda: pods.inspect("writer")["phase"] in ("Succeeded", "Failed"), what="writer to end")
+    assert pods("pod", "rm", "-f", "-t", "0", "writer").returncode == 0
+    read = pods("run", "reader", "--image", BUSYBOX, "--image-pull-policy", "Never", "--volume", "notes:/data",
+                "--", "sh", "-c", "cat /data/note; exec sleep 3600")
+    assert read.returncode == 0, read.stderr
+    pods.wait_for(lambda: "kept" in pods.logs("reader"), what="the volume's data in a new pod")

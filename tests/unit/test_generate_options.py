@@ -23,7 +23,7 @@ from kubeplay.model.plan import (
     VolumeFile,
     VolumePlan,
 )
-from kubeplay.pods.run import RunRequest, pod_plan
+from kubeplay.translate.flags import RunRequest, pod_plan
 from tests.unit.generate_support import comparable, translate_text, validate_document
 
 NODE = "node-a"
