@@ -96,7 +96,7 @@ def test_run_with_a_named_volume_makes_it_and_keeps_its_data(pods):
     assert made.returncode == 0, made.stderr
     volumes = json.loads(pods("volume", "ls", "--format", "json").stdout)
     assert [volume["name"] for volume in volumes] == ["notes"]
-    pods.wait_for(lambda: pods.inspect("writer")["phase"] in ("Succeeded", "Failed"), what="writer to end")
+    pods.exited("writer", "writer")
     assert pods("pod", "rm", "-f", "-t", "0", "writer").returncode == 0
     read = pods("run", "reader", "--image", BUSYBOX, "--image-pull-policy", "Never", "--volume", "notes:/data",
                 "--", "sh", "-c", "cat /data/note; exec sleep 3600")
