@@ -7,6 +7,8 @@ create leaves nothing behind.
 
 from __future__ import annotations
 
+import ipaddress
+
 import time
 
 from kubeplay.errors import ConflictError, NotFoundError, UserError
@@ -48,11 +50,18 @@ def create_network(db: Database, name: str, subnet: str | None = None, *, bridge
         taken = [(net.name, net.subnet) for net in existing]
         own_bridges = [net.bridge for net in existing]
         routes = host_routes()
+        service_range = _service_range(db)
         if wanted is not None:
             check_free(wanted, taken, routes, own_bridges)
+            if service_range and wanted.overlaps(service_range):
+                raise ConflictError(f"subnet {wanted} overlaps the service range {service_range}, where the "
+                                    "Services' cluster IPs are",
+                                    hint="choose a subnet outside it (`kubeplay services` shows the cluster IPs)")
             chosen = wanted
         else:
-            chosen = pick_free_subnet(taken, routes, own_bridges)
+            # the service range counts as taken: a pod address inside it would be caught by the Services' rules
+            reserved = [("service range", str(service_range))] if service_range else []
+            chosen = pick_free_subnet(taken + reserved, routes, own_bridges)
         bridge_name = bridge or _free_bridge_name(own_bridges, default=name == DEFAULT_NETWORK)
         holder = next((net.name for net in existing if net.bridge == bridge_name), None)
         if holder:
@@ -66,6 +75,15 @@ def create_network(db: Database, name: str, subnet: str | None = None, *, bridge
                              bridge=bridge_name, created_at=time.time(), config=config)
 
     return insert_network(db, name, make)
+
+
+def _service_range(db: Database) -> ipaddress.IPv4Network | None:
+    """The store's service range once its first Service fixed it: no network may overlap it, or the
+    Services' rules would take that network's traffic."""
+    from kubeplay.store.services import ServiceStore
+
+    settings = ServiceStore(db).settings()
+    return ipaddress.ip_network(settings.cidr) if settings else None
 
 
 def _free_bridge_name(used: list[str], default: bool) -> str:

@@ -29,3 +29,17 @@ def test_create_ls_inspect_rm(tmp_path):
     assert isinstance(missing.exception, NotFoundError)
     assert run(settings, "rm", "blue").output == "blue\n"
     assert json.loads(run(settings, "ls", "--format", "json").output) == []
+
+
+def test_a_network_may_not_overlap_the_service_range(tmp_path):
+    from kubeplay.store.db import open_database
+    from kubeplay.store.services import ServiceSettings, ServiceStore
+
+    settings = Settings(root=tmp_path / "root", runroot=tmp_path / "run")
+    assert run(settings, "create", "first").exit_code == 0  # makes the store
+    ServiceStore(open_database(settings.root)).fix_settings(ServiceSettings("10.89.0.0/16", "cluster.local"))
+    clash = run(settings, "create", "inside", "--subnet", "10.89.7.0/24")
+    assert isinstance(clash.exception, ConflictError)
+    assert "service range 10.89.0.0/16" in clash.exception.message
+    picked = run(settings, "create", "auto")
+    assert isinstance(picked.exception, ConflictError)  # the default pool 10.89.0.0/16 is all taken
