@@ -16,7 +16,6 @@ from kubeplay.logs import get_logger
 from kubeplay.model.plan import PodPlan
 from kubeplay.model.record import PodPhase
 from kubeplay.pods import containers, network
-from kubeplay.threads import InBackground, run_together
 from kubeplay.pods.create import (
     InitContainerExited,
     InitContainerFailed,
@@ -32,7 +31,7 @@ from kubeplay.pods.create import (
     start_members,
 )
 from kubeplay.pods.engine import Engine
-from kubeplay.pods.images import ensure_images
+from kubeplay.pods.images import ensure_images, pulled_events
 from kubeplay.pods.infra import infra_rootfs
 from kubeplay.pods.initretry import back_off
 from kubeplay.pods.lock import pod_lock
@@ -40,6 +39,8 @@ from kubeplay.pods.paths import PodPaths
 from kubeplay.pods.podfiles import mount_shm, pod_hostname, release_pod_files, write_pod_files
 from kubeplay.pods.servicenames import ServiceNames
 from kubeplay.pods.volumes import claim_volumes, prepare_volumes, release_volumes
+from kubeplay.store.events import EventStore
+from kubeplay.threads import InBackground, run_together
 
 log = get_logger(__name__)
 Progress = Callable[[str], None]
@@ -74,8 +75,9 @@ def play(engine: Engine, plans: list[PodPlan], progress: Progress | None = None,
         return create_stopped(engine, plans, progress)
     for plan in plans:
         network.check_pod_ports(engine, plan)
-    images = [ensure_images(engine, plan, progress) for plan in plans]  # all found before anything is made
-    outcomes, interrupted = _make_all(engine, plans, images, progress)
+    pulled: dict[str, float] = {}
+    images = [ensure_images(engine, plan, progress, pulled) for plan in plans]  # all found before anything is made
+    outcomes, interrupted = _make_all(engine, plans, images, progress, pulled)
     failures = [o.error for o in outcomes if o.error is not None and not isinstance(o.error, InitContainerFailed)]
     if interrupted is not None or failures:
         _undo_all(engine, outcomes)
@@ -97,8 +99,8 @@ class _Outcome:
     skipped: bool = False
 
 
-def _make_all(engine: Engine, plans: list[PodPlan], images: list[dict],
-              progress: Progress | None) -> tuple[list[_Outcome], BaseException | None]:
+def _make_all(engine: Engine, plans: list[PodPlan], images: list[dict], progress: Progress | None,
+              pulled: dict[str, float]) -> tuple[list[_Outcome], BaseException | None]:
     """Make the pods; returns each one's outcome, and the interrupt (a signal) that cut the play
     short, if one did: the pods being made when it came are finished first, then all undone."""
     outcomes = [_Outcome(plan.name) for plan in plans]
@@ -111,7 +113,7 @@ def _make_all(engine: Engine, plans: list[PodPlan], images: list[dict],
             return
         undo = ExitStack()
         try:
-            play_pod(engine, plans[index], undo, progress, images=images[index])
+            play_pod(engine, plans[index], undo, progress, images=images[index], pulled=pulled)
         except InitContainerFailed as exc:
             outcome.error = exc  # the pod stays (Failed) so its logs can be read, unless another pod failed
             failed.set()
@@ -177,14 +179,16 @@ def create_stopped(engine: Engine, plans: list[PodPlan], progress: Progress | No
 
 
 def play_pod(engine: Engine, pod: PodPlan, undo: ExitStack, progress: Progress | None = None, *,
-             images: dict | None = None) -> None:
+             images: dict | None = None, pulled: dict[str, float] | None = None) -> None:
     say = progress or (lambda message: None)  # noqa: E731
     if images is None:
-        images = ensure_images(engine, pod, progress)
+        pulled = {}
+        images = ensure_images(engine, pod, progress, pulled)
     pod_id = secrets.token_hex(16)
     with pod_lock(engine.settings, pod.name):
         engine.store.add_pod(pod_id, pod)
         undo.callback(engine.store.remove_pod, pod.name)
+        EventStore(engine.db).add_all(pod.name, pulled_events(pod, pulled or {}))
         try:
             _make_pod(engine, pod, pod_id, images, undo)
         except InitContainerExited as exited:

@@ -19,22 +19,30 @@ class EventStore:
 
     def add(self, pod: str, container: str, type: str, reason: str, message: str, at: float | None = None) -> None:
         """Record an event; nothing happens when the pod is gone (its events went with it)."""
+        self.add_all(pod, [(container, type, reason, message)], at)
+
+    def add_all(self, pod: str, events: list[tuple[str, str, str, str]], at: float | None = None) -> None:
+        """Record (container, type, reason, message) events of one pod in one transaction."""
         at = time.time() if at is None else at
-        message = message[:MESSAGE_LIMIT]
         with self.db.transaction() as conn:
             if conn.execute("SELECT 1 FROM pods WHERE name=?", (pod,)).fetchone() is None:
                 return
-            same = conn.execute(
-                "SELECT id FROM events WHERE pod_name=? AND container=? AND type=? AND reason=? AND message=? "
-                "ORDER BY id DESC LIMIT 1", (pod, container, type, reason, message)).fetchone()
-            if same is not None:
-                conn.execute("UPDATE events SET count=count+1, last_at=? WHERE id=?", (at, same["id"]))
-                return
-            conn.execute("INSERT INTO events (pod_name, container, type, reason, message, first_at, last_at) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?)", (pod, container, type, reason, message, at, at))
-            conn.execute("DELETE FROM events WHERE pod_name=? AND last_at <= "
-                         "(SELECT last_at FROM events WHERE pod_name=? ORDER BY last_at DESC LIMIT 1 OFFSET ?)",
-                         (pod, pod, KEEP_PER_POD))
+            for container, type, reason, message in events:
+                self._add(conn, pod, container, type, reason, message[:MESSAGE_LIMIT], at)
+
+    @staticmethod
+    def _add(conn, pod: str, container: str, type: str, reason: str, message: str, at: float) -> None:
+        same = conn.execute(
+            "SELECT id FROM events WHERE pod_name=? AND container=? AND type=? AND reason=? AND message=? "
+            "ORDER BY id DESC LIMIT 1", (pod, container, type, reason, message)).fetchone()
+        if same is not None:
+            conn.execute("UPDATE events SET count=count+1, last_at=? WHERE id=?", (at, same["id"]))
+            return
+        conn.execute("INSERT INTO events (pod_name, container, type, reason, message, first_at, last_at) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?)", (pod, container, type, reason, message, at, at))
+        conn.execute("DELETE FROM events WHERE pod_name=? AND last_at <= "
+                     "(SELECT last_at FROM events WHERE pod_name=? ORDER BY last_at DESC LIMIT 1 OFFSET ?)",
+                     (pod, pod, KEEP_PER_POD))
 
     def add_for_container(self, container_id: str, type: str, reason: str, message: str,
                           at: float | None = None) -> None:

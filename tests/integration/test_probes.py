@@ -127,8 +127,11 @@ def test_exec_liveness_kill_runs_pre_stop_before_sigterm_then_restarts(probes, t
     restarted(probes, "live", "app")
     assert (order / "log").read_text().split() == ["prestop", "term"]
     assert probes("logs", "--previous", "live").stdout.strip() == first
-    reasons = [e["reason"] for e in events(probes, "live")]
+    shown = events(probes, "live")
+    reasons = [e["reason"] for e in shown]
     assert "Unhealthy" in reasons and "Killing" in reasons
+    assert reasons.index("Pulled") < reasons.index("Started")  # as the kubelet reports a pod's start
+    assert any(e["message"] == f'Container image "{BUSYBOX}" already present on machine' for e in shown)
 
 
 def test_readiness_flips_with_a_file_in_pods_inspect_and_conditions(probes):

@@ -91,3 +91,17 @@ def test_events_go_with_their_pod_and_none_are_added_for_a_pod_that_is_gone(db):
     store.remove_pod("web")
     events.add("web", "app", "Normal", "Killing", "too late")
     assert events.list() == []
+
+
+def test_pulled_events_say_how_long_a_pull_took_or_that_the_image_was_there(db):
+    from kubeplay.pods.images import pulled_events
+
+    plan = PodPlan(name="web", containers=(ContainerPlan(name="app", image="registry.test/app:1"),
+                                           ContainerPlan(name="side", image="localhost/side:1")))
+    made = pulled_events(plan, {"registry.test/app:1": 1.23456})
+    assert made == [("app", "Normal", "Pulled", 'Successfully pulled image "registry.test/app:1" in 1.235s'),
+                    ("side", "Normal", "Pulled", 'Container image "localhost/side:1" already present on machine')]
+    PodStore(db).add_pod("id-web", plan)
+    EventStore(db).add_all("web", made + made)  # one transaction; the same event twice counts up
+    shown = EventStore(db).list("web")
+    assert [(e.container, e.reason, e.count) for e in shown] == [("app", "Pulled", 2), ("side", "Pulled", 2)]
