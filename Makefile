@@ -2,7 +2,9 @@
 # Both install what is missing first (apt packages, then a virtualenv with the project); re-running is cheap.
 
 VENV        ?= .venv
-PYTHON      ?= python3
+# Debian's own interpreter: every user can run it, which rootless pods need (conmon's exit command
+# and the probe monitor run it inside the user's namespace); one under a private home cannot be run there
+PYTHON      ?= /usr/bin/python3
 KUBEPLAY    := $(VENV)/bin/kubeplay
 APT_PACKAGES := runc crun conmon catatonit busybox-static docker-registry nftables uidmap iproute2 \
                 slirp4netns passt fuse-overlayfs apache2-utils python3-venv golang-github-containers-common

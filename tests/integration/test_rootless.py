@@ -7,6 +7,7 @@ deleted afterwards; the only process kubeplay may leave behind is the per-user p
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -288,3 +289,32 @@ def test_services_are_recorded_but_said_to_be_unrouted(user: RootlessUser) -> No
     down = user.kp("down", str(path))
     assert down.returncode == 0 and "service/web deleted" in down.stdout, down
     assert "web" not in user.kp("services").stdout
+
+
+def test_probes_run_for_a_rootless_pod_and_readiness_shows_in_pods(user: RootlessUser) -> None:
+    manifest = write_manifest(user, "probed.yaml", pod(
+        "probed",
+        {"name": "app", "image": BUSYBOX,
+         "command": ["sh", "-c", "while true; do echo up | nc -l -p 8080; done"],
+         "readinessProbe": {"exec": {"command": ["test", "-f", "/tmp/ready"]}, "periodSeconds": 1},
+         "livenessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1}},
+    ))
+    played = user.kp("play", str(manifest))
+    assert played.returncode == 0, played.stderr
+
+    def ready_column() -> str:
+        listed = user.kp("pods")
+        return next(line.split()[1] for line in listed.stdout.splitlines()[1:] if line.split()[0] == "probed")
+
+    time.sleep(2)  # a few probe periods: not ready while the file is missing
+    assert ready_column() == "0/1"
+    assert user.kp("exec", "probed", "--", "touch", "/tmp/ready").returncode == 0
+    deadline = time.monotonic() + 15
+    while ready_column() != "1/1" and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert ready_column() == "1/1"
+    shown = json.loads(user.kp("pod", "inspect", "probed", "--format", "json").stdout)[0]
+    assert shown["containers"][0]["restartCount"] == 0  # the tcpSocket liveness probe reaches the pod
+    down = user.kp("down", str(manifest))
+    assert down.returncode == 0, down.stderr
+    assert helpers_of(user) == [], "the probe monitor or a conmon is still running after down"
