@@ -70,7 +70,9 @@ def monitor_spec(engine: Engine, pod: PodRecord) -> dict:
         container_id = ids.get((plan.name in members, plan.name))
         if container_id is None:
             continue
-        containers.append({"id": container_id, "name": plan.name, "probes": _probes(plan),
+        probes = _probes(plan)
+        _prepare_exec(engine, container_id, probes)
+        containers.append({"id": container_id, "name": plan.name, "probes": probes,
                            "post_start": to_dict(plan.post_start) if plan.post_start else None})
     target = pod_target(engine.settings, pod, "")
     settings = engine.settings
@@ -80,6 +82,21 @@ def monitor_spec(engine: Engine, pod: PodRecord) -> dict:
             # exec probes go straight to the runtime with this (kubeplay.runtime.bundle_exec)
             "runtime_argv": _runtime_argv(engine),
             "containers": containers}
+
+
+def _prepare_exec(engine: Engine, container_id: str, probes: dict[str, dict]) -> None:
+    """Each exec probe's process spec, written once here, so that a probe's child runs it with
+    no more than os and subprocess (kubeplay.runtime.bundle_exec)."""
+    from kubeplay.pods.paths import ContainerPaths
+    from kubeplay.runtime.bundle_exec import process_json
+
+    if not _runtime_argv(engine):
+        return
+    bundle = str(ContainerPaths(engine.settings, container_id).bundle)
+    for probe in probes.values():
+        command = probe["action"]["command"]
+        if probe["action"]["kind"] == "exec" and command:
+            probe["process_json"] = process_json(bundle, list(command))
 
 
 def _runtime_argv(engine: Engine) -> list[str]:

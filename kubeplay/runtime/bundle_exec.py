@@ -3,24 +3,22 @@ hooks, run in a child forked from the monitor once every period.
 
 The bundle holds the container's config.json, so its process (user, capabilities, rlimits, env)
 is read from there rather than asked of the runtime with `runtime state`; the store, the engine
-and the plan models are not needed either. What this imports is what such a child pays for on
-every probe, so it is the standard library's json, os and subprocess alone; the runtime's errors
-are classified (kubeplay.runtime.classify) only when there is one.
+and the plan models are not needed either. The monitor's launcher writes each exec probe's process
+spec once (`process_json`), so what a probe's child imports — what it pays for on every probe —
+is os and subprocess alone; json only when the runtime failed and its log is read.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-from collections.abc import Mapping
 
 
 class ExecTimeout(Exception):
     """The command outlived its timeout and was killed."""
 
 
-def process_spec(base: dict, argv: list[str], *, tty: bool, env: Mapping[str, str] | None = None,
+def process_spec(base: dict, argv: list[str], *, tty: bool, env: dict[str, str] | None = None,
                  cwd: str | None = None, user: tuple[int, int] | None = None) -> dict:
     """A process spec for exec: the container's own process `base` with the given command and
     overrides, so an exec runs with the same privileges."""
@@ -40,6 +38,8 @@ def process_spec(base: dict, argv: list[str], *, tty: bool, env: Mapping[str, st
 
 def bundle_process(bundle: str) -> dict:
     """The `process` of the bundle's config.json ({} when it cannot be read)."""
+    import json
+
     try:
         with open(os.path.join(bundle, "config.json"), "rb") as file:
             return json.load(file).get("process", {})
@@ -49,6 +49,8 @@ def bundle_process(bundle: str) -> dict:
 
 def error_lines(log_text: str) -> str:
     """The error-level lines of a JSON runtime log (warnings do not mean the exec failed)."""
+    import json
+
     kept = []
     for line in log_text.splitlines():
         try:
@@ -60,17 +62,25 @@ def error_lines(log_text: str) -> str:
     return os.linesep.join(kept)
 
 
-def exec_output(runtime_argv: list[str], bundle: str, container_id: str, argv: list[str], timeout: float,
-                limit: int = 10240) -> tuple[int, str, str]:
-    """Run `argv` in the container with no terminal: (exit code, the start of its output, the
-    runtime's own error lines — empty unless the runtime failed). `runtime_argv` is the runtime
-    and its global options (path, --root). Raises ExecTimeout past `timeout`."""
+def process_json(bundle: str, argv: list[str]) -> str:
+    """The process spec, as JSON, that `exec_output` runs `argv` with in this bundle's container."""
+    import json
+
+    return json.dumps(process_spec(bundle_process(bundle), argv, tty=False))
+
+
+def exec_output(runtime_argv: list[str], bundle: str, container_id: str, process: str, argv: list[str],
+                timeout: float, limit: int = 10240) -> tuple[int, str, str]:
+    """Run `process` (from process_json, for `argv`) in the container with no terminal: (exit code,
+    the start of its output, the runtime's own error lines — empty unless the runtime failed).
+    `runtime_argv` is the runtime and its global options (path, --root). Raises ExecTimeout past
+    `timeout`."""
     scratch = os.path.join(bundle, f"exec-{os.getpid()}")
     os.mkdir(scratch, 0o700)
     spec, log = os.path.join(scratch, "process.json"), os.path.join(scratch, "runtime.log")
     try:
         with open(spec, "w") as file:
-            json.dump(process_spec(bundle_process(bundle), argv, tty=False), file)
+            file.write(process)
         log_target = f"file:{log}" if os.path.basename(runtime_argv[0]).startswith("crun") else log
         command = [runtime_argv[0], "--log", log_target, "--log-format", "json", *runtime_argv[1:],
                    "exec", "--process", spec, container_id]
