@@ -160,4 +160,17 @@ def pod_phase(spec: dict) -> str:
     pod = engine.store.find_pod(spec["pod"])
     if pod is None or pod.id != spec["pod_id"]:
         return ""
+    keep_log_rotation(engine, pod)
     return derive_phase(reconcile_pod(engine.store, engine.settings, pod)).value
+
+
+def keep_log_rotation(engine, pod) -> None:
+    """The monitor's rounds are visits too: each names the log files its pod's containers are
+    writing, so a probed pod's logs rotate even when nobody reads them (kubeplay.pods.logfiles)."""
+    from kubeplay.config import containers_conf
+    from kubeplay.pods.logfiles import keep_rotation
+    from kubeplay.pods.paths import ContainerPaths
+
+    max_files = containers_conf().log_max_files
+    for container in pod.containers:
+        keep_rotation(ContainerPaths(engine.settings, container.id).log, max_files)

@@ -1,14 +1,15 @@
 """A container's log files: the one conmon writes and the rotated ones kept beside it.
 
-conmon caps the file it writes (`--log-size-max`): once the next record would pass the cap it opens
-`ctr.log.tmp` and renames it over `ctr.log`, so the full file is gone unless another name still
-links it. kubeplay has no daemon to rotate on a timer as the kubelet does; instead every short
-process that touches the container — `logs`, the exit callback, the probe monitor's rounds — calls
-`keep_rotation`, which gives the file conmon is writing a second, numbered name (`ctr.log.1`,
-`ctr.log.2`, … newer is higher). When conmon later starts afresh, the full file lives on under that
-name. The newest `max_files` files (the one being written among them) are kept; each is at most
-`log_size_max`. Output that fills more than one file between two such visits keeps only the newest
-file, as a runtime's own cap does between two passes of the kubelet's log manager.
+conmon caps the file it writes (`--log-size-max`): once the next record would pass the cap, a new
+file is renamed over the old one's name (`ctr.log`), so the full file is gone unless another name
+still links it. kubeplay has no daemon to rotate on a timer as the kubelet does; instead the
+processes that visit the container — each `logs` and each round of `logs -f`, and the probe
+monitor's periodic look at its pod — call `keep_rotation`, which gives the file conmon is writing
+a second, numbered name (`ctr.log.1`, `ctr.log.2`, … newer is higher). When conmon later starts
+afresh, the full file lives on under that name. At most `max_files` files are kept, the one being
+written among them, each at most `log_size_max`. Output that fills more than one file between two
+visits keeps only the newest file, as a runtime's own cap does between two passes of the
+kubelet's log manager.
 """
 
 from __future__ import annotations
