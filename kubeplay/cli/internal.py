@@ -53,12 +53,26 @@ def parse_argv(argv: list[str]) -> tuple[dict[str, str], str, str]:
     return options, rest[0], rest[1]
 
 
+def being_removed(runroot: str, container_id: str) -> bool:
+    """Whether the container's pod is being removed (its bundle is marked, or gone already): its
+    exit has nothing to record or restart. Told from files alone, before anything is imported, so
+    the hundreds of callbacks a big pod's removal sets off each end at once."""
+    import os
+
+    from kubeplay.defaults import REMOVING_MARK
+
+    bundle = os.path.join(runroot, "containers", container_id)
+    return not os.path.isdir(bundle) or os.path.exists(os.path.join(bundle, REMOVING_MARK))
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         options, verb, container_id = parse_argv(sys.argv[1:] if argv is None else argv)
     except ValueError as exc:
         print(f"error: {exc}\n{USAGE}", file=sys.stderr)
         return 2
+    if verb == "container-exited" and being_removed(options["runroot"], container_id):
+        return 0
     from kubeplay.config import Settings
     from kubeplay.errors import KubeplayError
 

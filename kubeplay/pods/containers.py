@@ -62,6 +62,18 @@ def callback_argv(engine: Engine, verb: str, container_id: str) -> list[str]:
     return argv + [verb, container_id]
 
 
+def mark_removing(engine: Engine, pod) -> None:
+    """Mark the bundles of a pod being removed: its containers' exit callbacks then end at once
+    (kubeplay.cli.internal.being_removed) instead of each loading the store to learn it."""
+    from kubeplay.defaults import REMOVING_MARK
+
+    for container in pod.containers:
+        try:
+            (ContainerPaths(engine.settings, container.id).bundle / REMOVING_MARK).touch()
+        except OSError:
+            pass  # no bundle (never made, or gone): its callback finds nothing to do either
+
+
 def launch(engine: Engine, container_id: str, name: str, *, tty: bool = False, stdin: bool = False,
            exit_callback: bool = True) -> int:
     """Create the container from its written bundle, then start it. Returns the container pid."""
