@@ -59,12 +59,22 @@ def keep_rotation(log: Path, max_files: int) -> None:
 
 
 def files_in_order(log: Path) -> list[Path]:
-    """Every file of the log, oldest first; the one conmon writes (`log`) last, not twice."""
+    """Every file of the log, oldest first, each once (two visits at one moment may have named one
+    file twice); the one conmon writes (`log`) last."""
     try:
         current = os.stat(log)
     except FileNotFoundError:
         current = None
-    files = [path for path in rotated_logs(log) if current is None or not _same_file(path, current)]
+    seen = {(current.st_dev, current.st_ino)} if current is not None else set()
+    files = []
+    for path in rotated_logs(log):
+        try:
+            stat = os.stat(path)
+        except FileNotFoundError:
+            continue
+        if (stat.st_dev, stat.st_ino) not in seen:
+            seen.add((stat.st_dev, stat.st_ino))
+            files.append(path)
     return files + ([log] if current is not None else [])
 
 

@@ -72,3 +72,12 @@ def test_log_max_files_defaults_to_the_kubelets_and_an_override_file_wins(tmp_pa
     monkeypatch.setenv("CONTAINERS_CONF_OVERRIDE", str(override))
     loaded = ContainersConf.load()
     assert (loaded.log_max_files, loaded.log_size_max) == (2, 2048)
+
+
+def test_a_file_named_twice_is_read_once(tmp_path):
+    log = tmp_path / "ctr.log"
+    log.write_text("a")
+    keep_rotation(log, 5)
+    os.link(log, tmp_path / "ctr.log.2")  # a second visit at the same moment
+    fresh_start(log, "b")
+    assert contents(log) == ["a", "b"]
