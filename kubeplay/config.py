@@ -115,27 +115,35 @@ def _parse_toml(path: Path, text: str) -> dict:
 DEFAULT_PIDS_LIMIT = 2048
 # the kubelet's default containerLogMaxSize: a container's log is cut back once it grows past this
 DEFAULT_LOG_SIZE_MAX = 10 << 20
+# the kubelet's default containerLogMaxFiles: the file being written and the newest rotated ones
+DEFAULT_LOG_MAX_FILES = 5
+# podman's variable naming one more containers.conf, read after all the others
+CONTAINERS_CONF_OVERRIDE_ENV = "CONTAINERS_CONF_OVERRIDE"
 
 
 @dataclass(frozen=True)
 class ContainersConf:
     """The few containers.conf settings kubeplay honours. `pids_limit` and `log_size_max` of 0 or
-    less mean no limit, as in podman; unset, they are 2048 and 10 MiB."""
+    less mean no limit, as in podman; unset, they are 2048 and 10 MiB. `log_max_files` (kubeplay's
+    own key, the kubelet's containerLogMaxFiles) is how many files of a container's log are kept,
+    5 unless set; 1 keeps only the file being written."""
 
     runtime: str | None = None
     default_ulimits: tuple[str, ...] = ()
     conmon_path: str | None = None
     pids_limit: int = DEFAULT_PIDS_LIMIT
     log_size_max: int = DEFAULT_LOG_SIZE_MAX
+    log_max_files: int = DEFAULT_LOG_MAX_FILES
 
     @classmethod
     def load(cls) -> ContainersConf:
         runtime = None
         ulimits: tuple[str, ...] = ()
         conmon = None
-        limits = {"pids_limit": DEFAULT_PIDS_LIMIT, "log_size_max": DEFAULT_LOG_SIZE_MAX}
+        limits = {"pids_limit": DEFAULT_PIDS_LIMIT, "log_size_max": DEFAULT_LOG_SIZE_MAX,
+                  "log_max_files": DEFAULT_LOG_MAX_FILES}
         keys = ("runtime", "conmon_path", "default_ulimits", *limits)
-        for path, data in read_toml_layers("containers.conf", keys=keys):
+        for path, data in read_toml_layers("containers.conf", keys=keys) + _override_layer():
             engine = data.get("engine", {})
             runtime = engine.get("runtime", runtime)
             paths = engine.get("conmon_path")
@@ -153,6 +161,20 @@ class ContainersConf:
 def containers_conf() -> ContainersConf:
     """containers.conf as this process first read it: every container of a play is made from it."""
     return ContainersConf.load()
+
+
+def _override_layer() -> list[tuple[Path, dict]]:
+    """The file CONTAINERS_CONF_OVERRIDE names, if any: read last, so its settings win."""
+    name = os.environ.get(CONTAINERS_CONF_OVERRIDE_ENV)
+    if not name:
+        return []
+    path = Path(name)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise UserError(f"{path} (from {CONTAINERS_CONF_OVERRIDE_ENV}): cannot be read: {exc.strerror}",
+                        hint=f"fix the file or unset {CONTAINERS_CONF_OVERRIDE_ENV}") from exc
+    return [(path, _parse_toml(path, text))]
 
 
 def _integer(path: Path, key: str, value: object) -> int:

@@ -14,3 +14,5 @@ ROOTLESS_UID_ENV = "KUBEPLAY_ROOTLESS_UID"
 def node_name() -> str:
     """What spec.nodeName is for pods played here: the host's name, as the kubelet registers it."""
     return os.uname().nodename or "localhost"
+# A file in a container's bundle: its pod is being removed, so its exit callback has nothing to do
+REMOVING_MARK = "removing"

@@ -18,6 +18,9 @@ def run_verb(settings, verb: str, container_id: str) -> None:
         from kubeplay.controllers.restarts import container_exited as record_exit
 
         record_exit(engine, container_id)
+        from kubeplay.controllers.launch import start_job_monitors
+
+        start_job_monitors(engine, container_id)  # a Job's next pods, started just now, are probed from the start
     else:
         from kubeplay.controllers.restarts import restart_container
 

@@ -63,9 +63,23 @@ def sync(engine: Engine, keys: Iterable[tuple[str, str]] | None = None) -> None:
         settings = store.settings()
         pods = engine.store.list_pods()
         scope = store_scope(engine)
-        write_services([(rules.key, rules) for rules in
-                        (rules_of(record, endpoints_of(record, pods), scope) for record in records)],
-                       [settings.cidr] if settings else [])
+        written = [rules_of(record, endpoints_of(record, pods), scope) for record in records]
+        write_services([(rules.key, rules) for rules in written], [settings.cidr] if settings else [])
+    forget_udp_flows(written)
+
+
+def forget_udp_flows(written) -> None:
+    """UDP flows still sent to an endpoint these Services no longer have are forgotten, so that the
+    next packet takes the new rules; a failure is a warning (the rules themselves are right)."""
+    from kubeplay.errors import KubeplayError
+    from kubeplay.net.conntrack import UdpService, forget_stale_udp
+
+    udp = [UdpService(rules.cluster_ip, port.port, port.host_ports, frozenset(ip for ip, _ in port.targets))
+           for rules in written for port in rules.ports if port.protocol == "UDP"]
+    try:
+        forget_stale_udp(udp)
+    except KubeplayError as exc:
+        log.warning("%s", exc.message)
 
 
 def affected(records: list[ServiceRecord], plans: Iterable[PodPlan]) -> list[ServiceRecord]:

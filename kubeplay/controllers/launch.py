@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kubeplay.errors import HostError
+from kubeplay.logs import get_logger
 from kubeplay.model.record import ContainerRole, PodPhase, PodRecord
 from kubeplay.pods.engine import Engine
 from kubeplay.pods.paths import PodPaths
@@ -23,6 +24,8 @@ from kubeplay.pods.termination import MONITOR_MODULE, monitor_pid
 
 if TYPE_CHECKING:
     from kubeplay.model.plan import ContainerPlan, PodPlan
+
+log = get_logger(__name__)
 
 START_TIMEOUT = 10.0
 HOOK_TIMEOUT = 3600  # seconds a postStart hook may run; the kubelet sets no bound, a hung hook is a bug
@@ -67,14 +70,41 @@ def monitor_spec(engine: Engine, pod: PodRecord) -> dict:
         container_id = ids.get((plan.name in members, plan.name))
         if container_id is None:
             continue
-        containers.append({"id": container_id, "name": plan.name, "probes": _probes(plan),
+        probes = _probes(plan)
+        _prepare_exec(engine, container_id, probes)
+        containers.append({"id": container_id, "name": plan.name, "probes": probes,
                            "post_start": to_dict(plan.post_start) if plan.post_start else None})
     target = pod_target(engine.settings, pod, "")
     settings = engine.settings
     return {"pod": pod.name, "pod_id": pod.id, "root": str(settings.root), "runroot": str(settings.runroot),
             "runtime": settings.runtime or "", "netns": str(target.netns) if target.netns else "", "ip": target.pod_ip,
             "grace": pod.plan.termination_grace_period_seconds, "hook_timeout": HOOK_TIMEOUT,
+            # exec probes go straight to the runtime with this (kubeplay.runtime.bundle_exec)
+            "runtime_argv": _runtime_argv(engine),
             "containers": containers}
+
+
+def _prepare_exec(engine: Engine, container_id: str, probes: dict[str, dict]) -> None:
+    """Each exec probe's process spec, written once here, so that a probe's child runs it with
+    no more than os and subprocess (kubeplay.runtime.bundle_exec)."""
+    from kubeplay.pods.paths import ContainerPaths
+    from kubeplay.runtime.bundle_exec import process_json
+
+    if not _runtime_argv(engine):
+        return
+    bundle = str(ContainerPaths(engine.settings, container_id).bundle)
+    for probe in probes.values():
+        command = probe["action"]["command"]
+        if probe["action"]["kind"] == "exec" and command:
+            probe["process_json"] = process_json(bundle, list(command))
+
+
+def _runtime_argv(engine: Engine) -> list[str]:
+    """The runtime and its global options, or [] where exec probes must go the full way (rootless:
+    the runtime runs inside kubeplay's user namespace)."""
+    if engine.settings.rootless:
+        return []
+    return engine.runtime.base_argv
 
 
 def monitor_argv(engine: Engine, pod_id: str) -> list[str]:
@@ -161,3 +191,25 @@ def ensure_monitors(engine: Engine, names: list[str]) -> list[str]:
         if pod is not None and ensure_monitor(engine, pod):
             restarted.append(name)
     return restarted
+
+
+def start_job_monitors(engine: Engine, container_id: str) -> list[str]:
+    """The exit callback's hook: when a Job pod's container ends, the Job controller may have
+    started further pods of that Job in the same callback; those that need a monitor get it now,
+    not only once a command touches them. The names of the pods whose monitor was started."""
+    from kubeplay.controllers.jobs import is_job_pod, job_pods
+
+    record = engine.store.get_container(container_id)
+    pod = engine.store.find_pod(record.pod) if record else None
+    if pod is None or pod.plan.owner is None or not is_job_pod(pod.plan):
+        return []
+    started = []
+    for other in job_pods(engine, pod.plan.namespace, pod.plan.owner.name):
+        if other.name == pod.name or not needs_monitor(other.plan):
+            continue
+        try:
+            if start_monitor(engine, other):
+                started.append(other.name)
+        except HostError as exc:  # the pod runs all the same; the next command on it tries again
+            log.warning("%s", exc.message)
+    return started

@@ -84,6 +84,8 @@ def restart_container(engine: Engine, container_id: str) -> None:
     record = engine.store.get_container(container_id)
     if record is None or record.plan is None:
         return
+    from kubeplay.pods.logfiles import discard_rotations
+
     with pod_lock(engine.settings, record.pod):
         pod = engine.store.find_pod(record.pod)
         record = engine.store.get_container(container_id)
@@ -97,6 +99,7 @@ def restart_container(engine: Engine, container_id: str) -> None:
         paths = ContainerPaths(engine.settings, container_id)
         if paths.log.exists():
             os.replace(paths.log, paths.previous_log)
+        discard_rotations(paths.log)  # the numbered files were the run that ended
         engine.store.set_container_state(container_id, restart_count=record.restart_count + 1)
         run_to_end = record.role is ContainerRole.INIT and record.plan.restart_policy != "Always"
         containers.launch(engine, container_id, record.name, tty=record.plan.tty, stdin=record.plan.stdin,

@@ -9,26 +9,28 @@ container's probes and hooks as dicts of their ActionPlan.
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
+# nothing at the top: an exec probe's child imports only what kubeplay.runtime.bundle_exec needs
 
 
 def _settings(spec: dict):
+    from pathlib import Path
+
     from kubeplay.config import Settings
 
     return Settings(root=Path(spec["root"]), runroot=Path(spec["runroot"]), runtime=spec["runtime"] or None)
 
 
-@cache
-def _engine(spec_key: tuple):
-    from kubeplay.pods.engine import Engine
-
-    root, runroot, runtime = spec_key
-    return Engine(_settings({"root": root, "runroot": runroot, "runtime": runtime}))
+_engines: dict[tuple, object] = {}
 
 
 def engine_of(spec: dict):
-    return _engine((spec["root"], spec["runroot"], spec["runtime"]))
+    """The engine of the spec's store, made once per child."""
+    key = (spec["root"], spec["runroot"], spec["runtime"])
+    if key not in _engines:
+        from kubeplay.pods.engine import Engine
+
+        _engines[key] = Engine(_settings(spec))
+    return _engines[key]
 
 
 def _action(data: dict):
@@ -39,6 +41,8 @@ def _action(data: dict):
 
 
 def _target(spec: dict, container: dict):
+    from pathlib import Path
+
     from kubeplay.pods.handlers import Target
 
     return Target(container["id"], Path(spec["netns"]) if spec["netns"] else None, spec["ip"])
@@ -50,12 +54,39 @@ def _runtime(spec: dict, action) -> object:
 
 
 def run_probe(spec: dict, container: dict, kind: str) -> tuple[bool, str]:
+    probe = container["probes"][kind]
+    if probe.get("process_json") and spec.get("runtime_argv"):
+        return run_exec_probe(spec, container, probe, float(probe["timeout"]))
     from kubeplay.pods.handlers import run_handler
 
-    probe = container["probes"][kind]
     action = _action(probe["action"])
     result = run_handler(_runtime(spec, action), action, _target(spec, container), float(probe["timeout"]))
     return result.ok, result.message
+
+
+def run_exec_probe(spec: dict, container: dict, probe: dict, timeout: float) -> tuple[bool, str]:
+    """An exec probe the light way, run every period: straight through the runtime with the
+    container's bundle and the process spec written at launch, neither the store nor the plan
+    models loaded (the results are those kubeplay.pods.handlers gives)."""
+    from kubeplay.runtime.bundle_exec import ExecTimeout, exec_output
+
+    command = list(probe["action"]["command"])
+    bundle = f"{spec['runroot']}/containers/{container['id']}"
+    try:
+        code, output, errors = exec_output(spec["runtime_argv"], bundle, container["id"], probe["process_json"],
+                                           command, timeout)
+    except ExecTimeout as exc:
+        return False, str(exc)
+    except OSError as exc:
+        return False, f"cannot run the exec probe: {exc}"
+    if errors:
+        from kubeplay.runtime.classify import FailureContext, classify
+
+        name = spec["runtime_argv"][0].rsplit("/", 1)[-1]
+        return False, classify(errors, FailureContext(name, "exec", container["id"])).message
+    if code != 0:
+        return False, output.strip() or f"command {command!r} exited with {code}"
+    return True, output.strip()
 
 
 def run_post_start(spec: dict, container: dict) -> tuple[bool, str]:
@@ -129,4 +160,17 @@ def pod_phase(spec: dict) -> str:
     pod = engine.store.find_pod(spec["pod"])
     if pod is None or pod.id != spec["pod_id"]:
         return ""
+    keep_log_rotation(engine, pod)
     return derive_phase(reconcile_pod(engine.store, engine.settings, pod)).value
+
+
+def keep_log_rotation(engine, pod) -> None:
+    """The monitor's rounds are visits too: each names the log files its pod's containers are
+    writing, so a probed pod's logs rotate even when nobody reads them (kubeplay.pods.logfiles)."""
+    from kubeplay.config import containers_conf
+    from kubeplay.pods.logfiles import keep_rotation
+    from kubeplay.pods.paths import ContainerPaths
+
+    max_files = containers_conf().log_max_files
+    for container in pod.containers:
+        keep_rotation(ContainerPaths(engine.settings, container.id).log, max_files)

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from kubeplay.defaults import REMOVING_MARK
 from kubeplay.errors import RuntimeFailure
 from kubeplay.model.record import ContainerStatus
 from kubeplay.pods import mounts
@@ -45,9 +46,29 @@ def reset_writable_layer(engine: Engine, container_id: str, diff_ids: tuple[str,
     mount_rootfs(engine, container_id, diff_ids)
 
 
+# conmon's exit command runs kubeplay only while the container's bundle is there and not marked
+# as being removed: the hundreds of exit callbacks that removing a big pod sets off then end in the
+# shell, instead of each starting Python and loading the store to learn there is nothing to do
+EXIT_GUARD = 'if [ -d "$0" ] && [ ! -e "$0/' + REMOVING_MARK + '" ]; then exec "$@"; fi'
+
+
 def callback_argv(engine: Engine, verb: str, container_id: str) -> list[str]:
     """The command that records a container's exit (conmon's exit command) or restarts it."""
-    return engine.callback_argv(verb, container_id)
+    argv = engine.callback_argv(verb, container_id)
+    if verb != "container-exited":
+        return argv
+    bundle = ContainerPaths(engine.settings, container_id).bundle
+    return ["/bin/sh", "-c", EXIT_GUARD, str(bundle), *argv]
+
+
+def mark_removing(engine: Engine, pod) -> None:
+    """Mark the bundles of a pod being removed: its containers' exit callbacks then end at once
+    (see EXIT_GUARD)."""
+    for container in pod.containers:
+        try:
+            (ContainerPaths(engine.settings, container.id).bundle / REMOVING_MARK).touch()
+        except OSError:
+            pass  # no bundle (never made, or gone): its callback finds nothing to do either
 
 
 def launch(engine: Engine, container_id: str, name: str, *, tty: bool = False, stdin: bool = False,

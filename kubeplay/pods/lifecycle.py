@@ -71,6 +71,7 @@ def remove_pod(engine: Engine, name: str, *, force: bool = False, grace: int | N
                             hint=f"stop it first (`kubeplay pod stop {name}`) or use -f")
     with pod_lock(engine.settings, name):
         engine.store.set_pod_state(name, phase=PodPhase.STOPPED)
+        containers.mark_removing(engine, pod)
         _stop_all(engine, pod, _grace(pod, grace))
         problems = _dismantle(engine, pod, refresh_peers=True)
     _finish_removal(engine, name, problems)
@@ -111,6 +112,7 @@ def _mark_stopped(engine: Engine, name: str) -> PodRecord | None:
             return None  # removed meanwhile by another command
         pod = reconcile_pod(engine.store, engine.settings, found)
         engine.store.set_pod_state(name, phase=PodPhase.STOPPED)
+        containers.mark_removing(engine, pod)
         return pod
 
 

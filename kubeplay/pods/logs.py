@@ -8,12 +8,15 @@ import sys
 import time
 from collections import deque
 from collections.abc import Iterator
+from itertools import chain
 from pathlib import Path
 from typing import BinaryIO
 
+from kubeplay.config import containers_conf
 from kubeplay.errors import NotFoundError, UserError
 from kubeplay.model.record import ContainerRecord, ContainerRole, ContainerStatus, PodRecord
 from kubeplay.pods.engine import Engine
+from kubeplay.pods.logfiles import files_in_order, keep_rotation
 from kubeplay.pods.paths import ContainerPaths
 from kubeplay.pods.status import reconcile_pod
 
@@ -81,25 +84,42 @@ def show_logs(engine: Engine, pod_name: str, container_name: str | None = None, 
     if not path.exists():
         return
     ended = previous or container.status is not ContainerStatus.RUNNING
+    max_files = containers_conf().log_max_files
+    if not previous:
+        keep_rotation(path, max_files)
+    older = [] if previous else files_in_order(path)[:-1]
     with open(path, "rb") as file:
-        records = _records(file, final=ended)
+        records = chain(_rotated_records(older), _records(file, final=ended))
         selected = deque(records, maxlen=tail) if tail is not None and tail >= 0 else records
         for stamp, line in selected:
             _emit(out, stamp, line, timestamps)
         out.flush()
         if follow and not previous:
-            _follow(engine, container, path, file, out, timestamps)
+            _follow(engine, container, path, file, out, timestamps, max_files)
+
+
+def _rotated_records(paths: list[Path]) -> Iterator[tuple[str, bytes]]:
+    """The records of the rotated files, oldest first; a file pruned meanwhile is skipped."""
+    for path in paths:
+        try:
+            file = open(path, "rb")
+        except FileNotFoundError:
+            continue
+        with file:
+            yield from _records(file, final=True)
 
 
 def _follow(engine: Engine, container: ContainerRecord, path: Path, file: BinaryIO, out: BinaryIO,
-            timestamps: bool) -> None:
+            timestamps: bool, max_files: int) -> None:
     """Print new records while the container runs; stop once it has ended and the file is drained.
     When conmon starts the log afresh (it reached log_size_max: a new file takes the old one's
-    name), the rest of the old file is printed, then the new one is followed."""
+    name), the rest of the old file is printed, then the new one is followed. Each round also keeps
+    the file being written for rotation."""
     while True:
         for stamp, line in _records(file):
             _emit(out, stamp, line, timestamps)
         out.flush()
+        keep_rotation(path, max_files)
         renewed = _renewed(path, file)
         if renewed is not None:
             file.close()

@@ -7,7 +7,6 @@ raise the typed errors of ``classify``. No lifecycle rules live here: the caller
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
@@ -118,29 +117,15 @@ class OciRuntime:
                      user: tuple[int, int] | None = None) -> dict:
         """A process spec for exec: the container's own process (capabilities, rlimits, user, env)
         with the given command and overrides, so an exec runs with the same privileges."""
-        base: dict = {}
+        from kubeplay.runtime.bundle_exec import bundle_process, process_spec
+
         state = self.state(container_id)
         if state is None:
             raise ContainerUnknown(f'container "{container_id}" is not known to {self.info.name}',
                                    hint="the container is not running; start its pod first")
         bundle = state.get("bundle")
-        if bundle:
-            try:
-                base = json.loads((Path(bundle) / "config.json").read_text()).get("process", {})
-            except (OSError, ValueError):
-                base = {}
-        process = dict(base)
-        process["args"] = list(argv)
-        process["terminal"] = tty
-        process.pop("consoleSize", None)
-        merged = dict(entry.split("=", 1) for entry in base.get("env", []) if "=" in entry)
-        merged.update(env or {})
-        process["env"] = [f"{key}={value}" for key, value in merged.items()]
-        process["cwd"] = cwd or base.get("cwd", "/")
-        if user is not None:
-            process["user"] = {"uid": user[0], "gid": user[1]}
-        process.setdefault("user", {"uid": 0, "gid": 0})
-        return process
+        base = bundle_process(bundle) if bundle else {}
+        return process_spec(base, argv, tty=tty, env=env, cwd=cwd, user=user)
 
     def exec(self, container_id: str, argv: list[str], *, tty: bool = False, interactive: bool = False,
              env: Mapping[str, str] | None = None, cwd: str | None = None,
@@ -184,6 +169,8 @@ class OciRuntime:
         raise a classified error."""
         import tempfile  # only exec needs a scratch directory
 
+        from kubeplay.runtime.bundle_exec import error_lines
+
         with tempfile.TemporaryDirectory(prefix="exec-") as scratch:
             spec = Path(scratch) / "process.json"
             spec.write_text(json.dumps(process))
@@ -196,23 +183,10 @@ class OciRuntime:
                 raise RuntimeFailure(f"cannot execute {self.info.path}: {exc.strerror}",
                                      hint="reinstall the runtime, or pick another with --runtime") from exc
             errors = log.read_text(errors="replace") if log.exists() else ""
-        if done.returncode != 0 and stderr_messages(_errors_only(errors)):
-            raise classify(_errors_only(errors), FailureContext(self.info.name, "exec", container_id))
+        if done.returncode != 0 and stderr_messages(error_lines(errors)):
+            raise classify(error_lines(errors), FailureContext(self.info.name, "exec", container_id))
         return done
 
 
 class ExecTimedOut(RuntimeFailure):
     """A command run by exec_output did not end within its timeout (it was killed)."""
-
-
-def _errors_only(log_text: str) -> str:
-    """The error-level lines of a JSON runtime log (warnings do not mean the exec failed)."""
-    kept = []
-    for line in log_text.splitlines():
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(entry, dict) and entry.get("level") in ("error", "fatal", "panic"):
-            kept.append(line)
-    return os.linesep.join(kept)

@@ -283,3 +283,24 @@ def test_no_monitor_for_a_pod_without_probes_and_none_left_after_down(probes):
     # a container's exit callback (conmon's exit command) may still be finishing: it ends on its own
     probes.wait_for(lambda: str(probes.kp.runroot) not in "\n".join(process_command_lines()), timeout=15,
                     what="no process of the store left")
+
+
+def test_a_job_pod_started_by_the_exit_callback_is_probed_from_its_start(probes):
+    """The Job's second pod is started by the first pod's exit callback, with no command touching it:
+    its monitor starts with it (`pods --format json` only lists, it starts no monitor)."""
+    step = sh("step", "sleep 2", readinessProbe={**exec_action("true"), "periodSeconds": 1})
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "steps"},
+           "spec": {"completions": 2, "parallelism": 1,
+                    "template": {"spec": {"restartPolicy": "Never", "terminationGracePeriodSeconds": 1,
+                                          "containers": [step]}}}}
+    manifest = play(probes, "job.yaml", job)
+
+    def listed() -> list[dict]:
+        return json.loads(probes("pods", "--format", "json").stdout or "[]")
+
+    [first] = listed()
+    second = probes.wait_for(lambda: next((p for p in listed() if p["name"] != first["name"]), None), timeout=30,
+                             what="the Job's second pod")
+    probes.wait_for(lambda: monitor_pids(probes.kp.runroot, second["id"]), timeout=10,
+                    what="the second pod's monitor")
+    assert probes("down", str(manifest)).returncode == 0

@@ -323,3 +323,75 @@ def test_load_balancer_answers_on_its_port_affinity_sticks_and_replace_keeps_the
     assert again["clusterIP"] == row["clusterIP"] and again["ports"] == row["ports"]
     assert wait_for(lambda: svc.exec("client", f"wget -q -O - http://lb:{port}/").strip() in replica_names(svc, "lb-"),
                     what="the replaced replicas behind the Service")
+
+
+def test_a_not_ready_replica_gets_no_traffic_and_gets_it_back_once_ready(svc):
+    labels = {"app": "shy"}
+    # ready while /tmp/ready exists; the probe monitor rewrites the Service's rules when that flips
+    readiness = {"exec": {"command": ["cat", "/tmp/ready"]}, "periodSeconds": 1, "failureThreshold": 1}
+    web = deployment("shy", 2, labels, readinessProbe=readiness,
+                     command=["/bin/sh", "-c", "touch /tmp/ready && " + PAGE_IS_HOSTNAME])
+    played = svc.play("shy.yaml", service("shy", {"selector": labels, "ports": [{"port": 80, "targetPort": 8080}]}),
+                      web, pod("client", sh("c", "sleep 3600")))
+    assert played.returncode == 0, played.stderr
+    replicas = sorted(replica_names(svc, "shy-"))
+    wait_for(lambda: len(svc.listing()["default/shy"]["endpoints"]) == 2, what="both replicas ready")
+    svc.routed("default", "shy")
+
+    def answers() -> set[str]:
+        return set(svc.exec("client", "for i in $(seq 1 30); do wget -q -O - http://shy/; done").split())
+
+    assert answers() == set(replicas)
+    shy, other = replicas
+    svc.exec(shy, "rm /tmp/ready")
+    wait_for(lambda: len(svc.listing()["default/shy"]["endpoints"]) == 1, what=f"{shy} to leave the endpoints")
+    assert answers() == {other}
+    assert svc.pods.container(shy, "web")["state"] == "running"  # not ready is not restarted
+    svc.exec(shy, "touch /tmp/ready")
+    wait_for(lambda: len(svc.listing()["default/shy"]["endpoints"]) == 2, what=f"{shy} to come back")
+    assert answers() == set(replicas)
+
+
+NAMED_UDP_ECHO = ("import socket,sys; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(('0.0.0.0',5353));"
+                  "s.settimeout(60)\nwhile True:\n d,a=s.recvfrom(2048); s.sendto(sys.argv[1].encode(),a)")
+
+
+def test_udp_flows_follow_the_endpoints_when_they_change(svc):
+    """A client that keeps sending from one port reaches the new endpoint once the old one is gone:
+    the conntrack entry that sent its flow to the old pod is forgotten when the rules change."""
+    labels = {"app": "dns"}
+    server = sh("idle", "sleep 3600", ports=[{"containerPort": 5353, "protocol": "UDP"}])
+    spec = {"selector": labels, "ports": [{"port": 53, "protocol": "UDP", "targetPort": 5353}]}
+    played = svc.play("dns.yaml", service("dns", spec), pod("client", sh("c", "sleep 3600")))
+    assert played.returncode == 0, played.stderr
+    assert svc.play("old.yaml", pod("old", server, labels=labels)).returncode == 0
+    row = svc.routed("default", "dns")
+    servers = [subprocess.Popen(["timeout", "60", "nsenter", f"--net={svc.net.netns_of('old')}",
+                                 sys.executable, "-c", NAMED_UDP_ECHO, "old"])]
+    # the client keeps one socket (one source port) and asks until it hears the answer it waits for
+    client = ("import socket,sys,time; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(('0.0.0.0',40053));"
+              "s.settimeout(0.3); end=time.monotonic()+float(sys.argv[2]); got=b''\n"
+              "while time.monotonic()<end and got!=sys.argv[1].encode():\n"
+              f" s.sendto(b'q', ('{row['clusterIP']}', 53))\n"
+              " try: got=s.recvfrom(2048)[0]\n except socket.timeout: pass\n"
+              "print(got.decode())")
+
+    def ask(wanted: str, seconds: float) -> str:
+        done = subprocess.run(["timeout", "30", "nsenter", f"--net={svc.net.netns_of('client')}",
+                               sys.executable, "-c", client, wanted, str(seconds)],
+                              capture_output=True, text=True, timeout=40)
+        return done.stdout.strip()
+
+    try:
+        assert ask("old", 15) == "old"
+        assert svc.play("new.yaml", pod("new", server, labels=labels)).returncode == 0
+        servers.append(subprocess.Popen(["timeout", "60", "nsenter", f"--net={svc.net.netns_of('new')}",
+                                         sys.executable, "-c", NAMED_UDP_ECHO, "new"]))
+        assert svc.down("old.yaml").returncode == 0
+        # conntrack would keep this flow on the old pod's address for 30 s and more while packets
+        # keep coming; forgotten, the next packet is sent to the new pod
+        assert ask("new", 8) == "new"
+    finally:
+        for process in servers:
+            process.terminate()
+            process.wait(timeout=10)

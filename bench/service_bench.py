@@ -1,0 +1,219 @@
+"""Service bench: requests through a ClusterIP against straight to a pod's IP, and play of a
+Deployment (3 replicas) plus a Service to the first HTTP 200 fetched through the Service's name.
+
+    .venv/bin/python bench/service_bench.py [--rounds 5] [--requests 300]
+
+kubeplay gets private state under a temporary directory and its own network, and imports a busybox
+rootfs (no registry, no internet). Both request paths are measured from the same client pod's
+network namespace, alternating round by round: latency is the median time of one HTTP request on a
+new connection (busybox httpd closes each), throughput the rate of fetching a 16 MiB page. Only
+127.0.0.1, the pods' addresses and the Service's cluster IP are ever contacted. podman has no
+Services, so nothing is compared with it here: its pod-IP path is network_bench.py's. Needs root.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+IMAGE = "localhost/bench/busybox:latest"
+APPLETS = ("sh", "httpd", "wget", "sleep", "hostname", "mkdir", "dd", "touch", "cat", "true")
+PLAY_TIMEOUT = 120.0
+SERVER = ("mkdir -p /www && hostname > /www/index.html && dd if=/dev/zero of=/www/big bs=1M count=16 2>/dev/null"
+          " && exec httpd -f -p 8080 -h /www")
+# the client's first successful fetch through the Service's name is marked in a hostPath file
+CLIENT = "until wget -q -O /dev/null http://web/; do sleep 0.02; done; touch /mark/first-200; exec sleep 3600"
+
+REQUESTS = r"""
+import json, socket, sys, time
+targets = json.loads(sys.argv[1]); count = int(sys.argv[2]); rounds = int(sys.argv[3])
+def fetch(address, path):
+    host, port = address
+    with socket.create_connection((host, port), timeout=10) as conn:
+        conn.sendall(f"GET {path} HTTP/1.0\r\nHost: x\r\n\r\n".encode())
+        size = 0
+        while chunk := conn.recv(1 << 16):
+            size += len(chunk)
+    return size
+results = {name: {"latency": [], "throughput": []} for name in targets}
+for _ in range(rounds):
+    for name, address in targets.items():
+        times = []
+        for _ in range(count):
+            started = time.perf_counter(); fetch(address, "/"); times.append(time.perf_counter() - started)
+        times.sort()
+        results[name]["latency"].append(times[len(times) // 2])
+        started = time.perf_counter(); size = fetch(address, "/big")
+        results[name]["throughput"].append(size / (time.perf_counter() - started))
+print(json.dumps(results))
+"""
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+def rootfs_tar(target: Path) -> Path:
+    with tarfile.open(target, "w") as tar:
+        for directory in ("bin", "tmp", "etc", "proc", "sys", "dev", "mark"):
+            info = tarfile.TarInfo(directory)
+            info.type, info.mode = tarfile.DIRTYPE, 0o1777 if directory == "tmp" else 0o755
+            tar.addfile(info)
+        tar.add("/bin/busybox", "bin/busybox")
+        for applet in APPLETS:
+            link = tarfile.TarInfo(f"bin/{applet}")
+            link.type, link.linkname = tarfile.SYMTYPE, "busybox"
+            tar.addfile(link)
+        empty = tarfile.TarInfo("etc/hosts")
+        tar.addfile(empty, io.BytesIO(b""))
+    return target
+
+
+def manifests(base: Path, index: int, mark: Path) -> Path:
+    labels = {"app": f"web{index}"}
+    web = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": f"web{index}"},
+           "spec": {"replicas": 3, "selector": {"matchLabels": labels},
+                    "template": {"metadata": {"labels": labels},
+                                 "spec": {"terminationGracePeriodSeconds": 1,
+                                          "containers": [{"name": "web", "image": IMAGE, "imagePullPolicy": "Never",
+                                                          "command": ["/bin/sh", "-c", SERVER],
+                                                          "ports": [{"containerPort": 8080}]}]}}}}
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+               "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": 8080}]}}
+    client = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"client{index}"},
+              "spec": {"terminationGracePeriodSeconds": 1,
+                       "containers": [{"name": "c", "image": IMAGE, "imagePullPolicy": "Never",
+                                       "command": ["/bin/sh", "-c", CLIENT],
+                                       "volumeMounts": [{"name": "mark", "mountPath": "/mark"}]}],
+                       "volumes": [{"name": "mark", "hostPath": {"path": str(mark), "type": "Directory"}}]}}
+    path = base / f"app-{index}.yaml"
+    path.write_text("\n---\n".join(json.dumps(doc) for doc in (service, web, client)))
+    return path
+
+
+class Kubeplay:
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.prefix = [sys.executable, "-m", "kubeplay", "--root", str(base / "root"), "--runroot", str(base / "run")]
+        self.env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+        self.network = f"svcbench-{os.getpid()}"
+
+    def __call__(self, *args: str, timeout: float = PLAY_TIMEOUT) -> str:
+        try:
+            done = subprocess.run(self.prefix + list(args), capture_output=True, text=True, timeout=timeout,
+                                  env=self.env, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired as exc:
+            raise BenchError(f"kubeplay {' '.join(args)}: no answer in {timeout:.0f} s") from exc
+        if done.returncode != 0:
+            raise BenchError(f"kubeplay {' '.join(args)} failed: {done.stderr.strip()[-400:]}")
+        return done.stdout
+
+    def prepare(self, tar: Path) -> None:
+        self("image", "import", str(tar), IMAGE)
+        for third in range(160, 200):
+            try:
+                self("network", "create", self.network, "--subnet", f"10.90.{third}.0/24")
+                return
+            except BenchError as exc:
+                if "overlaps" not in str(exc):
+                    raise
+        raise BenchError("no free 10.90.160-199.0/24 for the bench network")
+
+    def play_to_first_200(self, yaml: Path, mark: Path) -> float:
+        started = time.monotonic()
+        process = subprocess.Popen(self.prefix + ["play", "--network", self.network, str(yaml)], env=self.env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                   text=True)
+        try:
+            while not (mark / "first-200").exists():
+                if time.monotonic() - started > PLAY_TIMEOUT:
+                    raise BenchError(f"no first 200 through the Service within {PLAY_TIMEOUT:.0f} s")
+                if process.poll() not in (None, 0):
+                    raise BenchError(f"play failed: {process.stderr.read()[-400:]}")
+                time.sleep(0.005)
+            elapsed = time.monotonic() - started
+            process.communicate(timeout=PLAY_TIMEOUT)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+        return elapsed
+
+    def pod(self, name: str) -> dict:
+        return json.loads(self("pod", "inspect", name, "--format", "json"))[0]
+
+    def requests(self, client: str, targets: dict[str, tuple[str, int]], count: int, rounds: int) -> dict:
+        netns = self.base / "run" / "netns" / self.pod(client)["id"]
+        done = subprocess.run(["nsenter", f"--net={netns}", sys.executable, "-c", REQUESTS, json.dumps(targets),
+                               str(count), str(rounds)], capture_output=True, text=True, timeout=900)
+        if done.returncode != 0:
+            raise BenchError(f"requests from {client} failed: {done.stderr.strip()[-400:]}")
+        return json.loads(done.stdout)
+
+    def cleanup(self) -> None:
+        try:
+            self("system", "reset", "--force")
+        except BenchError as exc:
+            print(f"kubeplay reset: {exc}", file=sys.stderr)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=5, help="measured plays, and request rounds per path")
+    parser.add_argument("--requests", type=int, default=300, help="requests per path and round")
+    options = parser.parse_args()
+    if os.geteuid() != 0:
+        print("the Service bench needs root (bridges, nftables)", file=sys.stderr)
+        return 2
+    base = Path(tempfile.mkdtemp(prefix="kp-svcbench-", dir="/tmp"))
+    kubeplay = Kubeplay(base / "kubeplay")
+    try:
+        kubeplay.prepare(rootfs_tar(base / "rootfs.tar"))
+        plays = []
+        for index in range(options.rounds + 1):
+            mark = base / f"mark-{index}"
+            mark.mkdir()
+            yaml = manifests(base, index, mark)
+            seconds = kubeplay.play_to_first_200(yaml, mark)
+            print(f"{'warm-up' if index == 0 else f'round {index}':>8}: play Deployment(3)+Service -> first 200 "
+                  f"through the name from another pod: {seconds * 1000:6.0f} ms")
+            if index:
+                plays.append(seconds)
+            if index < options.rounds:
+                kubeplay("down", str(yaml))
+        print(f"\nplay -> first 200 through the Service (median of {len(plays)}): {statistics.median(plays) * 1000:.0f} ms")
+
+        last = options.rounds
+        cluster_ip = json.loads(kubeplay("services", "--format", "json"))[0]["clusterIP"]
+        replica = next(p for p in json.loads(kubeplay("pods", "--format", "json")) if p["name"].startswith(f"web{last}-"))
+        pod_ip = replica["ip"]
+        results = kubeplay.requests(f"client{last}", {"cluster IP": (cluster_ip, 80), "pod IP": (pod_ip, 8080)},
+                                    options.requests, options.rounds)
+        latency = {name: statistics.median(r["latency"]) for name, r in results.items()}
+        rate = {name: statistics.median(r["throughput"]) for name, r in results.items()}
+        for name in results:
+            print(f"{name:>10}: request latency (median) {latency[name] * 1e6:7.0f} us, "
+                  f"throughput {rate[name] / (1 << 20):7.0f} MiB/s")
+        print(f"cluster IP / pod IP: latency {latency['cluster IP'] / latency['pod IP']:.3f}, "
+              f"throughput {rate['cluster IP'] / rate['pod IP']:.3f} (target: within 5 %)")
+        return 0
+    except BenchError as exc:
+        print(f"bench failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        kubeplay.cleanup()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
