@@ -35,6 +35,10 @@ COMMANDS = {
     "volume": "kubeplay.cli.volume:volume",
     "services": "kubeplay.cli.services:services",
     "svc": "kubeplay.cli.services:services",
+    "get": "kubeplay.cli.get:get",
+    "describe": "kubeplay.cli.describe:describe",
+    "completion": "kubeplay.cli.completion:completion",
+    "version": "kubeplay.cli.completion:version",
     # called back by conmon when a container exits; not for users
     "container-exited": "kubeplay.cli.internal:container_exited",
     "container-restart": "kubeplay.cli.internal:container_restart",
