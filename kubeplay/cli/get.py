@@ -32,7 +32,7 @@ class OutputFormat(click.ParamType):
 
 
 @click.command()
-@click.argument("targets", nargs=-1, required=True, metavar="TYPE[,TYPE...] [NAME...] | TYPE/NAME...")
+@click.argument("targets", nargs=-1, metavar="TYPE[,TYPE...] [NAME...] | TYPE/NAME...")
 @click.option("-o", "--output", "output", type=OutputFormat(), default="table",
               help="table (default), wide, name, yaml, json or jsonpath=TEMPLATE.")
 @click.option("-l", "--selector", default=None,
@@ -85,8 +85,10 @@ class Request:
 
 
 def parse_targets(targets: tuple[str, ...]) -> Request:
-    from kubeplay.cli.resources import ALL, KINDS, kind_named
+    from kubeplay.cli.resources import ALL, KINDS, kind_named, known_types
 
+    if not targets:
+        raise UserError("get needs a TYPE", hint=known_types())
     request = Request()
 
     def want(kind, name: str | None = None) -> None:

@@ -7,6 +7,7 @@ import time
 import click
 
 from kubeplay.cli.listing import list_pods, pod_summary
+from kubeplay.cli.options import namespace_options, resolve_namespace
 from kubeplay.cli.render import age, echo_json, table
 from kubeplay.config import Settings
 
@@ -24,11 +25,13 @@ def _records(engine):
 
 
 @click.command()
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              help="A table as kubectl prints it, or JSON.")
+@namespace_options
 @click.pass_obj
-def pods(settings: Settings, fmt: str) -> None:
+def pods(settings: Settings, fmt: str, namespace: str | None, all_namespaces: bool) -> None:
     """List pods: NAME READY STATUS RESTARTS AGE, as kubectl shows them."""
-    list_pods(settings, fmt)
+    list_pods(settings, fmt, resolve_namespace(namespace, all_namespaces))
 
 
 def container_info(container) -> dict:
@@ -108,7 +111,9 @@ def inspect(settings: Settings, names: tuple[str, ...], fmt: str) -> None:
     if fmt == "yaml":
         import yaml
 
-        click.echo(yaml.safe_dump(result, sort_keys=False))
+        from kubeplay.cli.render import text_times
+
+        click.echo(yaml.safe_dump(text_times(result), sort_keys=False))
     else:
         echo_json(result)
 

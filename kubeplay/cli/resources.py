@@ -48,8 +48,12 @@ def kind_named(text: str) -> Kind:
     for kind in KINDS.values():
         if lowered == kind.name or lowered in kind.aliases:
             return kind
+    raise UserError(f'unknown resource type "{text}"', hint=known_types())
+
+
+def known_types() -> str:
     known = ", ".join(f"{kind.name} ({'/'.join(kind.aliases)})" for kind in KINDS.values())
-    raise UserError(f'unknown resource type "{text}"', hint=f"known types: {known}, all")
+    return f"known types: {known}, all"
 
 
 @dataclass

@@ -95,6 +95,10 @@ class PodRecord:
     def restart_policy(self) -> str:
         return self.plan.restart_policy
 
+    @property
+    def planned_members(self) -> int:
+        return len(self.plan.containers)
+
 
 @dataclass(frozen=True)
 class PodOverview:
@@ -110,3 +114,4 @@ class PodOverview:
     containers: tuple[ContainerRecord, ...] = ()
     ip: str = ""
     reason: str = ""
+    planned_members: int = 0  # containers the plan has (not init): some may not be made yet

@@ -40,9 +40,13 @@ class PodStore:
         from kubeplay.model.serial import to_dict
 
         with self.db.transaction() as conn:
-            if conn.execute("SELECT 1 FROM pods WHERE name=?", (plan.name,)).fetchone():
+            existing = conn.execute("SELECT plan FROM pods WHERE name=?", (plan.name,)).fetchone()
+            if existing:
+                namespace = json.loads(existing["plan"]).get("namespace", "default")
+                where = f" in namespace \"{namespace}\" (pod names are unique per host here)" \
+                    if namespace != plan.namespace else ""
                 raise ConflictError(
-                    f'pod "{plan.name}" already exists',
+                    f'pod "{plan.name}" already exists{where}',
                     hint=f"remove it first with `kubeplay down FILE` or `kubeplay pod rm -f {plan.name}`",
                 )
             conn.execute(
@@ -106,7 +110,7 @@ class PodStore:
                 name=row["name"], id=row["id"], namespace=plan.get("namespace", "default"),
                 restart_policy=plan.get("restart_policy", "Always"), phase=PodPhase(row["phase"]),
                 created_at=row["created_at"], containers=tuple(containers.get(row["name"], ())),
-                ip=row["ip"], reason=row["reason"],
+                ip=row["ip"], reason=row["reason"], planned_members=len(plan.get("containers", ())),
             ))
         return overviews
 
