@@ -10,13 +10,14 @@ import click
 from kubeplay.cli.options import resolve_namespace
 from kubeplay.config import Settings
 from kubeplay.errors import UserError
+from kubeplay.cli.completion import complete_targets
 
 DESCRIBED = ("pods", "deployments", "services")
 
 
 @click.command()
-@click.argument("type_name", metavar="TYPE")
-@click.argument("names", nargs=-1)
+@click.argument("type_name", metavar="TYPE", shell_complete=complete_targets)
+@click.argument("names", nargs=-1, shell_complete=complete_targets)
 @click.option("-n", "--namespace", default=None, metavar="NS", help="The objects' namespace (default: default).")
 @click.option("-A", "--all-namespaces", "all_namespaces", is_flag=True, help="Look for the names in every namespace.")
 @click.option("-l", "--selector", default=None, help="Describe every object whose labels match, as `get -l`.")

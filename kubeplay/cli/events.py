@@ -9,10 +9,11 @@ import click
 from kubeplay.cli.options import namespace_options, resolve_namespace
 from kubeplay.cli.render import age, echo_json, table
 from kubeplay.config import Settings
+from kubeplay.cli.completion import names_of
 
 
 @click.command()
-@click.argument("pod", required=False)
+@click.argument("pod", required=False, shell_complete=names_of("pod"))
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               help="A table as kubectl prints it, or JSON.")
 @namespace_options

@@ -12,6 +12,7 @@ import click
 from kubeplay.cli.options import namespace_options, resolve_namespace
 from kubeplay.config import Settings
 from kubeplay.errors import NotFoundError, UserError
+from kubeplay.cli.completion import complete_targets
 
 WATCH_INTERVAL = 1.0  # seconds between two reads of the store under -w: short processes write it, no daemon tells
 
@@ -32,7 +33,7 @@ class OutputFormat(click.ParamType):
 
 
 @click.command()
-@click.argument("targets", nargs=-1, metavar="TYPE[,TYPE...] [NAME...] | TYPE/NAME...")
+@click.argument("targets", nargs=-1, shell_complete=complete_targets, metavar="TYPE[,TYPE...] [NAME...] | TYPE/NAME...")
 @click.option("-o", "--output", "output", type=OutputFormat(), default="table",
               help="table (default), wide, name, yaml, json or jsonpath=TEMPLATE.")
 @click.option("-l", "--selector", default=None,

@@ -17,6 +17,7 @@ import click
 from kubeplay.cli.render import echo_json, table
 from kubeplay.config import Settings
 from kubeplay.model.image import ImageRecord
+from kubeplay.cli.completion import names_of
 
 if TYPE_CHECKING:
     from kubeplay.images.inventory import Removal
@@ -122,7 +123,7 @@ def _report_removal(removal: Removal) -> None:
 
 
 @click.command("rmi")
-@click.argument("names", nargs=-1, required=True)
+@click.argument("names", nargs=-1, required=True, shell_complete=names_of("image"))
 @click.option("-f", "--force", is_flag=True, help="Untag even when containers use the image; delete all its names.")
 @click.pass_obj
 def rmi(settings: Settings, names: tuple[str, ...], force: bool) -> None:
@@ -176,7 +177,7 @@ def import_(settings: Settings, path: Path, name: str | None, changes: tuple[str
 
 
 @image.command("inspect")
-@click.argument("names", nargs=-1, required=True)
+@click.argument("names", nargs=-1, required=True, shell_complete=names_of("image"))
 @click.option("--format", "output_format", type=click.Choice(["json"]), default="json", show_default=True)
 @click.pass_obj
 def inspect(settings: Settings, names: tuple[str, ...], output_format: str) -> None:

@@ -10,6 +10,7 @@ from kubeplay.cli.listing import list_pods, pod_summary
 from kubeplay.cli.options import namespace_options, resolve_namespace
 from kubeplay.cli.render import age, echo_json, table
 from kubeplay.config import Settings
+from kubeplay.cli.completion import names_of
 
 
 def _engine(settings: Settings):
@@ -83,7 +84,7 @@ def pod() -> None:
 
 
 @pod.command("inspect")
-@click.argument("names", nargs=-1, required=True)
+@click.argument("names", nargs=-1, required=True, shell_complete=names_of("pod"))
 @click.option("--format", "fmt", type=click.Choice(["json", "yaml"]), default="json")
 @click.pass_obj
 def inspect(settings: Settings, names: tuple[str, ...], fmt: str) -> None:
@@ -142,7 +143,7 @@ def _services_of(engine, record) -> list[dict]:
 
 
 @pod.command("stop")
-@click.argument("names", nargs=-1, required=True)
+@click.argument("names", nargs=-1, required=True, shell_complete=names_of("pod"))
 @click.option("-t", "--time", "grace", type=int, default=None, help="Seconds to wait before SIGKILL.")
 @click.pass_obj
 def stop(settings: Settings, names: tuple[str, ...], grace: int | None) -> None:
@@ -157,7 +158,7 @@ def stop(settings: Settings, names: tuple[str, ...], grace: int | None) -> None:
 
 
 @pod.command("start")
-@click.argument("names", nargs=-1, required=True)
+@click.argument("names", nargs=-1, required=True, shell_complete=names_of("pod"))
 @click.pass_obj
 def start(settings: Settings, names: tuple[str, ...]) -> None:
     """Start stopped pods again from their stored plans."""
@@ -173,7 +174,7 @@ def start(settings: Settings, names: tuple[str, ...]) -> None:
 
 
 @pod.command("rm")
-@click.argument("names", nargs=-1, required=True)
+@click.argument("names", nargs=-1, required=True, shell_complete=names_of("pod"))
 @click.option("-f", "--force", is_flag=True, help="Stop running pods first.")
 @click.option("-t", "--time", "grace", type=int, default=None)
 @click.pass_obj
