@@ -73,7 +73,8 @@ def _rows(records: list[ImageRecord], full_ids: bool) -> list[list[str]]:
 
 
 @click.command("images")
-@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="A table, or JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="Print image ids only.")
 @click.option("--no-trunc", is_flag=True, help="Print full image ids.")
 @click.pass_obj
@@ -178,7 +179,8 @@ def import_(settings: Settings, path: Path, name: str | None, changes: tuple[str
 
 @image.command("inspect")
 @click.argument("names", nargs=-1, required=True, shell_complete=names_of("image"))
-@click.option("--format", "output_format", type=click.Choice(["json"]), default="json", show_default=True)
+@click.option("--format", "output_format", type=click.Choice(["json"]), default="json", show_default=True,
+              help="JSON (the only format).")
 @click.pass_obj
 def inspect(settings: Settings, names: tuple[str, ...], output_format: str) -> None:
     """Show images in full, with their layers, as JSON."""

@@ -56,7 +56,7 @@ def container_info(container) -> dict:
 
 @click.command()
 @click.option("-a", "--all", "show_all", is_flag=True, help="Also show containers that are not running.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", help="A table, or JSON.")
 @click.pass_obj
 def ps(settings: Settings, show_all: bool, fmt: str) -> None:
     """List containers (running ones unless -a)."""
@@ -85,7 +85,7 @@ def pod() -> None:
 
 @pod.command("inspect")
 @click.argument("names", nargs=-1, required=True, shell_complete=names_of("pod"))
-@click.option("--format", "fmt", type=click.Choice(["json", "yaml"]), default="json")
+@click.option("--format", "fmt", type=click.Choice(["json", "yaml"]), default="json", help="JSON or YAML.")
 @click.pass_obj
 def inspect(settings: Settings, names: tuple[str, ...], fmt: str) -> None:
     """Per-container state, exit code, restart count, pid, start and finish times."""
@@ -176,7 +176,8 @@ def start(settings: Settings, names: tuple[str, ...]) -> None:
 @pod.command("rm")
 @click.argument("names", nargs=-1, required=True, shell_complete=names_of("pod"))
 @click.option("-f", "--force", is_flag=True, help="Stop running pods first.")
-@click.option("-t", "--time", "grace", type=int, default=None)
+@click.option("-t", "--time", "grace", type=int, default=None,
+              help="With -f: seconds to wait after SIGTERM before SIGKILL (default: the pod's grace period).")
 @click.pass_obj
 def rm(settings: Settings, names: tuple[str, ...], force: bool, grace: int | None) -> None:
     """Remove pods."""

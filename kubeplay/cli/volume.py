@@ -23,7 +23,7 @@ def volume() -> None:
 
 
 @volume.command("ls")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", help="A table, or JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="Names only.")
 @click.pass_obj
 def ls(settings: Settings, fmt: str, quiet: bool) -> None:
