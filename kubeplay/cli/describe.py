@@ -74,26 +74,26 @@ class Layout:
 
     def text(self) -> str:
         out = []
-        at = 0
-        while at < len(self.lines):
-            indent = self.lines[at][0]
-            block = [at]
-            while at + 1 < len(self.lines) and self.lines[at + 1][0] == indent and self.lines[at + 1][2] is not None \
-                    and self.lines[at][2] is not None:
-                at += 1
-                block.append(at)
-            width = max(len(self.lines[i][1]) + 1 for i in block)
-            for i in block:
-                _, key, value = self.lines[i]
-                pad = " " * indent
-                if value is None:
-                    out.append(f"{pad}{key}" if key.endswith(":") or not key.strip() or "\n" in key
-                               or key.startswith(" ") else f"{pad}{key}:")
-                else:
-                    label = f"{key}:" if key else ""
-                    out.append(f"{pad}{label.ljust(width)}  {value}".rstrip())
-            at += 1
+        for index, (indent, key, value) in enumerate(self.lines):
+            pad = " " * indent
+            if value is None:  # a heading (written with its colon) or a line of its own
+                out.append(f"{pad}{key}")
+            else:
+                label = f"{key}:" if key else ""
+                out.append(f"{pad}{label.ljust(self._width(index))}  {value}".rstrip())
         return "\n".join(out) + "\n"
+
+    def _width(self, index: int) -> int:
+        """The widest key among the lines of this indent under the same parent, as kubectl's tabwriter aligns."""
+        indent = self.lines[index][0]
+        start = index
+        while start > 0 and self.lines[start - 1][0] >= indent:
+            start -= 1
+        end = index
+        while end + 1 < len(self.lines) and self.lines[end + 1][0] >= indent:
+            end += 1
+        return max(len(key) + 1 for level, key, value in self.lines[start:end + 1]
+                   if level == indent and value is not None and key)
 
 
 def when(seconds_or_text: object) -> str:
