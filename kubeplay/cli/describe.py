@@ -281,9 +281,8 @@ def describe_deployment(store, item) -> str:
     layout.mapping("Annotations", meta.get("annotations"))
     selector = (spec.get("selector") or {}).get("matchLabels") or {}
     layout.add("Selector", ",".join(f"{k}={v}" for k, v in selector.items()))
-    total, ready = status.get("replicas", 0), status.get("readyReplicas", 0)
     layout.add("Replicas", f"{spec.get('replicas', 1)} desired | {status.get('updatedReplicas', 0)} updated | "
-                           f"{total} total | {status.get('availableReplicas', 0)} available | "
+                           f"{status.get('replicas', 0)} total | {status.get('availableReplicas', 0)} available | "
                            f"{status.get('unavailableReplicas', 0)} unavailable")
     layout.add("StrategyType", (spec.get("strategy") or {}).get("type", "RollingUpdate"))
     template = spec.get("template") or {}
@@ -300,7 +299,6 @@ def describe_deployment(store, item) -> str:
         layout.raw(f"  {condition['type'].ljust(13)}  {condition['status'].ljust(6)}  {condition.get('reason', '')}")
     found = next(d for d in deployments(store.pods()) if d.name == item.name and d.namespace == item.namespace)
     layout.add("Pods", ", ".join(f"{pod.name} ({_pod_state(pod)})" for pod in found.pods) or "<none>")
-    del ready
     events = EventStore(store.engine.db)
     listed = sorted((event for pod in found.pods for event in events.list(pod.name)), key=lambda e: e.last_at)
     return layout.text() + events_text([_with_pod(event) for event in listed])

@@ -67,6 +67,12 @@ def filled(settings) -> Filler:
     filler.pod("site-abc-1", labels={"app": "site", "pod-template-hash": "abc"}, owner=deploy)
     filler.pod("site-abc-2", labels={"app": "site", "pod-template-hash": "abc"}, owner=deploy)
     EventStore(filler.db).add("crashing", "web", "Warning", "BackOff", "Back-off restarting failed container web")
+    from kubeplay.model.service import ServicePlan, ServicePort
+    from kubeplay.store.services import ServiceStore
+
+    plan = ServicePlan(name="site", type="NodePort", selector={"app": "site"}, labels={"app": "site"},
+                       ports=(ServicePort(port=80, target_port=8080, name="http"),))
+    ServiceStore(filler.db).add(plan, lambda plan, taken: ("10.96.0.10", (ServicePort(80, 8080, "TCP", "http", 30080),)))
     yield filler
     filler.db.close()
 
@@ -243,3 +249,23 @@ def test_a_pod_name_taken_in_another_namespace_is_a_clear_conflict(settings, fil
 
     with pytest.raises(ConflictError, match='namespace "team-b".*unique per host'):
         filled.store.add_pod("id-2", PodPlan(name="other", namespace="default"))
+
+
+def test_services_get_and_describe(settings, filled):
+    rows = lines(run(get, settings, "svc", "-o", "wide").output)
+    assert rows[0] == ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE", "SELECTOR"]
+    assert rows[1][:5] == ["site", "NodePort", "10.96.0.10", "<none>", "80:30080/TCP"]
+    obj = json.loads(run(get, settings, "service/site", "-o", "json").output)
+    assert obj["kind"] == "Service" and obj["spec"]["clusterIP"] == "10.96.0.10"
+    assert obj["spec"]["ports"][0]["nodePort"] == 30080 and obj["metadata"]["creationTimestamp"].endswith("Z")
+    text = run(describe, settings, "svc", "site").output
+    for expected in ("Name:", "Type:", "NodePort", "IP:", "10.96.0.10", "TargetPort:", "8080/TCP", "NodePort:",
+                     "Endpoints:", "Session Affinity:", "Events:"):
+        assert expected in text, expected
+
+
+def test_get_all_lists_each_kind_under_its_own_header(settings, filled):
+    output = run(get, settings, "all").output
+    blocks = [block.splitlines() for block in output.strip().split("\n\n")]
+    assert [block[0].split()[0] for block in blocks] == ["NAME"] * 3
+    assert [block[1].split()[0].split("/")[0] for block in blocks] == ["pod", "deployment", "service"]
