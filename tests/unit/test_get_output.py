@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -269,3 +270,47 @@ def test_get_all_lists_each_kind_under_its_own_header(settings, filled):
     blocks = [block.splitlines() for block in output.strip().split("\n\n")]
     assert [block[0].split()[0] for block in blocks] == ["NAME"] * 3
     assert [block[1].split()[0].split("/")[0] for block in blocks] == ["pod", "deployment", "service"]
+
+
+EXAMPLES = sorted((Path(__file__).resolve().parent.parent.parent / "manifests" / "examples").glob("*.yaml")) + [
+    Path(__file__).resolve().parent.parent / "data" / "manifests" / "pod-full.yaml"]
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda path: path.name)
+def test_every_example_pod_reads_back_as_a_kubernetes_pod(settings, path):
+    """Init containers, volumes, probes, resources, owners: the Pod model reads every field get gives."""
+    from kubeplay.translate import TranslateOptions, load, translate
+
+    filler = Filler(settings)
+    try:
+        for plan in translate(load([str(path)]), TranslateOptions()).pods:
+            filler.store.add_pod(f"id-{plan.name}", plan)
+            for position, container in enumerate(plan.init_containers):
+                filler.store.add_container(f"{plan.name}-i{position}", plan.name, container.name, ContainerRole.INIT,
+                                           position, "sha256:i", container)
+                filler.store.set_container_state(f"{plan.name}-i{position}", status=ContainerStatus.EXITED,
+                                                 exit_code=0, started_at=1.0, finished_at=2.0)
+            for position, container in enumerate(plan.containers):
+                filler.store.add_container(f"{plan.name}-m{position}", plan.name, container.name, ContainerRole.MEMBER,
+                                           position, "sha256:m", container)
+    finally:
+        filler.db.close()
+    listed = json.loads(run(get, settings, "pods", "-A", "-o", "json").output)
+    assert listed["items"]
+    for obj in listed["items"]:
+        assert without_empty(k8s_pod(obj)) == without_empty(obj)
+        assert len(obj["status"]["containerStatuses"]) == len(obj["spec"]["containers"])
+        assert len(obj["status"].get("initContainerStatuses", [])) == len(obj["spec"].get("initContainers", []))
+
+
+def test_other_kinds_read_back_through_their_models(settings, filled):
+    from kubernetes.client import models as k8s
+
+    from kubeplay.model.kubeschema import kinds
+
+    listed = json.loads(run(get, settings, "deploy,svc,cm,secrets,pvc,jobs", "-A", "-o", "json").output)
+    assert {obj["kind"] for obj in listed["items"]} == {"Deployment", "Service", "ConfigMap"}
+    for obj in listed["items"]:
+        model = getattr(k8s, kinds()[obj["kind"]].type)
+        dumped = model.from_dict(obj).model_dump(by_alias=True, exclude_none=True, mode="json")
+        assert without_empty(dumped) == without_empty(obj)
