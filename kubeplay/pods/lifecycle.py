@@ -177,7 +177,12 @@ def pods_for(engine: Engine, plans: list[PodPlan], workloads: list[tuple[str, st
     """The stored pods that these plans made: by pod name, or by their owning workload; also the
     pods of `workloads` (kind, name, namespace) that make none now (scaled to replicas: 0)."""
     owners = {(plan.owner.kind, plan.owner.name, plan.namespace) for plan in plans if plan.owner}
-    return pods_named(engine, {plan.name for plan in plans if plan.owner is None}, owners | set(workloads))
+    bare = {plan.name: plan.namespace for plan in plans if plan.owner is None}
+    found = pods_named(engine, set(bare), owners | set(workloads))
+    # a pod of the name in another namespace is not these plans' (names are unique per host): it
+    # stays, and play refuses the new one, naming the namespace that holds the name
+    return [name for name in found
+            if name not in bare or (record := engine.store.find_pod(name)) is None or record.namespace == bare[name]]
 
 
 def pods_named(engine: Engine, names: set[str] | frozenset[str],

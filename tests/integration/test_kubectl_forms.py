@@ -134,8 +134,12 @@ def test_describe_pod_ends_with_its_events(played):
 def test_a_pod_name_is_unique_across_namespaces(played):
     twin = played.pod("api", sh("other", "sleep 1"))
     twin["metadata"]["namespace"] = "elsewhere"
-    result = played("play", str(played.write("twin.yaml", twin)))
+    manifest = str(played.write("twin.yaml", twin))
+    result = played("play", manifest)
     result.assert_fails_cleanly(exit_codes=(1,), mentions=('"api"', 'namespace "team"', "unique"))
+    replaced = played("play", "--replace", manifest)  # --replace replaces this file's pods, not team's
+    replaced.assert_fails_cleanly(exit_codes=(1,), mentions=('"api"', 'namespace "team"'))
+    assert played("get", "pods", "-n", "team", "-o", "name").stdout.split() == ["pod/api"]
 
 
 def test_watch_prints_a_change_and_ends_quietly_on_ctrl_c(played):
