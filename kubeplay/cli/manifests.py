@@ -195,7 +195,7 @@ def down_files(settings: Settings, files: tuple[str, ...], *, volumes: bool = Fa
     from kubeplay.pods.volumes import remove_claims
 
     engine = Engine(settings)
-    names = remove_pods(engine, pods_named(engine, found.pods, found.workloads))
+    names = remove_pods(engine, pods_named(engine, found.pods, found.workloads, dict(found.pod_namespaces)))
     if not quiet:
         for name in names:
             echo(f"pod/{name} deleted")

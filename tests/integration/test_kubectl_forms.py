@@ -140,6 +140,9 @@ def test_a_pod_name_is_unique_across_namespaces(played):
     replaced = played("play", "--replace", manifest)  # --replace replaces this file's pods, not team's
     replaced.assert_fails_cleanly(exit_codes=(1,), mentions=('"api"', 'namespace "team"'))
     assert played("get", "pods", "-n", "team", "-o", "name").stdout.split() == ["pod/api"]
+    down = played("down", manifest)  # the file's api (namespace elsewhere) was never made: team's stays
+    assert down.returncode == 0 and "pod/api deleted" not in down.stdout, down
+    assert played("get", "pods", "-n", "team", "-o", "name").stdout.split() == ["pod/api"]
 
 
 def test_watch_prints_a_change_and_ends_quietly_on_ctrl_c(played):
