@@ -50,7 +50,7 @@ COMMANDS = {
 
 # Commands a rootless user runs outside the per-user namespace: they touch no store, and `system
 # check` must report what is missing even when the namespace cannot be made.
-OUTSIDE_USER_NAMESPACE = {"system", "login", "logout"}
+OUTSIDE_USER_NAMESPACE = {"system", "login", "logout", "completion"}
 _help_asked = False  # `--help` anywhere before `--`: show help, never create a namespace for it
 _debug = False  # --debug (or KUBEPLAY_DEBUG) as the root group parsed it; read by the error boundary
 

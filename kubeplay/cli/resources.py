@@ -84,16 +84,27 @@ class Store:
         from kubeplay.pods.engine import Engine
 
         self.engine = Engine(settings)
+        self._overviews = None
         self._pods = None
 
-    def pods(self) -> list:
-        """Every PodRecord, reconciled with what runs now, oldest first."""
-        if self._pods is None:
+    def overviews(self) -> list:
+        """Every pod's PodOverview (no plan decoded), reconciled with what runs now, oldest first:
+        all that a table of pods shows."""
+        if self._overviews is None:
             from kubeplay.pods.status import reconciled_overviews
 
-            reconciled_overviews(self.engine.store, self.engine.settings)  # one batch, then plans decoded once
+            self._overviews = reconciled_overviews(self.engine.store, self.engine.settings)
+        return self._overviews
+
+    def pods(self) -> list:
+        """Every PodRecord (plans decoded), reconciled with what runs now, oldest first."""
+        if self._pods is None:
+            self.overviews()  # reconciled in one batch first
             self._pods = self.engine.store.list_pods()
         return self._pods
+
+    def pod(self, name: str):
+        return next(record for record in self.pods() if record.name == name)
 
     def items(self, kind: Kind) -> list[Item]:
         return READERS[kind.name](self)
@@ -102,12 +113,12 @@ class Store:
 # --- pods ---------------------------------------------------------------------------------------------
 
 
-def ready_text(record) -> str:
+def ready_text(pod) -> str:
     """READY: ready members of all members; a member still being made counts as not ready (never 0/0)."""
     from kubeplay.controllers.readiness import ready_count
 
-    ready, total = ready_count(record)
-    return f"{ready}/{max(total, len(record.plan.containers))}"
+    ready, total = ready_count(pod)
+    return f"{ready}/{max(total, pod.planned_members)}"
 
 
 def _pod_items(store: Store) -> list[Item]:
@@ -117,12 +128,12 @@ def _pod_items(store: Store) -> list[Item]:
 
     kind = KINDS["pods"]
     items = []
-    for record in store.pods():
-        restarts = sum(c.restart_count for c in record.containers if c.role is ContainerRole.MEMBER)
-        cells = {"NAME": record.name, "READY": ready_text(record), "STATUS": display_status(record),
-                 "RESTARTS": restarts, "IP": record.ip or "<none>", "NODE": node_name()}
-        items.append(Item(kind, record.name, record.namespace, dict(record.plan.labels), record.created_at, cells,
-                          lambda record=record: pod_object(store, record)))
+    for pod in store.overviews():
+        restarts = sum(c.restart_count for c in pod.containers if c.role is ContainerRole.MEMBER)
+        cells = {"NAME": pod.name, "READY": ready_text(pod), "STATUS": display_status(pod),
+                 "RESTARTS": restarts, "IP": pod.ip or "<none>", "NODE": node_name()}
+        items.append(Item(kind, pod.name, pod.namespace, dict(pod.labels), pod.created_at, cells,
+                          lambda name=pod.name: pod_object(store, store.pod(name))))
     return items
 
 

@@ -7,7 +7,7 @@ kubeplay.model.plan's dataclasses (PodOverview carries no decoded plan).
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -115,3 +115,4 @@ class PodOverview:
     ip: str = ""
     reason: str = ""
     planned_members: int = 0  # containers the plan has (not init): some may not be made yet
+    labels: dict[str, str] = field(default_factory=dict)

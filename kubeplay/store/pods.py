@@ -111,6 +111,7 @@ class PodStore:
                 restart_policy=plan.get("restart_policy", "Always"), phase=PodPhase(row["phase"]),
                 created_at=row["created_at"], containers=tuple(containers.get(row["name"], ())),
                 ip=row["ip"], reason=row["reason"], planned_members=len(plan.get("containers", ())),
+                labels=plan.get("labels") or {},
             ))
         return overviews
 
