@@ -1,8 +1,7 @@
 """A pod's `status` as a cluster reports it (V1PodStatus): phase, conditions, startTime, podIP and
 the containers' statuses with state, ready, restartCount and lastState, read from a PodRecord.
 
-What the store does not keep is left out rather than made up: a running container that restarted
-has no lastState (its previous exit is not stored once it runs again).
+lastState is the run before the current one, kept by the store when a container starts again.
 """
 
 from __future__ import annotations
@@ -64,6 +63,8 @@ def container_status(container: ContainerRecord, image_id: Callable[[str], str |
     }
     if container.status is ContainerStatus.EXITED and container.reason in WAITING_REASONS:
         status["lastState"] = {"terminated": _terminated(container)}
+    elif container.last_finished_at is not None:
+        status["lastState"] = {"terminated": _last_terminated(container)}
     return status
 
 
@@ -88,6 +89,18 @@ def _terminated(container: ContainerRecord) -> dict:
         else ("Completed" if code == 0 else "Error")
     found = {"exitCode": code, "reason": reason, "startedAt": rfc3339(container.started_at),
              "finishedAt": rfc3339(container.finished_at), "containerID": f"kubeplay://{container.id}"}
+    return {key: value for key, value in found.items() if value is not None}
+
+
+def _last_terminated(container: ContainerRecord) -> dict:
+    """The run before this one, as kept when the container started again."""
+    from kubeplay.generate.live import rfc3339
+
+    code = container.last_exit_code if container.last_exit_code is not None else 0
+    reason = container.last_reason if container.last_reason and container.last_reason not in WAITING_REASONS \
+        else ("Completed" if code == 0 else "Error")
+    found = {"exitCode": code, "reason": reason, "startedAt": rfc3339(container.last_started_at),
+             "finishedAt": rfc3339(container.last_finished_at), "containerID": f"kubeplay://{container.id}"}
     return {key: value for key, value in found.items() if value is not None}
 
 

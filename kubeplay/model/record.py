@@ -72,6 +72,11 @@ class ContainerRecord:
     # container is ready (as in Kubernetes) and `ready` is not consulted
     readiness_gated: bool = False
     ready_changed_at: float | None = None
+    # the previous run, once the container ran again (lastState); last_finished_at None: none kept
+    last_exit_code: int | None = None
+    last_reason: str = ""
+    last_started_at: float | None = None
+    last_finished_at: float | None = None
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ Pod objects checked by the `kubernetes` package's own models."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from kubeplay.cli.pods import pods
 from kubeplay.config import Settings
 from kubeplay.model.plan import ContainerPlan, EnvVar, OwnerPlan, PodPlan, ResourcePlan
 from kubeplay.model.record import ContainerRole, ContainerStatus, PodPhase
+from kubeplay.pods.status import session_id
 from kubeplay.store.db import open_database
 from kubeplay.store.events import EventStore
 from kubeplay.store.pods import PodStore
@@ -314,3 +316,19 @@ def test_other_kinds_read_back_through_their_models(settings, filled):
         model = getattr(k8s, kinds()[obj["kind"]].type)
         dumped = model.from_dict(obj).model_dump(by_alias=True, exclude_none=True, mode="json")
         assert without_empty(dumped) == without_empty(obj)
+
+
+def test_a_container_that_ran_again_keeps_its_last_state(settings, filled):
+    store = filled.store
+    store.set_container_state("front-web", status=ContainerStatus.EXITED, exit_code=137, started_at=100.0,
+                              finished_at=160.0, reason="CrashLoopBackOff")
+    store.keep_last_state("front-web")  # as a start does, before recording the new run
+    store.set_container_state("front-web", status=ContainerStatus.RUNNING, pid=os.getpid(), exit_code=None,
+                              finished_at=None, started_at=200.0, restart_count=1, reason="",
+                              boot_id=session_id(settings))  # "running" as this process, in this session
+    obj = json.loads(run(get, settings, "pod", "front", "-o", "json").output)
+    [web] = obj["status"]["containerStatuses"]
+    assert web["state"] == {"running": {"startedAt": "1970-01-01T00:03:20Z"}}
+    assert web["lastState"]["terminated"] == {"exitCode": 137, "reason": "Error", "startedAt": "1970-01-01T00:01:40Z",
+                                              "finishedAt": "1970-01-01T00:02:40Z", "containerID": "kubeplay://front-web"}
+    assert "Last State:     Terminated" in run(describe, settings, "pod", "front").output
