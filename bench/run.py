@@ -77,7 +77,7 @@ def _cleanup(bench: Bench, before: HostSnapshot) -> list[str]:
     kp, pm = bench.kubeplay, bench.podman
     steps: list[Callable[[], object]] = [
         lambda: [kp("pod", "rm", "-f", "-t", "0", pod["name"], check=False)
-                 for pod in json.loads(kp("pods", "--format", "json").stdout or "[]")],
+                 for pod in json.loads(kp("pods", "-A", "--format", "json").stdout or "[]")],
         lambda: kp("system", "reset", "--force", check=False),  # networks, the nft table, the top cgroup
         lambda: pm("pod", "rm", "-a", "-f", "-t", "0", check=False),
         lambda: pm("rmi", "-a", "-f", check=False),

@@ -8,10 +8,11 @@ import click
 
 from kubeplay.cli.generating import TYPES, generate_pods
 from kubeplay.config import Settings
+from kubeplay.cli.completion import names_of
 
 
 @click.command()
-@click.argument("names", nargs=-1, required=True)
+@click.argument("names", nargs=-1, required=True, shell_complete=names_of("pod"))
 @click.option("--type", "kind", type=click.Choice(sorted(TYPES), case_sensitive=False), default=None,
               help="What to give back; default: each pod as it was played (a Deployment's pods as the Deployment).")
 @click.option("--replicas", type=click.IntRange(min=0), default=None, help="Replicas of the Deployment (--type deployment).")

@@ -17,6 +17,7 @@ import click
 from kubeplay.cli.render import echo_json, table
 from kubeplay.config import Settings
 from kubeplay.model.image import ImageRecord
+from kubeplay.cli.completion import names_of
 
 if TYPE_CHECKING:
     from kubeplay.images.inventory import Removal
@@ -72,7 +73,8 @@ def _rows(records: list[ImageRecord], full_ids: bool) -> list[list[str]]:
 
 
 @click.command("images")
-@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="A table, or JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="Print image ids only.")
 @click.option("--no-trunc", is_flag=True, help="Print full image ids.")
 @click.pass_obj
@@ -122,7 +124,7 @@ def _report_removal(removal: Removal) -> None:
 
 
 @click.command("rmi")
-@click.argument("names", nargs=-1, required=True)
+@click.argument("names", nargs=-1, required=True, shell_complete=names_of("image"))
 @click.option("-f", "--force", is_flag=True, help="Untag even when containers use the image; delete all its names.")
 @click.pass_obj
 def rmi(settings: Settings, names: tuple[str, ...], force: bool) -> None:
@@ -176,8 +178,9 @@ def import_(settings: Settings, path: Path, name: str | None, changes: tuple[str
 
 
 @image.command("inspect")
-@click.argument("names", nargs=-1, required=True)
-@click.option("--format", "output_format", type=click.Choice(["json"]), default="json", show_default=True)
+@click.argument("names", nargs=-1, required=True, shell_complete=names_of("image"))
+@click.option("--format", "output_format", type=click.Choice(["json"]), default="json", show_default=True,
+              help="JSON (the only format).")
 @click.pass_obj
 def inspect(settings: Settings, names: tuple[str, ...], output_format: str) -> None:
     """Show images in full, with their layers, as JSON."""

@@ -7,6 +7,7 @@ import time
 
 import click
 
+from kubeplay.cli.options import namespace_options, resolve_namespace
 from kubeplay.cli.render import echo_json, table
 from kubeplay.config import Settings
 
@@ -43,35 +44,42 @@ def job_summary(status, now: float) -> dict:
     }
 
 
+FORMAT_HELP = "A table as kubectl prints it, or JSON."
+
+
 @click.group(invoke_without_command=True)
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", help=FORMAT_HELP)
+@namespace_options
 @click.pass_context
-def jobs(ctx: click.Context, fmt: str) -> None:
+def jobs(ctx: click.Context, fmt: str, namespace: str | None, all_namespaces: bool) -> None:
     """List Jobs: NAME COMPLETIONS DURATION STATUS."""
     if ctx.invoked_subcommand is None:
-        _list(ctx.obj, fmt)
+        _list(ctx.obj, fmt, resolve_namespace(namespace, all_namespaces))
 
 
 @jobs.command("ls")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", help=FORMAT_HELP)
+@namespace_options
 @click.pass_obj
-def ls(settings: Settings, fmt: str) -> None:
+def ls(settings: Settings, fmt: str, namespace: str | None, all_namespaces: bool) -> None:
     """List Jobs (as `kubeplay jobs`)."""
-    _list(settings, fmt)
+    _list(settings, fmt, resolve_namespace(namespace, all_namespaces))
 
 
-def _list(settings: Settings, fmt: str) -> None:
+def _list(settings: Settings, fmt: str, namespace: str | None) -> None:
     from kubeplay.pods.engine import Engine
     from kubeplay.controllers.jobs import list_jobs
 
     now = time.time()
-    summaries = [job_summary(status, now) for status in list_jobs(Engine(settings))]
+    summaries = [job_summary(status, now) for status in list_jobs(Engine(settings))
+                 if namespace is None or status.namespace == namespace]
     if fmt == "json":
         echo_json(summaries)
         return
-    table(["NAME", "COMPLETIONS", "DURATION", "STATUS"],
-          [(s["name"], s["completions"], duration(s["duration"]),
-            s["status"] + (f" ({s['reason']})" if s["reason"] else "")) for s in summaries])
+    first = ["NAMESPACE"] if namespace is None else []
+    table(first + ["NAME", "COMPLETIONS", "DURATION", "STATUS"],
+          [([s["namespace"]] if namespace is None else []) + [s["name"], s["completions"], duration(s["duration"]),
+            s["status"] + (f" ({s['reason']})" if s["reason"] else "")] for s in summaries])
 
 
 @jobs.command("deadline", hidden=True)

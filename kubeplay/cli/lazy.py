@@ -35,6 +35,10 @@ COMMANDS = {
     "volume": "kubeplay.cli.volume:volume",
     "services": "kubeplay.cli.services:services",
     "svc": "kubeplay.cli.services:services",
+    "get": "kubeplay.cli.get:get",
+    "describe": "kubeplay.cli.describe:describe",
+    "completion": "kubeplay.cli.completion:completion",
+    "version": "kubeplay.cli.completion:version",
     # called back by conmon when a container exits; not for users
     "container-exited": "kubeplay.cli.internal:container_exited",
     "container-restart": "kubeplay.cli.internal:container_restart",
@@ -46,7 +50,7 @@ COMMANDS = {
 
 # Commands a rootless user runs outside the per-user namespace: they touch no store, and `system
 # check` must report what is missing even when the namespace cannot be made.
-OUTSIDE_USER_NAMESPACE = {"system", "login", "logout"}
+OUTSIDE_USER_NAMESPACE = {"system", "login", "logout", "completion"}
 _help_asked = False  # `--help` anywhere before `--`: show help, never create a namespace for it
 _debug = False  # --debug (or KUBEPLAY_DEBUG) as the root group parsed it; read by the error boundary
 
@@ -68,17 +72,30 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, name)
 
 
-@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+ENVIRONMENT_HELP = """\b
+Environment variables (besides those of the options above):
+  KUBEPLAY_MAX_REPLICAS     most pods one workload may make (default 1000)
+  KUBEPLAY_CREATE_TIMEOUT   seconds a container's creation may take (default 120)
+  KUBEPLAY_SERVICE_CIDR     where Services' cluster IPs come from (default: a free /16 from 10.96.0.0)
+  KUBEPLAY_CLUSTER_DOMAIN   NAME.NAMESPACE.svc.<this> (default cluster.local)
+  REGISTRY_AUTH_FILE        registry credentials (default ${XDG_RUNTIME_DIR}/containers/auth.json)
+  CONTAINERS_REGISTRIES_CONF  registries.conf to read instead of the usual ones
+"""
+
+
+@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog=ENVIRONMENT_HELP)
 @click.version_option(__version__, "--version", prog_name="kubeplay", message="%(prog)s version %(version)s")
-@click.option("--root", type=click.Path(path_type=Path), envvar="KUBEPLAY_ROOT", default=None,
+@click.option("--root", type=click.Path(path_type=Path), envvar="KUBEPLAY_ROOT", default=None, show_envvar=True,
               help="Graph root: images, volumes and the state database.")
-@click.option("--runroot", type=click.Path(path_type=Path), envvar="KUBEPLAY_RUNROOT", default=None,
+@click.option("--runroot", type=click.Path(path_type=Path), envvar="KUBEPLAY_RUNROOT", default=None, show_envvar=True,
               help="Run root: transient state, gone after a reboot.")
-@click.option("--runtime", envvar="KUBEPLAY_RUNTIME", default=None,
+@click.option("--runtime", envvar="KUBEPLAY_RUNTIME", default=None, show_envvar=True,
               help="OCI runtime to use (crun, runc or a path); default: the one that works here.")
-@click.option("--log-level", envvar="KUBEPLAY_LOG_LEVEL", default="warning",
-              type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False))
-@click.option("--debug", is_flag=True, envvar="KUBEPLAY_DEBUG", help="Show tracebacks of failures.")
+@click.option("--log-level", envvar="KUBEPLAY_LOG_LEVEL", default="warning", show_envvar=True,
+              type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+              help="How much kubeplay logs to stderr.")
+@click.option("--debug", is_flag=True, envvar="KUBEPLAY_DEBUG", show_envvar=True, help="Show tracebacks of failures.")
 @click.pass_context
 def cli(ctx: click.Context, root: Path | None, runroot: Path | None, runtime: str | None,
         log_level: str, debug: bool) -> None:

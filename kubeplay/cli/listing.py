@@ -24,7 +24,7 @@ def _ready(pod) -> str:
     from kubeplay.controllers.readiness import ready_count
 
     ready, total = ready_count(pod)
-    return f"{ready}/{total}"
+    return f"{ready}/{max(total, pod.planned_members)}"  # members still being made count, not ready
 
 
 def pod_summary(pod) -> dict:
@@ -43,13 +43,14 @@ def pod_summary(pod) -> dict:
     }
 
 
-def list_pods(settings: Settings, fmt: str = "table") -> None:
-    """NAME READY STATUS RESTARTS AGE, as kubectl shows them (or the same as JSON)."""
+def list_pods(settings: Settings, fmt: str = "table", namespace: str | None = None) -> None:
+    """NAME READY STATUS RESTARTS AGE, as kubectl shows them (or the same as JSON), of the pods of
+    `namespace` (None: of every namespace, with a NAMESPACE column)."""
     from kubeplay.pods.engine import Engine
 
     engine = Engine(settings)
-    overviews = _overviews(engine)
-    show_pod_summaries([pod_summary(pod) for pod in overviews], fmt)
+    overviews = [pod for pod in _overviews(engine) if namespace is None or pod.namespace == namespace]
+    show_pod_summaries([pod_summary(pod) for pod in overviews], fmt, namespace_column=namespace is None)
     warn_unmonitored(settings, overviews)
 
 

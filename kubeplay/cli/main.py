@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
     except click.ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code if exc.exit_code else 1)
+        sys.exit(1)  # a usage error is an input error: 1, as README says (click's own code is 2)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except Exception as exc:  # the boundary: nothing else may print a traceback

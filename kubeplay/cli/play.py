@@ -43,7 +43,7 @@ def play(settings: Settings, files: tuple[str, ...], strict: bool, network: str,
 @click.command()
 @click.argument("files", nargs=-1, required=True)
 @click.option("--volumes", is_flag=True, help="Also remove the named volumes of the PersistentVolumeClaims.")
-@click.option("-q", "--quiet", is_flag=True)
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.pass_obj
 def down(settings: Settings, files: tuple[str, ...], volumes: bool, quiet: bool) -> None:
     """Remove the pods that playing FILES made (and with --volumes their claims' volumes)."""

@@ -7,8 +7,10 @@ import time
 import click
 
 from kubeplay.cli.listing import list_pods, pod_summary
+from kubeplay.cli.options import namespace_options, resolve_namespace
 from kubeplay.cli.render import age, echo_json, table
 from kubeplay.config import Settings
+from kubeplay.cli.completion import names_of
 
 
 def _engine(settings: Settings):
@@ -24,11 +26,13 @@ def _records(engine):
 
 
 @click.command()
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              help="A table as kubectl prints it, or JSON.")
+@namespace_options
 @click.pass_obj
-def pods(settings: Settings, fmt: str) -> None:
+def pods(settings: Settings, fmt: str, namespace: str | None, all_namespaces: bool) -> None:
     """List pods: NAME READY STATUS RESTARTS AGE, as kubectl shows them."""
-    list_pods(settings, fmt)
+    list_pods(settings, fmt, resolve_namespace(namespace, all_namespaces))
 
 
 def container_info(container) -> dict:
@@ -52,7 +56,7 @@ def container_info(container) -> dict:
 
 @click.command()
 @click.option("-a", "--all", "show_all", is_flag=True, help="Also show containers that are not running.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", help="A table, or JSON.")
 @click.pass_obj
 def ps(settings: Settings, show_all: bool, fmt: str) -> None:
     """List containers (running ones unless -a)."""
@@ -80,8 +84,8 @@ def pod() -> None:
 
 
 @pod.command("inspect")
-@click.argument("names", nargs=-1, required=True)
-@click.option("--format", "fmt", type=click.Choice(["json", "yaml"]), default="json")
+@click.argument("names", nargs=-1, required=True, shell_complete=names_of("pod"))
+@click.option("--format", "fmt", type=click.Choice(["json", "yaml"]), default="json", help="JSON or YAML.")
 @click.pass_obj
 def inspect(settings: Settings, names: tuple[str, ...], fmt: str) -> None:
     """Per-container state, exit code, restart count, pid, start and finish times."""
@@ -108,7 +112,9 @@ def inspect(settings: Settings, names: tuple[str, ...], fmt: str) -> None:
     if fmt == "yaml":
         import yaml
 
-        click.echo(yaml.safe_dump(result, sort_keys=False))
+        from kubeplay.cli.render import text_times
+
+        click.echo(yaml.safe_dump(text_times(result), sort_keys=False))
     else:
         echo_json(result)
 
@@ -137,7 +143,7 @@ def _services_of(engine, record) -> list[dict]:
 
 
 @pod.command("stop")
-@click.argument("names", nargs=-1, required=True)
+@click.argument("names", nargs=-1, required=True, shell_complete=names_of("pod"))
 @click.option("-t", "--time", "grace", type=int, default=None, help="Seconds to wait before SIGKILL.")
 @click.pass_obj
 def stop(settings: Settings, names: tuple[str, ...], grace: int | None) -> None:
@@ -152,7 +158,7 @@ def stop(settings: Settings, names: tuple[str, ...], grace: int | None) -> None:
 
 
 @pod.command("start")
-@click.argument("names", nargs=-1, required=True)
+@click.argument("names", nargs=-1, required=True, shell_complete=names_of("pod"))
 @click.pass_obj
 def start(settings: Settings, names: tuple[str, ...]) -> None:
     """Start stopped pods again from their stored plans."""
@@ -168,9 +174,10 @@ def start(settings: Settings, names: tuple[str, ...]) -> None:
 
 
 @pod.command("rm")
-@click.argument("names", nargs=-1, required=True)
+@click.argument("names", nargs=-1, required=True, shell_complete=names_of("pod"))
 @click.option("-f", "--force", is_flag=True, help="Stop running pods first.")
-@click.option("-t", "--time", "grace", type=int, default=None)
+@click.option("-t", "--time", "grace", type=int, default=None,
+              help="With -f: seconds to wait after SIGTERM before SIGKILL (default: the pod's grace period).")
 @click.pass_obj
 def rm(settings: Settings, names: tuple[str, ...], force: bool, grace: int | None) -> None:
     """Remove pods."""

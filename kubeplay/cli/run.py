@@ -26,7 +26,8 @@ from kubeplay.config import Settings
               help="Add the container NAME to this running pod instead of making a pod.")
 @click.option("--command", "as_command", is_flag=True,
               help="The words after -- replace the image's ENTRYPOINT, not its CMD.")
-@click.option("--image-pull-policy", type=click.Choice(["Always", "IfNotPresent", "Never"]), default=None)
+@click.option("--image-pull-policy", type=click.Choice(["Always", "IfNotPresent", "Never"]), default=None,
+              help="When to pull the image, as imagePullPolicy (default: Always for :latest, else IfNotPresent).")
 @click.option("--network", default="", help="The kubeplay network (default: kubeplay; none: loopback only).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.pass_obj

@@ -6,6 +6,7 @@ import time
 
 import click
 
+from kubeplay.cli.options import namespace_options, resolve_namespace
 from kubeplay.cli.render import age, echo_json, table
 from kubeplay.config import Settings
 
@@ -55,16 +56,19 @@ def _ports_text(row: dict) -> str:
 
 
 @click.command()
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              help="A table as kubectl prints it, or JSON.")
+@namespace_options
 @click.pass_obj
-def services(settings: Settings, fmt: str) -> None:
+def services(settings: Settings, fmt: str, namespace: str | None, all_namespaces: bool) -> None:
     """List Services: NAME TYPE CLUSTER-IP PORT(S) ENDPOINTS AGE."""
-    rows = service_rows(settings)
+    scope = resolve_namespace(namespace, all_namespaces)
+    rows = [row for row in service_rows(settings) if scope is None or row["namespace"] == scope]
     if fmt == "json":
         echo_json(rows)
         return
     now = time.time()
-    namespaced = any(row["namespace"] != "default" for row in rows)
+    namespaced = scope is None
     headers = (["NAMESPACE"] if namespaced else []) + ["NAME", "TYPE", "CLUSTER-IP", "PORT(S)", "ENDPOINTS", "AGE"]
     table(headers, [([row["namespace"]] if namespaced else [])
                     + [row["name"], row["type"], row["clusterIP"], _ports_text(row), _endpoint_text(row),

@@ -8,6 +8,7 @@ import click
 
 from kubeplay.cli.render import age, echo_json, table
 from kubeplay.config import Settings
+from kubeplay.cli.completion import names_of
 
 
 def _engine(settings: Settings):
@@ -22,7 +23,7 @@ def volume() -> None:
 
 
 @volume.command("ls")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", help="A table, or JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="Names only.")
 @click.pass_obj
 def ls(settings: Settings, fmt: str, quiet: bool) -> None:
@@ -45,7 +46,7 @@ def ls(settings: Settings, fmt: str, quiet: bool) -> None:
 
 
 @volume.command("inspect")
-@click.argument("names", nargs=-1, required=True)
+@click.argument("names", nargs=-1, required=True, shell_complete=names_of("volume"))
 @click.pass_obj
 def inspect(settings: Settings, names: tuple[str, ...]) -> None:
     """Show named volumes as JSON: mountpoint, labels, creation time and the pods using them."""
@@ -65,7 +66,7 @@ def inspect(settings: Settings, names: tuple[str, ...]) -> None:
 
 
 @volume.command("rm")
-@click.argument("names", nargs=-1, required=True)
+@click.argument("names", nargs=-1, required=True, shell_complete=names_of("volume"))
 @click.option("-f", "--force", is_flag=True, help="Also remove the pods that use the volume.")
 @click.pass_obj
 def rm(settings: Settings, names: tuple[str, ...], force: bool) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 
 from kubeplay.config import Settings
+from kubeplay.cli.completion import names_of
 
 
 @click.command()
-@click.argument("names", nargs=-1, required=True)
+@click.argument("names", nargs=-1, required=True, shell_complete=names_of("pod"))
 @click.option("--for", "condition", type=click.Choice(["ready", "delete", "complete"]), default="ready",
               help="ready: every container ready (a Job's pod: the Job complete); complete: succeeded; "
                    "delete: gone.")

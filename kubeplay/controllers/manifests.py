@@ -131,7 +131,8 @@ def down_manifests(engine: Engine, found: ManifestNames, *, volumes: bool = Fals
     now say; with `volumes`, their claims' volumes too."""
     from kubeplay.pods.lifecycle import pods_named, remove_pods
 
-    removed = Removed(pods=remove_pods(engine, pods_named(engine, found.pods, found.workloads)))
+    removed = Removed(pods=remove_pods(engine, pods_named(engine, found.pods, found.workloads,
+                                                         dict(found.pod_namespaces))))
     removed.services = _down_services(engine, found.services, bool(removed.pods))
     if volumes:
         from kubeplay.pods.namedvolumes import remove_claims

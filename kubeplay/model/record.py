@@ -7,7 +7,7 @@ kubeplay.model.plan's dataclasses (PodOverview carries no decoded plan).
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -72,6 +72,11 @@ class ContainerRecord:
     # container is ready (as in Kubernetes) and `ready` is not consulted
     readiness_gated: bool = False
     ready_changed_at: float | None = None
+    # the previous run, once the container ran again (lastState); last_finished_at None: none kept
+    last_exit_code: int | None = None
+    last_reason: str = ""
+    last_started_at: float | None = None
+    last_finished_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,10 @@ class PodRecord:
     def restart_policy(self) -> str:
         return self.plan.restart_policy
 
+    @property
+    def planned_members(self) -> int:
+        return len(self.plan.containers)
+
 
 @dataclass(frozen=True)
 class PodOverview:
@@ -110,3 +119,5 @@ class PodOverview:
     containers: tuple[ContainerRecord, ...] = ()
     ip: str = ""
     reason: str = ""
+    planned_members: int = 0  # containers the plan has (not init): some may not be made yet
+    labels: dict[str, str] = field(default_factory=dict)

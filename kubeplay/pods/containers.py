@@ -124,6 +124,7 @@ def start(engine: Engine, container_id: str, pid: int) -> None:
     """Start a created container and record it running."""
     engine.runtime.start(container_id)
     now = time.time()
+    engine.store.keep_last_state(container_id)
     engine.store.set_container_state(
         container_id, status=ContainerStatus.RUNNING, pid=pid, started_at=now,
         exit_code=None, finished_at=None, boot_id=session_id(engine.settings), reason="",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from kubeplay.errors import ConflictError, KubeplayError
@@ -179,17 +180,23 @@ def pods_for(engine: Engine, plans: list[PodPlan], workloads: list[tuple[str, st
     """The stored pods that these plans made: by pod name, or by their owning workload; also the
     pods of `workloads` (kind, name, namespace) that make none now (scaled to replicas: 0)."""
     owners = {(plan.owner.kind, plan.owner.name, plan.namespace) for plan in plans if plan.owner}
-    return pods_named(engine, {plan.name for plan in plans if plan.owner is None}, owners | set(workloads))
+    bare = {plan.name: plan.namespace for plan in plans if plan.owner is None}
+    return pods_named(engine, set(bare), owners | set(workloads), bare)
 
 
 def pods_named(engine: Engine, names: set[str] | frozenset[str],
-               owners: set[tuple[str, str, str]] | frozenset[tuple[str, str, str]]) -> list[str]:
+               owners: set[tuple[str, str, str]] | frozenset[tuple[str, str, str]],
+               namespaces: Mapping[str, str] | None = None) -> list[str]:
     """The stored pods of these names, or owned by these (kind, name, namespace) workloads: what
-    was stored decides, not what the manifests now say."""
+    was stored decides, not what the manifests now say. With `namespaces` (a name's namespace in
+    the manifests), a pod of the name stored in another namespace is not one of them: pod names
+    are unique per host, so that pod belongs to other manifests and stays."""
     found = []
     for record in engine.store.list_pods():
         owner = record.plan.owner
-        if record.name in names or (owner and (owner.kind, owner.name, record.plan.namespace) in owners):
+        named = record.name in names and (namespaces is None
+                                          or namespaces.get(record.name, record.namespace) == record.namespace)
+        if named or (owner and (owner.kind, owner.name, record.plan.namespace) in owners):
             found.append(record.name)
     return found
 

@@ -49,13 +49,24 @@ Progress = Callable[[str], None]
 PLAY_WORKERS = 4
 
 
+def name_taken_in_other_namespace(name: str, existing: str, wanted: str) -> ConflictError:
+    """Pod names are unique per host, not per namespace: the network namespace, cgroups, container
+    names and conmon's files of a pod are all named after it."""
+    return ConflictError(f'pod "{name}" exists in namespace "{existing}"; pod names are unique per host here, '
+                         f'so it cannot be made in namespace "{wanted}" too',
+                         hint=f"rename one of them, or remove the other first (`kubeplay pod rm -f {name}`)")
+
+
 def check_names_free(engine: Engine, plans: list[PodPlan]) -> None:
     seen: set[str] = set()
     for plan in plans:
         if plan.name in seen:
             raise ConflictError(f'two pods are named "{plan.name}" in this play', hint="give each pod its own name")
         seen.add(plan.name)
-        if engine.store.find_pod(plan.name):
+        existing = engine.store.find_pod(plan.name)
+        if existing and existing.namespace != plan.namespace:
+            raise name_taken_in_other_namespace(plan.name, existing.namespace, plan.namespace)
+        if existing:
             raise ConflictError(
                 f'pod "{plan.name}" already exists',
                 hint=f"`kubeplay down FILE` first, or `kubeplay play --replace`; `kubeplay pod rm -f {plan.name}` removes it",

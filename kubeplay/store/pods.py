@@ -40,9 +40,13 @@ class PodStore:
         from kubeplay.model.serial import to_dict
 
         with self.db.transaction() as conn:
-            if conn.execute("SELECT 1 FROM pods WHERE name=?", (plan.name,)).fetchone():
+            existing = conn.execute("SELECT plan FROM pods WHERE name=?", (plan.name,)).fetchone()
+            if existing:
+                namespace = json.loads(existing["plan"]).get("namespace", "default")
+                where = f" in namespace \"{namespace}\" (pod names are unique per host here)" \
+                    if namespace != plan.namespace else ""
                 raise ConflictError(
-                    f'pod "{plan.name}" already exists',
+                    f'pod "{plan.name}" already exists{where}',
                     hint=f"remove it first with `kubeplay down FILE` or `kubeplay pod rm -f {plan.name}`",
                 )
             conn.execute(
@@ -106,7 +110,8 @@ class PodStore:
                 name=row["name"], id=row["id"], namespace=plan.get("namespace", "default"),
                 restart_policy=plan.get("restart_policy", "Always"), phase=PodPhase(row["phase"]),
                 created_at=row["created_at"], containers=tuple(containers.get(row["name"], ())),
-                ip=row["ip"], reason=row["reason"],
+                ip=row["ip"], reason=row["reason"], planned_members=len(plan.get("containers", ())),
+                labels=plan.get("labels") or {},
             ))
         return overviews
 
@@ -187,6 +192,14 @@ class PodStore:
         with self.db.transaction() as conn:
             conn.execute(f"UPDATE container_state SET {columns} WHERE container_id=?", (*fields.values(), container_id))
 
+    def keep_last_state(self, container_id: str) -> None:
+        """A container about to run again: its run that ended becomes its last state (what it
+        exited with, why, and when), as Kubernetes' lastState."""
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE container_state SET last_exit_code=exit_code, last_reason=reason, "
+                         "last_started_at=started_at, last_finished_at=finished_at "
+                         "WHERE container_id=? AND finished_at IS NOT NULL", (container_id,))
+
     def remove_container(self, container_id: str) -> None:
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM containers WHERE id=?", (container_id,))
@@ -255,6 +268,10 @@ def _container_record(row, decode_plan: bool = True) -> ContainerRecord:
         boot_id=row["boot_id"],
         readiness_gated=bool(row["readiness_gated"]),
         ready_changed_at=row["ready_changed_at"],
+        last_exit_code=row["last_exit_code"],
+        last_reason=row["last_reason"],
+        last_started_at=row["last_started_at"],
+        last_finished_at=row["last_finished_at"],
     )
 
 

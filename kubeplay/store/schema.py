@@ -141,4 +141,12 @@ MIGRATIONS: list[list[str]] = [
             FOREIGN KEY (namespace, name) REFERENCES services(namespace, name) ON DELETE CASCADE
         )""",
     ],
+    # 7 (kubectl get): a container's previous run, kept when it starts again, for lastState in
+    # `get -o yaml` and `describe` (exit_code and the times are cleared for the new run)
+    [
+        "ALTER TABLE container_state ADD COLUMN last_exit_code INTEGER",
+        "ALTER TABLE container_state ADD COLUMN last_reason TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE container_state ADD COLUMN last_started_at REAL",
+        "ALTER TABLE container_state ADD COLUMN last_finished_at REAL",
+    ],
 ]

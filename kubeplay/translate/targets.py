@@ -25,10 +25,12 @@ class ManifestNames:
     workloads: frozenset[tuple[str, str, str]]  # (kind, name, namespace) of Deployments, Jobs, ...
     claims: tuple[str, ...]  # PersistentVolumeClaims, by name
     services: tuple[tuple[str, str], ...] = ()  # Services, by (namespace, name)
+    pod_namespaces: tuple[tuple[str, str], ...] = ()  # (name, namespace) of the bare Pods
 
 
 def names_in(documents: list[Document], namespace_default: str = "default") -> ManifestNames:
     pods: set[str] = set()
+    pod_namespaces: dict[str, str] = {}
     workloads: set[tuple[str, str, str]] = set()
     claims: list[str] = []
     services: list[tuple[str, str]] = []
@@ -43,6 +45,7 @@ def names_in(documents: list[Document], namespace_default: str = "default") -> M
             continue  # nothing of it can have been stored under a name
         if doc.kind == "Pod":
             pods.add(name)
+            pod_namespaces[name] = str(namespace)
         elif doc.kind in POD_BEARING:
             workloads.add((doc.kind, name, str(namespace)))
         elif doc.kind == "PersistentVolumeClaim" and name not in claims:
@@ -50,4 +53,5 @@ def names_in(documents: list[Document], namespace_default: str = "default") -> M
         elif doc.kind == "Service" and (str(namespace), name) not in services:
             services.append((str(namespace), name))
     issues.raise_errors()
-    return ManifestNames(frozenset(pods), frozenset(workloads), tuple(claims), tuple(services))
+    return ManifestNames(frozenset(pods), frozenset(workloads), tuple(claims), tuple(services),
+                         tuple(pod_namespaces.items()))

@@ -84,7 +84,7 @@ class PodRunner:
         return result.stdout
 
     def remove_everything(self) -> None:
-        listed = self.kp("pods", "--format", "json")
+        listed = self.kp("pods", "-A", "--format", "json")  # every namespace's
         if listed.returncode == 0 and listed.stdout.strip():
             for pod in json.loads(listed.stdout):
                 self.kp("pod", "rm", "-f", "-t", "0", pod["name"])

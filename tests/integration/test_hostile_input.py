@@ -101,7 +101,7 @@ def test_a_hostile_name_fails_with_its_field_and_makes_nothing_outside_the_store
     else:
         assert result.returncode == 0, result.stderr
     assert list(outside.iterdir()) == []
-    assert pods("pods", "--format", "json").stdout.strip() in ("", "[]")
+    assert pods("pods", "-A", "--format", "json").stdout.strip() in ("", "[]")
     assert json.loads(pods("volume", "ls", "--format", "json").stdout) == []
 
 
@@ -246,7 +246,7 @@ def test_a_missing_hostpath_without_type_is_an_input_error_naming_the_volume(pod
 def test_an_env_value_past_execve_is_refused_at_play(pods):
     manifest = write(pods.kp, "app.yaml", json.dumps(pod("app", env=[{"name": "BIG", "value": "x" * 2**20}])))
     pods("play", str(manifest)).assert_fails_cleanly(exit_codes=(1,), mentions=("app.yaml", "env[0]", "BIG"))
-    assert pods("pods", "--format", "json").stdout.strip() in ("", "[]")
+    assert pods("pods", "-A", "--format", "json").stdout.strip() in ("", "[]")
 
 
 def test_a_full_disk_on_import_names_the_path_and_the_cause(kp, rootfs_tar):

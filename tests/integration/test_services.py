@@ -51,7 +51,7 @@ class Services:
         return self.pods("down", str(self.pods.manifests / file))
 
     def listing(self) -> dict[str, dict]:
-        result = self.pods("services", "--format", "json")
+        result = self.pods("services", "-A", "--format", "json")
         assert result.returncode == 0, result.stderr
         return {f"{row['namespace']}/{row['name']}": row for row in json.loads(result.stdout)}
 
@@ -113,7 +113,7 @@ def pod(name: str, container: dict, namespace: str = "default", labels: dict | N
 
 
 def replica_names(svc: Services, prefix: str) -> set[str]:
-    return {row["name"] for row in json.loads(svc.pods("pods", "--format", "json").stdout)
+    return {row["name"] for row in json.loads(svc.pods("pods", "-A", "--format", "json").stdout)
             if row["name"].startswith(prefix)}
 
 

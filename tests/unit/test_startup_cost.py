@@ -50,7 +50,7 @@ def test_the_program_keeps_exit_codes_and_output():
     assert (version.returncode, version.stdout) == (0, "kubeplay version 0.1.0\n")
     unknown = subprocess.run([sys.executable, "-m", "kubeplay", "no-such-command"], capture_output=True,
                              text=True, timeout=60, check=False)
-    assert unknown.returncode == 2 and "No such command 'no-such-command'" in unknown.stderr
+    assert unknown.returncode == 1 and "No such command 'no-such-command'" in unknown.stderr
 
 
 

@@ -1,0 +1,256 @@
+"""`kubeplay get TYPE [NAME...]`, `get TYPE/NAME...`, `get all`: the store's objects as `kubectl get`
+shows them, as a table (`-o wide`), names, YAML, JSON or a JSONPath template; `-l` selects by
+labels, `-n`/`-A` by namespace, and `-w` keeps printing what changes until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from kubeplay.cli.options import namespace_options, resolve_namespace
+from kubeplay.config import Settings
+from kubeplay.errors import NotFoundError, UserError
+from kubeplay.cli.completion import complete_targets
+
+WATCH_INTERVAL = 1.0  # seconds between two reads of the store under -w: short processes write it, no daemon tells
+
+
+class OutputFormat(click.ParamType):
+    """-o: table (the default), wide, name, yaml, json, or jsonpath=TEMPLATE."""
+
+    name = "format"
+    PLAIN = ("wide", "name", "yaml", "json")
+
+    def convert(self, value, param, ctx):
+        if value in self.PLAIN or value == "table":
+            return value
+        for prefix in ("jsonpath=", "jsonpath-as-json="):
+            if value.startswith(prefix):
+                return value
+        self.fail(f"{value!r} is not one of table, wide, name, yaml, json, jsonpath=TEMPLATE", param, ctx)
+
+
+@click.command()
+@click.argument("targets", nargs=-1, shell_complete=complete_targets, metavar="TYPE[,TYPE...] [NAME...] | TYPE/NAME...")
+@click.option("-o", "--output", "output", type=OutputFormat(), default="table",
+              help="table (default), wide, name, yaml, json or jsonpath=TEMPLATE.")
+@click.option("-l", "--selector", default=None,
+              help="Only objects whose labels match: k=v, k!=v, 'k in (a,b)', 'k notin (a,b)', k, !k; comma-joined.")
+@namespace_options
+@click.option("-w", "--watch", is_flag=True, help="After listing, print objects again as they change, until Ctrl-C.")
+@click.option("--watch-timeout", type=click.FloatRange(min=0), default=0, metavar="SECONDS",
+              help="With -w: stop watching after this many seconds (0: until Ctrl-C).")
+@click.option("--show-labels", is_flag=True, help="Add a LABELS column to the table.")
+@click.pass_obj
+def get(settings: Settings, targets: tuple[str, ...], output: str, selector: str | None, namespace: str | None,
+        all_namespaces: bool, watch: bool, watch_timeout: float, show_labels: bool) -> None:
+    """Show pods, deployments, services, jobs, configmaps, secrets, pvcs (or `all`) as kubectl does.
+
+    \b
+    kubeplay get pods
+    kubeplay get pod web -o yaml
+    kubeplay get deploy,svc -A
+    kubeplay get pods -l 'app=web,tier in (front,back)' -o name
+    kubeplay get pod/web -o jsonpath='{.status.podIP}'
+    """
+    from kubeplay.cli.resources import Store
+    from kubeplay.model.selector import parse_selector
+
+    request = parse_targets(targets)
+    chosen = parse_selector(selector)
+    scope = resolve_namespace(namespace, all_namespaces)
+    store = Store(settings)
+    items = select(store, request, chosen, scope)
+    view = View(output, scope is None, show_labels, several_kinds=len(request.kinds) > 1, single=request.single)
+    view.show(items)
+    if not items and output in ("table", "wide"):
+        where = "any namespace" if scope is None else f"{scope} namespace"
+        click.echo(f"No resources found in {where}.", err=True)
+    if watch:
+        watch_changes(settings, request, chosen, scope, view, items, watch_timeout)
+
+
+class Request:
+    """What the arguments ask for: kinds, and names of each (empty: all of that kind)."""
+
+    def __init__(self) -> None:
+        self.kinds: list = []
+        self.names: dict[str, list[str]] = {}
+
+    @property
+    def single(self) -> bool:
+        """One object named: -o yaml/json print it alone, not in a List."""
+        return sum(len(names) for names in self.names.values()) == 1
+
+
+def parse_targets(targets: tuple[str, ...]) -> Request:
+    from kubeplay.cli.resources import ALL, KINDS, kind_named, known_types
+
+    if not targets:
+        raise UserError("get needs a TYPE", hint=known_types())
+    request = Request()
+
+    def want(kind, name: str | None = None) -> None:
+        if kind not in request.kinds:
+            request.kinds.append(kind)
+            request.names[kind.name] = []
+        if name is not None:
+            request.names[kind.name].append(name)
+
+    if all("/" in target for target in targets):
+        for target in targets:
+            type_name, _, name = target.partition("/")
+            if not name:
+                raise UserError(f'"{target}" names no object after the "/"', hint="write TYPE/NAME, as pod/web")
+            want(kind_named(type_name), name)
+        return request
+    first, names = targets[0], targets[1:]
+    if "/" in first or any("/" in name for name in names):
+        raise UserError("TYPE/NAME arguments cannot be mixed with a TYPE and names",
+                        hint="write `get pod/a pod/b` or `get pods a b`")
+    kinds = [KINDS[name] for name in ALL] if first.lower() == "all" else \
+        [kind for part in first.split(",") if part for kind in ([KINDS[n] for n in ALL] if part.lower() == "all"
+                                                                 else [kind_named(part)])]
+    if names and len(kinds) > 1:
+        raise UserError("names can be given with one TYPE only", hint="write TYPE/NAME for each, as pod/web svc/web")
+    for kind in kinds:
+        want(kind)
+        for name in names:
+            want(kind, name)
+    return request
+
+
+def select(store, request: Request, chosen, scope: str | None) -> list:
+    """The items asked for, in the order asked; a name not found is an error naming it."""
+    found = []
+    for kind in request.kinds:
+        items = [item for item in store.items(kind)
+                 if (scope is None or item.namespace == scope) and chosen.matches(item.labels)]
+        names = request.names[kind.name]
+        if not names:
+            found += items
+            continue
+        by_name: dict[str, list] = {}
+        for item in items:
+            by_name.setdefault(item.name, []).append(item)
+        missing = [name for name in names if name not in by_name]
+        if missing:
+            where = "any namespace" if scope is None else f"namespace {scope}"
+            quoted = ", ".join(f'"{name}"' for name in missing)
+            raise NotFoundError(f"{kind.name} {quoted} not found in {where}",
+                                hint=f"`kubeplay get {kind.name} -A` lists them in every namespace")
+        found += [item for name in names for item in by_name[name]]
+    return found
+
+
+class View:
+    """How items are printed, the same for the first listing and for each change under -w."""
+
+    def __init__(self, output: str, all_namespaces: bool, show_labels: bool, several_kinds: bool, single: bool) -> None:
+        self.output = output
+        self.all_namespaces = all_namespaces
+        self.show_labels = show_labels
+        self.several_kinds = several_kinds
+        self.single = single
+        self.widths: dict[str, list[int]] = {}
+
+    def show(self, items: list, header: bool = True) -> None:
+        if self.output in ("table", "wide"):
+            self._tables(items, header)
+        elif self.output == "name":
+            for item in items:
+                click.echo(item.ref)
+        else:
+            self._objects(items)
+
+    def _tables(self, items: list, header: bool) -> None:
+        from kubeplay.cli.resources import KINDS
+
+        now = time.time()
+        wide = self.output == "wide"
+        first = True
+        for kind in KINDS.values():
+            of_kind = [item for item in items if item.kind is kind]
+            if not of_kind:
+                continue
+            if not first:
+                click.echo("")
+            first = False
+            headers = list(kind.headers) + (list(kind.wide_headers) if wide else [])
+            if self.show_labels:
+                headers.append("LABELS")
+            rows = []
+            for item in of_kind:
+                row = item.row(wide, now)
+                if self.several_kinds:
+                    row[0] = item.ref
+                if self.show_labels:
+                    row.append(",".join(f"{k}={v}" for k, v in item.labels.items()) or "<none>")
+                rows.append(([item.namespace] if self.all_namespaces else []) + row)
+            headers = (["NAMESPACE"] if self.all_namespaces else []) + headers
+            self._table(kind.name, headers, rows, header)
+
+    def _table(self, key: str, headers: list[str], rows: list[list[object]], header: bool) -> None:
+        """Columns as wide as their widest cell; under -w, a later line keeps the first listing's widths."""
+        cells = [[str(cell) for cell in row] for row in rows]
+        widths = self.widths.get(key) or [0] * len(headers)
+        widths = [max([widths[i], len(headers[i])] + [len(row[i]) for row in cells]) for i in range(len(headers))]
+        self.widths[key] = widths
+        shown = ([headers] if header else []) + cells
+        for row in shown:
+            click.echo("   ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+    def _objects(self, items: list) -> None:
+        objects = [item.build() for item in items]
+        data = objects[0] if self.single and len(objects) == 1 else \
+            {"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": objects}
+        if self.output == "json":
+            import json
+
+            click.echo(json.dumps(data, indent=4))
+        elif self.output == "yaml":
+            import yaml
+
+            click.echo(yaml.safe_dump(data, sort_keys=False, default_flow_style=False), nl=False)
+        else:
+            from kubeplay.cli.jsonpath import evaluate, render
+
+            template = self.output.partition("=")[2]
+            if self.output.startswith("jsonpath-as-json="):
+                import json
+
+                click.echo(json.dumps(evaluate(template.strip("{}"), data), indent=4))
+            else:
+                click.echo(render(template, data), nl=False)  # as kubectl: the template says where lines end
+
+
+def watch_changes(settings: Settings, request: Request, chosen, scope: str | None, view: View, items: list,
+                  limit: float) -> None:
+    """Print the items again whenever what a table shows of them changes (AGE aside), until Ctrl-C
+    (or `limit` seconds); ends quietly with exit 0."""
+    from kubeplay.cli.resources import Store
+
+    def shown(item) -> tuple:
+        return tuple(str(value) for header, value in item.cells.items())
+
+    last = {(item.kind.name, item.namespace, item.name): shown(item) for item in items}
+    deadline = time.monotonic() + limit if limit else None
+    try:
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(WATCH_INTERVAL if deadline is None else max(min(WATCH_INTERVAL, deadline - time.monotonic()), 0))
+            try:
+                current = select(Store(settings), request, chosen, scope)
+            except NotFoundError:
+                current = []  # a named object went away: its last line stays the last word on it
+            changed = []
+            for item in current:
+                key = (item.kind.name, item.namespace, item.name)
+                if last.get(key) != shown(item):
+                    changed.append(item)
+                last[key] = shown(item)
+            if changed:
+                view.show(changed, header=False)
+    except KeyboardInterrupt:
+        return

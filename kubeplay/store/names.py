@@ -1,0 +1,44 @@
+"""Names of the store's objects for shell completion: one read-only query each, nothing decoded
+beyond what the name needs, and nothing made when the store does not exist yet."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from kubeplay.defaults import DATABASE_NAME
+
+QUERIES = {
+    "pod": "SELECT name FROM pods ORDER BY name",
+    "service": "SELECT DISTINCT name FROM services ORDER BY name",
+    "image": "SELECT name FROM image_names ORDER BY name",
+    "volume": "SELECT name FROM volumes ORDER BY name",
+}
+
+
+def object_names(root: Path, kind: str) -> list[str]:
+    """Names of `kind` (pod, deployment, service, image, volume) in the store under `root`; [] when
+    there is no store or it cannot be read (completion must never fail loudly)."""
+    path = root / DATABASE_NAME
+    if not path.exists():
+        return []
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
+        try:
+            if kind == "deployment":
+                return _deployment_names(conn)
+            return [row[0] for row in conn.execute(QUERIES[kind])]
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return []
+
+
+def _deployment_names(conn: sqlite3.Connection) -> list[str]:
+    names = set()
+    for (plan,) in conn.execute("SELECT plan FROM pods"):
+        owner = json.loads(plan).get("owner") or {}
+        if owner.get("kind") == "Deployment":
+            names.add(owner["name"])
+    return sorted(names)

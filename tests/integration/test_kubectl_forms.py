@@ -1,0 +1,188 @@
+"""kubectl's forms against real pods: get (tables, -o yaml checked by the Kubernetes Pod model, -l,
+-n/-A, TYPE/NAME, -w), describe with events, namespaces on the listings, completion of pod names."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from tests.integration.conftest import BUSYBOX
+
+pytestmark = pytest.mark.root
+
+
+def sh(name: str, script: str) -> dict:
+    return {"name": name, "image": BUSYBOX, "imagePullPolicy": "Never", "command": ["/bin/sh", "-c", script]}
+
+
+def deployment(name: str, replicas: int, labels: dict, container: dict) -> dict:
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels},
+                                  "spec": {"terminationGracePeriodSeconds": 1, "containers": [container]}}}}
+
+
+@pytest.fixture
+def played(pods):
+    """web: a Deployment of 2 in default; api: a pod in namespace team; flaky: a pod that keeps failing."""
+    api = pods.pod("api", sh("server", "sleep 3600"))
+    api["metadata"].update(namespace="team", labels={"app": "api", "tier": "back"})
+    flaky = pods.pod("flaky", sh("fail", "echo failing; exit 3"))
+    flaky["metadata"]["labels"] = {"app": "flaky"}
+    manifest = pods.write("app.yaml", deployment("web", 2, {"app": "web"}, sh("web", "sleep 3600")), api, flaky)
+    result = pods("play", str(manifest))
+    assert result.returncode == 0, result.stderr
+
+    def running() -> bool:
+        listed = json.loads(pods("pods", "-A", "--format", "json").stdout)
+        return len(listed) == 4 and all(p["status"] == "Running" for p in listed if p["name"] != "flaky")
+
+    pods.wait_for(running, what="web and api running")
+    return pods
+
+
+def k8s_pod_dump(obj: dict) -> dict:
+    from kubernetes.client import models as k8s
+
+    return k8s.V1Pod.from_dict(obj).model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+def without_empty(value):
+    if isinstance(value, dict):
+        return {k: without_empty(v) for k, v in value.items() if v not in ({}, [], None)}
+    if isinstance(value, list):
+        return [without_empty(v) for v in value]
+    return value
+
+
+def test_get_pods_yaml_validates_as_kubernetes_pods_with_status(played):
+    result = played("get", "pods", "-A", "-o", "yaml")
+    assert result.returncode == 0, result.stderr
+    listed = yaml.safe_load(result.stdout)
+    assert listed["kind"] == "List" and len(listed["items"]) == 4
+    for obj in listed["items"]:
+        assert without_empty(k8s_pod_dump(obj)) == without_empty(obj)  # nothing unknown, nothing mistyped
+    api = next(obj for obj in listed["items"] if obj["metadata"]["name"] == "api")
+    assert api["metadata"]["namespace"] == "team" and api["metadata"]["labels"] == {"app": "api", "tier": "back"}
+    status = api["status"]
+    assert status["phase"] == "Running" and status["podIP"] and status["podIPs"] == [{"ip": status["podIP"]}]
+    assert {c["type"]: c["status"] for c in status["conditions"]}["Ready"] == "True"
+    [server] = status["containerStatuses"]
+    assert server["name"] == "server" and server["ready"] is True and server["restartCount"] == 0
+    assert server["state"]["running"]["startedAt"].endswith("Z") and server["imageID"].startswith("sha256:")
+    web = [obj for obj in listed["items"] if obj["metadata"]["name"].startswith("web-")]
+    assert len(web) == 2 and all(obj["metadata"]["ownerReferences"][0]["name"] == "web" for obj in web)
+
+
+def test_a_failing_container_shows_restarts_and_its_last_state(played):
+    def restarted_once() -> dict | None:
+        obj = json.loads(played("get", "pod", "flaky", "-o", "json").stdout)
+        [fail] = obj["status"]["containerStatuses"]
+        return fail if fail["restartCount"] >= 1 and fail["lastState"] else None
+
+    fail = played.wait_for(restarted_once, timeout=60, what="flaky to restart")
+    ended = fail["lastState"]["terminated"]  # the run before this one, whatever state this one is in
+    assert ended["exitCode"] == 3 and ended["reason"] == "Error" and ended["finishedAt"].endswith("Z")
+    assert fail["ready"] is False
+    text = played("describe", "pod", "flaky").stdout
+    assert "Restart Count:" in text
+    assert any(line.split() == ["Exit", "Code:", "3"] for line in text.splitlines()), text
+
+
+def test_selectors_namespaces_and_type_slash_name(played):
+    web = played("get", "pods", "-l", "app=web", "-o", "name")
+    assert web.returncode == 0, web.stderr
+    assert len(web.stdout.split()) == 2 and all(name.startswith("pod/web-") for name in web.stdout.split())
+    assert played("get", "pods", "-o", "name").stdout.split().count("pod/api") == 0  # default namespace only
+    assert played("get", "pods", "-n", "team", "-o", "name").stdout.split() == ["pod/api"]
+    assert played("get", "pods", "-A", "-l", "tier in (back),app!=web", "-o", "name").stdout.split() == ["pod/api"]
+    table = played("get", "pods", "-A").stdout.splitlines()
+    assert table[0].split()[:2] == ["NAMESPACE", "NAME"]
+    assert ["team", "api", "1/1", "Running"] in [line.split()[:4] for line in table]
+    short = played("pods", "-n", "team").stdout.splitlines()
+    assert [line.split()[0] for line in short] == ["NAME", "api"]
+    deploy = played("get", "deploy/web", "pod/api", "-A").stdout
+    assert "deployment/web" in deploy and "2/2" in deploy and "pod/api" in deploy
+    ip = played("get", "pod/api", "-n", "team", "-o", "jsonpath={.status.podIP}").stdout
+    assert ip.count(".") == 3
+    bad = played("get", "pods", "-l", "app in (web")
+    bad.assert_fails_cleanly(exit_codes=(1,), mentions=("column",))
+    unknown = played("get", "pods", "nope")
+    unknown.assert_fails_cleanly(exit_codes=(1,), mentions=('"nope"',))
+    usage = played("get", "pods", "-o", "bogus")
+    assert usage.returncode == 1 and "Traceback" not in usage.stderr
+
+
+def test_describe_pod_ends_with_its_events(played):
+    text = played("describe", "pod", "api", "-n", "team")
+    assert text.returncode == 0, text.stderr
+    out = text.stdout
+    assert out.startswith("Name:") and "Namespace:        team" in out and "Status:           Running" in out
+    assert "Containers:\n  server:\n" in out and "Ready:          True" in out
+    events = out[out.index("\nEvents:"):]
+    assert "Started" in events and "Started container server" in events
+    deploy = played("describe", "deploy", "web").stdout
+    assert "2 desired" in deploy and "Started container web" in deploy
+
+
+def test_a_pod_name_is_unique_across_namespaces(played):
+    twin = played.pod("api", sh("other", "sleep 1"))
+    twin["metadata"]["namespace"] = "elsewhere"
+    manifest = str(played.write("twin.yaml", twin))
+    result = played("play", manifest)
+    result.assert_fails_cleanly(exit_codes=(1,), mentions=('"api"', 'namespace "team"', "unique"))
+    replaced = played("play", "--replace", manifest)  # --replace replaces this file's pods, not team's
+    replaced.assert_fails_cleanly(exit_codes=(1,), mentions=('"api"', 'namespace "team"'))
+    assert played("get", "pods", "-n", "team", "-o", "name").stdout.split() == ["pod/api"]
+    down = played("down", manifest)  # the file's api (namespace elsewhere) was never made: team's stays
+    assert down.returncode == 0 and "pod/api deleted" not in down.stdout, down
+    assert played("get", "pods", "-n", "team", "-o", "name").stdout.split() == ["pod/api"]
+
+
+def test_watch_prints_a_change_and_ends_quietly_on_ctrl_c(played):
+    watcher = played.kp.popen("get", "pods", "-n", "team", "-w", "--watch-timeout", "60")
+    try:
+        time.sleep(2)  # the first listing is printed and the watch polls
+        stopped = played("pod", "stop", "-t", "0", "api")
+        assert stopped.returncode == 0, stopped.stderr
+        time.sleep(3)
+        watcher.send_signal(signal.SIGINT)
+        out, err = watcher.communicate(timeout=20)
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+            watcher.wait()
+    assert watcher.returncode == 0, err
+    assert "interrupted" not in err and "Traceback" not in err
+    rows = [line.split() for line in out.splitlines()]
+    assert rows[0][0] == "NAME" and rows[1][:4] == ["api", "1/1", "Running", "0"]
+    assert any(row[0] == "api" and row[2] != "Running" for row in rows[2:]), out
+
+
+def test_completion_prints_pod_names(played):
+    script = played("completion", "bash")
+    assert script.returncode == 0 and "_KUBEPLAY_COMPLETE" in script.stdout and "complete " in script.stdout
+    env = {**played.kp.env, "_KUBEPLAY_COMPLETE": "bash_complete", "COMP_WORDS": "kubeplay pod rm ",
+           "COMP_CWORD": "3", "KUBEPLAY_ROOT": str(played.kp.root)}
+    done = subprocess.run([sys.executable, "-m", "kubeplay"], env=env, capture_output=True, text=True, timeout=30,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    offered = {line.split(",", 1)[1] for line in done.stdout.splitlines()}
+    assert {"api", "flaky"} <= offered and sum(name.startswith("web-") for name in offered) == 2
+    env["COMP_WORDS"], env["COMP_CWORD"] = "kubeplay get deploy ", "3"
+    done = subprocess.run([sys.executable, "-m", "kubeplay"], env=env, capture_output=True, text=True, timeout=30,
+                          check=False)
+    assert [line.split(",", 1)[1] for line in done.stdout.splitlines()] == ["web"]
+
+
+def test_version_names_the_runtime_and_conmon(pods):
+    shown = pods("version", "-o", "json")
+    assert shown.returncode == 0, shown.stderr
+    found = json.loads(shown.stdout)
+    assert found["client"] and found["runtime"].split()[0] in ("runc", "crun") and found["conmon"][0].isdigit()

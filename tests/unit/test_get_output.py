@@ -1,0 +1,334 @@
+"""`kubeplay get`, `describe` and the listings' namespaces, on a store filled by hand (no runtime):
+kinds and names, -o wide|name|yaml|json|jsonpath, -l, -n/-A, READY, RFC 3339 times, and the
+Pod objects checked by the `kubernetes` package's own models."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from kubeplay.cli.describe import describe
+from kubeplay.cli.get import get
+from kubeplay.cli.pods import pods
+from kubeplay.config import Settings
+from kubeplay.model.plan import ContainerPlan, EnvVar, OwnerPlan, PodPlan, ResourcePlan
+from kubeplay.model.record import ContainerRole, ContainerStatus, PodPhase
+from kubeplay.pods.status import session_id
+from kubeplay.store.db import open_database
+from kubeplay.store.events import EventStore
+from kubeplay.store.pods import PodStore
+
+SETTINGS_ENV = {"MODE": ("settings", "MODE")}
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    made = Settings(root=tmp_path / "root", runroot=tmp_path / "run")
+    made.ensure_dirs()
+    return made
+
+
+class Filler:
+    def __init__(self, settings: Settings) -> None:
+        self.db = open_database(settings.root)
+        self.store = PodStore(self.db)
+
+    def pod(self, name: str, namespace: str = "default", labels: dict | None = None, owner: OwnerPlan | None = None,
+            state: str = "created", code: int | None = None, restarts: int = 0, made: bool = True,
+            reason: str = "") -> None:
+        env = (EnvVar("MODE", "fast", source={"configMapKeyRef": {"name": "settings", "key": "MODE"}}),)
+        member = ContainerPlan(name="web", image="localhost/web:1", env=env,
+                               resources=ResourcePlan(cpu_limit_millis=500, memory_limit=64 << 20))
+        plan = PodPlan(name=name, namespace=namespace, labels=labels or {}, containers=(member,), owner=owner)
+        self.store.add_pod(f"id-{name}", plan)
+        if not made:
+            return
+        self.store.add_container(f"{name}-infra", name, f"{name}-infra", ContainerRole.INFRA, 0, None, None)
+        self.store.add_container(f"{name}-web", name, "web", ContainerRole.MEMBER, 0, "sha256:" + "a" * 64, member)
+        now = time.time()
+        if state == "exited":
+            self.store.set_container_state(f"{name}-web", status=ContainerStatus.EXITED, exit_code=code,
+                                           started_at=now - 5, finished_at=now, restart_count=restarts,
+                                           reason=reason or ("Completed" if code == 0 else "Error"))
+            self.store.set_pod_state(name, phase=PodPhase.RUNNING)
+
+
+@pytest.fixture
+def filled(settings) -> Filler:
+    filler = Filler(settings)
+    filler.pod("front", labels={"app": "web", "tier": "front"})
+    filler.pod("other", namespace="team-b", labels={"app": "web", "tier": "back"})
+    filler.pod("making", labels={"app": "db"}, made=False)
+    filler.pod("crashing", labels={"app": "db"}, state="exited", code=3, restarts=4, reason="CrashLoopBackOff")
+    deploy = OwnerPlan("Deployment", "site", replicas=2, labels={"app": "site"})
+    filler.pod("site-abc-1", labels={"app": "site", "pod-template-hash": "abc"}, owner=deploy)
+    filler.pod("site-abc-2", labels={"app": "site", "pod-template-hash": "abc"}, owner=deploy)
+    EventStore(filler.db).add("crashing", "web", "Warning", "BackOff", "Back-off restarting failed container web")
+    from kubeplay.model.service import ServicePlan, ServicePort
+    from kubeplay.store.services import ServiceStore
+
+    plan = ServicePlan(name="site", type="NodePort", selector={"app": "site"}, labels={"app": "site"},
+                       ports=(ServicePort(port=80, target_port=8080, name="http"),))
+    ServiceStore(filler.db).add(plan, lambda plan, taken: ("10.96.0.10", (ServicePort(80, 8080, "TCP", "http", 30080),)))
+    yield filler
+    filler.db.close()
+
+
+def run(command, settings: Settings, *args: str):
+    result = CliRunner().invoke(command, list(args), obj=settings, catch_exceptions=False)
+    return result
+
+
+def lines(output: str) -> list[list[str]]:
+    return [line.split() for line in output.splitlines() if line.strip()]
+
+
+def test_get_pods_lists_the_default_namespace_as_kubectl(settings, filled):
+    result = run(get, settings, "pods")
+    rows = lines(result.output)
+    assert rows[0] == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert [row[0] for row in rows[1:]] == ["front", "making", "crashing", "site-abc-1", "site-abc-2"]
+    by_name = {row[0]: row for row in rows[1:]}
+    assert by_name["making"][1] == "0/1"  # a member not made yet is counted: never 0/0
+    assert by_name["crashing"][2:4] == ["CrashLoopBackOff", "4"]
+
+
+def test_all_namespaces_adds_the_namespace_column_and_n_picks_one(settings, filled):
+    every = lines(run(get, settings, "pods", "-A").output)
+    assert every[0][:2] == ["NAMESPACE", "NAME"]
+    assert ["team-b", "other"] in [row[:2] for row in every]
+    only = lines(run(get, settings, "pods", "-n", "team-b", "-o", "name").output)
+    assert only == [["pod/other"]]
+    short = lines(run(pods, settings, "-A").output)
+    assert short[0][0] == "NAMESPACE" and ["team-b", "other"] in [row[:2] for row in short]
+    assert "other" not in run(pods, settings).output
+
+
+def test_selectors_filter(settings, filled):
+    names = run(get, settings, "pods", "-A", "-l", "app=web,tier notin (back)", "-o", "name").output.split()
+    assert names == ["pod/front"]
+    names = run(get, settings, "pods", "-l", "app in (db, site),!pod-template-hash", "-o", "name").output.split()
+    assert names == ["pod/making", "pod/crashing"]
+
+
+def test_a_bad_selector_exits_1_naming_the_column(settings, filled):
+    from kubeplay.errors import UserError
+
+    with pytest.raises(UserError, match="column 9"):
+        run(get, settings, "pods", "-l", "app=web,")
+
+
+def test_an_unknown_type_lists_the_known_ones(settings, filled):
+    from kubeplay.errors import UserError
+
+    with pytest.raises(UserError) as raised:
+        run(get, settings, "pdos")
+    assert "pdos" in raised.value.message
+    for known in ("pods", "deployments", "svc", "configmaps", "secrets", "pvc", "jobs", "all"):
+        assert known in raised.value.hint
+
+
+def test_an_unknown_name_is_not_found(settings, filled):
+    from kubeplay.errors import NotFoundError
+
+    with pytest.raises(NotFoundError, match='"nope"'):
+        run(get, settings, "pod", "nope")
+
+
+def test_type_slash_name_and_wide(settings, filled):
+    rows = lines(run(get, settings, "pod/front", "deploy/site", "-o", "wide").output)
+    assert rows[0][:2] == ["NAME", "READY"] and "IP" in rows[0] and "NODE" in rows[0]
+    assert rows[1][0] == "pod/front"
+    assert ["deployment/site", "0/2", "2", "0"] == rows[3][:4]
+
+
+def test_deployments_and_configmaps_are_derived_from_the_pods(settings, filled):
+    deploy = json.loads(run(get, settings, "deploy", "site", "-o", "json").output)
+    assert deploy["kind"] == "Deployment" and deploy["spec"]["replicas"] == 2
+    assert deploy["status"]["replicas"] == 2 and deploy["spec"]["selector"]["matchLabels"] == {"app": "site"}
+    cm = json.loads(run(get, settings, "cm", "settings", "-o", "json").output)
+    assert cm["kind"] == "ConfigMap" and cm["data"] == {"MODE": "fast"}
+
+
+def k8s_pod(obj: dict) -> dict:
+    """The object as the `kubernetes` package's V1Pod reads it and writes it back."""
+    from kubernetes.client import models as k8s
+
+    return k8s.V1Pod.from_dict(obj).model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+def without_empty(value):
+    if isinstance(value, dict):
+        return {k: without_empty(v) for k, v in value.items() if v not in ({}, [], None)}
+    if isinstance(value, list):
+        return [without_empty(v) for v in value]
+    return value
+
+
+def test_get_pods_yaml_is_a_kubernetes_pod_with_its_status(settings, filled):
+    listed = yaml.safe_load(run(get, settings, "pods", "-o", "yaml").output)
+    assert listed["kind"] == "List" and len(listed["items"]) == 5
+    for obj in listed["items"]:
+        # the models read every field (none dropped as unknown, none of a wrong type)
+        assert without_empty(k8s_pod(obj)) == without_empty(obj)
+    crashing = yaml.safe_load(run(get, settings, "pod", "crashing", "-o", "yaml").output)
+    assert crashing["kind"] == "Pod" and crashing["metadata"]["namespace"] == "default"
+    status = crashing["status"]
+    assert status["phase"] == "Running"
+    assert {c["type"]: c["status"] for c in status["conditions"]} == \
+        {"Initialized": "True", "ContainersReady": "False", "Ready": "False"}
+    web = status["containerStatuses"][0]
+    assert web["name"] == "web" and web["ready"] is False and web["restartCount"] == 4
+    assert web["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+    assert web["lastState"]["terminated"]["exitCode"] == 3
+    assert status["qosClass"] == "Guaranteed"  # limits alone: requests default to them
+    making = yaml.safe_load(run(get, settings, "pod/making", "-o", "yaml").output)
+    assert making["status"]["containerStatuses"][0]["state"] == {"waiting": {"reason": "ContainerCreating"}}
+
+
+def test_times_in_json_are_rfc3339(settings, filled):
+    import re
+
+    rfc3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+    obj = json.loads(run(get, settings, "pod", "crashing", "-o", "json").output)
+    terminated = obj["status"]["containerStatuses"][0]["lastState"]["terminated"]
+    for value in (obj["metadata"]["creationTimestamp"], obj["status"]["startTime"], terminated["startedAt"],
+                  terminated["finishedAt"]):
+        assert rfc3339.match(value), value
+    summary = json.loads(run(pods, settings, "--format", "json").output)
+    assert all(rfc3339.match(pod["created"]) for pod in summary)
+
+
+def test_jsonpath_output(settings, filled):
+    printed = run(get, settings, "pods", "-o",
+                  'jsonpath={range .items[*]}{.metadata.name}:{.status.containerStatuses[0].restartCount}{"\\n"}{end}')
+    assert printed.output.splitlines() == ["front:0", "making:0", "crashing:4", "site-abc-1:0", "site-abc-2:0"]
+
+
+def test_describe_pod_ends_with_its_events(settings, filled):
+    text = run(describe, settings, "pod", "crashing").output
+    assert text.startswith("Name:")
+    for expected in ("Namespace:", "Containers:", "State:          Waiting", "Restart Count:  4", "Conditions:",
+                     "QoS Class:", "<set to the key 'MODE' of config map 'settings'>"):
+        assert expected in text, expected
+    events = text[text.index("Events:"):]
+    assert "BackOff" in events and "Back-off restarting failed container web" in events
+    assert text.rstrip().splitlines()[-1].split()[:2] == ["Warning", "BackOff"]
+
+
+def test_describe_deployment_lists_its_pods(settings, filled):
+    text = run(describe, settings, "deploy/site").output
+    assert "Replicas:" in text and "2 desired" in text and "site-abc-1" in text and "Events:" in text
+
+
+def test_watch_prints_changes_until_its_time_is_up(settings, filled):
+    """-w reads the store again; a pod that changes is printed again (without the header)."""
+    import threading
+
+    def change() -> None:
+        time.sleep(1.5)
+        filled.store.set_container_state("front-web", status=ContainerStatus.EXITED, exit_code=1,
+                                         finished_at=time.time(), reason="Error")
+        filled.store.set_pod_state("front", phase=PodPhase.RUNNING)
+
+    changer = threading.Thread(target=change)
+    changer.start()
+    result = run(get, settings, "pods", "front", "-w", "--watch-timeout", "4")
+    changer.join()
+    rows = lines(result.output)
+    assert rows[0][0] == "NAME" and rows[1][:3] == ["front", "0/1", "ContainerCreating"]
+    assert rows[2][:3] == ["front", "0/1", "Error"] and len(rows) == 3
+    assert result.exit_code == 0
+
+
+def test_a_pod_name_taken_in_another_namespace_is_a_clear_conflict(settings, filled):
+    from kubeplay.errors import ConflictError
+
+    with pytest.raises(ConflictError, match='namespace "team-b".*unique per host'):
+        filled.store.add_pod("id-2", PodPlan(name="other", namespace="default"))
+
+
+def test_services_get_and_describe(settings, filled):
+    rows = lines(run(get, settings, "svc", "-o", "wide").output)
+    assert rows[0] == ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE", "SELECTOR"]
+    assert rows[1][:5] == ["site", "NodePort", "10.96.0.10", "<none>", "80:30080/TCP"]
+    obj = json.loads(run(get, settings, "service/site", "-o", "json").output)
+    assert obj["kind"] == "Service" and obj["spec"]["clusterIP"] == "10.96.0.10"
+    assert obj["spec"]["ports"][0]["nodePort"] == 30080 and obj["metadata"]["creationTimestamp"].endswith("Z")
+    text = run(describe, settings, "svc", "site").output
+    for expected in ("Name:", "Type:", "NodePort", "IP:", "10.96.0.10", "TargetPort:", "8080/TCP", "NodePort:",
+                     "Endpoints:", "Session Affinity:", "Events:"):
+        assert expected in text, expected
+
+
+def test_get_all_lists_each_kind_under_its_own_header(settings, filled):
+    output = run(get, settings, "all").output
+    blocks = [block.splitlines() for block in output.strip().split("\n\n")]
+    assert [block[0].split()[0] for block in blocks] == ["NAME"] * 3
+    assert [block[1].split()[0].split("/")[0] for block in blocks] == ["pod", "deployment", "service"]
+
+
+EXAMPLES = sorted((Path(__file__).resolve().parent.parent.parent / "manifests" / "examples").glob("*.yaml")) + [
+    Path(__file__).resolve().parent.parent / "data" / "manifests" / "pod-full.yaml"]
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda path: path.name)
+def test_every_example_pod_reads_back_as_a_kubernetes_pod(settings, path):
+    """Init containers, volumes, probes, resources, owners: the Pod model reads every field get gives."""
+    from kubeplay.translate import TranslateOptions, load, translate
+
+    filler = Filler(settings)
+    try:
+        for plan in translate(load([str(path)]), TranslateOptions()).pods:
+            filler.store.add_pod(f"id-{plan.name}", plan)
+            for position, container in enumerate(plan.init_containers):
+                filler.store.add_container(f"{plan.name}-i{position}", plan.name, container.name, ContainerRole.INIT,
+                                           position, "sha256:i", container)
+                filler.store.set_container_state(f"{plan.name}-i{position}", status=ContainerStatus.EXITED,
+                                                 exit_code=0, started_at=1.0, finished_at=2.0)
+            for position, container in enumerate(plan.containers):
+                filler.store.add_container(f"{plan.name}-m{position}", plan.name, container.name, ContainerRole.MEMBER,
+                                           position, "sha256:m", container)
+    finally:
+        filler.db.close()
+    listed = json.loads(run(get, settings, "pods", "-A", "-o", "json").output)
+    assert listed["items"]
+    for obj in listed["items"]:
+        assert without_empty(k8s_pod(obj)) == without_empty(obj)
+        assert len(obj["status"]["containerStatuses"]) == len(obj["spec"]["containers"])
+        assert len(obj["status"].get("initContainerStatuses", [])) == len(obj["spec"].get("initContainers", []))
+
+
+def test_other_kinds_read_back_through_their_models(settings, filled):
+    from kubernetes.client import models as k8s
+
+    from kubeplay.model.kubeschema import kinds
+
+    listed = json.loads(run(get, settings, "deploy,svc,cm,secrets,pvc,jobs", "-A", "-o", "json").output)
+    assert {obj["kind"] for obj in listed["items"]} == {"Deployment", "Service", "ConfigMap"}
+    for obj in listed["items"]:
+        model = getattr(k8s, kinds()[obj["kind"]].type)
+        dumped = model.from_dict(obj).model_dump(by_alias=True, exclude_none=True, mode="json")
+        assert without_empty(dumped) == without_empty(obj)
+
+
+def test_a_container_that_ran_again_keeps_its_last_state(settings, filled):
+    store = filled.store
+    store.set_container_state("front-web", status=ContainerStatus.EXITED, exit_code=137, started_at=100.0,
+                              finished_at=160.0, reason="CrashLoopBackOff")
+    store.keep_last_state("front-web")  # as a start does, before recording the new run
+    store.set_container_state("front-web", status=ContainerStatus.RUNNING, pid=os.getpid(), exit_code=None,
+                              finished_at=None, started_at=200.0, restart_count=1, reason="",
+                              boot_id=session_id(settings))  # "running" as this process, in this session
+    obj = json.loads(run(get, settings, "pod", "front", "-o", "json").output)
+    [web] = obj["status"]["containerStatuses"]
+    assert web["state"] == {"running": {"startedAt": "1970-01-01T00:03:20Z"}}
+    assert web["lastState"]["terminated"] == {"exitCode": 137, "reason": "Error", "startedAt": "1970-01-01T00:01:40Z",
+                                              "finishedAt": "1970-01-01T00:02:40Z", "containerID": "kubeplay://front-web"}
+    assert "Last State:     Terminated" in run(describe, settings, "pod", "front").output
