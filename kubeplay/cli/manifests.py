@@ -53,8 +53,10 @@ def max_replicas() -> int:
 def play_files(settings: Settings, files: tuple[str, ...], *, strict: bool = False, network: str = "",
                replace: bool = False, quiet: bool = False, patches: tuple[str, ...] = (),
                configmaps: tuple[str, ...] = (), publish: tuple[str, ...] = (), start: bool = True,
-               dry_run: bool = False, fmt: str = "text", wait: float | None = None) -> None:
-    """`wait`: seconds to wait for the pods to be ready once played (None: return at once)."""
+               dry_run: bool = False, fmt: str = "text", wait: float | None = None, session=None,
+               service: bool = False) -> None:
+    """`wait`: seconds to wait for the pods to be ready once played (None: return at once).
+    `session` (kubeplay.controllers.service) talks to a service manager; `service` stays for it."""
     if dry_run:
         result = translate_files(files, strict, network, patches, configmaps, publish)
         from kubeplay.cli.render import echo_json
@@ -69,6 +71,8 @@ def play_files(settings: Settings, files: tuple[str, ...], *, strict: bool = Fal
 
     check_host_paths(result.pods)  # before anything is made
     engine = Engine(settings)
+    if session is not None:
+        session.prepare(engine, result.pods)  # its annotations checked before anything is made
     if replace:
         from kubeplay.pods.jobs import remove_pods
         from kubeplay.pods.lifecycle import pods_for
@@ -76,6 +80,8 @@ def play_files(settings: Settings, files: tuple[str, ...], *, strict: bool = Fal
         remove_pods(engine, pods_for(engine, result.pods))
     made = ensure_claims(engine, result.claims)
     progress = None if quiet or not sys.stderr.isatty() else (lambda message: echo(message, err=True))
+    if session is not None and session.notifier.active:
+        progress = session.progress_to(progress)
     services = []
     try:
         if result.services:  # before the pods: their /etc/hosts and environment then name the Services
@@ -127,7 +133,17 @@ def play_files(settings: Settings, files: tuple[str, ...], *, strict: bool = Fal
         _tell_idle(result)
         if not result.pods and not services:
             echo("no pods in these manifests", err=True)
-    if start and wait is not None:
+    if session is not None and start:
+        from kubeplay.controllers.wait import parse_duration
+
+        timeout = wait if wait is not None else parse_duration("5m")
+        if service or session.wants_readiness() or wait is not None:
+            session.wait_ready(engine, started, timeout)
+        if service:
+            session.serve(engine, started, lambda: down_files(settings, files, quiet=True))
+        else:
+            session.close()
+    elif start and wait is not None:
         from kubeplay.controllers.wait import wait_for
 
         wait_for(engine, started, "ready", wait)

@@ -60,6 +60,7 @@ class ConmonSpec:
     log_level: str = "error"
     conmon_path: str = "conmon"
     runtime_args: tuple[str, ...] = field(default_factory=tuple)
+    listen_fds: int = 0  # socket activation: the caller's fds 3 … 3+N-1 go to the container
 
 
 def conmon_argv(spec: ConmonSpec) -> list[str]:
@@ -99,6 +100,10 @@ def conmon_argv(spec: ConmonSpec) -> list[str]:
             argv += ["--exit-delay", str(spec.exit_delay)]
     if spec.sync:
         argv.append("--sync")
+    if spec.listen_fds:
+        # conmon keeps fds 3… open and sets LISTEN_PID to the runtime's pid, so the runtime takes
+        # them as its own activation sockets and gives them to the container (LISTEN_PID=1 there)
+        argv.append("--replace-listen-pid")
     return argv
 
 
@@ -160,6 +165,9 @@ def create_container(spec: ConmonSpec, timeout: float | None = None) -> int:
     ctx = FailureContext(runtime=Path(spec.runtime_path).name, action="create", container=spec.name)
     read_end, write_end = os.pipe()
     env = dict(os.environ, _OCI_SYNCPIPE=str(write_end))
+    listen = tuple(range(3, 3 + spec.listen_fds))
+    if listen:
+        env.update(LISTEN_FDS=str(len(listen)), LISTEN_PID="1")  # conmon puts the runtime's pid here
     deadline = time.monotonic() + timeout
     # conmon's own complaints (bad flags) go to a file, never to our stdout/stderr: a daemon holding
     # a caller's pipe open would keep that caller waiting long after kubeplay returned.
@@ -169,7 +177,7 @@ def create_container(spec: ConmonSpec, timeout: float | None = None) -> int:
             try:
                 process = subprocess.Popen(conmon_argv(spec), stdin=subprocess.DEVNULL,
                                            stdout=subprocess.DEVNULL, stderr=conmon_stderr,
-                                           pass_fds=(write_end,), env=env, cwd=str(spec.bundle),
+                                           pass_fds=(write_end, *listen), env=env, cwd=str(spec.bundle),
                                            start_new_session=True)
             except OSError as exc:
                 raise HostError(f"cannot execute conmon ({spec.conmon_path}): {exc.strerror}",
