@@ -137,11 +137,11 @@ def play_files(settings: Settings, files: tuple[str, ...], *, strict: bool = Fal
         from kubeplay.controllers.wait import parse_duration
 
         timeout = wait if wait is not None else parse_duration("5m")
-        if service or session.wants_readiness() or wait is not None:
-            session.wait_ready(engine, started, timeout)
         if service:
-            session.serve(engine, started, lambda: down_files(settings, files, quiet=True))
+            session.serve(engine, started, timeout, lambda: down_files(settings, files, quiet=True))
         else:
+            if session.wants_readiness() or wait is not None:
+                session.wait_ready(engine, started, timeout, staying=False)
             session.close()
     elif start and wait is not None:
         from kubeplay.controllers.wait import wait_for

@@ -38,6 +38,11 @@ def play(settings: Settings, files: tuple[str, ...], strict: bool, network: str,
     Under systemd (NOTIFY_SOCKET set) it reports progress and sends READY=1 once the pods are ready;
     sockets passed by socket activation (LISTEN_FDS) go to the container named by the pod's
     kubeplay.io/socket-activation annotation."""
+    if service and (dry_run or not start):
+        from kubeplay.errors import UserError
+
+        raise UserError("--service stays with running pods: it cannot go with --dry-run or --no-start",
+                        hint="drop --service, or --dry-run/--no-start")
     wait_seconds = None
     if wait or service:
         from kubeplay.controllers.wait import parse_duration

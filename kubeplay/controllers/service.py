@@ -88,9 +88,10 @@ class ServiceSession:
         """Whether play must wait for readiness even without --wait: READY=1 is sent only then."""
         return self.notifier.active
 
-    def wait_ready(self, engine: Engine, names: list[str], timeout: float) -> None:
+    def wait_ready(self, engine: Engine, names: list[str], timeout: float, staying: bool) -> None:
         """Wait until every pod is ready and every sd_notify container said READY=1, saying how far
-        it got; then READY=1 (with MAINPID, this process, which stays with --service)."""
+        it got; then READY=1, with MAINPID (this process) when it stays to be watched (--service):
+        a play that returns names no process (a unit with RemainAfterExit= watches none)."""
         from kubeplay.controllers.wait import wait_for
 
         def progress(ready: int, total: int) -> None:
@@ -98,7 +99,7 @@ class ServiceSession:
 
         wait_for(engine, names, "ready", timeout, progress=progress)
         self._wait_containers_ready(timeout)
-        self.notifier.ready(main_pid=os.getpid(), status=f"{len(names)}/{len(names)} pods ready")
+        self.notifier.ready(main_pid=os.getpid() if staying else None, status=f"{len(names)}/{len(names)} pods ready")
 
     def _wait_containers_ready(self, timeout: float) -> None:
         from kubeplay.controllers.wait import WaitFailed
@@ -128,9 +129,11 @@ class ServiceSession:
                 if "STATUS" in fields:
                     self.status(f"{key[0]}/{key[1]}: {fields['STATUS']}")
 
-    def serve(self, engine: Engine, names: list[str], take_down: Callable[[], None]) -> None:
-        """Stay as the process the service manager watches, until SIGTERM or until the pods are gone."""
+    def serve(self, engine: Engine, names: list[str], timeout: float, take_down: Callable[[], None]) -> None:
+        """Wait for readiness, say READY=1, then stay as the process the service manager watches,
+        until SIGTERM (the pods are taken down) or until the pods are gone."""
         try:
+            self.wait_ready(engine, names, timeout, staying=True)
             while any(engine.store.find_pod(name) is not None for name in names):
                 deadline = time.monotonic() + CHECK_EVERY
                 while time.monotonic() < deadline:
