@@ -26,6 +26,7 @@ from kubeplay.runtime.classify import FailureContext, classify
 # but a host starting hundreds of containers at once queues them for the CPU.
 SYNC_TIMEOUT_ENV = "KUBEPLAY_CREATE_TIMEOUT"
 DEFAULT_SYNC_TIMEOUT = 120.0
+SERVICE_MANAGER_VARIABLES = ("NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES")
 
 
 def sync_timeout() -> float:
@@ -107,6 +108,11 @@ def conmon_argv(spec: ConmonSpec) -> list[str]:
     return argv
 
 
+def runtime_environment() -> dict[str, str]:
+    """kubeplay's environment without a service manager's variables, for conmon and the runtime."""
+    return {name: value for name, value in os.environ.items() if name not in SERVICE_MANAGER_VARIABLES}
+
+
 def find_conmon() -> str:
     """conmon's path: containers.conf `engine.conmon_path`, else PATH and the usual libexec places."""
     configured = ContainersConf.load().conmon_path
@@ -164,7 +170,10 @@ def create_container(spec: ConmonSpec, timeout: float | None = None) -> int:
         directory.mkdir(parents=True, exist_ok=True)
     ctx = FailureContext(runtime=Path(spec.runtime_path).name, action="create", container=spec.name)
     read_end, write_end = os.pipe()
-    env = dict(os.environ, _OCI_SYNCPIPE=str(write_end))
+    # a service manager's variables never reach conmon unless meant for this container: runc would
+    # take NOTIFY_SOCKET as its cue to wait in `start` for the container's own READY=1
+    env = runtime_environment()
+    env["_OCI_SYNCPIPE"] = str(write_end)
     listen = tuple(range(3, 3 + spec.listen_fds))
     if listen:
         env.update(LISTEN_FDS=str(len(listen)), LISTEN_PID="1")  # conmon puts the runtime's pid here

@@ -238,3 +238,25 @@ def test_system_check_says_why_systemd_integration_is_unavailable(tmp_path: Path
     assert reason is not None and "systemd is not PID 1" in reason and "tini" in reason
     (tmp_path / "run-systemd-system").mkdir()
     assert systemd_unavailable_reason(tmp_path / "run-systemd-system", proc) is None
+
+
+def test_conmon_replaces_listen_pid_only_for_the_container_with_sockets() -> None:
+    from kubeplay.runtime.conmon import ConmonSpec, conmon_argv
+
+    def argv(listen_fds: int) -> list[str]:
+        return conmon_argv(ConmonSpec(
+            container_id="abc", name="web", bundle=Path("/b"), runtime_path="/usr/sbin/runc",
+            runtime_root=Path("/rr"), pidfile=Path("/b/pid"), conmon_pidfile=Path("/b/cpid"),
+            exit_dir=Path("/rr/exits"), persist_dir=Path("/b/p"), log_path=Path("/b/log"),
+            socket_dir=Path("/rr/s"), conmon_path="/usr/bin/conmon", listen_fds=listen_fds))
+
+    assert "--replace-listen-pid" in argv(2)
+    assert "--replace-listen-pid" not in argv(0)
+
+
+def test_the_runtime_never_sees_the_service_managers_variables() -> None:
+    script = ("import os; os.environ.update(NOTIFY_SOCKET='/x', LISTEN_FDS='1', LISTEN_PID='1', KEEP='1'); "
+              "from kubeplay.runtime.conmon import runtime_environment; "
+              "print(sorted(k for k in runtime_environment() if k in ('NOTIFY_SOCKET', 'LISTEN_FDS', 'LISTEN_PID', 'KEEP')))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "['KEEP']", done.stderr
