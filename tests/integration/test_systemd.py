@@ -96,6 +96,20 @@ def test_notify_socket_hears_status_then_ready_only_after_readiness(pods, listen
     assert "warning" not in played.stderr
 
 
+def test_a_pull_is_told_to_the_service_manager(pods, listener, registry, test_images):
+    conf = pods.kp.base / "registries.conf"
+    conf.write_text(f'[[registry]]\nlocation = "{registry.host}"\ninsecure = true\n')
+    manifest = pods.write("pulled.yaml", pods.pod("pulled", {"name": "a", "image": test_images.busybox,
+                                                             "imagePullPolicy": "Always", "command": ["sleep", "3600"]}))
+    env = dict(with_notify(pods, listener), CONTAINERS_REGISTRIES_CONF=str(conf))
+    played = subprocess.run(pods.kp.argv("play", str(manifest)), env=env, capture_output=True, text=True,
+                            timeout=120, stdin=subprocess.DEVNULL)
+    assert played.returncode == 0, played.stderr
+    statuses = [m.get("STATUS", "") for m in listener.receive_until("READY", timeout=5)]
+    pulling = [i for i, text in enumerate(statuses) if text.startswith("Trying to pull")]
+    assert pulling and pulling[0] < statuses.index("pod pulled: running"), statuses
+
+
 def test_notify_socket_pointing_nowhere_warns_once_and_play_works(pods):
     manifest = pods.write("nowhere.yaml", pods.pod("nowhere", {"name": "a", "image": BUSYBOX,
                                                                "imagePullPolicy": "Never", "command": ["sleep", "3600"]}))
