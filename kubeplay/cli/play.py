@@ -54,9 +54,13 @@ def play(settings: Settings, files: tuple[str, ...], strict: bool, network: str,
         from kubeplay.controllers.service import ServiceSession
 
         session = ServiceSession.from_environment(lambda message: echo(f"warning: {message}", err=True))
-    play_files(settings, files, strict=strict, network=network, replace=replace, quiet=quiet, patches=patches,
-               configmaps=configmaps, publish=publish, start=start, dry_run=dry_run, fmt=fmt, wait=wait_seconds,
-               session=session, service=service)
+    try:
+        play_files(settings, files, strict=strict, network=network, replace=replace, quiet=quiet, patches=patches,
+                   configmaps=configmaps, publish=publish, start=start, dry_run=dry_run, fmt=fmt, wait=wait_seconds,
+                   session=session, service=service)
+    finally:
+        if session is not None:
+            session.close()  # a failed play leaves no relay socket in the run root
 
 
 @click.command()

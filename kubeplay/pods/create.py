@@ -194,8 +194,9 @@ class MemberFactory:
         if directory is None:
             return None
         from kubeplay.oci.options import bind_mount
+        from kubeplay.pods.handoff import CONTAINER_NOTIFY_DIR, CONTAINER_NOTIFY_SOCKET
 
-        return (bind_mount(str(directory), "/run/notify"), ("NOTIFY_SOCKET", "/run/notify/notify.sock"))
+        return bind_mount(str(directory), CONTAINER_NOTIFY_DIR), ("NOTIFY_SOCKET", CONTAINER_NOTIFY_SOCKET)
 
     def create_and_start(self, container_id: str, container: ContainerPlan) -> int:
         self.build(container_id, container)

@@ -7,6 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# Where a container that speaks sd_notify finds its socket: the host directory is bind-mounted there.
+CONTAINER_NOTIFY_DIR = "/run/notify"
+CONTAINER_NOTIFY_SOCKET = f"{CONTAINER_NOTIFY_DIR}/notify.sock"
+
 
 @dataclass(frozen=True)
 class Handoff:

@@ -30,9 +30,6 @@ log = get_logger(__name__)
 NOTIFY_ENV = "NOTIFY_SOCKET"
 # A datagram larger than this is not a notification (systemd's own limit is about as big).
 MESSAGE_MAX = 4096
-# Where a container that speaks sd_notify finds its socket: the directory is bind-mounted there.
-CONTAINER_NOTIFY_DIR = "/run/notify"
-CONTAINER_NOTIFY_SOCKET = f"{CONTAINER_NOTIFY_DIR}/notify.sock"
 
 
 def socket_address(value: str) -> str | bytes:
