@@ -65,7 +65,10 @@ demo: deps
 	./demo.sh $(KUBEPLAY)
 
 # The suite also builds a fresh Debian root (tests/install) to prove the two commands on a new machine.
-test: APT_PACKAGES += debootstrap
+# systemd: systemd-analyze verifies the generated units and systemd-socket-activate hands a socket to
+# play (neither needs systemd as PID 1); gcc and libc6-dev build the static helpers a busybox
+# container runs for the sd_notify and socket-activation tests.
+test: APT_PACKAGES += debootstrap systemd gcc libc6-dev
 test: deps unit-pythons
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest -q

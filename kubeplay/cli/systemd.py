@@ -35,13 +35,13 @@ generate.add_command(_pods_command(), "pods")
 
 
 @generate.command()
-@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", required=False, type=click.Path(path_type=Path))
 @click.option("--template", is_flag=True, help="Print kubeplay-kube@.service, whose instance is the file path.")
 @click.option("-f", "--filename", "output", type=click.Path(path_type=Path), default=None,
               help="Write to FILE instead of standard output.")
 @click.pass_obj
 def systemd(settings: Settings, file: Path | None, template: bool, output: Path | None) -> None:
-    """A systemd unit that runs the pods of FILE (Type=notify: started once they are ready).
+    """A systemd unit that runs the pods of FILE, a file or directory (Type=notify: started once they are ready).
 
     Install it as /etc/systemd/system/NAME.service, then `systemctl daemon-reload` and
     `systemctl enable --now NAME`. Without a systemd here, `kubeplay system check` says why."""
@@ -54,8 +54,8 @@ def systemd(settings: Settings, file: Path | None, template: bool, output: Path 
         raise UserError("give either a YAML FILE or --template",
                         hint="kubeplay generate systemd app.yaml, or kubeplay generate systemd --template")
     if file is not None:
-        if not file.is_file():
-            raise UserError(f"{file}: no such file", hint="give the YAML file the unit should play")
+        if not file.exists():  # a directory of manifests plays as it does with `play DIR`
+            raise UserError(f"{file}: no such file or directory", hint="give the YAML file the unit should play")
         text = unit_for_file(str(file.resolve()), options)
     else:
         text = template_unit(options)
