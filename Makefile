@@ -9,7 +9,7 @@ KUBEPLAY    := $(VENV)/bin/kubeplay
 APT_PACKAGES := runc crun conmon catatonit busybox-static docker-registry nftables uidmap iproute2 \
                 slirp4netns passt fuse-overlayfs apache2-utils python3-venv golang-github-containers-common
 
-.PHONY: deps apt venv lock demo test unit unit-pythons clean-demo bench
+.PHONY: deps apt venv lock demo test unit unit-pythons clean-demo bench install-systemd
 
 # kubeplay's modules are compiled ahead: where bytecode cannot be written at run time
 # (PYTHONDONTWRITEBYTECODE, a read-only checkout) every command would compile them again.
@@ -67,7 +67,10 @@ demo: deps
 	./demo.sh $(KUBEPLAY)
 
 # The suite also builds a fresh Debian root (tests/install) to prove the two commands on a new machine.
-test: APT_PACKAGES += debootstrap
+# systemd: systemd-analyze verifies the generated units and systemd-socket-activate hands a socket to
+# play (neither needs systemd as PID 1); gcc and libc6-dev build the static helpers a busybox
+# container runs for the sd_notify and socket-activation tests.
+test: APT_PACKAGES += debootstrap systemd gcc libc6-dev
 test: deps unit-pythons
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest -q
@@ -100,3 +103,11 @@ bench: deps
 	  echo "installing: podman"; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q podman; }
 	$(VENV)/bin/python -m bench
+
+# The template unit kubeplay-kube@.service, running this checkout's kubeplay; the instance is a YAML
+# file's path: systemctl start kubeplay-kube@$$(systemd-escape --path /srv/app.yaml).service
+SYSTEMD_UNIT_DIR ?= /etc/systemd/system
+install-systemd: deps
+	$(KUBEPLAY) generate systemd --template -f $(SYSTEMD_UNIT_DIR)/kubeplay-kube@.service
+	@if [ -d /run/systemd/system ]; then systemctl daemon-reload; \
+	else echo "systemd is not PID 1 here: the unit is installed but cannot be started"; fi

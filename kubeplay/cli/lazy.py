@@ -44,7 +44,7 @@ COMMANDS = {
     "container-restart": "kubeplay.cli.internal:container_restart",
     # networks
     "network": "kubeplay.cli.network:network",
-    "generate": "kubeplay.cli.generate:generate",
+    "generate": "kubeplay.cli.systemd:generate",
     "run": "kubeplay.cli.run:run",
 }
 

@@ -54,8 +54,10 @@ def max_replicas() -> int:
 def play_files(settings: Settings, files: tuple[str, ...], *, strict: bool = False, network: str = "",
                replace: bool = False, quiet: bool = False, patches: tuple[str, ...] = (),
                configmaps: tuple[str, ...] = (), publish: tuple[str, ...] = (), start: bool = True,
-               dry_run: bool = False, fmt: str = "text", wait: float | None = None) -> None:
-    """`wait`: seconds to wait for the pods to be ready once played (None: return at once)."""
+               dry_run: bool = False, fmt: str = "text", wait: float | None = None, session=None,
+               service: bool = False) -> None:
+    """`wait`: seconds to wait for the pods to be ready once played (None: return at once).
+    `session` (kubeplay.controllers.unit_session) talks to a service manager; `service` stays for it."""
     if dry_run:
         result = translate_files(files, strict, network, patches, configmaps, publish)
         from kubeplay.cli.render import echo_json
@@ -68,7 +70,11 @@ def play_files(settings: Settings, files: tuple[str, ...], *, strict: bool = Fal
     from kubeplay.pods.engine import Engine
 
     engine = Engine(settings)
+    if session is not None:
+        session.prepare(engine, result.pods)  # its annotations checked before anything is made
     progress = None if quiet or not sys.stderr.isatty() else (lambda message: echo(message, err=True))
+    if session is not None and session.notifier.active:
+        progress = session.progress_to(progress)
     played = play_manifests(engine, result, replace=replace, start=start, progress=progress)
     if not quiet:
         for warning in played.warnings:
@@ -87,7 +93,17 @@ def play_files(settings: Settings, files: tuple[str, ...], *, strict: bool = Fal
         _tell_idle(result)
         if not result.pods and not played.services:
             echo("no pods in these manifests", err=True)
-    if start and wait is not None:
+    if session is not None and start:
+        from kubeplay.controllers.wait import parse_duration
+
+        timeout = wait if wait is not None else parse_duration("5m")
+        if service:
+            session.serve(engine, played.pods, timeout, lambda: down_files(settings, files, quiet=True))
+        else:
+            if session.wants_readiness() or wait is not None:
+                session.wait_ready(engine, played.pods, timeout, staying=False)
+            session.close()
+    elif start and wait is not None:
         from kubeplay.controllers.wait import wait_for
 
         wait_for(engine, played.pods, "ready", wait)

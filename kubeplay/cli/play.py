@@ -26,18 +26,41 @@ from kubeplay.config import Settings
 @click.option("--wait", "wait", is_flag=True,
               help="Return once every pod is ready (a Job's: complete); exit 1 naming what is not.")
 @click.option("--timeout", default="5m", show_default=True, help="How long --wait waits: 90s, 5m, 1h.")
+@click.option("--service", is_flag=True,
+              help="Stay as the process a service manager watches: READY=1 (sd_notify) once every pod is "
+                   "ready; on SIGTERM the pods go down. For systemd units (`kubeplay generate systemd`).")
 @click.pass_obj
 def play(settings: Settings, files: tuple[str, ...], strict: bool, network: str, replace: bool, quiet: bool,
          patches: tuple[str, ...], configmaps: tuple[str, ...], publish: tuple[str, ...], start: bool,
-         dry_run: bool, fmt: str, wait: bool, timeout: str) -> None:
-    """Play Kubernetes YAML: create and start its pods (FILES may be files, directories or -)."""
+         dry_run: bool, fmt: str, wait: bool, timeout: str, service: bool) -> None:
+    """Play Kubernetes YAML: create and start its pods (FILES may be files, directories or -).
+
+    Under systemd (NOTIFY_SOCKET set) it reports progress and sends READY=1 once the pods are ready;
+    sockets passed by socket activation (LISTEN_FDS) go to the container named by the pod's
+    kubeplay.io/socket-activation annotation."""
+    if service and (dry_run or not start):
+        from kubeplay.errors import UserError
+
+        raise UserError("--service stays with running pods: it cannot go with --dry-run or --no-start",
+                        hint="drop --service, or --dry-run/--no-start")
     wait_seconds = None
-    if wait:
+    if wait or service:
         from kubeplay.controllers.wait import parse_duration
 
         wait_seconds = parse_duration(timeout)  # a bad duration is refused before anything is made
-    play_files(settings, files, strict=strict, network=network, replace=replace, quiet=quiet, patches=patches,
-               configmaps=configmaps, publish=publish, start=start, dry_run=dry_run, fmt=fmt, wait=wait_seconds)
+    session = None
+    if not dry_run:
+        from kubeplay.cli.render import echo
+        from kubeplay.controllers.unit_session import ServiceSession
+
+        session = ServiceSession.from_environment(lambda message: echo(f"warning: {message}", err=True))
+    try:
+        play_files(settings, files, strict=strict, network=network, replace=replace, quiet=quiet, patches=patches,
+                   configmaps=configmaps, publish=publish, start=start, dry_run=dry_run, fmt=fmt, wait=wait_seconds,
+                   session=session, service=service)
+    finally:
+        if session is not None:
+            session.close()  # a failed play leaves no relay socket in the run root
 
 
 @click.command()
@@ -47,4 +70,11 @@ def play(settings: Settings, files: tuple[str, ...], strict: bool, network: str,
 @click.pass_obj
 def down(settings: Settings, files: tuple[str, ...], volumes: bool, quiet: bool) -> None:
     """Remove the pods that playing FILES made (and with --volumes their claims' volumes)."""
+    import os
+
+    if os.environ.get("NOTIFY_SOCKET"):  # an ExecStop= of a unit: the service manager hears STOPPING=1
+        from kubeplay.cli.render import echo
+        from kubeplay.controllers.unit_session import notify_stopping
+
+        notify_stopping(lambda message: echo(f"warning: {message}", err=True))
     down_files(settings, files, volumes=volumes, quiet=quiet)

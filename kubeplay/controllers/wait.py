@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 
 from kubeplay.errors import NotFoundError, UserError
 from kubeplay.model.record import ContainerRecord, ContainerRole, ContainerStatus, PodPhase, PodRecord
@@ -95,8 +96,10 @@ def _why(engine: Engine, pod: PodRecord, container: ContainerRecord) -> str:
     return "no probe has succeeded yet"
 
 
-def wait_for(engine: Engine, names: list[str], condition: str = "ready", timeout: float = 300.0) -> None:
-    """Return once every named pod is `condition`; WaitFailed on timeout or when one cannot be."""
+def wait_for(engine: Engine, names: list[str], condition: str = "ready", timeout: float = 300.0,
+             progress: Callable[[int, int], None] | None = None) -> None:
+    """Return once every named pod is `condition`; WaitFailed on timeout or when one cannot be.
+    `progress(done, total)` hears how many are there after each look."""
     if condition not in CONDITIONS:
         raise UserError(f'--for "{condition}" is not one of {", ".join(CONDITIONS)}', hint="for example --for ready")
     if condition != "delete":
@@ -106,6 +109,8 @@ def wait_for(engine: Engine, names: list[str], condition: str = "ready", timeout
     deadline = time.monotonic() + timeout
     while True:
         waiting = {name: why for name in names for done, why in [_check(engine, name, condition)] if not done}
+        if progress is not None:
+            progress(len(names) - len(waiting), len(names))
         if not waiting:
             return
         if time.monotonic() >= deadline:

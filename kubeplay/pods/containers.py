@@ -80,12 +80,13 @@ def launch(engine: Engine, container_id: str, name: str, *, tty: bool = False, s
 
 
 def create(engine: Engine, container_id: str, name: str, *, tty: bool = False, stdin: bool = False,
-           exit_callback: bool = True) -> int:
+           exit_callback: bool = True, listen_fds: int = 0) -> int:
     """conmon runs `runtime create` on the written bundle: the container's namespaces exist and its
     process waits to be started. Returns the container pid.
 
     Without `exit_callback` nothing runs when the container ends (the infra: nothing restarts it,
-    and status reads its exit file), which spares a kubeplay start-up per pod at down."""
+    and status reads its exit file), which spares a kubeplay start-up per pod at down.
+    `listen_fds`: this process's fds 3, 4, … are the container's socket-activation sockets."""
     from kubeplay.runtime.conmon import ConmonSpec, create_container
 
     paths = ContainerPaths(engine.settings, container_id)
@@ -116,6 +117,7 @@ def create(engine: Engine, container_id: str, name: str, *, tty: bool = False, s
         exit_command=tuple(callback_argv(engine, "container-exited", container_id)) if exit_callback else (),
         terminal=tty,
         stdin=stdin,
+        listen_fds=listen_fds,
     )
     return create_container(spec)
 

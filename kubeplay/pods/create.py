@@ -178,6 +178,10 @@ class MemberFactory:
                           for var in container.env if var.field_path)
         own = {var.name for var in container.env}  # the manifest's own variables win over a Service's
         extra_env += tuple((name, value) for name, value in self.service_env if name not in own)
+        notify = self._notify_mount(container)
+        if notify is not None:
+            volume_mounts.append(notify[0])
+            extra_env += (notify[1],)
         ctx = SpecContext(
             container_id=container_id,
             pod_id=self.pod_id,
@@ -195,6 +199,17 @@ class MemberFactory:
         spec = build_member_spec(container, self.pod, image.config, rootfs, ctx)
         write_bundle(ContainerPaths(self.engine.settings, container_id).bundle, spec)
 
+    def _notify_mount(self, container: ContainerPlan):
+        """The bind mount and NOTIFY_SOCKET of a container that tells the service manager itself."""
+        handoff = self.engine.handoff
+        directory = handoff.notify_dir_for(self.pod.name, container.name) if handoff is not None else None
+        if directory is None:
+            return None
+        from kubeplay.oci.options import bind_mount
+        from kubeplay.pods.handoff import CONTAINER_NOTIFY_DIR, CONTAINER_NOTIFY_SOCKET
+
+        return bind_mount(str(directory), CONTAINER_NOTIFY_DIR), ("NOTIFY_SOCKET", CONTAINER_NOTIFY_SOCKET)
+
     def create_and_start(self, container_id: str, container: ContainerPlan) -> int:
         self.build(container_id, container)
         return containers.launch(self.engine, container_id, container.name, tty=container.tty, stdin=container.stdin)
@@ -205,7 +220,10 @@ class MemberFactory:
 
     def create_built(self, container_id: str, container: ContainerPlan) -> int:
         """Create the container from the bundle `build` wrote."""
-        return containers.create(self.engine, container_id, container.name, tty=container.tty, stdin=container.stdin)
+        handoff = self.engine.handoff
+        listen_fds = handoff.listen_fds_for(self.pod.name, container.name) if handoff is not None else 0
+        return containers.create(self.engine, container_id, container.name, tty=container.tty, stdin=container.stdin,
+                                 listen_fds=listen_fds)
 
 
 def run_init_containers(factory: MemberFactory, undo: ExitStack, first: int = 0) -> None:

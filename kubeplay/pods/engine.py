@@ -14,6 +14,8 @@ class Engine:
     def __init__(self, settings: Settings) -> None:
         settings.ensure_dirs()
         self.settings = settings
+        # sockets a service manager hands to this play's containers (kubeplay.pods.handoff); None: none
+        self.handoff = None
 
     @cached_property
     def db(self) -> Database:

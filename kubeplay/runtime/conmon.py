@@ -26,6 +26,7 @@ from kubeplay.runtime.classify import FailureContext, classify
 # but a host starting hundreds of containers at once queues them for the CPU.
 SYNC_TIMEOUT_ENV = "KUBEPLAY_CREATE_TIMEOUT"
 DEFAULT_SYNC_TIMEOUT = 120.0
+SERVICE_MANAGER_VARIABLES = ("NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES")
 
 
 def sync_timeout() -> float:
@@ -60,6 +61,7 @@ class ConmonSpec:
     log_level: str = "error"
     conmon_path: str = "conmon"
     runtime_args: tuple[str, ...] = field(default_factory=tuple)
+    listen_fds: int = 0  # socket activation: the caller's fds 3 … 3+N-1 go to the container
 
 
 def conmon_argv(spec: ConmonSpec) -> list[str]:
@@ -99,7 +101,16 @@ def conmon_argv(spec: ConmonSpec) -> list[str]:
             argv += ["--exit-delay", str(spec.exit_delay)]
     if spec.sync:
         argv.append("--sync")
+    if spec.listen_fds:
+        # conmon keeps fds 3… open and sets LISTEN_PID to the runtime's pid, so the runtime takes
+        # them as its own activation sockets and gives them to the container (LISTEN_PID=1 there)
+        argv.append("--replace-listen-pid")
     return argv
+
+
+def runtime_environment() -> dict[str, str]:
+    """kubeplay's environment without a service manager's variables, for conmon and the runtime."""
+    return {name: value for name, value in os.environ.items() if name not in SERVICE_MANAGER_VARIABLES}
 
 
 def find_conmon() -> str:
@@ -159,7 +170,13 @@ def create_container(spec: ConmonSpec, timeout: float | None = None) -> int:
         directory.mkdir(parents=True, exist_ok=True)
     ctx = FailureContext(runtime=Path(spec.runtime_path).name, action="create", container=spec.name)
     read_end, write_end = os.pipe()
-    env = dict(os.environ, _OCI_SYNCPIPE=str(write_end))
+    # a service manager's variables never reach conmon unless meant for this container: runc would
+    # take NOTIFY_SOCKET as its cue to wait in `start` for the container's own READY=1
+    env = runtime_environment()
+    env["_OCI_SYNCPIPE"] = str(write_end)
+    listen = tuple(range(3, 3 + spec.listen_fds))
+    if listen:
+        env.update(LISTEN_FDS=str(len(listen)), LISTEN_PID="1")  # conmon puts the runtime's pid here
     deadline = time.monotonic() + timeout
     # conmon's own complaints (bad flags) go to a file, never to our stdout/stderr: a daemon holding
     # a caller's pipe open would keep that caller waiting long after kubeplay returned.
@@ -169,7 +186,7 @@ def create_container(spec: ConmonSpec, timeout: float | None = None) -> int:
             try:
                 process = subprocess.Popen(conmon_argv(spec), stdin=subprocess.DEVNULL,
                                            stdout=subprocess.DEVNULL, stderr=conmon_stderr,
-                                           pass_fds=(write_end,), env=env, cwd=str(spec.bundle),
+                                           pass_fds=(write_end, *listen), env=env, cwd=str(spec.bundle),
                                            start_new_session=True)
             except OSError as exc:
                 raise HostError(f"cannot execute conmon ({spec.conmon_path}): {exc.strerror}",

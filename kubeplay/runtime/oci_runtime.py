@@ -13,6 +13,7 @@ from pathlib import Path
 
 from kubeplay.errors import RuntimeFailure
 from kubeplay.runtime.classify import ContainerUnknown, FailureContext, classify, stderr_messages
+from kubeplay.runtime.conmon import runtime_environment
 from kubeplay.runtime.probe import RuntimeInfo
 
 COMMAND_TIMEOUT = 30.0
@@ -39,7 +40,7 @@ class OciRuntime:
         argv = [*self.base_argv, "--log-format", "json", *args]
         try:
             return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                                  stdin=subprocess.DEVNULL)
+                                  stdin=subprocess.DEVNULL, env=runtime_environment())
         except subprocess.TimeoutExpired as exc:
             raise RuntimeFailure(f'container "{container}": {self.info.name} {action} did not finish '
                                  f"within {timeout:.0f}s",

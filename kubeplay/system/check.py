@@ -301,6 +301,18 @@ def check_rootless(settings: Settings) -> list[Check]:
             for item in rootless_readiness(settings.runroot)]
 
 
+def check_systemd(settings: Settings) -> Check:
+    """systemd as PID 1, for the units of `kubeplay generate systemd` (optional: play needs none)."""
+    from kubeplay.system.systemd_host import systemd_unavailable_reason, units_directory
+
+    reason = systemd_unavailable_reason(rootless=settings.rootless)
+    if reason is not None:
+        return Check("systemd integration", False, False, f"unavailable: {reason}",
+                     "boot the host with systemd to run kubeplay units; without it, `kubeplay play` works as it is")
+    return Check("systemd integration", True, False,
+                 f"systemd is PID 1: install units from `kubeplay generate systemd` in {units_directory(settings.rootless)}")
+
+
 def _guarded(name: str, check: Callable[[Settings], Check | list[Check]], settings: Settings) -> list[Check]:
     try:
         result = check(settings)
@@ -324,6 +336,7 @@ def run_checks(settings: Settings) -> list[Check]:
         ("nftables", check_nft),
         ("rlimits", check_rlimits),
         ("rootless", check_rootless),
+        ("systemd integration", check_systemd),
     ]
     return [item for name, check in checks for item in _guarded(name, check, settings)]
 
