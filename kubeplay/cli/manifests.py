@@ -130,7 +130,7 @@ def play_files(settings: Settings, files: tuple[str, ...], *, strict: bool = Fal
     if start and wait is not None:
         from kubeplay.controllers.wait import wait_for
 
-        wait_for(engine, started, "ready", wait)
+        wait_for(engine, started, "ready", wait, report=None if quiet else lambda text: echo(text, err=True))
 
 
 def _tell_idle(result: TranslateResult) -> None:

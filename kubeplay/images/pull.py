@@ -204,20 +204,25 @@ def _download(store: ContentStore, client: RegistryClient, blobs: list[Blob], pr
 
     The first failure cancels what has not started.
     """
+    from kubeplay.images.transfer import as_pull_progress
+
+    events = as_pull_progress(progress)
     unique = {blob.digest: blob for blob in blobs}
     missing = {blob.digest for blob in unique.values() if not store.has(blob.digest, blob.size)}
     for blob in unique.values():
         if blob.digest not in missing:
-            _say(progress, f"Copying blob {blob.digest[7:19]} skipped: already exists")
+            events.blob_finished(blob.digest, _what(blob), skipped=True)
     work = [blob for blob in unique.values() if blob.digest in missing or after is not None]
     if not work:
         return
 
     def one(blob: Blob) -> None:
         if blob.digest in missing:
-            what = "config" if "config" in blob.media_type else "layer"
-            client.fetch_blob(store, blob.digest, blob.size, what=what)
-            _say(progress, f"Copying {'config' if what == 'config' else 'blob'} {blob.digest[7:19]} done")
+            what = _what(blob)
+            events.blob_started(blob.digest, blob.size, what)
+            client.fetch_blob(store, blob.digest, blob.size, what=what,
+                              on_bytes=lambda done: events.blob_advanced(blob.digest, done))
+            events.blob_finished(blob.digest, what, skipped=False)
         if after is not None:
             after(blob)
 
@@ -230,6 +235,10 @@ def _download(store: ContentStore, client: RegistryClient, blobs: list[Blob], pr
         for future in futures:
             if future in done and future.exception() is not None:
                 raise future.exception()  # type: ignore[misc]
+
+
+def _what(blob: Blob) -> str:
+    return "config" if "config" in blob.media_type else "layer"
 
 
 def _warn_platform(config_bytes: bytes, want: Platform, ref: ImageRef) -> None:
