@@ -53,22 +53,27 @@ def max_replicas() -> int:
 def play_files(settings: Settings, files: tuple[str, ...], *, strict: bool = False, network: str = "",
                replace: bool = False, quiet: bool = False, patches: tuple[str, ...] = (),
                configmaps: tuple[str, ...] = (), publish: tuple[str, ...] = (), start: bool = True,
-               dry_run: bool = False, fmt: str = "text", wait: float | None = None) -> None:
-    """`wait`: seconds to wait for the pods to be ready once played (None: return at once)."""
+               dry_run: bool = False, fmt: str = "text", wait: float | None = None, pod_flags=None,
+               pull_options=None) -> None:
+    """`wait`: seconds to wait for the pods to be ready once played (None: return at once);
+    `pod_flags` (translate.playflags.PodFlags) change the pods, `pull_options` how images are pulled."""
+    result = translate_files(files, strict, network, patches, configmaps, publish)
+    if pod_flags is not None:
+        from kubeplay.translate.playflags import apply_pod_flags
+
+        result.pods = apply_pod_flags(result.pods, pod_flags)
     if dry_run:
-        result = translate_files(files, strict, network, patches, configmaps, publish)
         from kubeplay.cli.render import echo_json
         from kubeplay.model.redact import redacted_plan
 
         echo_json([redacted_plan(plan) for plan in result.pods])
         return
-    result = translate_files(files, strict, network, patches, configmaps, publish)
     from kubeplay.pods.engine import Engine
     from kubeplay.pods.play import play as play_pods
     from kubeplay.pods.volumes import check_host_paths, ensure_claims, remove_volume
 
     check_host_paths(result.pods)  # before anything is made
-    engine = Engine(settings)
+    engine = Engine(settings, pull_options)
     if replace:
         from kubeplay.pods.jobs import remove_pods
         from kubeplay.pods.lifecycle import pods_for

@@ -79,12 +79,13 @@ class _LayerUnpacker:
 
 def pull_image(settings: Settings, reference: str, *, platform: str | None = None,
                tls_verify: bool | None = None, authfile: str | None = None,
-               progress: Progress | None = None) -> ImageRecord:
-    """Pull `reference` into the store and record it; returns the stored image."""
+               progress: Progress | None = None, credentials: tuple[str, str] | None = None) -> ImageRecord:
+    """Pull `reference` into the store and record it; returns the stored image. `credentials`
+    (user, password), when given, are used instead of those of the auth file."""
     from kubeplay.images.commit import LayerBlob, commit_image
 
     fetched = fetch_image(settings, reference, platform=platform, tls_verify=tls_verify,
-                          authfile=authfile, progress=progress, unpack=True)
+                          authfile=authfile, progress=progress, unpack=True, credentials=credentials)
     _say(progress, "Writing manifest to image destination")
     try:
         return commit_image(
@@ -105,7 +106,8 @@ def pull_image(settings: Settings, reference: str, *, platform: str | None = Non
 def fetch_image(settings: Settings, reference: str, *, platform: str | None = None,
                 tls_verify: bool | None = None, authfile: str | None = None,
                 progress: Progress | None = None, registries: RegistriesConf | None = None,
-                attempts: int = 4, backoff: float = 0.5, unpack: bool = False) -> FetchedImage:
+                attempts: int = 4, backoff: float = 0.5, unpack: bool = False,
+                credentials: tuple[str, str] | None = None) -> FetchedImage:
     """Download `reference`'s manifest, config and layers into the content store.
 
     With `unpack`, each layer is also unpacked into the layer store as soon as its blob is
@@ -120,7 +122,8 @@ def fetch_image(settings: Settings, reference: str, *, platform: str | None = No
             _say(progress, f"Trying to pull {where}...")
             client = RegistryClient(endpoint, image=str(ref), tls_verify=tls_verify, attempts=attempts,
                                     backoff=backoff,
-                                    credentials=lookup(f"{endpoint.host}/{endpoint.repository}", authfile))
+                                    credentials=credentials or lookup(f"{endpoint.host}/{endpoint.repository}",
+                                                                      authfile))
             try:
                 layers = LayerStore(settings.root) if unpack else None
                 return _fetch(ContentStore(settings.root), layers, client, ref, want, platform is not None,

@@ -11,9 +11,10 @@ from kubeplay.store.pods import PodStore
 
 
 class Engine:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, pull_options=None) -> None:
         settings.ensure_dirs()
         self.settings = settings
+        self.pull_options = pull_options  # a pods.images.PullOptions; None: the defaults
 
     @cached_property
     def db(self) -> Database:
