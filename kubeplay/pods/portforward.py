@@ -11,6 +11,7 @@ Python. A refused connection is reported and closed; forwarding goes on until th
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import re
 import selectors
@@ -25,6 +26,7 @@ from kubeplay.model.record import PodRecord
 
 LISTEN_ADDRESS = "127.0.0.1"
 CHUNK = 1 << 20  # bytes asked of one splice; the pipe moves at most its own size per call
+PIPE_SIZE = 1 << 20
 CONNECT_TIMEOUT = 10.0
 PORT_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$")  # a Kubernetes port name (IANA service name)
 
@@ -198,6 +200,10 @@ def _pump(source: socket.socket, target: socket.socket) -> None:
 
 def _splice_all(source: socket.socket, target: socket.socket) -> None:
     read_end, write_end = os.pipe()
+    try:
+        fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, PIPE_SIZE)  # fewer, larger moves
+    except OSError:
+        pass  # above /proc/sys/fs/pipe-max-size for an unprivileged user: the default size works too
     try:
         while True:
             try:
