@@ -34,6 +34,13 @@ def translate_files(files: tuple[str, ...], strict: bool, network: str, patches:
     return result
 
 
+def terminal_progress():
+    """play's messages on a terminal, with the per-layer bars of the pulls it makes."""
+    from kubeplay.cli.pullprogress import TerminalProgress
+
+    return TerminalProgress(sys.stderr)
+
+
 def max_replicas() -> int:
     """The most pods one workload may make: KUBEPLAY_MAX_REPLICAS, else the default."""
     import os
@@ -80,7 +87,7 @@ def play_files(settings: Settings, files: tuple[str, ...], *, strict: bool = Fal
 
         remove_pods(engine, pods_for(engine, result.pods))
     made = ensure_claims(engine, result.claims)
-    progress = None if quiet or not sys.stderr.isatty() else (lambda message: echo(message, err=True))
+    progress = None if quiet or not sys.stderr.isatty() else terminal_progress()
     services = []
     try:
         if result.services:  # before the pods: their /etc/hosts and environment then name the Services

@@ -47,7 +47,8 @@ class _Tracking(PullProgress):
     def __init__(self, out: TextIO) -> None:
         super().__init__(None)
         self.out = out
-        self.blobs: dict[str, _Blob] = {}
+        self.blobs: dict[str, _Blob] = {}  # those on screen
+        self.earlier: list[_Blob] = []  # those of blocks already left behind, for the summary
         self.lock = threading.Lock()
         self.began = time.monotonic()
 
@@ -79,8 +80,9 @@ class _Tracking(PullProgress):
         """A blob is done."""
 
     def summary(self, reference: str) -> str:
-        fetched = [b for b in self.blobs.values() if not b.skipped]
-        layers = [b for b in self.blobs.values() if b.what == "layer"]
+        every = [*self.earlier, *self.blobs.values()]
+        fetched = [b for b in every if not b.skipped]
+        layers = [b for b in every if b.what == "layer"]
         total = sum(b.done for b in fetched)
         elapsed = time.monotonic() - self.began
         reused = sum(1 for b in layers if b.skipped)
@@ -120,6 +122,11 @@ class TerminalProgress(_Tracking):
 
     def __call__(self, text: str) -> None:
         with self.lock:
+            if self.blobs and all(blob.ended is not None for blob in self.blobs.values()):
+                # a finished block stays where it is, and what follows is written below it
+                self.earlier += self.blobs.values()
+                self.blobs = {}
+                self.drawn = 0
             self._erase()
             self.out.write(text + "\n")
             self._draw()

@@ -71,3 +71,13 @@ def test_a_pull_without_a_terminal_prints_a_line_per_layer_and_quiet_prints_none
 
     quiet = kp("pull", "-q", no_tls_flag, test_images.busybox)
     assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
+
+
+def test_a_play_on_a_terminal_draws_the_pulls_it_makes(pods, test_images, no_tls_flag):
+    container = {"name": "c", "image": test_images.busybox, "command": ["sleep", "300"]}
+    manifest = pods.write("pulled.yaml", pods.pod("pulled", container))
+    code, out, screen = run_on_terminal(pods.kp, "play", no_tls_flag, str(manifest))
+    assert code == 0, screen
+    layer = test_images.image("busybox").layers[0].blob.digest.split(":")[1][:12]
+    assert re.search(rf"Layer {layer}  =+  [\d.]+(KiB|MiB)  done in \d+s", screen), screen
+    assert "pod/pulled created" in out

@@ -65,3 +65,15 @@ def test_a_plain_callable_gets_the_old_messages():
     events.blob_finished(CONFIG, "config", skipped=False)
     assert said == ["Copying blob abababababab skipped: already exists", "Copying config cdcdcdcdcdcd done"]
     assert isinstance(as_pull_progress(None), PullProgress)
+
+
+def test_a_finished_block_stays_above_what_follows():
+    out = Terminal()
+    progress = TerminalProgress(out)
+    progress.blob_started(LAYER, 10, "layer")
+    progress.blob_finished(LAYER, "layer", skipped=False)
+    before = out.getvalue()
+    progress("Writing manifest to image destination")
+    assert out.getvalue()[len(before):] == "Writing manifest to image destination\n"
+    progress.finish("example/app")
+    assert "1 layer, 10B downloaded" in out.getvalue().splitlines()[-1]
