@@ -236,7 +236,6 @@ def prepare_forward(engine, reference: str, specs: list[str], report: Callable[[
     """A Forwarder into the pod `reference` names (NAME, pod/NAME, deploy/NAME, svc/NAME...) for the
     ports `specs`; with svc/NAME, REMOTE is the Service's port (number or name), sent to its target
     port on the chosen pod, as kubectl does."""
-    from kubeplay.errors import ConflictError as Conflict
     from kubeplay.model.record import PodPhase
     from kubeplay.pods.handlers import pod_target
     from kubeplay.pods.status import reconcile_pod
@@ -246,7 +245,7 @@ def prepare_forward(engine, reference: str, specs: list[str], report: Callable[[
     kind, name = split_reference(reference)
     pod = reconcile_pod(engine.store, engine.settings, resolve_pod(engine, reference))
     if pod.phase is not PodPhase.RUNNING:
-        raise Conflict(f'pod "{pod.name}" is not running ({pod.phase.value})',
+        raise ConflictError(f'pod "{pod.name}" is not running ({pod.phase.value})',
                        hint=f"start it with `kubeplay pod start {pod.name}`")
     service = _service(engine, name) if kind == "Service" else None
     resolved = [(pair.local, _remote_port(pod, service, pair.remote)) for pair in pairs]
