@@ -8,7 +8,6 @@ never loads the registry client.
 from __future__ import annotations
 
 import datetime
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -100,17 +99,21 @@ def images(settings: Settings, output_format: str, quiet: bool, no_trunc: bool) 
 @click.option("--tls-verify/--no-tls-verify", default=None,
               help="Require HTTPS and verify certificates (default: as registries.conf says).")
 @click.option("--authfile", type=click.Path(dir_okay=False), default=None, help="Credentials file (auth.json).")
-@click.option("-q", "--quiet", is_flag=True, help="Print only the image id.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the image id: no progress.")
 @click.pass_obj
 def pull(settings: Settings, reference: str, platform: str | None, tls_verify: bool | None,
          authfile: str | None, quiet: bool) -> None:
-    """Pull an image from a registry into the local store."""
+    """Pull an image from a registry into the local store. Progress goes to stderr: per-layer bars
+    (bytes, rate, ETA) on a terminal, one line per layer otherwise; then a summary."""
+    from kubeplay.cli.pullprogress import pull_progress
     from kubeplay.images.pull import pull_image
 
     settings.ensure_dirs()
-    show = not quiet and sys.stdout.isatty()
+    progress = pull_progress(quiet)
     record = pull_image(settings, reference, platform=platform, tls_verify=tls_verify, authfile=authfile,
-                        progress=(lambda line: click.echo(line, err=True)) if show else None)
+                        progress=progress)
+    if progress is not None:
+        progress.finish(reference)
     click.echo(_short_id(record.id, full=True))
 
 

@@ -29,6 +29,8 @@ COMMANDS = {
     "pod": "kubeplay.cli.pods:pod",
     "logs": "kubeplay.cli.logs:logs",
     "exec": "kubeplay.cli.exec:exec_",
+    "port-forward": "kubeplay.cli.portforward:port_forward",
+    "top": "kubeplay.cli.top:top",
     "jobs": "kubeplay.cli.jobs:jobs",
     "wait": "kubeplay.cli.wait:wait",
     "events": "kubeplay.cli.events:events",

@@ -8,20 +8,49 @@ from kubeplay.config import Settings
 
 
 @click.command()
-@click.argument("pod")
-@click.option("-c", "--container", default=None, help="Container name (needed when the pod has several).")
-@click.option("-f", "--follow", is_flag=True, help="Keep printing while the container runs.")
+@click.argument("pod", required=False)
+@click.option("-c", "--container", default=None,
+              help="Container name (default: the pod's kubectl.kubernetes.io/default-container, else its first).")
+@click.option("--all-containers", is_flag=True, help="The logs of every container of the pod(s).")
+@click.option("-l", "--selector", default=None, help="The pods whose labels match, e.g. app=web,tier!=db.")
+@click.option("--prefix", is_flag=True, help="Start each line with [pod/NAME/CONTAINER].")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing while the container runs (Ctrl-C ends).")
 @click.option("--tail", type=int, default=None, help="Only the last N lines.")
+@click.option("--since", default=None, help="Only lines newer than a duration: 30s, 5m, 2h, 1h30m.")
+@click.option("--since-time", default=None, help="Only lines since an RFC 3339 time (2024-05-01T10:00:00Z).")
 @click.option("--timestamps", is_flag=True, help="Prefix each line with its time.")
 @click.option("-p", "--previous", is_flag=True, help="The log of the run before the last restart.")
 @click.pass_obj
-def logs(settings: Settings, pod: str, container: str | None, follow: bool, tail: int | None,
+def logs(settings: Settings, pod: str | None, container: str | None, all_containers: bool, selector: str | None,
+         prefix: bool, follow: bool, tail: int | None, since: str | None, since_time: str | None,
          timestamps: bool, previous: bool) -> None:
-    """Print a container's logs."""
+    """Print the logs of a container of POD (NAME, pod/NAME, deploy/NAME, job/NAME, svc/NAME), or of
+    the pods matching -l."""
+    from kubeplay.cli.durations import since_epoch
     from kubeplay.controllers.launch import ensure_monitors
+    from kubeplay.errors import UserError
     from kubeplay.pods.engine import Engine
-    from kubeplay.pods.logs import show_logs
+    from kubeplay.pods.logs import LogOptions, log_streams, show_streams
+    from kubeplay.pods.targets import pods_matching, resolve_pod
 
+    if (pod is None) == (selector is None):
+        raise UserError("name a pod or give -l SELECTOR (one of them)",
+                        hint="kubeplay logs web-0, kubeplay logs deploy/web, kubeplay logs -l app=web")
     engine = Engine(settings)
-    ensure_monitors(engine, [pod])  # a probe monitor found dead is started again
-    show_logs(engine, pod, container, follow=follow, tail=tail, timestamps=timestamps, previous=previous)
+    pods = pods_matching(engine, selector) if selector is not None else [resolve_pod(engine, pod or "")]
+    if selector is not None and not pods:
+        click.echo(f"No pods match {selector!r}.", err=True)
+        return
+    ensure_monitors(engine, [p.name for p in pods])  # a probe monitor found dead is started again
+    options = LogOptions(follow=follow, tail=tail, timestamps=timestamps, previous=previous,
+                         since=since_epoch(since, since_time),
+                         prefix=prefix or (selector is not None and len(pods) > 1))
+    streams = log_streams(engine, pods, container, all_containers, notice=lambda text: click.echo(text, err=True))
+    try:
+        show_streams(engine, streams, options)
+    except KeyboardInterrupt as interrupt:
+        import signal
+
+        if not follow or getattr(interrupt, "signum", signal.SIGINT) != signal.SIGINT:
+            raise
+        # Ctrl-C is how a user ends -f: not a failure

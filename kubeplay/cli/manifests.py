@@ -35,6 +35,13 @@ def translate_files(files: tuple[str, ...], strict: bool, network: str, patches:
     return result
 
 
+def terminal_progress():
+    """play's messages on a terminal, with the per-layer bars of the pulls it makes."""
+    from kubeplay.cli.pullprogress import TerminalProgress
+
+    return TerminalProgress(sys.stderr)
+
+
 def max_replicas() -> int:
     """The most pods one workload may make: KUBEPLAY_MAX_REPLICAS, else the default."""
     import os
@@ -55,24 +62,28 @@ def play_files(settings: Settings, files: tuple[str, ...], *, strict: bool = Fal
                replace: bool = False, quiet: bool = False, patches: tuple[str, ...] = (),
                configmaps: tuple[str, ...] = (), publish: tuple[str, ...] = (), start: bool = True,
                dry_run: bool = False, fmt: str = "text", wait: float | None = None, session=None,
-               service: bool = False) -> None:
+               service: bool = False, pod_flags=None, pull_options=None) -> None:
     """`wait`: seconds to wait for the pods to be ready once played (None: return at once).
-    `session` (kubeplay.controllers.unit_session) talks to a service manager; `service` stays for it."""
+    `session` (kubeplay.controllers.unit_session) talks to a service manager; `service` stays for it.
+    `pod_flags` (translate.playflags.PodFlags) change the pods, `pull_options` how images are pulled."""
+    result = translate_files(files, strict, network, patches, configmaps, publish)
+    if pod_flags is not None:
+        from kubeplay.translate.playflags import apply_pod_flags
+
+        result.pods = apply_pod_flags(result.pods, pod_flags)
     if dry_run:
-        result = translate_files(files, strict, network, patches, configmaps, publish)
         from kubeplay.cli.render import echo_json
         from kubeplay.model.redact import redacted_plan
 
         echo_json([redacted_plan(plan) for plan in result.pods])
         return
-    result = translate_files(files, strict, network, patches, configmaps, publish)
     from kubeplay.controllers.manifests import play_manifests
     from kubeplay.pods.engine import Engine
 
-    engine = Engine(settings)
+    engine = Engine(settings, pull_options)
     if session is not None:
         session.prepare(engine, result.pods)  # its annotations checked before anything is made
-    progress = None if quiet or not sys.stderr.isatty() else (lambda message: echo(message, err=True))
+    progress = None if quiet or not sys.stderr.isatty() else terminal_progress()
     if session is not None and session.notifier.active:
         progress = session.progress_to(progress)
     played = play_manifests(engine, result, replace=replace, start=start, progress=progress)
@@ -106,7 +117,7 @@ def play_files(settings: Settings, files: tuple[str, ...], *, strict: bool = Fal
     elif start and wait is not None:
         from kubeplay.controllers.wait import wait_for
 
-        wait_for(engine, played.pods, "ready", wait)
+        wait_for(engine, played.pods, "ready", wait, report=None if quiet else lambda text: echo(text, err=True))
 
 
 def _tell_idle(result: TranslateResult) -> None:

@@ -20,6 +20,7 @@ def wait(settings: Settings, names: tuple[str, ...], condition: str, timeout: st
     from kubeplay.controllers.wait import parse_duration, wait_for
     from kubeplay.pods.engine import Engine
 
-    wait_for(Engine(settings), list(names), condition, parse_duration(timeout))
+    wait_for(Engine(settings), list(names), condition, parse_duration(timeout),
+             report=lambda text: click.echo(text, err=True))
     for name in names:
         click.echo(f"pod/{name} condition met")

@@ -18,6 +18,7 @@ from kubeplay.pods.engine import Engine
 
 CONDITIONS = ("ready", "delete", "complete")
 POLL = 0.2  # seconds between looks at the store
+REPORT_EVERY = 10.0  # seconds between "still waiting for ..." lines
 DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s?)?")
 
 
@@ -80,8 +81,31 @@ def _unready(engine: Engine, pod: PodRecord) -> list[str]:
     """Each member that is not ready, with why: its state, or what its probes said last."""
     from kubeplay.controllers.readiness import container_ready
 
+    initializing = _initializing(pod)
+    if initializing:
+        return [initializing]
     members = [c for c in pod.containers if c.role is ContainerRole.MEMBER and not container_ready(c)]
     return [f"container {c.name} is not ready: {_why(engine, pod, c)}" for c in members]
+
+
+def _initializing(pod: PodRecord) -> str:
+    """What an init container is doing while the members wait for it: running, or failed and
+    retried with back-off; "" once every init container has completed."""
+    for container in pod.containers:
+        if container.role is not ContainerRole.INIT or (container.exit_code == 0 and
+                                                        container.status is ContainerStatus.EXITED):
+            continue
+        if container.plan is not None and container.plan.restart_policy == "Always":
+            continue  # a native sidecar: it keeps running beside the members
+        if container.status is ContainerStatus.RUNNING:
+            tries = f" (try {container.restart_count + 1})" if container.restart_count else ""
+            return f"init container {container.name} is running{tries}"
+        if container.exit_code not in (None, 0):
+            return (f"init container {container.name} exited with code {container.exit_code} and is retried "
+                    f"with back-off ({container.restart_count} restart{'s' if container.restart_count != 1 else ''} "
+                    f"so far; `kubeplay logs {pod.name} -c {container.name}` shows why)")
+        return f"init container {container.name} has not run yet"
+    return ""
 
 
 def _why(engine: Engine, pod: PodRecord, container: ContainerRecord) -> str:
@@ -97,22 +121,31 @@ def _why(engine: Engine, pod: PodRecord, container: ContainerRecord) -> str:
 
 
 def wait_for(engine: Engine, names: list[str], condition: str = "ready", timeout: float = 300.0,
-             progress: Callable[[int, int], None] | None = None) -> None:
+             progress: Callable[[int, int], None] | None = None,
+             report: Callable[[str], None] | None = None, every: float = REPORT_EVERY) -> None:
     """Return once every named pod is `condition`; WaitFailed on timeout or when one cannot be.
-    `progress(done, total)` hears how many are there after each look."""
+    `progress(done, total)` hears how many are there after each look; `report`, when given, is told
+    every `every` seconds what is still awaited and why."""
     if condition not in CONDITIONS:
         raise UserError(f'--for "{condition}" is not one of {", ".join(CONDITIONS)}', hint="for example --for ready")
     if condition != "delete":
         missing = [name for name in names if engine.store.find_pod(name) is None]
         if missing:
             raise NotFoundError(f'no pod named "{missing[0]}"', hint="`kubeplay pods` lists the pods there are")
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = started + timeout
+    next_report = started + every
     while True:
         waiting = {name: why for name in names for done, why in [_check(engine, name, condition)] if not done}
         if progress is not None:
             progress(len(names) - len(waiting), len(names))
         if not waiting:
             return
+        now = time.monotonic()
+        if report is not None and now >= next_report:
+            next_report = now + every
+            for name, why in waiting.items():
+                report(f"waiting for pod {name} ({now - started:.0f}s of {timeout:g}s): {why}")
         if time.monotonic() >= deadline:
             lines = "\n".join(f"  pod {name}: {why}" for name, why in waiting.items())
             what = {"ready": "ready", "delete": "deleted", "complete": "complete"}[condition]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.client
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from kubeplay.errors import AuthError, ContentError, NotFoundError, RegistryError
@@ -107,9 +108,11 @@ class RegistryClient:
                                f"not the requested {reference}", hint="the registry is serving corrupt content")
         return manifest
 
-    def fetch_blob(self, store: ContentStore, digest: str, size: int | None, what: str = "blob") -> None:
+    def fetch_blob(self, store: ContentStore, digest: str, size: int | None, what: str = "blob",
+                   on_bytes: Callable[[int], None] | None = None) -> None:
         """Stream a blob into `store`; a cut connection goes on where it stopped (so does a later
-        pull after this one was killed), a digest mismatch stores nothing."""
+        pull after this one was killed), a digest mismatch stores nothing. `on_bytes` is told how
+        many bytes are in after each chunk."""
         path = f"/v2/{self.endpoint.repository}/blobs/{digest}"
         label = f"image {self.image}: {what}"
         for attempt in range(1, self.attempts + 1):
@@ -123,6 +126,8 @@ class RegistryClient:
                     response = self._blob_response(path, label, digest, sink)
                     for chunk in response.chunks():
                         sink.write(chunk)
+                        if on_bytes is not None:
+                            on_bytes(sink.size)
                 return
             except (OSError, http.client.HTTPException) as exc:
                 if attempt == self.attempts:

@@ -79,12 +79,13 @@ class _LayerUnpacker:
 
 def pull_image(settings: Settings, reference: str, *, platform: str | None = None,
                tls_verify: bool | None = None, authfile: str | None = None,
-               progress: Progress | None = None) -> ImageRecord:
-    """Pull `reference` into the store and record it; returns the stored image."""
+               progress: Progress | None = None, credentials: tuple[str, str] | None = None) -> ImageRecord:
+    """Pull `reference` into the store and record it; returns the stored image. `credentials`
+    (user, password), when given, are used instead of those of the auth file."""
     from kubeplay.images.commit import LayerBlob, commit_image
 
     fetched = fetch_image(settings, reference, platform=platform, tls_verify=tls_verify,
-                          authfile=authfile, progress=progress, unpack=True)
+                          authfile=authfile, progress=progress, unpack=True, credentials=credentials)
     _say(progress, "Writing manifest to image destination")
     try:
         return commit_image(
@@ -105,7 +106,8 @@ def pull_image(settings: Settings, reference: str, *, platform: str | None = Non
 def fetch_image(settings: Settings, reference: str, *, platform: str | None = None,
                 tls_verify: bool | None = None, authfile: str | None = None,
                 progress: Progress | None = None, registries: RegistriesConf | None = None,
-                attempts: int = 4, backoff: float = 0.5, unpack: bool = False) -> FetchedImage:
+                attempts: int = 4, backoff: float = 0.5, unpack: bool = False,
+                credentials: tuple[str, str] | None = None) -> FetchedImage:
     """Download `reference`'s manifest, config and layers into the content store.
 
     With `unpack`, each layer is also unpacked into the layer store as soon as its blob is
@@ -120,7 +122,8 @@ def fetch_image(settings: Settings, reference: str, *, platform: str | None = No
             _say(progress, f"Trying to pull {where}...")
             client = RegistryClient(endpoint, image=str(ref), tls_verify=tls_verify, attempts=attempts,
                                     backoff=backoff,
-                                    credentials=lookup(f"{endpoint.host}/{endpoint.repository}", authfile))
+                                    credentials=credentials or lookup(f"{endpoint.host}/{endpoint.repository}",
+                                                                      authfile))
             try:
                 layers = LayerStore(settings.root) if unpack else None
                 return _fetch(ContentStore(settings.root), layers, client, ref, want, platform is not None,
@@ -204,20 +207,25 @@ def _download(store: ContentStore, client: RegistryClient, blobs: list[Blob], pr
 
     The first failure cancels what has not started.
     """
+    from kubeplay.images.transfer import as_pull_progress
+
+    events = as_pull_progress(progress)
     unique = {blob.digest: blob for blob in blobs}
     missing = {blob.digest for blob in unique.values() if not store.has(blob.digest, blob.size)}
     for blob in unique.values():
         if blob.digest not in missing:
-            _say(progress, f"Copying blob {blob.digest[7:19]} skipped: already exists")
+            events.blob_finished(blob.digest, _what(blob), skipped=True)
     work = [blob for blob in unique.values() if blob.digest in missing or after is not None]
     if not work:
         return
 
     def one(blob: Blob) -> None:
         if blob.digest in missing:
-            what = "config" if "config" in blob.media_type else "layer"
-            client.fetch_blob(store, blob.digest, blob.size, what=what)
-            _say(progress, f"Copying {'config' if what == 'config' else 'blob'} {blob.digest[7:19]} done")
+            what = _what(blob)
+            events.blob_started(blob.digest, blob.size, what)
+            client.fetch_blob(store, blob.digest, blob.size, what=what,
+                              on_bytes=lambda done: events.blob_advanced(blob.digest, done))
+            events.blob_finished(blob.digest, what, skipped=False)
         if after is not None:
             after(blob)
 
@@ -230,6 +238,10 @@ def _download(store: ContentStore, client: RegistryClient, blobs: list[Blob], pr
         for future in futures:
             if future in done and future.exception() is not None:
                 raise future.exception()  # type: ignore[misc]
+
+
+def _what(blob: Blob) -> str:
+    return "config" if "config" in blob.media_type else "layer"
 
 
 def _warn_platform(config_bytes: bytes, want: Platform, ref: ImageRef) -> None:

@@ -230,6 +230,8 @@ class PodPlan:
     source: SourcePlan = field(default_factory=SourcePlan)
     network: str = ""  # kubeplay network name; "" is the default network, "none" loopback only
     enable_service_links: bool = True  # SVC_SERVICE_HOST and friends in the containers' environment
+    static_ip: str = ""  # play --ip: the address to lease on the pod's network ("" any free one)
+    mac_address: str = ""  # play --mac-address: the pod interface's MAC ("" one derived from its address)
 
     @property
     def all_containers(self) -> tuple[ContainerPlan, ...]:

@@ -66,13 +66,16 @@ def veth_scope(settings: Settings) -> str:
     return str(settings.root)
 
 
-def lease_address(db: Database, pod_name: str, network: str) -> str:
-    """The pod's address on `network` ("" = the default network), leased now; `attach_pod` keeps it."""
-    return allocate(db, resolve_network(db, network).name, pod_name)
+def lease_address(db: Database, pod_name: str, network: str, wanted: str = "") -> str:
+    """The pod's address on `network` ("" = the default network), leased now (`wanted` when
+    given); `attach_pod` keeps it."""
+    return allocate(db, resolve_network(db, network).name, pod_name, wanted)
 
 
-def attach_pod(settings: Settings, db: Database, pod_name: str, netns_path: Path, network: str) -> PodNetwork:
-    """Give the pod in `netns_path` an address on `network` ("" = the default network)."""
+def attach_pod(settings: Settings, db: Database, pod_name: str, netns_path: Path, network: str,
+               mac: str = "") -> PodNetwork:
+    """Give the pod in `netns_path` an address on `network` ("" = the default network), and its
+    interface the MAC address `mac` (default: one derived from the address)."""
     if settings.rootless:
         raise HostError("bridge networking needs root", hint="rootless pods use pasta or slirp4netns")
     record = resolve_network(db, network)
@@ -83,7 +86,7 @@ def attach_pod(settings: Settings, db: Database, pod_name: str, netns_path: Path
         prefix_len = ipaddress.ip_network(record.subnet).prefixlen
         host = host_veth_name(pod_name, scope)
         _delete_link(host)  # a leftover of an attach that died halfway
-        _create_veth(host, bridge_index, netns_path, pod_mac(ip))
+        _create_veth(host, bridge_index, netns_path, mac or pod_mac(ip))
         _configure_pod_side(netns_path, ip, prefix_len, record.gateway)
     except BaseException:
         detach_pod(settings, db, pod_name, record.name)

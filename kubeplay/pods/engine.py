@@ -11,11 +11,12 @@ from kubeplay.store.pods import PodStore
 
 
 class Engine:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, pull_options=None) -> None:
         settings.ensure_dirs()
         self.settings = settings
         # sockets a service manager hands to this play's containers (kubeplay.pods.handoff); None: none
         self.handoff = None
+        self.pull_options = pull_options  # a pods.images.PullOptions; None: the defaults
 
     @cached_property
     def db(self) -> Database:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from kubeplay.errors import ConflictError
 from kubeplay.model.record import ContainerStatus
 from kubeplay.pods.engine import Engine
@@ -10,10 +12,27 @@ from kubeplay.pods.status import reconcile_pod
 
 
 def exec_in_pod(engine: Engine, pod_name: str, argv: list[str], *, container: str | None = None,
-                interactive: bool = False, tty: bool = False) -> int:
-    pod = reconcile_pod(engine.store, engine.settings, engine.store.get_pod(pod_name))
-    target = pick_container(pod, container)
+                interactive: bool = False, tty: bool = False, env: dict[str, str] | None = None,
+                user: str = "", workdir: str = "", notice: Callable[[str], None] | None = None) -> int:
+    """Run `argv` in a container of the pod (`pod_name` may be TYPE/NAME: a pod of that workload or
+    Service), with `env` added, as `user` ("name", "uid", "uid:gid", "name:group", resolved in the
+    container's own /etc/passwd and /etc/group) and in `workdir`."""
+    from kubeplay.pods.targets import resolve_pod
+
+    pod = reconcile_pod(engine.store, engine.settings, resolve_pod(engine, pod_name))
+    target = pick_container(pod, container, notice)
     if target.status is not ContainerStatus.RUNNING:
-        raise ConflictError(f'container "{target.name}" in pod "{pod_name}" is not running ({target.status.value})',
-                            hint=f"`kubeplay logs {pod_name} -c {target.name}` shows why it ended")
-    return engine.runtime.exec(target.id, argv, tty=tty, interactive=interactive)
+        raise ConflictError(f'container "{target.name}" in pod "{pod.name}" is not running ({target.status.value})',
+                            hint=f"`kubeplay logs {pod.name} -c {target.name}` shows why it ended")
+    env = dict(env or {})
+    ids = None
+    if user:
+        from kubeplay.oci.users import resolve_user
+        from kubeplay.pods.paths import ContainerPaths
+
+        resolved = resolve_user(ContainerPaths(engine.settings, target.id).rootfs, user, container=target.name)
+        ids = (resolved.uid, resolved.gid)
+        if resolved.home and "HOME" not in env:
+            env["HOME"] = resolved.home
+    return engine.runtime.exec(target.id, argv, tty=tty, interactive=interactive, env=env,
+                               cwd=workdir or None, user=ids)

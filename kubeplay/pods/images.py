@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from kubeplay.errors import KubeplayError, NotFoundError
 from kubeplay.logs import get_logger
 from kubeplay.model.image import ImageRecord
@@ -9,6 +11,15 @@ from kubeplay.model.plan import PodPlan
 from kubeplay.pods.engine import Engine
 
 log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class PullOptions:
+    """How a play pulls the images it lacks: podman's --tls-verify, --authfile and --creds."""
+
+    tls_verify: bool | None = None  # None: as registries.conf says
+    authfile: str | None = None
+    credentials: tuple[str, str] | None = None
 
 
 def ensure_images(engine: Engine, pod: PodPlan, progress=None,
@@ -64,7 +75,9 @@ def _ensure(engine: Engine, pod: str, container: str, reference: str, policy: st
 
     began = time.monotonic()
     try:
-        image = pull_image(engine.settings, reference, progress=progress)
+        options = engine.pull_options or PullOptions()
+        image = pull_image(engine.settings, reference, progress=progress, tls_verify=options.tls_verify,
+                           authfile=options.authfile, credentials=options.credentials)
     except KubeplayError as exc:
         if local is not None:
             log.warning("pulling %s failed (%s); using the local copy", reference, exc.message)

@@ -165,7 +165,7 @@ def begin_setup(engine: Engine, pod: PodPlan, pod_id: str, netns: Path | None = 
         return PendingNet(netns, PodNet(netns, "", "none"))
     from kubeplay.net.veth import lease_address
 
-    ip = lease_address(engine.db, pod.name, name)
+    ip = lease_address(engine.db, pod.name, name, pod.static_ip)
     made = time.monotonic() - started  # the namespace and the lease; the attach adds its own time
     pending = PendingNet(netns, ip=ip, attach=lambda: _attach(engine, pod, netns, name, made))
     if attach_now:
@@ -177,7 +177,7 @@ def _attach(engine: Engine, pod: PodPlan, netns: Path, name: str, made: float) -
     from kubeplay.net.veth import attach_pod
 
     begun = time.monotonic()
-    attached = attach_pod(engine.settings, engine.db, pod.name, netns, name)
+    attached = attach_pod(engine.settings, engine.db, pod.name, netns, name, mac=pod.mac_address)
     if pod.ports:
         from kubeplay.net.nftables import pod_chain, publish
         from kubeplay.net.ports import check_ports, claims_from_rules

@@ -12,7 +12,9 @@ from kubeplay.errors import ManifestError
 
 
 def located(file: str, line: int, path: str, message: str) -> str:
-    """`app.yaml:14: spec.containers[1].image: message`, leaving out what is unknown."""
+    """`app.yaml:14: spec.containers[1].image: message`, leaving out what is unknown; a line a
+    patch file gave (positions.SourceLine) names the patch file."""
+    file = getattr(line, "file", file)
     where = f"{file}:{line}" if line else file
     return f"{where}: {path}: {message}" if path else f"{where}: {message}"
 

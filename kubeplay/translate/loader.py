@@ -239,6 +239,12 @@ def parse(text: str, name: str, base_dir: str = "") -> list[Document]:
     return documents
 
 
+def parse_nodes(text: str, name: str) -> list[Any]:
+    """The documents of a YAML text as Nodes and Seqs that know their lines, whatever they hold
+    (a patch file's documents are no Kubernetes objects); empty documents left out."""
+    return [body for body in _parse_yaml(text, name) if body is not None]
+
+
 def _parse_yaml(text: str, name: str) -> list[Any]:
     if len(text) > MAX_DOCUMENT_BYTES // 4:  # a UTF-8 character is at most 4 bytes
         _check_document_sizes(text, name)

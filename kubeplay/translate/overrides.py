@@ -1,10 +1,13 @@
 """What `play` can change before translation: --patch files and --configmap files.
 
 A patch file holds one or more YAML documents, each one of:
-  - a JSON merge patch (RFC 7386) that names its target itself: `kind` + `metadata.name`;
+  - a strategic merge patch (as `kubectl patch` applies; see strategic.py) that names its target
+    itself: `kind` + `metadata.name`;
+  - `{target: {kind: K, name: N}, strategic: {a strategic merge patch}}`;
   - `{target: {kind: K, name: N}, patch: [RFC 6902 operations]}`;
-  - `{target: {kind: K, name: N}, merge: {a JSON merge patch}}`.
-Patches apply in order, before anything else looks at the manifests.
+  - `{target: {kind: K, name: N}, merge: {a JSON merge patch (RFC 7386): lists replaced whole}}`.
+Patches apply in order, before anything else looks at the manifests. What a strategic patch brings
+keeps the patch file's lines, so an error in it is reported there.
 """
 
 from __future__ import annotations
@@ -12,44 +15,45 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from kubeplay.errors import ManifestError
 from kubeplay.translate.loader import Document, load
 from kubeplay.translate.positions import Node, Seq, snapshot
 
 
 def _read_patches(path: str) -> list[Any]:
+    """The patch file's documents, as Nodes that know their lines."""
+    from kubeplay.translate.loader import parse_nodes
+
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ManifestError(f"{path}: cannot be read: {exc}", hint="pass a readable patch file") from exc
-    try:
-        return [doc for doc in yaml.safe_load_all(text) if doc is not None]
-    except yaml.YAMLError as exc:
-        raise ManifestError(f"{path}: invalid YAML: {exc}", hint="fix the patch file's syntax") from exc
+    return parse_nodes(text, path)
 
 
-def _target(patch: Any, where: str) -> tuple[str, str, list | None, dict | None]:
-    """(kind, name, json_patch_ops, merge_patch) of one patch document."""
+def _target(patch: Any, where: str) -> tuple[str, str, list | None, dict | None, dict | None]:
+    """(kind, name, json_patch_ops, merge_patch, strategic_patch) of one patch document."""
     if not isinstance(patch, dict):
         raise ManifestError(f"{where}: a patch must be a mapping", hint="see `kubeplay play --help` for the forms")
     if "target" in patch:
-        target = patch["target"]
-        if not isinstance(target, dict) or not target.get("kind") or not target.get("name"):
+        target = dict.get(patch, "target")
+        if not isinstance(target, dict) or not dict.get(target, "kind") or not dict.get(target, "name"):
             raise ManifestError(f"{where}: target needs kind and name", hint="target: {kind: Deployment, name: web}")
-        ops, merge = patch.get("patch"), patch.get("merge")
-        if (ops is None) == (merge is None):
-            raise ManifestError(f"{where}: give either patch (RFC 6902 operations) or merge (a merge patch)",
+        ops, merge, strategic = (dict.get(patch, key) for key in ("patch", "merge", "strategic"))
+        if [ops, merge, strategic].count(None) != 2:
+            raise ManifestError(f"{where}: give one of patch (RFC 6902 operations), merge (a JSON merge patch) "
+                                "or strategic (a strategic merge patch)",
                                 hint="patch: [{op: replace, path: /spec/replicas, value: 2}]")
         if ops is not None and not isinstance(ops, list):
             raise ManifestError(f"{where}: patch must be a list of operations", hint="patch: [{op: ..., path: ...}]")
-        return target["kind"], target["name"], ops, merge
-    metadata = patch.get("metadata") or {}
-    if not patch.get("kind") or not isinstance(metadata, dict) or not metadata.get("name"):
+        if strategic is not None and not isinstance(strategic, dict):
+            raise ManifestError(f"{where}: strategic must be a mapping", hint="strategic: {spec: {replicas: 2}}")
+        return (dict.get(target, "kind"), dict.get(target, "name"), snapshot(ops), snapshot(merge), strategic)
+    metadata = dict.get(patch, "metadata") or {}
+    if not dict.get(patch, "kind") or not isinstance(metadata, dict) or not dict.get(metadata, "name"):
         raise ManifestError(f"{where}: a merge patch must name its target with kind and metadata.name",
                             hint="or use {target: {kind: K, name: N}, patch: [...]}")
-    return patch["kind"], metadata["name"], None, patch
+    return dict.get(patch, "kind"), dict.get(metadata, "name"), None, None, patch
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -92,7 +96,7 @@ def apply_patches(documents: list[Document], patch_files: list[str]) -> list[Doc
     for path in patch_files:
         for number, patch in enumerate(_read_patches(path), start=1):
             where = f"{path}: document {number}"
-            kind, name, ops, merge = _target(patch, where)
+            kind, name, ops, merge, strategic = _target(patch, where)
             matches = [d for d in documents if d.kind == kind
                        and isinstance(dict.get(d.body, "metadata"), dict)
                        and dict.get(dict.get(d.body, "metadata"), "name") == name]
@@ -100,6 +104,11 @@ def apply_patches(documents: list[Document], patch_files: list[str]) -> list[Doc
                 raise ManifestError(f"{where}: no {kind} named {name!r} in the manifests",
                                     hint="check the patch's kind and name against the played files")
             for document in matches:
+                if strategic is not None:
+                    from kubeplay.translate.strategic import Patcher
+
+                    document.body = Patcher(path).merge_mapping(document.body, strategic)
+                    continue
                 original = snapshot(document.body)
                 try:
                     patched = jsonpatch.apply_patch(original, ops) if ops is not None else merge_patch(original, merge)

@@ -14,6 +14,18 @@ from collections.abc import Iterator
 from typing import Any
 
 
+class SourceLine(int):
+    """A line of another file than the document's own: a value a --patch file put there. Messages
+    name that file (see issues.located), since that is where the value must be fixed."""
+
+    file: str
+
+    def __new__(cls, line: int, file: str) -> SourceLine:
+        made = super().__new__(cls, line)
+        made.file = file
+        return made
+
+
 class Node(dict):
     """A YAML mapping with key lines and read tracking."""
 
