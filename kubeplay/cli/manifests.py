@@ -69,6 +69,10 @@ def play_files(settings: Settings, files: tuple[str, ...], *, strict: bool = Fal
 
     check_host_paths(result.pods)  # before anything is made
     engine = Engine(settings)
+    if result.deployments and not replace:
+        from kubeplay.controllers.apply import check_not_applied
+
+        check_not_applied(engine, result.deployments)
     if replace:
         from kubeplay.pods.jobs import remove_pods
         from kubeplay.pods.lifecycle import pods_for
@@ -105,6 +109,10 @@ def play_files(settings: Settings, files: tuple[str, ...], *, strict: bool = Fal
             remove_services(engine, [record.plan.key for record in services])
         raise
     _services_follow(engine, result.pods, services, quiet)
+    if result.deployments:
+        from kubeplay.controllers.apply import record_played
+
+        record_played(engine, result.deployments)
     if start and any(plan.owner is not None and plan.owner.kind == "Job" for plan in result.pods):
         from kubeplay.pods.jobs import start_deadline_timers
 
@@ -196,6 +204,9 @@ def down_files(settings: Settings, files: tuple[str, ...], *, volumes: bool = Fa
 
     engine = Engine(settings)
     names = remove_pods(engine, pods_named(engine, found.pods, found.workloads))
+    from kubeplay.controllers.apply import forget_deployments
+
+    forget_deployments(engine, [(namespace, name) for kind, name, namespace in found.workloads if kind == "Deployment"])
     if not quiet:
         for name in names:
             echo(f"pod/{name} deleted")

@@ -24,10 +24,7 @@ FOR_GENERATE = {
     "PodPlan.annotations": "pod annotations mean nothing to a runtime; downward API values are resolved at translation",
     "PodPlan.service_account_name": "no API server issues tokens; downward API values are resolved at translation",
     "PodPlan.node_name": "one node; downward API values are resolved at translation",
-    "VolumePlan.source_name": "the ConfigMap or Secret name; its files are resolved at translation",
     "VolumePlan.optional": "a missing optional source is resolved at translation (an empty volume)",
-    "OwnerPlan.replicas": "each replica is a pod of its own already",
-    "OwnerPlan.template_hash": "the pod names carry it already",
     "OwnerPlan.annotations": "the workload's own metadata",
     "SourcePlan.document": "where the manifest came from",
 }
