@@ -197,3 +197,48 @@ def test_immutable_selector_change_fails_before_anything_changes(ap):
     assert refused.returncode == 1 and "spec.selector: field is immutable" in refused.stderr
     assert "app.yaml:" in refused.stderr
     assert ap.pods_of("web") == before
+
+
+def test_a_roll_killed_half_way_is_carried_on_by_rollout_status(ap):
+    import os
+    import signal
+    import time
+
+    roll = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    slow = {"readinessProbe": {"exec": {"command": ["true"]}, "initialDelaySeconds": 8, "periodSeconds": 1}}
+    first = ap.apply("app.yaml", deployment("web", 2, {"V": "1"}, strategy=roll, **slow), extra=("--wait",))
+    assert first.returncode == 0, first.stderr
+    old = set(ap.pods_of("web"))
+    path = ap.pods.write("app.yaml", deployment("web", 2, {"V": "2"}, strategy=roll, **slow))
+    rolling = ap.pods.kp.popen("apply", "--network", ap.net.name, "-f", str(path))
+    try:
+        ap.pods.wait_for(lambda: [name for name in ap.pods_of("web") if name not in old], 30, "a new pod")
+        time.sleep(2)
+        os.kill(rolling.pid, signal.SIGKILL)
+    finally:
+        rolling.wait(timeout=30)
+    assert set(ap.pods_of("web")) & old  # cut short: old pods are still there
+    status = ap.pods("rollout", "status", "deploy/web")
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert 'deployment "web" successfully rolled out' in status.stdout
+    now = ap.pods_of("web")
+    assert len(now) == 2 and not set(now) & old
+
+
+def test_immutable_job_template_and_cluster_ip_fail_before_anything_changes(ap):
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "once"},
+           "spec": {"template": {"spec": {"restartPolicy": "Never", "terminationGracePeriodSeconds": 1,
+                                          "containers": [{"name": "main", "image": BUSYBOX,
+                                                          "command": ["/bin/sh", "-c", "exit 0"]}]}}}}
+    svc = service("web", {"selector": {"app": "web"}, "ports": [{"port": 80}]})
+    assert ap.apply("app.yaml", job, svc, deployment("web")).returncode == 0
+    before = ap.pods_of("web")
+    changed = json.loads(json.dumps(job))
+    changed["spec"]["template"]["spec"]["containers"][0]["command"] = ["/bin/sh", "-c", "exit 1"]
+    refused = ap.apply("app.yaml", changed, svc, deployment("web", 2))
+    assert refused.returncode == 1 and "spec.template: field is immutable" in refused.stderr
+    moved = service("web", {"selector": {"app": "web"}, "ports": [{"port": 80}], "clusterIP": "10.96.200.200"})
+    refused = ap.apply("app.yaml", job, moved, deployment("web", 2))
+    assert refused.returncode == 1 and "spec.clusterIP: field is immutable" in refused.stderr
+    assert "app.yaml:" in refused.stderr
+    assert ap.pods_of("web") == before  # the replicas: 2 beside them was not applied either
