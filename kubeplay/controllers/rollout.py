@@ -119,19 +119,26 @@ def create_pods(engine: Engine, plans: list[PodPlan], say: Say) -> list[str]:
     return names
 
 
+def take_out_of_service(engine: Engine, pods: list[PodRecord]) -> None:
+    """Mark pods Stopped (no restart revives them) and rewrite their Services without them, before
+    anything of them is stopped: no connection is sent to a pod that is going."""
+    from kubeplay.controllers.endpoints import pods_changed
+    from kubeplay.pods.lock import pod_lock
+
+    for pod in pods:
+        with pod_lock(engine.settings, pod.name):
+            if engine.store.find_pod(pod.name) is not None:
+                engine.store.set_pod_state(pod.name, phase=PodPhase.STOPPED)
+    pods_changed(engine, [pod.plan for pod in pods])
+
+
 def remove_pods(engine: Engine, pods: list[PodRecord], say: Say) -> list[str]:
     """Take pods out of their Services first, then stop and remove them (all grace periods together)."""
     if not pods:
         return []
-    from kubeplay.controllers.endpoints import pods_changed
     from kubeplay.pods.lifecycle import remove_pods_together
-    from kubeplay.pods.lock import pod_lock
 
-    for pod in pods:
-        with pod_lock(engine.settings, pod.name):  # Stopped: no restart revives it, no Service sends to it
-            if engine.store.find_pod(pod.name) is not None:
-                engine.store.set_pod_state(pod.name, phase=PodPhase.STOPPED)
-    pods_changed(engine, [pod.plan for pod in pods])
+    take_out_of_service(engine, pods)
     removed = remove_pods_together(engine, [pod.name for pod in pods])
     for name in removed:
         say(f"pod/{name} deleted")
@@ -157,18 +164,55 @@ class Roll:
     say: Say
     progress: Say
     acted: bool = False
+    # pods of a rolling update that are out of service and ending in the background: as on Kubernetes,
+    # a terminating pod counts no more, and the roll goes on during its grace period
+    leaving: set[str] = dataclasses.field(default_factory=set)
+    endings: list = dataclasses.field(default_factory=list)
 
     @property
     def plan(self) -> DeploymentPlan:
         return self.record.plan
 
     def pods(self) -> tuple[list[PodRecord], list[PodRecord]]:
-        pods = deployment_pods(self.engine, self.plan.namespace, self.plan.name)
+        pods = [pod for pod in deployment_pods(self.engine, self.plan.namespace, self.plan.name)
+                if pod.name not in self.leaving]
         new = [pod for pod in pods if pod_hash(pod) == self.plan.template_hash]
         old = [pod for pod in pods if pod_hash(pod) != self.plan.template_hash]
         return new, old
 
     def run(self) -> bool:
+        try:
+            return self._run()
+        finally:
+            self._settle()
+
+    def _settle(self) -> None:
+        """Wait for the pods ending in the background; the first failure is raised."""
+        errors = []
+        for ending in self.endings:
+            try:
+                for name in ending.wait():
+                    self.progress(f"pod/{name} deleted")
+            except Exception as exc:  # noqa: BLE001 - every ending is waited for before one is raised
+                errors.append(exc)
+        self.endings.clear()
+        if errors:
+            raise errors[0]
+
+    def _end_in_background(self, pods: list[PodRecord]) -> None:
+        import functools
+
+        from kubeplay.pods.background import InBackground
+        from kubeplay.pods.lifecycle import remove_pods_together
+
+        take_out_of_service(self.engine, pods)
+        self.leaving |= {pod.name for pod in pods}
+        self.engine.prepare_for_threads()
+        self.endings.append(InBackground(functools.partial(remove_pods_together, self.engine,
+                                                           [pod.name for pod in pods]), name="kubeplay-roll-end"))
+        self.acted = True
+
+    def _run(self) -> bool:
         new, old = self.pods()
         if old and self.plan.replicas > 0:
             from kubeplay.pods.images import ensure_images
@@ -222,7 +266,7 @@ class Roll:
             going = [pod for pod in old if not is_available(pod)]
             going += [pod for pod in old if is_available(pod)][:max(0, spare)]
             if going:
-                self._remove(going)
+                self._end_in_background(going)
                 continue
             room = min(replicas - len(new), replicas + surge - len(new) - len(old))
             if room > 0:
