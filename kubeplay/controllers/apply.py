@@ -246,6 +246,20 @@ def update_files(engine: Engine, pod: PodRecord, template: PodPlan) -> None:
         engine.store.replace_plan(pod.name, dataclasses.replace(pod.plan, volumes=template.volumes))
 
 
+def _create_new(engine: Engine, plans: list[PodPlan], progress: Say) -> list[str]:
+    """New objects' pods, as play makes them: a Job's under its lock, with its deadline timer."""
+    from kubeplay.controllers.rollout import create_pods
+
+    if not any(plan.owner is not None and plan.owner.kind == "Job" for plan in plans):
+        return create_pods(engine, plans, progress)
+    from kubeplay.pods.jobs import jobs_locked, start_deadline_timers
+
+    with jobs_locked(engine, plans):
+        made = create_pods(engine, plans, progress)
+    start_deadline_timers(engine, plans)
+    return made
+
+
 def execute(engine: Engine, out: ApplyPlan, say: Say, progress: Say) -> list[str]:
     """Carry out the plan; returns the names of the pods made from new objects."""
     from kubeplay.controllers.rollout import create_pods
@@ -261,7 +275,7 @@ def execute(engine: Engine, out: ApplyPlan, say: Say, progress: Say) -> list[str
     store = DeploymentStore(engine.db)
     for plan in out.new_deployments:
         store.save(plan)
-    made = create_pods(engine, out.new_pods, progress)
+    made = _create_new(engine, out.new_pods, progress)
     for pod, template in out.files_in_place:
         update_files(engine, pod, template)
     failures: list[UserError] = []

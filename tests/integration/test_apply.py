@@ -67,6 +67,8 @@ def test_one_env_change_replaces_only_that_deployments_pods(ap):
     again = ap.apply("app.yaml", deployment("one", 2, {"V": "1"}), deployment("two", 2, {"V": "1"}))
     assert "deployment.apps/one unchanged" in again.stdout and "deployment.apps/two unchanged" in again.stdout
     assert ap.pods_of("one") == one and ap.pods_of("two") == two
+    piped = ap.pods("apply", "--network", ap.net.name, "-f", "-", input=(ap.pods.manifests / "app.yaml").read_text())
+    assert piped.returncode == 0 and "deployment.apps/one unchanged" in piped.stdout, piped.stderr
     changed = ap.apply("app.yaml", deployment("one", 2, {"V": "2"}), deployment("two", 2, {"V": "1"}))
     assert changed.returncode == 0, changed.stderr
     assert "deployment.apps/one configured (pods replaced" in changed.stdout
@@ -177,14 +179,27 @@ def test_a_configmap_edit_updates_a_mounted_file_in_place(ap):
     assert ap.exec(name, "cat /etc/cfg/greeting") == "bonjour"
 
 
-def test_prune_removes_only_with_the_flag(ap):
-    assert ap.apply("app.yaml", deployment("one"), deployment("two")).returncode == 0
-    kept = ap.apply("app.yaml", deployment("one"))
-    assert "deployment.apps/two would be pruned" in kept.stdout
+def test_a_directory_applied_again_prunes_a_removed_file_only_with_the_flag(ap):
+    import yaml
+
+    site = ap.pods.manifests / "site"
+    site.mkdir()
+    (site / "one.yaml").write_text(yaml.safe_dump(deployment("one")))
+    (site / "two.yaml").write_text(yaml.safe_dump_all([deployment("two"), {
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}, "data": {"a": "b"}}]))
+    first = ap.pods("apply", "--network", ap.net.name, "-f", str(site))
+    assert first.returncode == 0 and "configmap/cfg created" in first.stdout, first.stdout + first.stderr
+    (site / "two.yaml").unlink()
+    kept = ap.pods("apply", "--network", ap.net.name, "-f", str(site))
+    assert "deployment.apps/two would be pruned" in kept.stdout and "configmap/cfg would be pruned" in kept.stdout
+    assert "deployment.apps/one unchanged" in kept.stdout
     assert ap.pods_of("two")
-    pruned = ap.apply("app.yaml", deployment("one"), extra=("--prune",))
+    pruned = ap.pods("apply", "--network", ap.net.name, "-f", str(site), "--prune")
     assert pruned.returncode == 0 and "deployment.apps/two pruned" in pruned.stdout
     assert ap.pods_of("two") == {} and ap.pods_of("one")
+    again = ap.pods("apply", "--network", ap.net.name, "-f", str(site))
+    assert "pruned" not in again.stdout
+    ap.pods("down", str(site / "one.yaml"))
 
 
 def test_immutable_selector_change_fails_before_anything_changes(ap):
@@ -223,6 +238,10 @@ def test_a_roll_killed_half_way_is_carried_on_by_rollout_status(ap):
     assert 'deployment "web" successfully rolled out' in status.stdout
     now = ap.pods_of("web")
     assert len(now) == 2 and not set(now) & old
+    restarted = ap.pods("rollout", "restart", "deploy/web")
+    assert restarted.returncode == 0, restarted.stderr
+    after = ap.pods_of("web")
+    assert len(after) == 2 and not set(after) & set(now)
 
 
 def test_immutable_job_template_and_cluster_ip_fail_before_anything_changes(ap):
