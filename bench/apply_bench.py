@@ -76,8 +76,8 @@ def main() -> None:
     print("| operation | median (min-max) | note |\n|---|---|---|")
     print(f"| apply of an unchanged 10-Deployment file | {statistics.median(unchanged):.2f} s "
           f"({min(unchanged):.2f}-{max(unchanged):.2f}) | target <= 0.3 s; {REPEAT} runs |")
-    print(f"| one pod started and Ready (apply --wait of 1 replica) | {start:.2f} s ({min(starts):.2f}-{max(starts):.2f}) "
-          "| tcpSocket readiness, periodSeconds 1 |")
+    print(f"| one pod started and Ready (apply --wait of 1 replica) | {start:.2f} s "
+          f"({min(starts):.2f}-{max(starts):.2f}) | tcpSocket readiness, periodSeconds 1 |")
     print(f"| rolling update of 4 replicas (maxSurge 1, maxUnavailable 0) | {roll:.2f} s "
           f"({min(rolls):.2f}-{max(rolls):.2f}) | 4 x start+Ready = {4 * start:.2f} s; "
           f"overhead per step {(roll - 4 * start) / 4:.2f} s |")

@@ -347,7 +347,10 @@ def prune(engine: Engine, keys: list[tuple[str, str, str]], say: Say, progress: 
         elif kind in ("ConfigMap", "Secret"):
             store.forget_applied(kind, namespace, name)
         else:
-            pods = deployment_pods(engine, namespace, name) if kind == "Deployment" else groups.get((kind, namespace, name), [])
+            if kind == "Deployment":
+                pods = deployment_pods(engine, namespace, name)
+            else:
+                pods = groups.get((kind, namespace, name), [])
             remove_pods(engine, pods, progress)
             if kind == "Deployment":
                 store.remove(namespace, name)

@@ -295,7 +295,8 @@ class Roll:
             raise RolloutFailed(
                 f'deployment "{self.plan.name}" exceeded its progress deadline '
                 f"({self.plan.progress_deadline_seconds}s); the roll stopped and the old pods keep serving: {why}",
-                hint=f"fix the template and apply again, or `kubeplay rollout undo deployment/{self.plan.name}`") from exc
+                hint=f"fix the template and apply again, or `kubeplay rollout undo deployment/{self.plan.name}`",
+            ) from exc
 
 
 def status_lines(engine: Engine, record: DeploymentRecord) -> tuple[bool, str]:

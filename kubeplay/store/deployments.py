@@ -69,7 +69,8 @@ class DeploymentStore:
 
     def set_condition(self, namespace: str, name: str, condition: str) -> None:
         with self.db.transaction() as conn:
-            conn.execute("UPDATE deployments SET condition=? WHERE namespace=? AND name=?", (condition, namespace, name))
+            conn.execute("UPDATE deployments SET condition=? WHERE namespace=? AND name=?",
+                         (condition, namespace, name))
 
     def remove(self, namespace: str, name: str) -> bool:
         with self.db.transaction() as conn:

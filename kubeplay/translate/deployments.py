@@ -66,7 +66,8 @@ def _whole(doc: Document, spec: Any, key: str, default: int, issues: Issues, min
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        issues.error(doc.file, line_of(spec, key), f"spec.{key}", f"{value!r}: must be a whole number of at least {minimum}")
+        issues.error(doc.file, line_of(spec, key), f"spec.{key}",
+                     f"{value!r}: must be a whole number of at least {minimum}")
         return None
     return value
 

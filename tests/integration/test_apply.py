@@ -100,6 +100,10 @@ def test_scale_keeps_the_pods_that_stay_and_replicas_zero_is_kept(ap):
     assert [(row["name"], row["replicas"]) for row in listed] == [("web", 0)]
     assert ap.pods("scale", "deployment/web", "--replicas", "1").returncode == 0
     assert len(ap.pods_of("web")) == 1
+    recreate = ap.apply("app.yaml", deployment("web", 2, {"V": "2"}, strategy={"type": "Recreate"}))
+    assert recreate.returncode == 0, recreate.stderr
+    assert "deployment.apps/web configured (pods replaced: template changed; scaled 1 -> 2)" in recreate.stdout
+    assert len(ap.pods_of("web")) == 2
 
 
 def test_rolling_update_through_a_service_never_refuses_a_client(ap):
@@ -165,7 +169,10 @@ def test_a_configmap_edit_updates_a_mounted_file_in_place(ap):
         cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}, "data": {"greeting": value}}
         web = deployment("web", 1, volumeMounts=[{"name": "cfg", "mountPath": "/etc/cfg"}])
         web["spec"]["template"]["spec"]["volumes"] = [{"name": "cfg", "configMap": {"name": "cfg"}}]
-        return [cm, web]
+        reader = deployment("env")  # reads it through its environment: its pods are replaced
+        reader["spec"]["template"]["spec"]["containers"][0]["env"] = [
+            {"name": "GREETING", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "greeting"}}}]
+        return [cm, web, reader]
 
     assert ap.apply("app.yaml", *files("hello")).returncode == 0
     before = ap.pods_of("web")
@@ -174,9 +181,12 @@ def test_a_configmap_edit_updates_a_mounted_file_in_place(ap):
     changed = ap.apply("app.yaml", *files("bonjour"))
     assert changed.returncode == 0, changed.stderr
     assert "configmap/cfg configured" in changed.stdout
-    assert "volume files updated in place" in changed.stdout
+    assert "deployment.apps/web configured (volume files updated in place)" in changed.stdout
+    assert "deployment.apps/env configured (pods replaced: configmap/cfg changed)" in changed.stdout
     assert ap.pods_of("web") == before
     assert ap.exec(name, "cat /etc/cfg/greeting") == "bonjour"
+    (reader,) = ap.pods_of("env")
+    assert ap.exec(reader, "echo $GREETING").strip() == "bonjour"
 
 
 def test_a_directory_applied_again_prunes_a_removed_file_only_with_the_flag(ap):
