@@ -206,7 +206,8 @@ def down_files(settings: Settings, files: tuple[str, ...], *, volumes: bool = Fa
     names = remove_pods(engine, pods_named(engine, found.pods, found.workloads))
     from kubeplay.controllers.apply import forget_deployments
 
-    forget_deployments(engine, [(namespace, name) for kind, name, namespace in found.workloads if kind == "Deployment"])
+    forget_deployments(engine, [(namespace, name) for kind, name, namespace in found.workloads if kind == "Deployment"],
+                       files)
     if not quiet:
         for name in names:
             echo(f"pod/{name} deleted")

@@ -380,8 +380,13 @@ def check_not_applied(engine: Engine, deployments: list[DeploymentPlan]) -> None
                                      "makes it again")
 
 
-def forget_deployments(engine: Engine, keys: list[tuple[str, str]]) -> None:
-    """down removed these Deployments' pods: the Deployments go too."""
+def forget_deployments(engine: Engine, keys: list[tuple[str, str]], files: tuple[str, ...] = ()) -> None:
+    """down removed these Deployments' pods: the Deployments go too, and what apply recorded of
+    the ConfigMaps and Secrets of these files (applied again, they are created)."""
     store = DeploymentStore(engine.db)
     for namespace, name in keys:
         store.remove(namespace, name)
+    scope = [path for path in files if path != "-"]
+    for (kind, namespace, name), (file, _) in store.applied().items() if scope else ():
+        if in_scope(file, scope):
+            store.forget_applied(kind, namespace, name)

@@ -187,6 +187,9 @@ def test_a_configmap_edit_updates_a_mounted_file_in_place(ap):
     assert ap.exec(name, "cat /etc/cfg/greeting") == "bonjour"
     (reader,) = ap.pods_of("env")
     assert ap.exec(reader, "echo $GREETING").strip() == "bonjour"
+    assert ap.pods("down", str(ap.pods.manifests / "app.yaml")).returncode == 0
+    again = ap.apply("app.yaml", *files("bonjour"))  # down forgot them: made anew
+    assert "configmap/cfg created" in again.stdout and "deployment.apps/web created" in again.stdout
 
 
 def test_a_directory_applied_again_prunes_a_removed_file_only_with_the_flag(ap):
