@@ -159,6 +159,10 @@ def _deployment_note(change, plan: DeploymentPlan, record: DeploymentRecord, cha
         words.append("volume files updated in place")
     if change.replicas:
         words.append(f"scaled {record.plan.replicas} -> {plan.replicas}")
+    if change.settings:
+        words.append("rollout settings changed")
+    if not words:  # pods removed by hand, or a roll cut short, or one that stopped
+        words.append(f"its pods brought back to the template and {plan.replicas} replicas")
     return "; ".join(words)
 
 
