@@ -102,7 +102,8 @@ def test_scale_keeps_the_pods_that_stay_and_replicas_zero_is_kept(ap):
     assert len(ap.pods_of("web")) == 1
     recreate = ap.apply("app.yaml", deployment("web", 2, {"V": "2"}, strategy={"type": "Recreate"}))
     assert recreate.returncode == 0, recreate.stderr
-    assert "deployment.apps/web configured (pods replaced: template changed; scaled 1 -> 2)" in recreate.stdout
+    assert ("deployment.apps/web configured (pods replaced: template changed; scaled 1 -> 2; "
+            "rollout settings changed)") in recreate.stdout
     assert len(ap.pods_of("web")) == 2
 
 
