@@ -297,7 +297,7 @@ def describe_deployment(store, item) -> str:
     layout.raw("  ----           ------  ------")
     for condition in status.get("conditions") or []:
         layout.raw(f"  {condition['type'].ljust(13)}  {condition['status'].ljust(6)}  {condition.get('reason', '')}")
-    found = next(d for d in deployments(store.pods()) if d.name == item.name and d.namespace == item.namespace)
+    found = next(d for d in deployments(store) if d.name == item.name and d.namespace == item.namespace)
     layout.add("Pods", ", ".join(f"{pod.name} ({_pod_state(pod)})" for pod in found.pods) or "<none>")
     events = EventStore(store.engine.db)
     listed = sorted((event for pod in found.pods for event in events.list(pod.name)), key=lambda e: e.last_at)

@@ -24,6 +24,10 @@ COMMANDS = {
     # pods
     "play": "kubeplay.cli.play:play",
     "down": "kubeplay.cli.play:down",
+    "apply": "kubeplay.cli.apply:apply",
+    "scale": "kubeplay.cli.apply:scale",
+    "rollout": "kubeplay.cli.apply:rollout",
+    "deployments": "kubeplay.cli.apply:deployments",
     "pods": "kubeplay.cli.pods:pods",
     "ps": "kubeplay.cli.pods:ps",
     "pod": "kubeplay.cli.pods:pod",

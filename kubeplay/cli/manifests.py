@@ -158,7 +158,7 @@ def down_files(settings: Settings, files: tuple[str, ...], *, volumes: bool = Fa
     from kubeplay.controllers.manifests import down_manifests
     from kubeplay.pods.engine import Engine
 
-    removed = down_manifests(Engine(settings), found, volumes=volumes)
+    removed = down_manifests(Engine(settings), found, volumes=volumes, files=files)
     if quiet:
         return
     for name in removed.pods:

@@ -2,9 +2,8 @@
 labels, the columns of their table (and of `-o wide`), and their Kubernetes-shaped object, built
 only when asked for (`-o yaml|json|jsonpath`).
 
-Deployments, ConfigMaps and Secrets have no table of their own in the store: they are derived from
-the stored pod plans (a Deployment from its pods' owner, a ConfigMap or Secret from what the pods
-read of it). `deployments()` is the one place that derivation lives.
+Deployments are stored (with their pods' owner as a fallback: `deployments()`); ConfigMaps and
+Secrets are derived from what the stored pod plans read of them.
 """
 
 from __future__ import annotations
@@ -149,27 +148,39 @@ def pod_object(store: Store, record) -> dict:
 
 @dataclass
 class Deployment:
-    """A Deployment as its pods tell it: their owner's name and replicas, the pods themselves."""
+    """A Deployment: as stored (its template and replicas, even at replicas: 0), with its pods."""
 
     name: str
     namespace: str
     replicas: int
     pods: list = field(default_factory=list)
+    stored_template: object = None  # the stored DeploymentPlan's template; None: known from its pods only
+    stored_at: float | None = None
 
     @property
     def template(self):
+        if self.stored_template is not None:
+            return self.stored_template
         return self.pods[0].plan
 
     @property
     def created(self) -> float:
+        if self.stored_at is not None:
+            return self.stored_at
         return min(pod.created_at for pod in self.pods)
 
 
-def deployments(pods: list) -> list[Deployment]:
-    """The Deployments of the store, derived from the pods' owners (the store has no Deployment
-    table yet): point this at one when it comes, the callers stay."""
+def deployments(store: Store) -> list[Deployment]:
+    """The Deployments of the store: those stored (play and apply record them), with the pods they
+    own; and any whose pods alone tell of them (played by an earlier version)."""
+    from kubeplay.store.deployments import DeploymentStore
+
     found: dict[tuple[str, str], Deployment] = {}
-    for record in pods:
+    for record in DeploymentStore(store.engine.db).list():
+        plan = record.plan
+        found[(plan.namespace, plan.name)] = Deployment(plan.name, plan.namespace, plan.replicas,
+                                                        stored_template=plan.template, stored_at=record.created_at)
+    for record in store.pods():
         owner = record.plan.owner
         if owner is None or owner.kind != "Deployment":
             continue
@@ -183,7 +194,7 @@ def _deployment_items(store: Store) -> list[Item]:
 
     kind = KINDS["deployments"]
     items = []
-    for deployment in deployments(store.pods()):
+    for deployment in deployments(store):
         ready = sum(1 for pod in deployment.pods if is_ready(pod))
         plan = deployment.template
         labels = {k: v for k, v in plan.labels.items() if k != "pod-template-hash"}
@@ -192,7 +203,7 @@ def _deployment_items(store: Store) -> list[Item]:
                  "CONTAINERS": ",".join(c.name for c in plan.containers),
                  "IMAGES": ",".join(c.image for c in plan.containers),
                  "SELECTOR": ",".join(f"{k}={v}" for k, v in labels.items()) or "<none>"}
-        items.append(Item(kind, deployment.name, deployment.namespace, dict(plan.owner.labels) or labels,
+        items.append(Item(kind, deployment.name, deployment.namespace, (dict(plan.owner.labels) if plan.owner else {}) or labels,
                           deployment.created, cells,
                           lambda deployment=deployment, ready=ready: deployment_object(deployment, ready)))
     return items

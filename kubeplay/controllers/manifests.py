@@ -44,6 +44,10 @@ def play_manifests(engine: Engine, result: TranslateResult, *, replace: bool = F
     from kubeplay.pods.volumes import check_host_paths
 
     check_host_paths(result.pods)  # before anything is made
+    if result.deployments and not replace:
+        from kubeplay.controllers.apply import check_not_applied
+
+        check_not_applied(engine, result.deployments)
     if replace:
         from kubeplay.pods.lifecycle import pods_for, remove_pods
 
@@ -59,6 +63,10 @@ def play_manifests(engine: Engine, result: TranslateResult, *, replace: bool = F
         _roll_back(engine, played)
         raise
     played.warnings = _services_follow(engine, result.pods, played.services)
+    if result.deployments:
+        from kubeplay.controllers.apply import record_played
+
+        record_played(engine, result.deployments)
     if start:
         _start_controllers(engine, result, played.pods)
     return played
@@ -126,13 +134,18 @@ def _start_controllers(engine: Engine, result: TranslateResult, started: list[st
     start_monitors(engine, started)
 
 
-def down_manifests(engine: Engine, found: ManifestNames, *, volumes: bool = False) -> Removed:
+def down_manifests(engine: Engine, found: ManifestNames, *, volumes: bool = False,
+                   files: tuple[str, ...] = ()) -> Removed:
     """Remove the stored pods and Services that the manifests' objects made, whatever else the files
-    now say; with `volumes`, their claims' volumes too."""
+    now say, and what apply recorded of their Deployments and objects; with `volumes`, their claims'
+    volumes too."""
+    from kubeplay.controllers.apply import forget_deployments
     from kubeplay.pods.lifecycle import pods_named, remove_pods
 
     removed = Removed(pods=remove_pods(engine, pods_named(engine, found.pods, found.workloads,
                                                          dict(found.pod_namespaces))))
+    forget_deployments(engine, [(namespace, name) for kind, name, namespace in found.workloads if kind == "Deployment"],
+                       files)
     removed.services = _down_services(engine, found.services, bool(removed.pods))
     if volumes:
         from kubeplay.pods.namedvolumes import remove_claims

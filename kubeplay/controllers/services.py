@@ -91,7 +91,8 @@ def check_new(engine: Engine, plans: list[ServicePlan], replace: bool) -> None:
     for plan in plans:
         if not replace and store.find(*plan.key):
             raise ConflictError(f'Service "{plan.name}" already exists in namespace {plan.namespace}',
-                                hint="`kubeplay down FILE` first, or `kubeplay play --replace`")
+                                hint="`kubeplay apply -f FILE` changes it in place; `kubeplay play --replace` "
+                                     "makes it again")
 
 
 def add_services(engine: Engine, plans: list[ServicePlan], *, replace: bool = False) -> list[ServiceRecord]:

@@ -69,7 +69,8 @@ def check_names_free(engine: Engine, plans: list[PodPlan]) -> None:
         if existing:
             raise ConflictError(
                 f'pod "{plan.name}" already exists',
-                hint=f"`kubeplay down FILE` first, or `kubeplay play --replace`; `kubeplay pod rm -f {plan.name}` removes it",
+                hint=f"`kubeplay apply -f FILE` changes it in place, `kubeplay play --replace` makes it again; "
+                     f"`kubeplay pod rm -f {plan.name}` removes it",
             )
 
 

@@ -141,6 +141,39 @@ MIGRATIONS: list[list[str]] = [
             FOREIGN KEY (namespace, name) REFERENCES services(namespace, name) ON DELETE CASCADE
         )""",
     ],
+    # 6 (apply/rollout): Deployments as objects of their own, so one with replicas: 0 is kept and can be
+    # scaled; the templates they ran, for `rollout history` and `undo`; and the digest of every other
+    # object apply was given (ConfigMaps, Secrets, claims), for "unchanged" and for --prune
+    [
+        """CREATE TABLE deployments (
+            namespace TEXT NOT NULL,
+            name TEXT NOT NULL,
+            plan TEXT NOT NULL,                      -- DeploymentPlan as JSON, as applied last
+            revision INTEGER NOT NULL CHECK (revision >= 1),
+            condition TEXT NOT NULL DEFAULT '',      -- why the last roll stopped; '' when it did not
+            created_at REAL NOT NULL,
+            PRIMARY KEY (namespace, name)
+        )""",
+        """CREATE TABLE deployment_revisions (
+            namespace TEXT NOT NULL,
+            name TEXT NOT NULL,
+            revision INTEGER NOT NULL CHECK (revision >= 1),
+            template_hash TEXT NOT NULL,
+            template TEXT NOT NULL,                  -- PodPlan of one replica as JSON
+            cause TEXT NOT NULL DEFAULT '',
+            created_at REAL NOT NULL,
+            PRIMARY KEY (namespace, name, revision),
+            FOREIGN KEY (namespace, name) REFERENCES deployments(namespace, name) ON DELETE CASCADE
+        )""",
+        """CREATE TABLE applied_objects (
+            kind TEXT NOT NULL,
+            namespace TEXT NOT NULL,
+            name TEXT NOT NULL,
+            file TEXT NOT NULL DEFAULT '',           -- the manifest it came from, for --prune
+            digest TEXT NOT NULL,                    -- of its content as applied last
+            PRIMARY KEY (kind, namespace, name)
+        )""",
+    ],
     # 7 (kubectl get): a container's previous run, kept when it starts again, for lastState in
     # `get -o yaml` and `describe` (exit_code and the times are cleared for the new run)
     [

@@ -11,6 +11,7 @@ from typing import Any
 
 from kubeplay.model.plan import ClaimPlan, PodPlan
 from kubeplay.model.service import ServicePlan
+from kubeplay.model.workload import DeploymentPlan
 from kubeplay.translate.issues import Issues
 from kubeplay.translate.loader import Document
 
@@ -44,6 +45,7 @@ class TranslateResult:
     warnings: list[str] = field(default_factory=list)
     # workloads that make no pods (replicas: 0, a suspended Job): (kind, name, namespace, why)
     idle_workloads: list[tuple[str, str, str, str]] = field(default_factory=list)
+    deployments: list[DeploymentPlan] = field(default_factory=list)  # with replicas: 0 too
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,7 @@ def translate(documents: list[Document], options: TranslateOptions | None = None
             result.claims.append(_claim(doc, options))
         elif doc.kind == "Service":
             _add_service(doc, _namespace(doc, options), result, issues)
+    result.deployments = run.deployments
     _check_unique_pods(result, issues)
     report_unconsumed(wanted, issues)
     issues.raise_errors()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kubeplay.defaults import node_name
@@ -36,6 +36,7 @@ class RunObjects:
     options: TranslateOptions
     issues: Issues
     rng: random.Random
+    deployments: list = field(default_factory=list)  # DeploymentPlans, as their documents are translated
 
 
 def random_suffix(rng: random.Random, length: int = 5) -> str:
@@ -56,6 +57,24 @@ def template_hash(template: Any) -> str:
     for byte in data:
         value = ((value ^ byte) * 0x01000193) & 0xFFFFFFFF
     return "".join(SAFE_ALPHABET[ord(digit) % len(SAFE_ALPHABET)] for digit in str(value))
+
+
+def _deployment_hash(template: Any, doc: Document, run: RunObjects) -> str:
+    """The pod-template-hash: of the template, and of the data of the ConfigMaps and Secrets whose
+    change replaces its pods (kubeplay.translate.deployments.replaced_by_data), so that such a change
+    makes a new ReplicaSet's pods, as a template change does."""
+    from kubeplay.translate.deployments import replaced_by_data
+
+    namespace = (doc.body.get("metadata") or {}).get("namespace") or run.options.namespace_default
+    used = replaced_by_data(snapshot(template))
+    if not used:
+        return template_hash(template)
+    data = {}
+    for kind, name in used:
+        source = (run.configmaps if kind == "ConfigMap" else run.secrets).get((namespace, name))
+        if source is not None:
+            data[f"{kind}/{name}"] = {key: value.hex() for key, value in sorted(source.binary.items())}
+    return template_hash({"template": snapshot(template), "data": data})
 
 
 def pods_of(doc: Document, run: RunObjects) -> list[PodPlan]:
@@ -82,7 +101,7 @@ def pods_of(doc: Document, run: RunObjects) -> list[PodPlan]:
         if not _within_limit(doc, spec, "replicas", replicas, run):
             return []
     if doc.kind == "Deployment":
-        hash_text = template_hash(template)
+        hash_text = _deployment_hash(template, doc, run)
         extra = {"pod-template-hash": hash_text}
     prefix = f"{name}-{hash_text}" if hash_text else name
     owner = OwnerPlan(kind=doc.kind, name=name, replicas=replicas, template_hash=hash_text, raw=raw,
@@ -91,6 +110,12 @@ def pods_of(doc: Document, run: RunObjects) -> list[PodPlan]:
     # when it is scaled up, and none of its fields reads as ignored
     plans = [_pod(doc, run, "spec.template.spec", generated_name(prefix, run.rng), metadata, pod_spec,
                   extra, owner) for _ in range(max(replicas, 1))]
+    if doc.kind == "Deployment":
+        from kubeplay.translate.deployments import deployment_plan
+
+        deployment = deployment_plan(doc, spec, replicas, plans[0], hash_text, run.issues)
+        if deployment is not None:
+            run.deployments.append(deployment)
     return plans[:replicas]
 
 

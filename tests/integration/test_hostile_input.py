@@ -214,18 +214,22 @@ def test_unknown_kinds_are_an_error_under_strict(kp):
     kp("play", "--strict", str(manifest)).assert_fails_cleanly(exit_codes=(1,), mentions=("app.yaml:1", "Widget"))
 
 
-def test_replicas_zero_plays_no_pods_and_down_takes_the_scaled_down_pods(pods):
+def test_replicas_zero_plays_no_pods_and_down_takes_the_pods_of_the_same_deployment(pods):
     three = write(pods.kp, "web.yaml", deployment(2))
     assert pods("play", str(three)).returncode == 0
     zero = write(pods.kp, "web0.yaml", deployment(0))
-    played = pods("play", str(zero))
-    assert played.returncode == 0, played.stderr
-    assert "deployment/web has no pods (replicas: 0)" in played.stderr
+    played = pods("play", str(zero))  # the Deployment exists: a second set of pods is refused
+    assert played.returncode == 1 and "already exists" in played.stderr and "apply" in played.stderr
     down = pods("down", str(zero))  # the workload is the same: its pods go
     assert down.returncode == 0, down.stderr
     assert down.stdout.count("deleted") == 2
+    played = pods("play", str(zero))
+    assert played.returncode == 0, played.stderr
+    assert "deployment/web has no pods (replicas: 0)" in played.stderr
+    assert "web" in pods("deployments").stdout  # kept, so that it can be scaled
     again = pods("down", str(zero))
     assert again.returncode == 0 and "no pods of these manifests are running" in again.stderr
+    assert "web" not in pods("deployments").stdout
 
 
 def test_negative_replicas_is_an_input_error(kp):

@@ -23,10 +23,7 @@ NOT_ENGINE = ("translate", "generate", "model", "cli")
 FOR_GENERATE = {
     "PodPlan.service_account_name": "no API server issues tokens; downward API values are resolved at translation",
     "PodPlan.node_name": "one node; downward API values are resolved at translation",
-    "VolumePlan.source_name": "the ConfigMap or Secret name; its files are resolved at translation",
     "VolumePlan.optional": "a missing optional source is resolved at translation (an empty volume)",
-    "OwnerPlan.replicas": "each replica is a pod of its own already",
-    "OwnerPlan.template_hash": "the pod names carry it already",
     "SourcePlan.document": "where the manifest came from",
 }
 WARNED = {
