@@ -112,7 +112,8 @@ def play_files(settings: Settings, files: tuple[str, ...], *, strict: bool = Fal
             session.serve(engine, played.pods, timeout, lambda: down_files(settings, files, quiet=True))
         else:
             if session.wants_readiness() or wait is not None:
-                session.wait_ready(engine, played.pods, timeout, staying=False)
+                session.wait_ready(engine, played.pods, timeout, staying=False,
+                                   report=None if quiet else lambda text: echo(text, err=True))
             session.close()
     elif start and wait is not None:
         from kubeplay.controllers.wait import wait_for

@@ -88,7 +88,8 @@ class ServiceSession:
         """Whether play must wait for readiness even without --wait: READY=1 is sent only then."""
         return self.notifier.active
 
-    def wait_ready(self, engine: Engine, names: list[str], timeout: float, staying: bool) -> None:
+    def wait_ready(self, engine: Engine, names: list[str], timeout: float, staying: bool,
+                   report: Callable[[str], None] | None = None) -> None:
         """Wait until every pod is ready and every sd_notify container said READY=1, saying how far
         it got; then READY=1, with MAINPID (this process) when it stays to be watched (--service):
         a play that returns names no process (a unit with RemainAfterExit= watches none)."""
@@ -97,7 +98,7 @@ class ServiceSession:
         def progress(ready: int, total: int) -> None:
             self.status(f"{ready}/{total} pods ready")
 
-        wait_for(engine, names, "ready", timeout, progress=progress)
+        wait_for(engine, names, "ready", timeout, progress=progress, report=report)
         self._wait_containers_ready(timeout)
         self.notifier.ready(main_pid=os.getpid() if staying else None, status=f"{len(names)}/{len(names)} pods ready")
 

@@ -63,7 +63,7 @@ def test_default_container_logs_across_containers_and_selectors(pods):
          "[pod/two/second] from-second"])
     assert pods("logs", "-l", "tier=front", "-c", "a").stdout == "from-a\n"
     bad = pods("logs", "-l", "tier in (back")
-    bad.assert_fails_cleanly((1,), mentions=("position 14",))
+    bad.assert_fails_cleanly((1,), mentions=("column 14",))
 
     assert pods("logs", "two", "-c", "first", "--since", "1h").stdout == "from-first\n"
     assert pods("logs", "two", "-c", "first", "--since-time", "2999-01-01T00:00:00Z").stdout == ""
