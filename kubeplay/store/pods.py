@@ -83,6 +83,11 @@ class PodStore:
     def pod_names(self) -> list[str]:
         return [row["name"] for row in self.db.query("SELECT name FROM pods ORDER BY created_at, name")]
 
+    def pod_phase(self, name: str) -> PodPhase | None:
+        """The pod's phase alone (no plan decoded); None for a pod the store does not hold."""
+        rows = self.db.query("SELECT phase FROM pod_state WHERE pod_name=?", (name,))
+        return PodPhase(rows[0]["phase"]) if rows else None
+
     def get_pod(self, name: str) -> PodRecord:
         record = self.find_pod(name)
         if record is None:
@@ -207,12 +212,13 @@ class PodStore:
             by_pod.setdefault(row["pod_name"], []).append(_container_record(row, decode_plans))
         return by_pod
 
-    def get_container(self, container_id: str) -> ContainerRecord | None:
+    def get_container(self, container_id: str, with_plan: bool = True) -> ContainerRecord | None:
+        """The container's record; without its plan (`plan` None) when `with_plan` is false."""
         rows = self.db.query(
             "SELECT c.*, s.* FROM containers c JOIN container_state s ON s.container_id = c.id WHERE c.id=?",
             (container_id,),
         )
-        return _container_record(rows[0]) if rows else None
+        return _container_record(rows[0], with_plan) if rows else None
 
     def backoff_step(self, container_id: str) -> int:
         rows = self.db.query("SELECT backoff_step FROM container_state WHERE container_id=?", (container_id,))
