@@ -105,3 +105,15 @@ def test_a_plan_row_that_is_no_json_is_the_same_error(tmp_path):
     done = kubeplay(settings, "pod", "inspect", "web")
     assert done.returncode == 125
     assert 'the stored plan of pod "web" cannot be read' in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_plan_row_written_by_the_previous_version_opens(tmp_path):
+    from tests.unit.test_serial import PREVIOUS_FORMAT
+
+    settings, store, _ = stored(tmp_path)
+    with sqlite3.connect(store.db.path) as conn:
+        conn.execute("UPDATE pods SET plan=?", (PREVIOUS_FORMAT,))
+    record = store.get_pod("web")
+    assert record.plan.source.file == "/srv/web.yaml"
+    assert record.plan.volumes[0].files[0].content == b"\xfb\xff\xfe"
+    assert "kind: Pod" in kubeplay(settings, "generate", "web").stdout
