@@ -15,8 +15,8 @@ import click
 
 from kubeplay.cli.render import echo_json, table
 from kubeplay.config import Settings
-from kubeplay.model.image import ImageRecord
 from kubeplay.cli.completion import names_of
+from kubeplay.model.image import ImageRecord, ImageSummary
 
 if TYPE_CHECKING:
     from kubeplay.images.inventory import Removal
@@ -63,7 +63,7 @@ def _size(size: int) -> str:
     return f"{value:.3g} TB"
 
 
-def _rows(records: list[ImageRecord], full_ids: bool) -> list[list[str]]:
+def _rows(records: list[ImageSummary], full_ids: bool) -> list[list[str]]:
     rows = []
     for record in records:
         for repository, tag in [_split_name(n) for n in record.names] or [("<none>", "<none>")]:
@@ -79,10 +79,10 @@ def _rows(records: list[ImageRecord], full_ids: bool) -> list[list[str]]:
 @click.pass_obj
 def images(settings: Settings, output_format: str, quiet: bool, no_trunc: bool) -> None:
     """List the images in the local store."""
-    from kubeplay.images.inventory import list_images
+    from kubeplay.images.inventory import image_summaries
 
     settings.ensure_dirs()
-    records = list_images(settings)
+    records = image_summaries(settings)
     if quiet:
         for record in records:
             click.echo(_short_id(record.id, no_trunc))

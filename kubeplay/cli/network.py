@@ -45,7 +45,7 @@ def create(settings: Settings, name: str, subnet: str | None) -> None:
 @click.pass_obj
 def ls(settings: Settings, output_format: str) -> None:
     """List networks."""
-    from kubeplay.model.serial import to_dict
+    from kubeplay.model.serial import to_jsonable
     from kubeplay.net.networks import list_networks
 
     db = _open(settings)
@@ -54,7 +54,7 @@ def ls(settings: Settings, output_format: str) -> None:
     finally:
         db.close()
     if output_format == "json":
-        click.echo(json.dumps([to_dict(record) for record in records], indent=2))
+        click.echo(json.dumps([to_jsonable(record) for record in records], indent=2))
         return
     rows = [("NAME", "SUBNET", "GATEWAY", "BRIDGE", "CREATED")]
     rows += [(r.name, r.subnet, r.gateway, r.bridge, _age(r.created_at)) for r in records]

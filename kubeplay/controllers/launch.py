@@ -42,7 +42,7 @@ def needs_monitor(plan: PodPlan) -> bool:
 
 
 def _probes(container: ContainerPlan) -> dict[str, dict]:
-    from kubeplay.model.serial import to_dict
+    from kubeplay.model.serial import to_jsonable
 
     found = {}
     probes = (("liveness", container.liveness_probe), ("readiness", container.readiness_probe),
@@ -53,14 +53,14 @@ def _probes(container: ContainerPlan) -> dict[str, dict]:
         found[kind] = {"initial_delay": probe.initial_delay_seconds, "period": probe.period_seconds,
                        "timeout": probe.timeout_seconds, "success_threshold": probe.success_threshold,
                        "failure_threshold": probe.failure_threshold,
-                       "grace": probe.termination_grace_period_seconds, "action": to_dict(probe.action)}
+                       "grace": probe.termination_grace_period_seconds, "action": to_jsonable(probe.action)}
     return found
 
 
 def monitor_spec(engine: Engine, pod: PodRecord) -> dict:
     """What the monitor needs, as plain data: where the store is, the pod's network, and per
     watched container its id, probes and hooks."""
-    from kubeplay.model.serial import to_dict
+    from kubeplay.model.serial import to_jsonable
     from kubeplay.pods.handlers import pod_target
 
     ids = {(c.role is ContainerRole.MEMBER, c.name): c.id for c in pod.containers if c.role is not ContainerRole.INFRA}
@@ -73,7 +73,7 @@ def monitor_spec(engine: Engine, pod: PodRecord) -> dict:
         probes = _probes(plan)
         _prepare_exec(engine, container_id, probes)
         containers.append({"id": container_id, "name": plan.name, "probes": probes,
-                           "post_start": to_dict(plan.post_start) if plan.post_start else None})
+                           "post_start": to_jsonable(plan.post_start) if plan.post_start else None})
     target = pod_target(engine.settings, pod, "")
     settings = engine.settings
     return {"pod": pod.name, "pod_id": pod.id, "root": str(settings.root), "runroot": str(settings.runroot),

@@ -30,15 +30,19 @@ def _policy(pod: PodRecord, record: ContainerRecord) -> str | None:
 
 
 def container_exited(engine: Engine, container_id: str) -> None:
-    record = engine.store.get_container(container_id)
+    record = engine.store.get_container(container_id, with_plan=False)
     if record is None:
         return  # removed meanwhile (down)
     code = read_exit_file(engine.settings, container_id)
     now = time.time()
     engine.store.set_container_state(container_id, status=ContainerStatus.EXITED, exit_code=code, pid=None,
                                      finished_at=now, reason="Completed" if code == 0 else "Error")
+    # the phase first: a pod being taken down needs nothing more, and its plans are not decoded
+    if engine.store.pod_phase(record.pod) in (None, PodPhase.STOPPED, PodPhase.FAILED):
+        return
     pod = engine.store.find_pod(record.pod)
-    if pod is None or pod.phase in (PodPhase.STOPPED, PodPhase.FAILED):
+    record = engine.store.get_container(container_id)
+    if pod is None or record is None or pod.phase in (PodPhase.STOPPED, PodPhase.FAILED):
         return
     if record.role is ContainerRole.MEMBER and pod.plan.owner and pod.plan.owner.kind == "Job":
         from kubeplay.controllers.jobs import job_container_exited

@@ -35,9 +35,9 @@ def engine_of(spec: dict):
 
 def _action(data: dict):
     from kubeplay.model.plan import ActionPlan
-    from kubeplay.model.serial import from_dict
+    from kubeplay.model.serial import from_jsonable
 
-    return from_dict(ActionPlan, data)
+    return from_jsonable(ActionPlan, data)
 
 
 def _target(spec: dict, container: dict):

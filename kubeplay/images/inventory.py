@@ -16,8 +16,8 @@ from kubeplay.images.commit import free_unused
 from kubeplay.images.content import ContentStore
 from kubeplay.images.layers import LayerStore
 from kubeplay.images.lookup import image_index, lookup_name
-from kubeplay.model.image import ImageRecord
-from kubeplay.model.serial import to_dict
+from kubeplay.model.image import ImageRecord, ImageSummary
+from kubeplay.model.serial import to_jsonable
 from kubeplay.store.images import ImageIndex
 
 
@@ -33,6 +33,12 @@ class Removal:
 def list_images(settings: Settings) -> list[ImageRecord]:
     with image_index(settings) as index:
         return index.list()
+
+
+def image_summaries(settings: Settings) -> list[ImageSummary]:
+    """What `kubeplay images` shows of each image, newest first."""
+    with image_index(settings) as index:
+        return index.summaries()
 
 
 def _find(index: ImageIndex, text: str) -> tuple[ImageRecord, str | None]:
@@ -52,7 +58,7 @@ def inspect_images(settings: Settings, texts: list[str]) -> list[dict[str, Any]]
     with image_index(settings) as index:
         for text in texts:
             record, _ = _find(index, text)
-            data = to_dict(record)
+            data = to_jsonable(record)
             data["layers"] = [
                 {"diff_id": diff_id, "digest": blob, "media_type": media_type,
                  "path": str(LayerStore(settings.root).path(diff_id))}

@@ -57,3 +57,16 @@ class ImageRecord:
     os: str = "linux"
     architecture: str = ""
     variant: str = ""
+
+
+@dataclass(frozen=True)
+class ImageSummary:
+    """What the image listing shows of an image, read without validating its whole record."""
+
+    id: str
+    names: tuple[str, ...]
+    manifest_digest: str
+    size: int
+    created: str = ""
+    os: str = "linux"
+    architecture: str = ""

@@ -46,6 +46,11 @@ class MountPlan:
 class VolumeFile:
     """One file of a configMap/secret/downwardAPI/projected volume: a safe relative path."""
 
+    # pydantic's configuration of this class (a plain dict: the model is pydantic's only when it is
+    # converted): contents are base64 text in JSON, read in the standard alphabet that kubeplay
+    # wrote before or the URL-safe one pydantic writes
+    __pydantic_config__ = {"ser_json_bytes": "base64", "val_json_bytes": "base64"}
+
     path: str
     content: bytes = b""
     mode: int | None = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kubeplay.model.plan import PodPlan
-from kubeplay.model.serial import to_dict
+from kubeplay.model.serial import to_jsonable
 
 HIDDEN = "<redacted>"
 
@@ -14,7 +14,7 @@ def _from_secret(env: dict) -> bool:
 
 
 def redacted_plan(plan: PodPlan) -> dict:
-    data = to_dict(plan)
+    data = to_jsonable(plan)
     for container in data["init_containers"] + data["containers"]:
         for env in container["env"]:
             if _from_secret(env):

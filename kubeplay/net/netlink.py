@@ -1,15 +1,19 @@
-"""The rtnetlink requests a pod network needs (links, addresses, routes), through pyroute2's IPRoute.
+"""The rtnetlink requests a pod network needs (links, addresses, routes), made by iproute2's `ip`.
 
-A session belongs to the network namespace of the thread that opens it, so work inside a pod's
-namespace opens it from `netns.run_in_netns`. Any error of a request becomes a HostError naming
-what was being done, with the kernel's errno kept on the cause (`netlink_code`).
+Each request is one short `ip` run: a pod's attach makes a handful, and running the tool costs less
+than loading a netlink library into every play. A child process starts in the network namespace of
+the thread that forks it, so work inside a pod's namespace runs from `netns.run_in_netns`. Any
+refusal becomes a HostError naming what was being done, with the kernel's errno kept on the cause
+(`netlink_code`).
 """
 
 from __future__ import annotations
 
 import errno
+import json
 import os
 import socket
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,65 +21,92 @@ from pathlib import Path
 from kubeplay.errors import HostError, KubeplayError
 
 RT_TABLE_MAIN = 254
-RTPROT_BOOT = 3  # how `ip route add` marks the routes it adds
+IP_TIMEOUT = 30  # seconds; an `ip` request answers at once unless the host is stuck
+# the refusals whose errno callers act on, told apart by the kernel's text that `ip` prints
+KNOWN_ERRNOS = (errno.EEXIST, errno.ENODEV, errno.ENOENT, errno.EPERM, errno.EACCES, errno.EBUSY,
+                errno.EINVAL, errno.EADDRNOTAVAIL, errno.ENETUNREACH, errno.EOPNOTSUPP)
 
 
 class NetlinkFailure(OSError):
     """The kernel refused a request; `errno` says why."""
 
 
+def refusal_errno(text: str) -> int | None:
+    """The errno of a refusal as `ip` prints it ("RTNETLINK answers: File exists")."""
+    if "Cannot find device" in text:
+        return errno.ENODEV
+    return next((code for code in KNOWN_ERRNOS if os.strerror(code) in text), None)
+
+
+def run_ip(args: list[str]) -> str:
+    """`ip ARGS` in the calling thread's network namespace; its output, or a NetlinkFailure."""
+    try:
+        done = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=IP_TIMEOUT)
+    except FileNotFoundError as exc:
+        raise HostError("the `ip` command is not installed", hint="install iproute2") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise HostError(f"`ip {' '.join(args)}` did not answer within {IP_TIMEOUT} s",
+                        hint="check for a stuck ip process") from exc
+    if done.returncode != 0:
+        text = done.stderr.strip() or f"ip exited with {done.returncode}"
+        raise NetlinkFailure(refusal_errno(text) or 0, text.splitlines()[0])
+    return done.stdout
+
+
+def link_name(index: int) -> str:
+    """The name of link `index` in the calling thread's network namespace."""
+    try:
+        return socket.if_indextoname(index)
+    except OSError as exc:
+        raise NetlinkFailure(errno.ENODEV, f"no link with index {index}") from exc
+
+
 class RouteSession:
-    """One NETLINK_ROUTE socket in the calling thread's network namespace."""
-
-    def __init__(self) -> None:
-        # pyroute2 is imported here, by the commands that change links, and by no other command
-        from pyroute2 import IPRoute, NetlinkError
-
-        self._refusal = NetlinkError
-        self._ipr = IPRoute()
+    """Requests in the calling thread's network namespace; links are named by their index."""
 
     def close(self) -> None:
-        self._ipr.close()
+        """Nothing is held between requests."""
 
-    def _call(self, method, *args, **kwargs):
-        try:
-            return method(*args, **kwargs)
-        except self._refusal as exc:
-            raise NetlinkFailure(exc.code, os.strerror(exc.code)) from exc
-
-    def add_link(self, name: str, kind: str, *, peer: str = "", peer_netns_fd: int | None = None,
+    def add_link(self, name: str, kind: str, *, peer: str = "", peer_netns: Path | None = None,
                  peer_address: str | None = None) -> None:
-        """A new link; a veth's `peer` end is created directly in the namespace `peer_netns_fd`,
-        with the MAC `peer_address` when given."""
-        attributes: dict = {"ifname": name, "kind": kind}
+        """A new link; a veth's `peer` end is created directly in the namespace mounted at
+        `peer_netns`, with the MAC `peer_address` when given."""
+        args = ["link", "add", name, "type", kind]
         if peer:
-            peer_attributes: dict = {"ifname": peer}
-            if peer_netns_fd is not None:
-                peer_attributes["net_ns_fd"] = peer_netns_fd
+            args += ["peer", "name", peer]
+            if peer_netns is not None:
+                args += ["netns", str(peer_netns)]  # a path: `ip` opens it as the namespace
             if peer_address is not None:
-                peer_attributes["address"] = peer_address
-            attributes["peer"] = peer_attributes
-        self._call(self._ipr.link, "add", **attributes)
+                args += ["address", peer_address]
+        run_ip(args)
 
     def set_link(self, index: int, *, up: bool = True, master: int | None = None) -> None:
-        attributes: dict = {"index": index, "state": "up" if up else "down"}
+        args = ["link", "set", "dev", link_name(index)]
         if master is not None:
-            attributes["master"] = master
-        self._call(self._ipr.link, "set", **attributes)
+            args += ["master", link_name(master)]
+        run_ip(args + ["up" if up else "down"])
 
     def delete_link(self, index: int) -> None:
-        self._call(self._ipr.link, "del", index=index)
+        run_ip(["link", "del", "dev", link_name(index)])
 
     def add_address(self, index: int, address: str, prefixlen: int) -> None:
-        self._call(self._ipr.addr, "add", index=index, address=address, prefixlen=prefixlen)
+        run_ip(["addr", "add", f"{address}/{prefixlen}", "dev", link_name(index)])
 
     def addresses(self, index: int) -> list[tuple[str, int]]:
         """The IPv4 addresses of a link, with their prefix lengths."""
-        found = self._call(self._ipr.get_addr, family=socket.AF_INET, index=index)
-        return [(message.get_attr("IFA_ADDRESS"), message["prefixlen"]) for message in found]
+        text = run_ip(["-j", "-4", "addr", "show", "dev", link_name(index)])
+        try:
+            links = json.loads(text or "[]")
+        except ValueError as exc:
+            raise HostError(f"`ip -j addr` printed JSON kubeplay cannot read: {exc}",
+                            hint="check the iproute2 version") from exc
+        return [(info["local"], info["prefixlen"]) for link in links for info in link.get("addr_info", [])
+                if info.get("family") == "inet"]
 
     def add_default_route(self, gateway: str, index: int) -> None:
-        self._call(self._ipr.route, "add", gateway=gateway, oif=index, table=RT_TABLE_MAIN, proto=RTPROT_BOOT)
+        # proto boot, as `ip route add` marks the routes it adds
+        run_ip(["route", "add", "default", "via", gateway, "dev", link_name(index), "table", str(RT_TABLE_MAIN),
+                "proto", "boot"])
 
 
 def link_index(name: str) -> int | None:
@@ -89,11 +120,7 @@ def link_index(name: str) -> int | None:
 @contextmanager
 def rtnl(doing: str) -> Iterator[RouteSession]:
     """A RouteSession in the calling thread's network namespace; `doing` names the step."""
-    try:
-        session = RouteSession()
-    except OSError as exc:
-        raise HostError(f"{doing}: cannot open netlink: {exc}",
-                        hint="kubeplay's root networking needs root (CAP_NET_ADMIN)") from exc
+    session = RouteSession()
     try:
         yield session
     except KubeplayError:

@@ -12,7 +12,7 @@ import ipaddress
 import time
 
 from kubeplay.errors import ConflictError, NotFoundError, UserError
-from kubeplay.model.serial import to_dict
+from kubeplay.model.serial import to_jsonable
 from kubeplay.net import nftables
 from kubeplay.net.bridge import check_bridge_name, link_exists, remove_bridge
 from kubeplay.net.subnets import (
@@ -130,7 +130,7 @@ def resolve_network(db: Database, name: str) -> NetworkRecord:
 def inspect_network(db: Database, name: str) -> dict:
     """The network, its bridge's presence and its leases, as a JSON-able dict."""
     record = get_network(db, name)
-    info = to_dict(record)
+    info = to_jsonable(record)
     info["bridge_present"] = link_exists(record.bridge)
     info["leases"] = [{"pod": lease.pod_name, "ip": lease.ip} for lease in leases_of(db, name)]
     return info

@@ -11,7 +11,6 @@ from __future__ import annotations
 import errno
 import hashlib
 import ipaddress
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,22 +95,17 @@ def attach_pod(settings: Settings, db: Database, pod_name: str, netns_path: Path
 
 
 def _create_veth(host: str, bridge_index: int, netns_path: Path, pod_address: str) -> None:
-    try:
-        netns_fd = os.open(netns_path, os.O_RDONLY)
-    except OSError as exc:
-        raise HostError(f"cannot open network namespace {netns_path}: {exc}",
-                        hint="the pod's namespace is gone; remove the pod and play it again") from exc
-    try:
-        with rtnl(f"creating veth {host}") as ipr:
-            ipr.add_link(host, "veth", peer=POD_INTERFACE, peer_netns_fd=netns_fd, peer_address=pod_address)
-            index = link_index(host)
-            if index is None:
-                raise HostError(f"veth {host} did not appear after it was added",
-                                hint="check `dmesg` for veth errors")
-            ipr.set_link(index, up=True, master=bridge_index)
-        _allow_hairpin(host)
-    finally:
-        os.close(netns_fd)
+    if not netns_path.exists():
+        raise HostError(f"network namespace {netns_path} is gone",
+                        hint="the pod's namespace is gone; remove the pod and play it again")
+    with rtnl(f"creating veth {host}") as ipr:
+        ipr.add_link(host, "veth", peer=POD_INTERFACE, peer_netns=netns_path, peer_address=pod_address)
+        index = link_index(host)
+        if index is None:
+            raise HostError(f"veth {host} did not appear after it was added",
+                            hint="check `dmesg` for veth errors")
+        ipr.set_link(index, up=True, master=bridge_index)
+    _allow_hairpin(host)
 
 
 def _allow_hairpin(host: str) -> None:
@@ -127,8 +121,7 @@ def _allow_hairpin(host: str) -> None:
 
 
 def _configure_pod_side(netns_path: Path, ip: str, prefix_len: int, gateway: str) -> None:
-    # a thread inside the namespace opens an ordinary netlink socket there (pyroute2's own netns
-    # support forks a helper process per socket)
+    # a thread inside the namespace: the `ip` runs it forks start there
     run_in_netns(netns_path, _configure_eth0, netns_path, ip, prefix_len, gateway)
 
 

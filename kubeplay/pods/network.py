@@ -226,7 +226,7 @@ def teardown(engine: Engine, pod: PodPlan, pod_id: str, *, refresh_peers: bool =
         if pod.ports:
             steps.append(lambda: unpublish(pod.name, scope=port_scope(engine)))
     # The namespaces go first: once nothing holds the pod's network namespace, the kernel removes
-    # its veth pair with it, and the detach need not open a netlink session (nor load pyroute2).
+    # its veth pair with it, and the detach need not ask for its removal.
     # A veth still there (something else holds the namespace) is deleted by the detach.
     steps.append(lambda: _remove_pinned(engine, pod_id))
     if name != "none":

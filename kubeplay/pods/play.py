@@ -265,8 +265,8 @@ def _make_pod_pinned(engine: Engine, pod: PodPlan, pod_id: str, images, undo: Ex
         return
     members = register_members(factory, undo)
     # The members' bundles are written here, and only then does the attach begin: its Python work
-    # (most of it loading pyroute2) would hold the GIL these need, while it can run beside the
-    # runtime's creates, which take longer and need the network only when the members start.
+    # would hold the GIL these need, while it can run beside the runtime's creates, which take
+    # longer and need the network only when the members start.
     for container_id, container in members:
         factory.build(container_id, container)
     pending.begin()

@@ -8,7 +8,6 @@ ones besides the current.
 
 from __future__ import annotations
 
-import json
 import time
 
 from kubeplay.model.workload import DeploymentPlan, DeploymentRecord, Revision
@@ -32,7 +31,7 @@ class DeploymentStore:
     def save(self, plan: DeploymentPlan, cause: str = "apply") -> DeploymentRecord:
         """Store the plan; a template not seen as the current revision becomes a new revision
         (an old revision of the same template is moved up, as Kubernetes does on undo)."""
-        from kubeplay.model.serial import to_dict
+        from kubeplay.model.serial import to_json
 
         now = time.time()
         with self.db.transaction() as conn:
@@ -44,10 +43,10 @@ class DeploymentStore:
             revision = row["revision"] if row else 1
             if row is None:
                 conn.execute("INSERT INTO deployments (namespace, name, plan, revision, created_at) "
-                             "VALUES (?, ?, ?, 1, ?)", (*plan.key, json.dumps(to_dict(plan)), now))
+                             "VALUES (?, ?, ?, 1, ?)", (*plan.key, to_json(plan), now))
             else:
                 conn.execute("UPDATE deployments SET plan=?, condition='' WHERE namespace=? AND name=?",
-                             (json.dumps(to_dict(plan)), *plan.key))
+                             (to_json(plan), *plan.key))
             if current is None or current["template_hash"] != plan.template_hash:
                 if row is not None:
                     top = conn.execute("SELECT MAX(revision) FROM deployment_revisions WHERE namespace=? AND name=?",
@@ -57,13 +56,13 @@ class DeploymentStore:
                              (*plan.key, plan.template_hash))
                 conn.execute("INSERT INTO deployment_revisions (namespace, name, revision, template_hash, template, "
                              "cause, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                             (*plan.key, revision, plan.template_hash, json.dumps(to_dict(plan.template)), cause, now))
+                             (*plan.key, revision, plan.template_hash, to_json(plan.template), cause, now))
                 conn.execute("UPDATE deployments SET revision=? WHERE namespace=? AND name=?", (revision, *plan.key))
                 _trim(conn, plan, revision)
             else:
                 # the same template with other data (files updated in place): the revision keeps the latest
                 conn.execute("UPDATE deployment_revisions SET template=? WHERE namespace=? AND name=? AND revision=?",
-                             (json.dumps(to_dict(plan.template)), *plan.key, revision))
+                             (to_json(plan.template), *plan.key, revision))
             created = row["created_at"] if row else now
         return DeploymentRecord(plan=plan, revision=revision, created_at=created)
 
@@ -78,12 +77,12 @@ class DeploymentStore:
 
     def revisions(self, namespace: str, name: str) -> list[Revision]:
         from kubeplay.model.plan import PodPlan
-        from kubeplay.model.serial import from_dict
+        from kubeplay.model.serial import from_json
 
         rows = self.db.query("SELECT * FROM deployment_revisions WHERE namespace=? AND name=? ORDER BY revision",
                              (namespace, name))
         return [Revision(number=row["revision"], template_hash=row["template_hash"],
-                         template=from_dict(PodPlan, json.loads(row["template"])), cause=row["cause"],
+                         template=from_json(PodPlan, row["template"]), cause=row["cause"],
                          created_at=row["created_at"]) for row in rows]
 
     # --- objects apply was given -----------------------------------------------------------------
@@ -112,7 +111,7 @@ def _trim(conn, plan: DeploymentPlan, revision: int) -> None:
 
 
 def _record(row) -> DeploymentRecord:
-    from kubeplay.model.serial import from_dict
+    from kubeplay.model.serial import from_json
 
-    return DeploymentRecord(plan=from_dict(DeploymentPlan, json.loads(row["plan"])), revision=row["revision"],
+    return DeploymentRecord(plan=from_json(DeploymentPlan, row["plan"]), revision=row["revision"],
                             created_at=row["created_at"], condition=row["condition"])

@@ -11,9 +11,8 @@ import json
 import time
 from dataclasses import replace
 
-from kubeplay.errors import ConflictError, StoreError
-from kubeplay.model.image import ImageRecord
-from kubeplay.model.serial import from_dict, to_dict
+from kubeplay.errors import ConflictError, StoreCorrupted, StoreError
+from kubeplay.model.image import ImageRecord, ImageSummary
 from kubeplay.store.db import Database
 
 # (diff_id, blob_digest, media_type), in order from the base layer up
@@ -33,13 +32,15 @@ class ImageIndex:
                 f"image {record.id}: {len(layers)} layers given for {len(record.diff_ids)} diff ids",
                 hint="this is a bug in kubeplay; report it",
             )
+        from kubeplay.model.serial import to_json
+
         with self.db.transaction() as conn:
             # an upsert, not REPLACE: a REPLACE deletes the row first, and the cascade would take its names
             conn.execute(
                 "INSERT INTO images (id, manifest_digest, record, size, created_at) VALUES (?,?,?,?,?) "
                 "ON CONFLICT(id) DO UPDATE SET manifest_digest=excluded.manifest_digest, "
                 "record=excluded.record, size=excluded.size",
-                (record.id, record.manifest_digest, json.dumps(to_dict(replace(record, names=()))),
+                (record.id, record.manifest_digest, to_json(replace(record, names=())),
                  record.size, time.time()),
             )
             for name in record.names:
@@ -55,13 +56,38 @@ class ImageIndex:
         return stored
 
     def _load(self, image_id: str) -> ImageRecord | None:
+        from kubeplay.model.serial import InvalidData, from_json
+
         rows = self.db.query("SELECT record FROM images WHERE id=?", (image_id,))
         if not rows:
             return None
-        names = [r["name"] for r in self.db.query(
+        try:
+            record = from_json(ImageRecord, rows[0]["record"])
+        except InvalidData as exc:
+            raise StoreCorrupted(f"the stored record of image {image_id} cannot be read: {exc}",
+                                 hint=f"remove it (`kubeplay rmi -f {image_id}`) and pull it again") from exc
+        return replace(record, names=tuple(self._names(image_id)))
+
+    def _names(self, image_id: str) -> list[str]:
+        return [r["name"] for r in self.db.query(
             "SELECT name FROM image_names WHERE image_id=? ORDER BY rowid", (image_id,))]
-        record = from_dict(ImageRecord, json.loads(rows[0]["record"]))
-        return replace(record, names=tuple(names))
+
+    def summaries(self) -> list[ImageSummary]:
+        """What the listing shows of every image, newest first: a few keys of each stored record,
+        which is not validated whole (inspecting or using an image does that)."""
+        summaries = []
+        for row in self.db.query("SELECT id, manifest_digest, size, record FROM images ORDER BY created_at DESC, id"):
+            try:
+                record = json.loads(row["record"])
+            except ValueError:
+                record = {}
+            if not isinstance(record, dict):
+                record = {}
+            summaries.append(ImageSummary(
+                id=row["id"], names=tuple(self._names(row["id"])), manifest_digest=row["manifest_digest"],
+                size=row["size"], created=str(record.get("created", "")), os=str(record.get("os", "linux")),
+                architecture=str(record.get("architecture", ""))))
+        return summaries
 
     def get_by_name(self, name: str) -> ImageRecord | None:
         rows = self.db.query("SELECT image_id FROM image_names WHERE name=?", (name,))

@@ -1,27 +1,41 @@
-"""A pod's plan read alone: no pod or container record, so neither their status enums nor the
-container rows are loaded. What `generate` needs of the store."""
+"""A pod's stored plan: read alone (no pod or container record, so neither their status enums nor
+the container rows are loaded: what `generate` needs of the store), and read back for any record."""
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
-from kubeplay.errors import NotFoundError
+from kubeplay.errors import NotFoundError, StoreCorrupted
 from kubeplay.store.db import Database
 
 if TYPE_CHECKING:
     from kubeplay.model.plan import PodPlan
 
+T = TypeVar("T")
+
 
 def read_pod_plan(db: Database, name: str) -> PodPlan:
     """The plan of pod `name`, in one query."""
     from kubeplay.model.plan import PodPlan
-    from kubeplay.model.serial import from_dict
 
     rows = db.query("SELECT plan FROM pods WHERE name=?", (name,))
     if not rows:
         raise pod_not_found(name)
-    return from_dict(PodPlan, json.loads(rows[0]["plan"]))
+    return decode_plan(PodPlan, rows[0]["plan"], name)
+
+
+def decode_plan(model: type[T], text: str, pod_name: str) -> T:
+    """A plan stored as JSON (a pod's, or one of its containers'), validated against its model.
+    A plan that does not fit (a damaged row, or one written by an incompatible kubeplay) is a
+    StoreCorrupted naming the pod."""
+    from kubeplay.model.serial import InvalidData, from_json
+
+    try:
+        return from_json(model, text)
+    except InvalidData as exc:
+        raise StoreCorrupted(f'the stored plan of pod "{pod_name}" cannot be read: {exc}',
+                             hint="the row was damaged or written by an incompatible kubeplay; "
+                                  "`kubeplay system reset` removes this store's pods, and then play it again") from exc
 
 
 def pod_not_found(name: str) -> NotFoundError:

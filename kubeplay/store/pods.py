@@ -1,8 +1,9 @@
 """Pods and containers in the state database: plans as config, status as state.
 
 Reads are batched: one query for the pods and one for all their containers, never one per pod.
-Plans are decoded only for PodRecords; the listing (PodOverview) reads status columns alone, so
-`kubeplay pods` neither creates the plan dataclasses nor decodes a plan.
+Plans are decoded (and validated, by pydantic) only for PodRecords; the listing (PodOverview) reads
+status columns and two keys of the stored JSON, so `kubeplay pods` neither loads pydantic nor
+decodes a plan.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from kubeplay.model.record import (
     PodRecord,
 )
 from kubeplay.store.db import Database
-from kubeplay.store.plans import pod_not_found
+from kubeplay.store.plans import decode_plan, pod_not_found
 
 if TYPE_CHECKING:
     from kubeplay.model.plan import ContainerPlan, PodPlan
@@ -37,7 +38,7 @@ class PodStore:
     # --- pods ---------------------------------------------------------------------------------
 
     def add_pod(self, pod_id: str, plan: PodPlan) -> None:
-        from kubeplay.model.serial import to_dict
+        from kubeplay.model.serial import to_json
 
         with self.db.transaction() as conn:
             existing = conn.execute("SELECT plan FROM pods WHERE name=?", (plan.name,)).fetchone()
@@ -51,16 +52,16 @@ class PodStore:
                 )
             conn.execute(
                 "INSERT INTO pods (name, id, plan, created_at) VALUES (?, ?, ?, ?)",
-                (plan.name, pod_id, json.dumps(to_dict(plan)), time.time()),
+                (plan.name, pod_id, to_json(plan), time.time()),
             )
             conn.execute("INSERT INTO pod_state (pod_name, phase) VALUES (?, ?)", (plan.name, PodPhase.PENDING.value))
 
     def replace_plan(self, name: str, plan: PodPlan) -> None:
         """Store a pod's changed plan (a container added by `run --pod`); the name stays."""
-        from kubeplay.model.serial import to_dict
+        from kubeplay.model.serial import to_json
 
         with self.db.transaction() as conn:
-            conn.execute("UPDATE pods SET plan=? WHERE name=?", (json.dumps(to_dict(plan)), name))
+            conn.execute("UPDATE pods SET plan=? WHERE name=?", (to_json(plan), name))
 
     def set_pod_state(self, name: str, **fields: object) -> None:
         if "phase" in fields and isinstance(fields["phase"], PodPhase):
@@ -86,6 +87,11 @@ class PodStore:
     def pod_names(self) -> list[str]:
         return [row["name"] for row in self.db.query("SELECT name FROM pods ORDER BY created_at, name")]
 
+    def pod_phase(self, name: str) -> PodPhase | None:
+        """The pod's phase alone (no plan decoded); None for a pod the store does not hold."""
+        rows = self.db.query("SELECT phase FROM pod_state WHERE pod_name=?", (name,))
+        return PodPhase(rows[0]["phase"]) if rows else None
+
     def get_pod(self, name: str) -> PodRecord:
         record = self.find_pod(name)
         if record is None:
@@ -105,7 +111,7 @@ class PodStore:
         containers = self._containers_by_pod(decode_plans=False)
         overviews = []
         for row in rows:
-            plan = json.loads(row["plan"])  # two keys of the stored JSON; no dataclass is built
+            plan = _plan_keys(row)  # two keys of the stored JSON; no dataclass is built
             overviews.append(PodOverview(
                 name=row["name"], id=row["id"], namespace=plan.get("namespace", "default"),
                 restart_policy=plan.get("restart_policy", "Always"), phase=PodPhase(row["phase"]),
@@ -120,7 +126,7 @@ class PodStore:
         without decoding any plan: what /etc/hosts of the pods needs."""
         found = []
         for row in self._pod_rows():
-            plan = json.loads(row["plan"])
+            plan = _plan_keys(row)
             found.append((row["name"], plan.get("namespace", "default"), row["ip"] or "",
                           plan.get("network", ""), bool(plan.get("host_network", False))))
         return found
@@ -136,7 +142,6 @@ class PodStore:
 
     def _pod_records(self, name: str | None = None) -> list[PodRecord]:
         from kubeplay.model.plan import PodPlan
-        from kubeplay.model.serial import from_dict
 
         rows = self._pod_rows(name)
         if not rows:
@@ -146,7 +151,7 @@ class PodStore:
             PodRecord(
                 name=row["name"],
                 id=row["id"],
-                plan=from_dict(PodPlan, json.loads(row["plan"])),
+                plan=decode_plan(PodPlan, row["plan"], row["name"]),
                 phase=PodPhase(row["phase"]),
                 created_at=row["created_at"],
                 containers=tuple(containers.get(row["name"], ())),
@@ -168,14 +173,14 @@ class PodStore:
         image_id: str | None,
         plan: ContainerPlan | None,
     ) -> None:
-        from kubeplay.model.serial import to_dict
+        from kubeplay.model.serial import to_json
 
         with self.db.transaction() as conn:
             conn.execute(
                 "INSERT INTO containers (id, pod_name, name, role, position, image_id, plan, readiness_gated) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (container_id, pod_name, name, role.value, position, image_id,
-                 json.dumps(to_dict(plan)) if plan else None, int(readiness_gated(plan))),
+                 to_json(plan) if plan else None, int(readiness_gated(plan))),
             )
             conn.execute(
                 "INSERT INTO container_state (container_id, status) VALUES (?, ?)",
@@ -220,12 +225,13 @@ class PodStore:
             by_pod.setdefault(row["pod_name"], []).append(_container_record(row, decode_plans))
         return by_pod
 
-    def get_container(self, container_id: str) -> ContainerRecord | None:
+    def get_container(self, container_id: str, with_plan: bool = True) -> ContainerRecord | None:
+        """The container's record; without its plan (`plan` None) when `with_plan` is false."""
         rows = self.db.query(
             "SELECT c.*, s.* FROM containers c JOIN container_state s ON s.container_id = c.id WHERE c.id=?",
             (container_id,),
         )
-        return _container_record(rows[0]) if rows else None
+        return _container_record(rows[0], with_plan) if rows else None
 
     def backoff_step(self, container_id: str) -> int:
         rows = self.db.query("SELECT backoff_step FROM container_state WHERE container_id=?", (container_id,))
@@ -244,13 +250,22 @@ class PodStore:
         return rows[0]["boot_id"] if rows else ""
 
 
-def _container_record(row, decode_plan: bool = True) -> ContainerRecord:
-    plan = None
-    if decode_plan and row["plan"]:
-        from kubeplay.model.plan import ContainerPlan
-        from kubeplay.model.serial import from_dict
+def _plan_keys(row) -> dict:
+    """The stored plan's JSON object as it is, for a few of its keys; {} when it is no JSON object
+    (a damaged row is still listed; reading its pod in full names the problem)."""
+    try:
+        plan = json.loads(row["plan"])
+    except ValueError:
+        return {}
+    return plan if isinstance(plan, dict) else {}
 
-        plan = from_dict(ContainerPlan, json.loads(row["plan"]))
+
+def _container_record(row, with_plan: bool = True) -> ContainerRecord:
+    plan = None
+    if with_plan and row["plan"]:
+        from kubeplay.model.plan import ContainerPlan
+
+        plan = decode_plan(ContainerPlan, row["plan"], row["pod_name"])
     return ContainerRecord(
         id=row["id"],
         pod=row["pod_name"],

@@ -8,12 +8,11 @@ plays adding Services at once never hand out one address or port twice.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kubeplay.errors import ConflictError
+from kubeplay.errors import ConflictError, StoreCorrupted
 from kubeplay.model.service import ServicePlan, ServicePort, ServiceRecord
 from kubeplay.store.db import Database
 
@@ -67,7 +66,7 @@ class ServiceStore:
     # --- services -----------------------------------------------------------------------------
 
     def add(self, plan: ServicePlan, allocate: Allocate) -> ServiceRecord:
-        from kubeplay.model.serial import to_dict
+        from kubeplay.model.serial import to_json
 
         with self.db.transaction() as conn:
             if conn.execute("SELECT 1 FROM services WHERE namespace=? AND name=?", plan.key).fetchone():
@@ -77,8 +76,8 @@ class ServiceStore:
             now = time.time()
             conn.execute("INSERT INTO services (namespace, name, plan, cluster_ip, ports, created_at) "
                          "VALUES (?, ?, ?, ?, ?, ?)",
-                         (plan.namespace, plan.name, json.dumps(to_dict(plan)), cluster_ip,
-                          json.dumps(to_dict(list(ports))), now))
+                         (plan.namespace, plan.name, to_json(plan), cluster_ip,
+                          to_json(tuple(ports), tuple[ServicePort, ...]), now))
             for protocol, port in _host_ports(plan, ports):
                 conn.execute("INSERT INTO service_host_ports (protocol, port, namespace, name) VALUES (?, ?, ?, ?)",
                              (protocol, port, plan.namespace, plan.name))
@@ -121,8 +120,13 @@ def _taken(conn) -> Taken:
 
 
 def _record(row) -> ServiceRecord:
-    from kubeplay.model.serial import from_dict
+    from kubeplay.model.serial import InvalidData, from_json
 
-    plan = from_dict(ServicePlan, json.loads(row["plan"]))
-    ports = tuple(from_dict(ServicePort, item) for item in json.loads(row["ports"]))
+    try:
+        plan = from_json(ServicePlan, row["plan"])
+        ports = from_json(tuple[ServicePort, ...], row["ports"])
+    except InvalidData as exc:
+        raise StoreCorrupted(f"the stored Service {row['namespace']}/{row['name']} cannot be read: {exc}",
+                             hint="remove it with `kubeplay down FILE`, or every pod and Service of the store "
+                                  "with `kubeplay system reset`") from exc
     return ServiceRecord(plan=plan, cluster_ip=row["cluster_ip"], ports=ports, created_at=row["created_at"])

@@ -101,9 +101,9 @@ def _attempt(report: ResetReport, step, *args) -> bool:
 def _remove_pods(engine: Engine, report: ResetReport) -> None:
     from kubeplay.pods.lifecycle import remove_pod
 
-    for record in engine.store.list_pods():
-        if _attempt(report, lambda name: remove_pod(engine, name, force=True), record.name):
-            report.pods.append(record.name)
+    for name in engine.store.pod_names():  # by name: a pod whose plan cannot be read is a problem, not the end
+        if _attempt(report, lambda name: remove_pod(engine, name, force=True), name):
+            report.pods.append(name)
 
 
 def _remove_services(engine: Engine, report: ResetReport) -> None:

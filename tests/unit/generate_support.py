@@ -10,7 +10,7 @@ from functools import cache
 from pathlib import Path
 
 from kubeplay.model.plan import PodPlan
-from kubeplay.model.serial import to_dict
+from kubeplay.model.serial import to_jsonable
 from kubeplay.translate import TranslateOptions, load, parse, translate
 from kubeplay.model.kubeschema import SCHEMA_FILE
 
@@ -31,7 +31,7 @@ def translate_text(text: str, seed: int = 2):
 
 def comparable(plan: PodPlan) -> dict:
     """A plan without what differs on every play: uid, source, replica names and their echoes."""
-    data = to_dict(dataclasses.replace(plan, uid="", source=dataclasses.replace(plan.source, file="", document=0)))
+    data = to_jsonable(dataclasses.replace(plan, uid="", source=dataclasses.replace(plan.source, file="", document=0)))
     data["labels"] = {k: v for k, v in data["labels"].items() if k not in GENERATED_LABELS}
     for volume in data["volumes"]:
         volume["line"] = 0  # where it stood in its manifest, as source
