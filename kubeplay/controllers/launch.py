@@ -108,12 +108,12 @@ def _runtime_argv(engine: Engine) -> list[str]:
 
 
 def monitor_argv(engine: Engine, pod_id: str) -> list[str]:
-    """The monitor's command line. -S: the monitor and its children import only the standard
-    library and kubeplay, so the site machinery (the virtualenv's path files) is left out and
-    kubeplay's own directory is given in PYTHONPATH instead (see _environment). -c rather than -m:
-    runpy, which -m loads, would stay in the monitor's memory for its whole life."""
+    """The monitor's command line. The site machinery stays on: the children the monitor forks read
+    the store, whose records pydantic decodes (a monitor started with -S could not import it, and a
+    readiness flip then never reached the Services). -c rather than -m: runpy, which -m loads,
+    would stay in the monitor's memory for its whole life."""
     code = f"import sys; from {MONITOR_MODULE} import main; sys.exit(main())"
-    argv = [sys.executable, "-S", "-c", code, "--root", str(engine.settings.root),
+    argv = [sys.executable, "-c", code, "--root", str(engine.settings.root),
             "--runroot", str(engine.settings.runroot)]
     if engine.settings.runtime:
         argv += ["--runtime", engine.settings.runtime]

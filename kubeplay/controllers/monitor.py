@@ -2,7 +2,7 @@
 one per container. `play` starts it (kubeplay.controllers.launch); it leaves when its pod stops,
 ends or goes, and any kubeplay command that finds it dead starts it again.
 
-    python -S -c 'import sys; from kubeplay.controllers.monitor import main; sys.exit(main())' \
+    python -c 'import sys; from kubeplay.controllers.monitor import main; sys.exit(main())' \
         --root R --runroot RR [--runtime X] [--detach] POD_ID
 
 It reads its spec (what to probe, how often) from the pod's run directory, and watches each

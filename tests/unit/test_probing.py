@@ -132,7 +132,7 @@ def test_the_monitor_process_imports_only_what_the_interpreter_has_built_in():
     root = Path(__file__).resolve().parents[2]
     # the names are taken before json, the probe's own import, is loaded
     probe = "import sys, kubeplay.controllers.monitor; n = sorted(sys.modules); import json; print(json.dumps(n))"
-    done = subprocess.run([sys.executable, "-S", "-c", probe], capture_output=True, text=True, timeout=60,
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60,
                           env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"}, check=True)
     loaded = set(json.loads(done.stdout))
     heavy = {"click", "kubernetes", "pydantic", "yaml", "sqlite3", "enum", "dataclasses", "pathlib", "subprocess",
