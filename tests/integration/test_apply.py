@@ -141,6 +141,9 @@ def test_a_new_pod_never_ready_stops_the_roll_and_undo_brings_back_the_old_templ
     old = ap.pods_of("web")
     broken = deployment("web", 2, {"V": "2"}, "exit 3", roll)
     broken["spec"]["progressDeadlineSeconds"] = 4
+    # never Ready, not even in the instant it runs before it exits (a container with no readiness
+    # probe counts as ready while it runs, as on Kubernetes)
+    broken["spec"]["template"]["spec"]["containers"][0]["readinessProbe"] = {"exec": {"command": ["false"]}}
     stopped = ap.apply("app.yaml", broken)
     assert stopped.returncode == 1, stopped.stdout + stopped.stderr
     assert "progress deadline" in stopped.stderr and "container main" in stopped.stderr
