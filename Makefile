@@ -73,7 +73,7 @@ demo: deps
 test: APT_PACKAGES += debootstrap systemd gcc libc6-dev
 test: deps unit-pythons
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q --durations=25  # the slowest tests, to keep the suite within its time
 
 # The unit suite on every other Python the project claims (requires-python) that this machine has:
 # pyenv's builds first, else one on PATH that runs. Each gets a venv of its own (.venv-3.12, ...),
