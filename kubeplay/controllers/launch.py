@@ -157,12 +157,17 @@ def start_monitor(engine: Engine, pod: PodRecord) -> bool:
 
 def start_monitors(engine: Engine, names: list[str]) -> list[str]:
     """Start the monitors of these pods (those that need one); the names of those started."""
-    started = []
+    return _each_pod(engine, names, start_monitor)
+
+
+def _each_pod(engine: Engine, names: list[str], step) -> list[str]:
+    """`step(engine, pod)` for each named pod that exists; the names of those it returned True for."""
+    done = []
     for name in names:
         pod = engine.store.find_pod(name)
-        if pod is not None and start_monitor(engine, pod):
-            started.append(name)
-    return started
+        if pod is not None and step(engine, pod):
+            done.append(name)
+    return done
 
 
 def monitor_state(settings, pod) -> str:
@@ -185,12 +190,7 @@ def ensure_monitor(engine: Engine, pod: PodRecord) -> bool:
 
 def ensure_monitors(engine: Engine, names: list[str]) -> list[str]:
     """ensure_monitor for the named pods that exist; the names of those restarted."""
-    restarted = []
-    for name in names:
-        pod = engine.store.find_pod(name)
-        if pod is not None and ensure_monitor(engine, pod):
-            restarted.append(name)
-    return restarted
+    return _each_pod(engine, names, ensure_monitor)
 
 
 def start_job_monitors(engine: Engine, container_id: str) -> list[str]:
