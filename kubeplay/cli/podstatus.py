@@ -82,25 +82,26 @@ def state_of(container: ContainerRecord) -> dict:
 
 
 def _terminated(container: ContainerRecord) -> dict:
-    from kubeplay.generate.live import rfc3339
-
-    code = container.exit_code if container.exit_code is not None else 0
-    reason = container.reason if container.reason and container.reason not in WAITING_REASONS \
-        else ("Completed" if code == 0 else "Error")
-    found = {"exitCode": code, "reason": reason, "startedAt": rfc3339(container.started_at),
-             "finishedAt": rfc3339(container.finished_at), "containerID": f"kubeplay://{container.id}"}
-    return {key: value for key, value in found.items() if value is not None}
+    return _run_ended(container.id, container.exit_code, container.reason, container.started_at,
+                      container.finished_at)
 
 
 def _last_terminated(container: ContainerRecord) -> dict:
     """The run before this one, as kept when the container started again."""
+    return _run_ended(container.id, container.last_exit_code, container.last_reason, container.last_started_at,
+                      container.last_finished_at)
+
+
+def _run_ended(container_id: str, exit_code: int | None, reason: str, started_at: float | None,
+               finished_at: float | None) -> dict:
+    """A `terminated` state as Kubernetes gives it, for a run that ended."""
     from kubeplay.generate.live import rfc3339
 
-    code = container.last_exit_code if container.last_exit_code is not None else 0
-    reason = container.last_reason if container.last_reason and container.last_reason not in WAITING_REASONS \
-        else ("Completed" if code == 0 else "Error")
-    found = {"exitCode": code, "reason": reason, "startedAt": rfc3339(container.last_started_at),
-             "finishedAt": rfc3339(container.last_finished_at), "containerID": f"kubeplay://{container.id}"}
+    code = exit_code if exit_code is not None else 0
+    if not reason or reason in WAITING_REASONS:
+        reason = "Completed" if code == 0 else "Error"
+    found = {"exitCode": code, "reason": reason, "startedAt": rfc3339(started_at),
+             "finishedAt": rfc3339(finished_at), "containerID": f"kubeplay://{container_id}"}
     return {key: value for key, value in found.items() if value is not None}
 
 
