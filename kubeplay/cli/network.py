@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import time
 
 import click
 
+from kubeplay.cli.render import echo_json
 from kubeplay.config import Settings
 
 
@@ -54,7 +54,7 @@ def ls(settings: Settings, output_format: str) -> None:
     finally:
         db.close()
     if output_format == "json":
-        click.echo(json.dumps([to_jsonable(record) for record in records], indent=2))
+        echo_json([to_jsonable(record) for record in records])
         return
     rows = [("NAME", "SUBNET", "GATEWAY", "BRIDGE", "CREATED")]
     rows += [(r.name, r.subnet, r.gateway, r.bridge, _age(r.created_at)) for r in records]
@@ -83,7 +83,7 @@ def inspect(settings: Settings, name: str) -> None:
         info = inspect_network(db, name)
     finally:
         db.close()
-    click.echo(json.dumps(info, indent=2))
+    echo_json(info)
 
 
 @network.command("rm")

@@ -27,7 +27,7 @@ def age(since: float | None, now: float | None = None) -> str:
 
 
 # keys whose values the store keeps as seconds since the epoch; JSON and YAML give them in RFC 3339
-TIME_KEYS = frozenset({"created", "startedAt", "finishedAt", "startTime", "completionTime"})
+TIME_KEYS = frozenset({"created", "created_at", "startedAt", "finishedAt", "startTime", "completionTime"})
 
 
 def text_times(data: object) -> object:

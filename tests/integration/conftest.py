@@ -84,14 +84,20 @@ class PodRunner:
         return result.stdout
 
     def remove_everything(self) -> None:
-        listed = self.kp("pods", "-A", "--format", "json")  # every namespace's
+        """Every pod goes through one `pod rm`, so the leftover checks after it test what a user's removal
+        leaves; the store's networks go with `system reset` in the kp fixture."""
+        listed = self.kp("pods", "-A", "--format", "json")
         if listed.returncode == 0 and listed.stdout.strip():
-            for pod in json.loads(listed.stdout):
-                self.kp("pod", "rm", "-f", "-t", "0", pod["name"])
-        networks = self.kp("network", "ls", "--format", "json")
-        if networks.returncode == 0 and networks.stdout.strip():
-            for network in json.loads(networks.stdout):
-                self.kp("network", "rm", network["name"])  # each test store's bridge goes with it
+            names = [pod["name"] for pod in json.loads(listed.stdout)]
+            if names:
+                self.kp("pod", "rm", "-f", "-t", "0", *names)
+
+    def import_image(self, rootfs_tar: Path, name: str, *changes: str) -> None:
+        args = ["image", "import", str(rootfs_tar), name]
+        for change in changes:
+            args += ["--change", change]
+        result = self.kp(*args)
+        assert result.returncode == 0, result.stderr
 
 
 @pytest.fixture(scope="session")
@@ -104,13 +110,7 @@ def pods(kp, rootfs_tar):
     if os.geteuid() != 0:
         pytest.skip("pods need root")
     runner = PodRunner(kp)
-    for name, changes in ((BUSYBOX, ['CMD ["sh"]']),
-                          (ENTRYPOINT, ['ENTRYPOINT ["/bin/echo", "from-entrypoint"]', 'CMD ["default-cmd"]'])):
-        args = ["image", "import", str(rootfs_tar), name]
-        for change in changes:
-            args += ["--change", change]
-        result = kp(*args)
-        assert result.returncode == 0, result.stderr
+    runner.import_image(rootfs_tar, BUSYBOX, 'CMD ["sh"]')
     yield runner
     runner.remove_everything()
     leftover_conmon = conmon_pids_for(kp.runroot)

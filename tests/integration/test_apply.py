@@ -237,7 +237,7 @@ def test_a_roll_killed_half_way_is_carried_on_by_rollout_status(ap):
     import time
 
     roll = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
-    slow = {"readinessProbe": {"exec": {"command": ["true"]}, "initialDelaySeconds": 8, "periodSeconds": 1}}
+    slow = {"readinessProbe": {"exec": {"command": ["true"]}, "initialDelaySeconds": 4, "periodSeconds": 1}}
     first = ap.apply("app.yaml", deployment("web", 2, {"V": "1"}, strategy=roll, **slow), extra=("--wait",))
     assert first.returncode == 0, first.stderr
     old = set(ap.pods_of("web"))

@@ -121,7 +121,9 @@ class Net:
         return Path("/sys/class/net", self.bridge).exists()
 
     def remove(self) -> None:
-        self.pods.remove_everything()  # removes the pods, then every network of the store, this one too
+        self.pods.remove_everything()
+        removed = self.pods("network", "rm", self.name)
+        assert removed.returncode == 0, removed.stderr
         assert "not found" in self.pods("network", "inspect", self.name).stderr
         assert not self._bridge_up(), f"bridge {self.bridge} left"
         ruleset = run("nft", "list", "ruleset")

@@ -40,7 +40,8 @@ def test_two_containers_share_localhost_ipc_and_hostname(pods):
     assert namespaces["server"][0] != os.readlink("/proc/self/ns/ipc")
 
 
-def test_command_and_args_against_entrypoint_and_cmd(pods):
+def test_command_and_args_against_entrypoint_and_cmd(pods, rootfs_tar):
+    pods.import_image(rootfs_tar, ENTRYPOINT, 'ENTRYPOINT ["/bin/echo", "from-entrypoint"]', 'CMD ["default-cmd"]')
     base = {"image": ENTRYPOINT, "imagePullPolicy": "Never"}
     manifest = pods.write("ep.yaml", pods.pod(
         "ep",

@@ -78,7 +78,7 @@ class Services:
         table = nft_table()
         assert not any(line.strip().startswith("chain") and f".{self.key('x', 'y').rsplit('.', 1)[1]}_" in line
                        for line in table.splitlines()), table
-        self.pods.remove_everything()  # the pods, then every network of the store, this one too
+        self.net.remove()  # the pods, then the test's network
         ruleset = subprocess.run(["nft", "list", "ruleset"], capture_output=True, text=True, check=True).stdout
         assert not re.search(rf"\bnet-{self.net.bridge}\b", ruleset), f"chain of bridge {self.net.bridge} left"
         assert not Path("/sys/class/net", self.net.bridge).exists(), f"bridge {self.net.bridge} left"
