@@ -164,4 +164,6 @@ def notify_stopping(warn: Callable[[str], None]) -> Notifier:
 
 
 def relay_directory(engine: Engine, pod: str, container: str) -> Path:
-    return engine.settings.runroot / "notify" / pod / container
+    from kubeplay.pods.paths import notify_relays_dir
+
+    return notify_relays_dir(engine.settings, pod) / container

@@ -25,3 +25,6 @@ class Handoff:
 
     def notify_dir_for(self, pod: str, container: str) -> Path | None:
         return self.notify_dirs.get((pod, container))
+
+    def relays_pod(self, pod: str) -> bool:
+        return any(key[0] == pod for key in self.notify_dirs)

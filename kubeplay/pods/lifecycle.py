@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
@@ -12,7 +13,7 @@ from kubeplay.model.record import ContainerRecord, ContainerRole, ContainerStatu
 from kubeplay.pods import containers, network
 from kubeplay.pods.engine import Engine
 from kubeplay.pods.lock import job_lock, pod_lock, remove_lock
-from kubeplay.pods.paths import PodPaths
+from kubeplay.pods.paths import PodPaths, notify_relays_dir
 from kubeplay.pods.podfiles import release_pod_files
 from kubeplay.pods.status import reconcile_pod
 from kubeplay.pods.volumes import release_volumes
@@ -136,6 +137,8 @@ def _dismantle(engine: Engine, pod: PodRecord, *, refresh_peers: bool) -> list[s
     paths = PodPaths(engine.settings, pod.id)
     _attempt(problems, lambda: network.teardown(engine, pod.plan, pod.id, refresh_peers=refresh_peers))
     _attempt(problems, release_pod_files, paths)
+    if engine.handoff is None or not engine.handoff.relays_pod(pod.name):  # not a --replace under --service
+        _attempt(problems, shutil.rmtree, notify_relays_dir(engine.settings, pod.name), True)
     _attempt(problems, release_volumes, pod.plan, paths)
     _attempt(problems, _remove_cgroups, pod.id)
     engine.store.remove_pod(pod.name)

@@ -12,6 +12,15 @@ from pathlib import Path
 from kubeplay.config import Settings
 
 
+def notify_relays_dir(settings: Settings, pod_name: str) -> Path:
+    """The sd_notify relay sockets of a pod played under a service manager, one directory per container.
+
+    Keyed by the pod's name because they are made before the pod has an id; the pod's removal takes
+    them away even when the play that made them was killed before it could.
+    """
+    return settings.runroot / "notify" / pod_name
+
+
 @dataclass(frozen=True)
 class PodPaths:
     """Where a pod's transient files live in the run root."""

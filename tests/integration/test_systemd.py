@@ -311,3 +311,24 @@ def test_after_a_wiped_run_root_the_units_exec_start_brings_the_pod_back_with_it
     finally:
         service.send_signal(signal.SIGTERM)
         service.wait(timeout=60)
+
+
+def test_down_after_a_killed_service_leaves_no_notify_relay(pods, listener):
+    container = {"name": "app", "image": BUSYBOX, "imagePullPolicy": "Never", "command": ["sleep", "3600"]}
+    pod = pods.pod("relayed", container)
+    pod["metadata"]["annotations"] = {"io.containers.sdnotify": "container"}
+    manifest = pods.write("relayed.yaml", pod)
+    relays = pods.kp.runroot / "notify" / "relayed"
+    service = subprocess.Popen(pods.kp.argv("play", "--service", str(manifest)), env=with_notify(pods, listener),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    try:
+        pods.wait_for(lambda: relays.exists() and any(
+            p["name"] == "relayed" and p["status"] == "Running" for p in json.loads(pods("pods", "--format", "json").stdout)),
+            30, "the pod to run with its relay")
+    finally:
+        service.kill()  # as kill -9 would: the service cannot remove its relay
+        service.wait(timeout=10)
+    assert relays.exists()
+    down = pods("down", str(manifest))
+    assert down.returncode == 0, down.stderr
+    assert not relays.exists()
