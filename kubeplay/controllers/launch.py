@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 START_TIMEOUT = 10.0
+# every kubeplay module the monitor process imports (a unit test keeps this list true)
+MONITOR_IMPORTS = ("kubeplay", "kubeplay.controllers", MONITOR_MODULE, "kubeplay.controllers.probing")
 HOOK_TIMEOUT = 3600  # seconds a postStart hook may run; the kubelet sets no bound, a hung hook is a bug
 
 
@@ -129,6 +131,32 @@ def _environment() -> dict[str, str]:
     return env
 
 
+def compile_monitor_modules() -> None:
+    """Make sure the bytecode of the monitor's own modules is cached where the interpreter looks
+    for it, as an installer does, whatever PYTHONDONTWRITEBYTECODE says: a process that compiles
+    source keeps the memory the compiler used in its heap, and the monitor lives as long as its pod.
+    Where the cache cannot be written (an installation this user cannot write to, which holds its
+    bytecode already), the monitor compiles them itself."""
+    import importlib.util
+
+    for name in MONITOR_IMPORTS:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
+            continue
+        cached = importlib.util.cache_from_source(spec.origin)
+        try:
+            if os.stat(cached).st_mtime >= os.stat(spec.origin).st_mtime:
+                continue  # the import itself checks it exactly; a stale one only costs the monitor memory
+        except OSError:
+            pass
+        import py_compile
+
+        try:
+            py_compile.compile(spec.origin, cfile=cached, doraise=True)
+        except (py_compile.PyCompileError, OSError) as exc:
+            log.debug("bytecode of %s not cached: %s", name, exc)
+
+
 def start_monitor(engine: Engine, pod: PodRecord) -> bool:
     """Start the pod's monitor unless it needs none or runs already; True when one was started."""
     if not needs_monitor(pod.plan) or pod.phase is not PodPhase.RUNNING:
@@ -142,6 +170,7 @@ def start_monitor(engine: Engine, pod: PodRecord) -> bool:
     temporary = run_dir / f"monitor.spec.{os.getpid()}"
     temporary.write_bytes(marshal.dumps(spec))
     os.replace(temporary, run_dir / "monitor.spec")
+    compile_monitor_modules()
     try:
         done = subprocess.run(monitor_argv(engine, pod.id), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, env=_environment(), timeout=START_TIMEOUT, close_fds=True)

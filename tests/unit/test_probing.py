@@ -138,3 +138,28 @@ def test_the_monitor_process_imports_only_what_the_interpreter_has_built_in():
     heavy = {"click", "kubernetes", "pydantic", "yaml", "sqlite3", "enum", "dataclasses", "pathlib", "subprocess",
              "signal", "kubeplay.controllers.tasks", "kubeplay.pods", "kubeplay.store", "kubeplay.config"}
     assert loaded & heavy == set()
+    # these have their bytecode cached before the monitor starts: it then compiles nothing itself
+    from kubeplay.controllers.launch import MONITOR_IMPORTS
+
+    assert {name for name in loaded if name.startswith("kubeplay")} == set(MONITOR_IMPORTS)
+
+
+def test_the_monitor_modules_bytecode_is_cached_even_where_writing_bytecode_is_off(tmp_path):
+    """PYTHONDONTWRITEBYTECODE stops imports writing it, not the launcher: the monitor would
+    otherwise compile its modules itself, and keep the compiler's memory for its whole life."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    probe = ("import importlib.util, json; from kubeplay.controllers.launch import MONITOR_IMPORTS, "
+             "compile_monitor_modules; compile_monitor_modules(); print(json.dumps("
+             "[importlib.util.cache_from_source(importlib.util.find_spec(n).origin) for n in MONITOR_IMPORTS]))")
+    env = {"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1",
+           "PYTHONPYCACHEPREFIX": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, env=env,
+                          check=True)
+    cached = json.loads(done.stdout)
+    assert len(cached) == 4
+    assert all(path.startswith(str(tmp_path)) and Path(path).stat().st_size > 0 for path in cached)
