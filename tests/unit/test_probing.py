@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from kubeplay.controllers.probing import (
     HELD,
     HOOKING,
@@ -163,3 +165,14 @@ def test_the_monitor_modules_bytecode_is_cached_even_where_writing_bytecode_is_o
     cached = json.loads(done.stdout)
     assert len(cached) == 4
     assert all(path.startswith(str(tmp_path)) and Path(path).stat().st_size > 0 for path in cached)
+
+
+def test_one_monitor_start_takes_several_pods_only_when_they_leave_their_caller():
+    from kubeplay.controllers.monitor import parse_argv
+
+    roots = ["--root", "/r", "--runroot", "/rr"]
+    assert parse_argv([*roots, "--detach", "a", "b"]) == ({"root": "/r", "runroot": "/rr"}, True, ["a", "b"])
+    assert parse_argv([*roots, "a"]) == ({"root": "/r", "runroot": "/rr"}, False, ["a"])
+    for wrong in ([*roots, "a", "b"], [*roots, "--detach"], ["--root", "/r", "--detach", "a"]):
+        with pytest.raises(ValueError):
+            parse_argv(wrong)
