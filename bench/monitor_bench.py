@@ -5,7 +5,9 @@ probe, and the CPU one probe costs.
 
 Memory: `--pods` idle pods with a readiness and a liveness exec probe (periodSeconds 10) against
 the same pods without probes; PSS of every process the pods have (conmons, containers, monitors),
-the least of a few readings, the difference a pod (target: at most 3 MiB). CPU: one pod whose two
+the least of a few readings, the difference a pod (target: at most 3 MiB). The pods are played
+together, so their monitors are forked from one process and share what it loaded; `--pods 1` shows
+what a pod played alone pays for a whole interpreter of its own. CPU: one pod whose two
 exec probes run every second; the monitor's own CPU time and that of everything it forked and
 reaped (the probe children and the runtime they run) over `--seconds`, divided by the probes run.
 kubeplay gets private state under a temporary directory and imports a busybox rootfs (no

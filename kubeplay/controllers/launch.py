@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 START_TIMEOUT = 10.0
+# every kubeplay module the monitor process imports (a unit test keeps this list true)
+MONITOR_IMPORTS = ("kubeplay", "kubeplay.controllers", MONITOR_MODULE, "kubeplay.controllers.probing")
 HOOK_TIMEOUT = 3600  # seconds a postStart hook may run; the kubelet sets no bound, a hung hook is a bug
 
 
@@ -107,7 +109,7 @@ def _runtime_argv(engine: Engine) -> list[str]:
     return engine.runtime.base_argv
 
 
-def monitor_argv(engine: Engine, pod_id: str) -> list[str]:
+def monitor_argv(engine: Engine, pod_ids: list[str]) -> list[str]:
     """The monitor's command line. The site machinery stays on: the children the monitor forks read
     the store, whose records pydantic decodes (a monitor started with -S could not import it, and a
     readiness flip then never reached the Services). -c rather than -m: runpy, which -m loads,
@@ -117,7 +119,7 @@ def monitor_argv(engine: Engine, pod_id: str) -> list[str]:
             "--runroot", str(engine.settings.runroot)]
     if engine.settings.runtime:
         argv += ["--runtime", engine.settings.runtime]
-    return argv + ["--detach", pod_id]
+    return argv + ["--detach", *pod_ids]
 
 
 def _environment() -> dict[str, str]:
@@ -129,45 +131,80 @@ def _environment() -> dict[str, str]:
     return env
 
 
+def compile_monitor_modules() -> None:
+    """Make sure the bytecode of the monitor's own modules is cached where the interpreter looks
+    for it, as an installer does, whatever PYTHONDONTWRITEBYTECODE says: a process that compiles
+    source keeps the memory the compiler used in its heap, and the monitor lives as long as its pod.
+    Where the cache cannot be written (an installation this user cannot write to, which holds its
+    bytecode already), the monitor compiles them itself."""
+    import importlib.util
+
+    for name in MONITOR_IMPORTS:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
+            continue
+        cached = importlib.util.cache_from_source(spec.origin)
+        try:
+            if os.stat(cached).st_mtime >= os.stat(spec.origin).st_mtime:
+                continue  # the import itself checks it exactly; a stale one only costs the monitor memory
+        except OSError:
+            pass
+        import py_compile
+
+        try:
+            py_compile.compile(spec.origin, cfile=cached, doraise=True)
+        except (py_compile.PyCompileError, OSError) as exc:
+            log.debug("bytecode of %s not cached: %s", name, exc)
+
+
 def start_monitor(engine: Engine, pod: PodRecord) -> bool:
     """Start the pod's monitor unless it needs none or runs already; True when one was started."""
-    if not needs_monitor(pod.plan) or pod.phase is not PodPhase.RUNNING:
-        return False
-    if monitor_pid(engine.settings, pod.id) is not None:
-        return False
-    spec = monitor_spec(engine, pod)
-    run_dir = PodPaths(engine.settings, pod.id).run_dir
-    if not run_dir.is_dir():
-        return False  # the pod is going: its run directory is gone
-    temporary = run_dir / f"monitor.spec.{os.getpid()}"
-    temporary.write_bytes(marshal.dumps(spec))
-    os.replace(temporary, run_dir / "monitor.spec")
-    try:
-        done = subprocess.run(monitor_argv(engine, pod.id), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, env=_environment(), timeout=START_TIMEOUT, close_fds=True)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise HostError(f'pod "{pod.name}": its probe monitor did not start: {exc}',
-                        hint="its probes are not run; `kubeplay pod inspect` starts it again") from exc
-    if done.returncode != 0:
-        raise HostError(f'pod "{pod.name}": its probe monitor did not start: '
-                        f"{done.stderr.decode(errors='replace').strip() or f'exit {done.returncode}'}",
-                        hint=f"see {run_dir / 'monitor.log'}; `kubeplay pod inspect` starts it again")
-    return True
+    return bool(_start(engine, [pod]))
 
 
 def start_monitors(engine: Engine, names: list[str]) -> list[str]:
     """Start the monitors of these pods (those that need one); the names of those started."""
-    return _each_pod(engine, names, start_monitor)
+    return _start(engine, _found(engine, names))
 
 
-def _each_pod(engine: Engine, names: list[str], step) -> list[str]:
-    """`step(engine, pod)` for each named pod that exists; the names of those it returned True for."""
-    done = []
-    for name in names:
-        pod = engine.store.find_pod(name)
-        if pod is not None and step(engine, pod):
-            done.append(name)
-    return done
+def _found(engine: Engine, names: list[str]) -> list[PodRecord]:
+    return [pod for pod in (engine.store.find_pod(name) for name in names) if pod is not None]
+
+
+def _start(engine: Engine, pods: list[PodRecord]) -> list[str]:
+    """Start the monitors these pods need, all from one process (see kubeplay.controllers.monitor);
+    the names of the pods whose monitor was started."""
+    starting = [pod for pod in pods if needs_monitor(pod.plan) and pod.phase is PodPhase.RUNNING
+                and monitor_pid(engine.settings, pod.id) is None and _write_spec(engine, pod)]
+    if not starting:
+        return []
+    compile_monitor_modules()
+    names = ", ".join(f'"{pod.name}"' for pod in starting)
+    what = f"pod {names}: its probe monitor" if len(starting) == 1 else f"the probe monitors of pods {names}"
+    hint = "their probes are not run; `kubeplay pod inspect` starts a pod's monitor again"
+    try:
+        done = subprocess.run(monitor_argv(engine, [pod.id for pod in starting]), stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_environment(),
+                              timeout=START_TIMEOUT * len(starting), close_fds=True)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise HostError(f"{what} did not start: {exc}", hint=hint) from exc
+    if done.returncode != 0:
+        raise HostError(f"{what} did not {'start' if len(starting) == 1 else 'all start'}: "
+                        f"{done.stderr.decode(errors='replace').strip() or f'exit {done.returncode}'}",
+                        hint=hint)
+    return [pod.name for pod in starting]
+
+
+def _write_spec(engine: Engine, pod: PodRecord) -> bool:
+    """The monitor's spec in the pod's run directory; False if that is gone (the pod is going)."""
+    run_dir = PodPaths(engine.settings, pod.id).run_dir
+    if not run_dir.is_dir():
+        return False
+    spec = monitor_spec(engine, pod)
+    temporary = run_dir / f"monitor.spec.{os.getpid()}"
+    temporary.write_bytes(marshal.dumps(spec))
+    os.replace(temporary, run_dir / "monitor.spec")
+    return True
 
 
 def monitor_state(settings, pod) -> str:
@@ -190,7 +227,8 @@ def ensure_monitor(engine: Engine, pod: PodRecord) -> bool:
 
 def ensure_monitors(engine: Engine, names: list[str]) -> list[str]:
     """ensure_monitor for the named pods that exist; the names of those restarted."""
-    return _each_pod(engine, names, ensure_monitor)
+    return _start(engine, [pod for pod in _found(engine, names)
+                           if monitor_state(engine.settings, pod) == "not running"])
 
 
 def start_job_monitors(engine: Engine, container_id: str) -> list[str]:
@@ -203,13 +241,9 @@ def start_job_monitors(engine: Engine, container_id: str) -> list[str]:
     pod = engine.store.find_pod(record.pod) if record else None
     if pod is None or pod.plan.owner is None or not is_job_pod(pod.plan):
         return []
-    started = []
-    for other in job_pods(engine, pod.plan.namespace, pod.plan.owner.name):
-        if other.name == pod.name or not needs_monitor(other.plan):
-            continue
-        try:
-            if start_monitor(engine, other):
-                started.append(other.name)
-        except HostError as exc:  # the pod runs all the same; the next command on it tries again
-            log.warning("%s", exc.message)
-    return started
+    others = [other for other in job_pods(engine, pod.plan.namespace, pod.plan.owner.name) if other.name != pod.name]
+    try:
+        return _start(engine, others)
+    except HostError as exc:  # the pods run all the same; the next command on them tries again
+        log.warning("%s", exc.message)
+        return []

@@ -3,7 +3,7 @@ one per container. `play` starts it (kubeplay.controllers.launch); it leaves whe
 ends or goes, and any kubeplay command that finds it dead starts it again.
 
     python -c 'import sys; from kubeplay.controllers.monitor import main; sys.exit(main())' \
-        --root R --runroot RR [--runtime X] [--detach] POD_ID
+        --root R --runroot RR [--runtime X] [--detach] POD_ID...
 
 It reads its spec (what to probe, how often) from the pod's run directory, and watches each
 container's instance through the runtime's pid file, as conmon's own files tell it. It lives as
@@ -16,12 +16,15 @@ stops.
 
 With --detach it leaves its caller as conmon does: it forks, starts a new session, sends its
 output to monitor.log in the pod's run directory, and tells its parent it runs once its pid file
-is written; the parent then exits, so the caller's command can return.
+is written; the parent then exits, so the caller's command can return. One such start serves all
+the pods a command starts: their monitors are forked one after another from the same process, so
+they share the interpreter's memory (what none of them writes to) instead of each holding its own.
 """
 
 from __future__ import annotations
 
 import fcntl
+import gc
 import marshal
 import os
 import select
@@ -36,7 +39,7 @@ PHASE_CHECK_BUSY = 30.0  # and while they run (a stop ends the monitor directly;
 CHILD_SLACK = 5.0  # seconds a child may take beyond its task's own timeout (its start-up, the store)
 KILL_SLACK = 15.0  # beyond a kill's grace period: the SIGKILL and the wait for the container to go
 SIGKILL = 9  # the signal module would bring enum with it, and the monitor needs only this number
-USAGE = "usage: kubeplay.controllers.monitor.main --root DIR --runroot DIR [--runtime R] [--detach] POD_ID"
+USAGE = "usage: kubeplay.controllers.monitor.main --root DIR --runroot DIR [--runtime R] [--detach] POD_ID..."
 
 SPEC_FILE = "monitor.spec"
 PID_FILE = "monitor.pid"  # kubeplay.pods.termination reads it
@@ -308,8 +311,9 @@ def _boot_time() -> float:
 
 # --- the process ----------------------------------------------------------------------------
 
-def parse_argv(argv: list[str]) -> tuple[dict[str, str], bool, str]:
-    """(options, detach, pod id) of the fixed argv the launcher gives; ValueError if not that."""
+def parse_argv(argv: list[str]) -> tuple[dict[str, str], bool, list[str]]:
+    """(options, detach, pod ids) of the fixed argv the launcher gives; ValueError if not that.
+    Several pods only with --detach: the monitors then leave their caller."""
     options: dict[str, str] = {}
     rest = list(argv)
     detach = False
@@ -321,9 +325,9 @@ def parse_argv(argv: list[str]) -> tuple[dict[str, str], bool, str]:
             raise ValueError(f"{rest[0]} needs a value")
         options[rest[0][2:]] = rest[1]
         rest = rest[2:]
-    if len(rest) != 1 or "root" not in options or "runroot" not in options:
+    if not rest or (len(rest) > 1 and not detach) or "root" not in options or "runroot" not in options:
         raise ValueError(f"unexpected arguments {argv!r}")
-    return options, detach, rest[0]
+    return options, detach, rest
 
 
 def _become_daemon(run_dir: str) -> None:
@@ -357,28 +361,18 @@ def _tell(fd: int | None, word: bytes) -> None:
         os.close(fd)
 
 
-def main(argv: list[str] | None = None) -> int:
-    try:
-        options, detach, pod_id = parse_argv(sys.argv[1:] if argv is None else argv)
-    except ValueError as exc:
-        print(f"error: {exc}\n{USAGE}", file=sys.stderr)
-        return 2
-    run_dir = os.path.join(options["runroot"], "pods", pod_id)
+def _read_spec(run_dir: str, pod_id: str) -> dict | None:
     try:
         with open(os.path.join(run_dir, SPEC_FILE), "rb") as file:
-            spec = marshal.load(file)
+            return marshal.load(file)
     except (OSError, EOFError, ValueError, TypeError) as exc:
         print(f"error: no monitor spec for pod {pod_id}: {exc}", file=sys.stderr)
-        return 1
-    word = None
-    if detach:
-        read_end, write_end = os.pipe()
-        if os.fork():
-            os.close(write_end)
-            return 0 if os.read(read_end, 16) == b"ok" else 1  # the child's word: it runs, or it cannot
-        os.close(read_end)
-        _become_daemon(run_dir)
-        word = write_end
+        return None
+
+
+def watch(spec: dict, run_dir: str, word: int | None) -> int:
+    """Be the pod's monitor until the pod goes, unless another one is already; `word` (a pipe, or
+    None) hears "ok" once it is settled."""
     lock = _claim(run_dir)
     if lock is None:
         _tell(word, b"ok")  # another monitor watches this pod already
@@ -396,6 +390,45 @@ def main(argv: list[str] | None = None) -> int:
             except OSError:
                 pass
     return 0
+
+
+def _start_detached(spec: dict, run_dir: str) -> bool:
+    """Fork the pod's monitor off as a daemon; True once it said it runs (or found one running)."""
+    read_end, write_end = os.pipe()
+    if os.fork() == 0:
+        os.close(read_end)
+        _become_daemon(run_dir)
+        sys.exit(watch(spec, run_dir, write_end))  # the child is the pod's monitor; it never returns here
+    os.close(write_end)
+    answer = os.read(read_end, 16)
+    os.close(read_end)
+    return answer == b"ok"
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        options, detach, pod_ids = parse_argv(sys.argv[1:] if argv is None else argv)
+    except ValueError as exc:
+        print(f"error: {exc}\n{USAGE}", file=sys.stderr)
+        return 2
+    if not detach:
+        run_dir = os.path.join(options["runroot"], "pods", pod_ids[0])
+        spec = _read_spec(run_dir, pod_ids[0])
+        return 1 if spec is None else watch(spec, run_dir, None)
+    # The pods' monitors are forked from this one process and keep sharing what it loaded, as long
+    # as neither writes to it: frozen, the collector of each leaves those objects alone.
+    gc.freeze()
+    code = 0
+    for pod_id in pod_ids:
+        run_dir = os.path.join(options["runroot"], "pods", pod_id)
+        spec = _read_spec(run_dir, pod_id)
+        if spec is None:
+            code = 1
+        elif not _start_detached(spec, run_dir):
+            print(f"error: the monitor of pod {spec['pod']} did not start; see {os.path.join(run_dir, LOG_FILE)}",
+                  file=sys.stderr)
+            code = 1
+    return code
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from kubeplay.controllers.probing import (
     HELD,
     HOOKING,
@@ -138,3 +140,39 @@ def test_the_monitor_process_imports_only_what_the_interpreter_has_built_in():
     heavy = {"click", "kubernetes", "pydantic", "yaml", "sqlite3", "enum", "dataclasses", "pathlib", "subprocess",
              "signal", "kubeplay.controllers.tasks", "kubeplay.pods", "kubeplay.store", "kubeplay.config"}
     assert loaded & heavy == set()
+    # these have their bytecode cached before the monitor starts: it then compiles nothing itself
+    from kubeplay.controllers.launch import MONITOR_IMPORTS
+
+    assert {name for name in loaded if name.startswith("kubeplay")} == set(MONITOR_IMPORTS)
+
+
+def test_the_monitor_modules_bytecode_is_cached_even_where_writing_bytecode_is_off(tmp_path):
+    """PYTHONDONTWRITEBYTECODE stops imports writing it, not the launcher: the monitor would
+    otherwise compile its modules itself, and keep the compiler's memory for its whole life."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    probe = ("import importlib.util, json; from kubeplay.controllers.launch import MONITOR_IMPORTS, "
+             "compile_monitor_modules; compile_monitor_modules(); print(json.dumps("
+             "[importlib.util.cache_from_source(importlib.util.find_spec(n).origin) for n in MONITOR_IMPORTS]))")
+    env = {"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1",
+           "PYTHONPYCACHEPREFIX": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, env=env,
+                          check=True)
+    cached = json.loads(done.stdout)
+    assert len(cached) == 4
+    assert all(path.startswith(str(tmp_path)) and Path(path).stat().st_size > 0 for path in cached)
+
+
+def test_one_monitor_start_takes_several_pods_only_when_they_leave_their_caller():
+    from kubeplay.controllers.monitor import parse_argv
+
+    roots = ["--root", "/r", "--runroot", "/rr"]
+    assert parse_argv([*roots, "--detach", "a", "b"]) == ({"root": "/r", "runroot": "/rr"}, True, ["a", "b"])
+    assert parse_argv([*roots, "a"]) == ({"root": "/r", "runroot": "/rr"}, False, ["a"])
+    for wrong in ([*roots, "a", "b"], [*roots, "--detach"], ["--root", "/r", "--detach", "a"]):
+        with pytest.raises(ValueError):
+            parse_argv(wrong)
