@@ -95,6 +95,30 @@ def complete_targets(ctx: click.Context, param: click.Parameter, incomplete: str
             if name.startswith(incomplete) and name not in typed[1:]]
 
 
+def complete_pod_reference(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """`logs`/`exec`/`port-forward`: a pod's name, or TYPE/NAME (deploy/web, svc/web) once a "/" is typed."""
+    from click.shell_completion import CompletionItem
+
+    from kubeplay.store.names import object_names
+
+    if "/" in incomplete:
+        return complete_targets(ctx, param, incomplete)
+    return [CompletionItem(name) for name in object_names(_store_root(ctx), "pod") if name.startswith(incomplete)]
+
+
+def complete_container(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """-c: the containers of the pod named before it (by NAME or pod/NAME)."""
+    from click.shell_completion import CompletionItem
+
+    from kubeplay.store.names import container_names
+
+    pod = ctx.params.get("pod") or ""
+    kind, _, name = pod.rpartition("/")
+    if not name or kind.lower() not in ("", "pod", "pods", "po"):
+        return []
+    return [CompletionItem(found) for found in container_names(_store_root(ctx), name) if found.startswith(incomplete)]
+
+
 def _kind_name(text: str) -> str | None:
     from kubeplay.cli.resources import KINDS
 

@@ -7,13 +7,14 @@ import sys
 
 import click
 
+from kubeplay.cli.completion import complete_container, complete_pod_reference
 from kubeplay.config import Settings
 
 
 @click.command("exec", context_settings={"ignore_unknown_options": False})
-@click.argument("pod")
+@click.argument("pod", shell_complete=complete_pod_reference)
 @click.argument("command", nargs=-1, required=True)
-@click.option("-c", "--container", default=None,
+@click.option("-c", "--container", default=None, shell_complete=complete_container,
               help="Container name (default: the pod's kubectl.kubernetes.io/default-container, else its first).")
 @click.option("-i", "--stdin", "interactive", is_flag=True, help="Pass stdin to the command.")
 @click.option("-t", "--tty", is_flag=True, help="Allocate a terminal.")

@@ -14,8 +14,6 @@ from kubeplay.config import Settings
 from kubeplay.errors import NotFoundError, UserError
 from kubeplay.cli.completion import complete_targets
 
-WATCH_INTERVAL = 1.0  # seconds between two reads of the store under -w: short processes write it, no daemon tells
-
 
 class OutputFormat(click.ParamType):
     """-o: table (the default), wide, name, yaml, json, or jsonpath=TEMPLATE."""
@@ -40,12 +38,14 @@ class OutputFormat(click.ParamType):
               help="Only objects whose labels match: k=v, k!=v, 'k in (a,b)', 'k notin (a,b)', k, !k; comma-joined.")
 @namespace_options
 @click.option("-w", "--watch", is_flag=True, help="After listing, print objects again as they change, until Ctrl-C.")
+@click.option("--output-watch-events", "watch_events", is_flag=True,
+              help="With -w: start each line with its event, ADDED, MODIFIED or DELETED.")
 @click.option("--watch-timeout", type=click.FloatRange(min=0), default=0, metavar="SECONDS",
               help="With -w: stop watching after this many seconds (0: until Ctrl-C).")
 @click.option("--show-labels", is_flag=True, help="Add a LABELS column to the table.")
 @click.pass_obj
 def get(settings: Settings, targets: tuple[str, ...], output: str, selector: str | None, namespace: str | None,
-        all_namespaces: bool, watch: bool, watch_timeout: float, show_labels: bool) -> None:
+        all_namespaces: bool, watch: bool, watch_events: bool, watch_timeout: float, show_labels: bool) -> None:
     """Show pods, deployments, services, jobs, configmaps, secrets, pvcs (or `all`) as kubectl does.
 
     \b
@@ -63,13 +63,18 @@ def get(settings: Settings, targets: tuple[str, ...], output: str, selector: str
     scope = resolve_namespace(namespace, all_namespaces)
     store = Store(settings)
     items = select(store, request, chosen, scope)
-    view = View(output, scope is None, show_labels, several_kinds=len(request.kinds) > 1, single=request.single)
-    view.show(items)
+    view = View(output, scope is None, show_labels, several_kinds=len(request.kinds) > 1, single=request.single,
+                watch_events=watch and watch_events)
+    view.show(items, event="ADDED")
     if not items and output in ("table", "wide"):
         where = "any namespace" if scope is None else f"{scope} namespace"
         click.echo(f"No resources found in {where}.", err=True)
     if watch:
-        watch_changes(settings, request, chosen, scope, view, items, watch_timeout)
+        from kubeplay.cli.watch import watch_changes
+
+        # a named object that went away is a deletion to show, not an error
+        watch_changes(lambda: select(Store(settings), request, chosen, scope, missing_ok=True), view, items,
+                      watch_timeout)
 
 
 class Request:
@@ -122,8 +127,9 @@ def parse_targets(targets: tuple[str, ...]) -> Request:
     return request
 
 
-def select(store, request: Request, chosen, scope: str | None) -> list:
-    """The items asked for, in the order asked; a name not found is an error naming it."""
+def select(store, request: Request, chosen, scope: str | None, missing_ok: bool = False) -> list:
+    """The items asked for, in the order asked; a name not found is an error naming it (left out
+    with `missing_ok`)."""
     found = []
     for kind in request.kinds:
         items = [item for item in store.items(kind)
@@ -136,36 +142,40 @@ def select(store, request: Request, chosen, scope: str | None) -> list:
         for item in items:
             by_name.setdefault(item.name, []).append(item)
         missing = [name for name in names if name not in by_name]
-        if missing:
+        if missing and not missing_ok:
             where = "any namespace" if scope is None else f"namespace {scope}"
             quoted = ", ".join(f'"{name}"' for name in missing)
             raise NotFoundError(f"{kind.name} {quoted} not found in {where}",
                                 hint=f"`kubeplay get {kind.name} -A` lists them in every namespace")
-        found += [item for name in names for item in by_name[name]]
+        found += [item for name in names for item in by_name.get(name, [])]
     return found
 
 
 class View:
     """How items are printed, the same for the first listing and for each change under -w."""
 
-    def __init__(self, output: str, all_namespaces: bool, show_labels: bool, several_kinds: bool, single: bool) -> None:
+    def __init__(self, output: str, all_namespaces: bool, show_labels: bool, several_kinds: bool, single: bool,
+                 watch_events: bool = False) -> None:
         self.output = output
+        self.watch_events = watch_events
         self.all_namespaces = all_namespaces
         self.show_labels = show_labels
         self.several_kinds = several_kinds
         self.single = single
         self.widths: dict[str, list[int]] = {}
+        self.objects: dict[tuple, dict] = {}  # the last object printed of each item: a deletion prints it again
 
-    def show(self, items: list, header: bool = True) -> None:
+    def show(self, items: list, header: bool = True, event: str = "ADDED") -> None:
+        """Print `items`; under -w, `event` says what happened to them (ADDED, MODIFIED, DELETED)."""
         if self.output in ("table", "wide"):
-            self._tables(items, header)
+            self._tables(items, header, event)
         elif self.output == "name":
             for item in items:
                 click.echo(item.ref)
         else:
-            self._objects(items)
+            self._objects(items, event)
 
-    def _tables(self, items: list, header: bool) -> None:
+    def _tables(self, items: list, header: bool, event: str) -> None:
         from kubeplay.cli.resources import KINDS
 
         now = time.time()
@@ -188,8 +198,9 @@ class View:
                     row[0] = item.ref
                 if self.show_labels:
                     row.append(",".join(f"{k}={v}" for k, v in item.labels.items()) or "<none>")
-                rows.append(([item.namespace] if self.all_namespaces else []) + row)
-            headers = (["NAMESPACE"] if self.all_namespaces else []) + headers
+                rows.append(([event] if self.watch_events else []) + ([item.namespace] if self.all_namespaces else [])
+                            + row)
+            headers = (["EVENT"] if self.watch_events else []) + (["NAMESPACE"] if self.all_namespaces else []) + headers
             self._table(kind.name, headers, rows, header)
 
     def _table(self, key: str, headers: list[str], rows: list[list[object]], header: bool) -> None:
@@ -202,9 +213,11 @@ class View:
         for row in shown:
             click.echo("   ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
 
-    def _objects(self, items: list) -> None:
-        objects = [item.build() for item in items]
-        data = objects[0] if self.single and len(objects) == 1 else \
+    def _objects(self, items: list, event: str) -> None:
+        objects = [self._object(item, event) for item in items]
+        if self.watch_events:
+            objects = [{"type": event, "object": obj} for obj in objects]
+        data = objects[0] if (self.single or self.watch_events) and len(objects) == 1 else \
             {"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": objects}
         if self.output == "json":
             import json
@@ -225,32 +238,17 @@ class View:
             else:
                 click.echo(render(template, data), nl=False)  # as kubectl: the template says where lines end
 
+    def _object(self, item, event: str) -> dict:
+        """The item's object; for a deletion, the one printed last (what was deleted cannot be read
+        again), marked with a deletionTimestamp as Kubernetes marks an object on its way out."""
+        from kubeplay.cli.watch import DELETED, item_key
 
-def watch_changes(settings: Settings, request: Request, chosen, scope: str | None, view: View, items: list,
-                  limit: float) -> None:
-    """Print the items again whenever what a table shows of them changes (AGE aside), until Ctrl-C
-    (or `limit` seconds); ends quietly with exit 0."""
-    from kubeplay.cli.resources import Store
+        key = item_key(item)
+        if event != DELETED:
+            self.objects[key] = item.build()
+            return self.objects[key]
+        from kubeplay.generate.live import rfc3339
 
-    def shown(item) -> tuple:
-        return tuple(str(value) for header, value in item.cells.items())
+        last = self.objects.pop(key, None) or {"kind": item.kind.singular, "metadata": {"name": item.name}}
+        return {**last, "metadata": {**last.get("metadata", {}), "deletionTimestamp": rfc3339(time.time())}}
 
-    last = {(item.kind.name, item.namespace, item.name): shown(item) for item in items}
-    deadline = time.monotonic() + limit if limit else None
-    try:
-        while deadline is None or time.monotonic() < deadline:
-            time.sleep(WATCH_INTERVAL if deadline is None else max(min(WATCH_INTERVAL, deadline - time.monotonic()), 0))
-            try:
-                current = select(Store(settings), request, chosen, scope)
-            except NotFoundError:
-                current = []  # a named object went away: its last line stays the last word on it
-            changed = []
-            for item in current:
-                key = (item.kind.name, item.namespace, item.name)
-                if last.get(key) != shown(item):
-                    changed.append(item)
-                last[key] = shown(item)
-            if changed:
-                view.show(changed, header=False)
-    except KeyboardInterrupt:
-        return

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import click
 
+from kubeplay.cli.completion import complete_container, complete_pod_reference
 from kubeplay.config import Settings
 
 
 @click.command()
-@click.argument("pod", required=False)
-@click.option("-c", "--container", default=None,
+@click.argument("pod", required=False, shell_complete=complete_pod_reference)
+@click.option("-c", "--container", default=None, shell_complete=complete_container,
               help="Container name (default: the pod's kubectl.kubernetes.io/default-container, else its first).")
 @click.option("--all-containers", is_flag=True, help="The logs of every container of the pod(s).")
 @click.option("-l", "--selector", default=None, help="The pods whose labels match, e.g. app=web,tier!=db.")

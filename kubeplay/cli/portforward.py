@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import click
 
+from kubeplay.cli.completion import complete_pod_reference
 from kubeplay.config import Settings
 
 
 @click.command("port-forward")
-@click.argument("target")
+@click.argument("target", shell_complete=complete_pod_reference)
 @click.argument("ports", nargs=-1, required=True)
 @click.pass_obj
 def port_forward(settings: Settings, target: str, ports: tuple[str, ...]) -> None:

@@ -247,6 +247,68 @@ def test_watch_prints_changes_until_its_time_is_up(settings, filled):
     assert result.exit_code == 0
 
 
+def test_watch_prints_a_deleted_pod_as_terminating_and_a_new_pod(settings, filled):
+    """A pod removed while watching is printed once more with its last row, Terminating (kubectl's
+    DELETED event); a pod that appears is printed as it comes; --output-watch-events names each."""
+    import threading
+
+    def change() -> None:
+        time.sleep(1.5)
+        filled.store.remove_pod("front")
+        filled.pod("late", labels={"app": "web"})
+
+    changer = threading.Thread(target=change)
+    changer.start()
+    result = run(get, settings, "pods", "-l", "app=web", "-w", "--output-watch-events", "--watch-timeout", "4")
+    changer.join()
+    assert result.exit_code == 0, result.output
+    rows = lines(result.output)
+    assert rows[0] == ["EVENT", "NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert rows[1][:4] == ["ADDED", "front", "0/1", "ContainerCreating"]
+    assert sorted(row[:4] for row in rows[2:]) == [["ADDED", "late", "0/1", "ContainerCreating"],
+                                                   ["DELETED", "front", "0/1", "Terminating"]]
+
+
+def test_watch_of_a_named_pod_ends_its_story_with_the_deletion(settings, filled):
+    """Watching one pod by name: its removal is a last line, not an error; -o name prints it again."""
+    import threading
+
+    def remove() -> None:
+        time.sleep(1.5)
+        filled.store.remove_pod("front")
+
+    remover = threading.Thread(target=remove)
+    remover.start()
+    result = run(get, settings, "pods", "front", "-w", "--watch-timeout", "4")
+    remover.join()
+    assert result.exit_code == 0, result.output
+    rows = lines(result.output)
+    assert [row[:3] for row in rows] == [["NAME", "READY", "STATUS"], ["front", "0/1", "ContainerCreating"],
+                                         ["front", "0/1", "Terminating"]]
+
+
+def test_watch_json_of_a_deleted_pod_is_its_last_object_with_a_deletion_time(settings, filled):
+    import threading
+
+    def remove() -> None:
+        time.sleep(1.5)
+        filled.store.remove_pod("front")
+
+    remover = threading.Thread(target=remove)
+    remover.start()
+    result = run(get, settings, "pod/front", "-w", "--output-watch-events", "-o", "json", "--watch-timeout", "4")
+    remover.join()
+    decoder, text, events = json.JSONDecoder(), result.output.strip(), []
+    while text:
+        event, end = decoder.raw_decode(text)
+        events.append(event)
+        text = text[end:].strip()
+    assert [event["type"] for event in events] == ["ADDED", "DELETED"]
+    deleted = events[1]["object"]
+    assert deleted["kind"] == "Pod" and deleted["metadata"]["name"] == "front"
+    assert deleted["metadata"]["deletionTimestamp"].endswith("Z") and "deletionTimestamp" not in events[0]["object"]["metadata"]
+
+
 def test_a_pod_name_taken_in_another_namespace_is_a_clear_conflict(settings, filled):
     from kubeplay.errors import ConflictError
 
