@@ -176,12 +176,10 @@ class View:
             self._objects(items, event)
 
     def _tables(self, items: list, header: bool, event: str) -> None:
-        from kubeplay.cli.resources import KINDS
-
         now = time.time()
         wide = self.output == "wide"
         first = True
-        for kind in KINDS.values():
+        for kind in dict.fromkeys(item.kind for item in items):  # in the order asked for, as kubectl
             of_kind = [item for item in items if item.kind is kind]
             if not of_kind:
                 continue
@@ -249,6 +247,6 @@ class View:
             return self.objects[key]
         from kubeplay.generate.live import rfc3339
 
-        last = self.objects.pop(key, None) or {"kind": item.kind.singular, "metadata": {"name": item.name}}
+        last = self.objects.pop(key, None) or {"metadata": {"name": item.name, "namespace": item.namespace}}
         return {**last, "metadata": {**last.get("metadata", {}), "deletionTimestamp": rfc3339(time.time())}}
 

@@ -20,7 +20,7 @@ DEFAULT_NAMESPACE = "default"
 @dataclass(frozen=True)
 class Kind:
     name: str  # plural, as `kubectl get` names it: pods
-    singular: str  # as `-o name` prints it: pod
+    singular: str  # as `-o name` prints it, with the API group as kubectl: pod, deployment.apps
     aliases: tuple[str, ...]
     headers: tuple[str, ...]
     wide_headers: tuple[str, ...] = ()
@@ -28,17 +28,19 @@ class Kind:
 
 KINDS = {kind.name: kind for kind in (
     Kind("pods", "pod", ("po", "pod"), ("NAME", "READY", "STATUS", "RESTARTS", "AGE"), ("IP", "NODE")),
-    Kind("deployments", "deployment", ("deploy", "deployment"), ("NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"),
+    Kind("deployments", "deployment.apps", ("deploy", "deployment"), ("NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"),
+         ("CONTAINERS", "IMAGES", "SELECTOR")),
+    Kind("replicasets", "replicaset.apps", ("rs", "replicaset"), ("NAME", "DESIRED", "CURRENT", "READY", "AGE"),
          ("CONTAINERS", "IMAGES", "SELECTOR")),
     Kind("services", "service", ("svc", "service"), ("NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"),
          ("SELECTOR",)),
-    Kind("jobs", "job", ("job",), ("NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"), ("CONTAINERS", "IMAGES")),
+    Kind("jobs", "job.batch", ("job",), ("NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"), ("CONTAINERS", "IMAGES")),
     Kind("configmaps", "configmap", ("cm", "configmap"), ("NAME", "DATA", "AGE")),
     Kind("secrets", "secret", ("secret",), ("NAME", "TYPE", "DATA", "AGE")),
     Kind("persistentvolumeclaims", "persistentvolumeclaim", ("pvc", "persistentvolumeclaim"),
          ("NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS MODES", "STORAGECLASS", "AGE")),
 )}
-ALL = ("pods", "services", "deployments", "jobs")  # what `get all` lists, as kubectl's "all" category
+ALL = ("pods", "services", "deployments", "replicasets", "jobs")  # what `get all` lists, as kubectl's "all" category
 
 
 def kind_named(text: str) -> Kind:
@@ -225,6 +227,12 @@ def deployment_object(deployment: Deployment, ready: int) -> dict:
                            {key: value for key, value in status.items() if value is not None})
 
 
+def _replicaset_items(store: Store) -> list[Item]:
+    from kubeplay.cli.replicasets import replicaset_items
+
+    return replicaset_items(store)
+
+
 # --- services -----------------------------------------------------------------------------------------
 
 
@@ -360,6 +368,7 @@ def _claim_object(volume, namespace: str) -> dict:
 READERS: dict[str, Callable[[Store], list[Item]]] = {
     "pods": _pod_items,
     "deployments": _deployment_items,
+    "replicasets": lambda store: _replicaset_items(store),
     "services": _service_items,
     "jobs": _job_items,
     "configmaps": lambda store: _data_items(store, "configmaps"),

@@ -108,7 +108,7 @@ def test_selectors_namespaces_and_type_slash_name(played):
     short = played("pods", "-n", "team").stdout.splitlines()
     assert [line.split()[0] for line in short] == ["NAME", "api"]
     deploy = played("get", "deploy/web", "pod/api", "-A").stdout
-    assert "deployment/web" in deploy and "2/2" in deploy and "pod/api" in deploy
+    assert "deployment.apps/web" in deploy and "2/2" in deploy and "pod/api" in deploy
     ip = played("get", "pod/api", "-n", "team", "-o", "jsonpath={.status.podIP}").stdout
     assert ip.count(".") == 3
     bad = played("get", "pods", "-l", "app in (web")

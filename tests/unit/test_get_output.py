@@ -145,7 +145,7 @@ def test_type_slash_name_and_wide(settings, filled):
     rows = lines(run(get, settings, "pod/front", "deploy/site", "-o", "wide").output)
     assert rows[0][:2] == ["NAME", "READY"] and "IP" in rows[0] and "NODE" in rows[0]
     assert rows[1][0] == "pod/front"
-    assert ["deployment/site", "0/2", "2", "0"] == rows[3][:4]
+    assert ["deployment.apps/site", "0/2", "2", "0"] == rows[3][:4]
 
 
 def test_deployments_and_configmaps_are_derived_from_the_pods(settings, filled):
@@ -332,8 +332,45 @@ def test_services_get_and_describe(settings, filled):
 def test_get_all_lists_each_kind_under_its_own_header(settings, filled):
     output = run(get, settings, "all").output
     blocks = [block.splitlines() for block in output.strip().split("\n\n")]
-    assert [block[0].split()[0] for block in blocks] == ["NAME"] * 3
-    assert [block[1].split()[0].split("/")[0] for block in blocks] == ["pod", "deployment", "service"]
+    assert [block[0].split() for block in blocks][3] == ["NAME", "DESIRED", "CURRENT", "READY", "AGE"]
+    assert [block[0].split()[0] for block in blocks] == ["NAME"] * 4
+    assert [block[1].split()[0].split("/")[0] for block in blocks] == ["pod", "service", "deployment.apps",
+                                                                       "replicaset.apps"]  # kubectl's order
+    assert blocks[3][1].split()[:4] == ["replicaset.apps/site-abc", "2", "2", "0"]
+
+
+def test_replicasets_are_the_kept_revisions_of_each_deployment(settings, filled):
+    """A stored Deployment with two revisions: the current one wants the replicas, the old one 0; each
+    counts the pods of its pod-template-hash."""
+    import dataclasses
+
+    from kubeplay.store.deployments import DeploymentStore
+    from kubeplay.model.workload import DeploymentPlan
+
+    owner = OwnerPlan("Deployment", "shop", replicas=1, labels={"app": "shop"}, template_hash="new1")
+    template = PodPlan(name="shop", labels={"app": "shop", "pod-template-hash": "old1"},
+                       containers=(ContainerPlan(name="shop", image="localhost/shop:1"),), owner=owner)
+    deployments = DeploymentStore(filled.db)
+    deployments.save(DeploymentPlan("shop", "default", 1, template, "old1"))
+    newer = dataclasses.replace(template, labels={"app": "shop", "pod-template-hash": "new1"},
+                                containers=(ContainerPlan(name="shop", image="localhost/shop:2"),))
+    deployments.save(DeploymentPlan("shop", "default", 1, newer, "new1"))
+    filled.pod("shop-new1-x", labels={"app": "shop", "pod-template-hash": "new1"}, owner=owner)
+
+    rows = lines(run(get, settings, "rs", "-o", "wide").output)
+    assert rows[0] == ["NAME", "DESIRED", "CURRENT", "READY", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"]
+    by_name = {row[0]: row for row in rows[1:]}
+    assert by_name["shop-old1"][1:4] == ["0", "0", "0"] and by_name["shop-old1"][6] == "localhost/shop:1"
+    assert by_name["shop-new1"][1:4] == ["1", "1", "0"] and by_name["shop-new1"][7] == "app=shop,pod-template-hash=new1"
+    assert by_name["site-abc"][1:3] == ["2", "2"]
+    named = run(get, settings, "replicasets", "shop-new1", "-o", "name").output.split()
+    assert named == ["replicaset.apps/shop-new1"]
+    obj = json.loads(run(get, settings, "rs/shop-new1", "-o", "json").output)
+    assert obj["kind"] == "ReplicaSet" and obj["apiVersion"] == "apps/v1" and obj["spec"]["replicas"] == 1
+    assert obj["status"]["replicas"] == 1 and obj["metadata"]["ownerReferences"][0]["name"] == "shop"
+    assert obj["spec"]["selector"]["matchLabels"]["pod-template-hash"] == "new1"
+    assert run(get, settings, "rs", "-l", "pod-template-hash=old1", "-o", "name").output.split() == [
+        "replicaset.apps/shop-old1"]
 
 
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent.parent / "manifests" / "examples").glob("*.yaml")) + [
