@@ -112,7 +112,8 @@ def complete_container(ctx: click.Context, param: click.Parameter, incomplete: s
 
     from kubeplay.store.names import container_names
 
-    pod = ctx.params.get("pod") or ""
+    # with the value of -c still to come, click stops parsing and leaves the words before it unparsed
+    pod = ctx.params.get("pod") or next((word for word in ctx.args if not word.startswith("-")), "")
     kind, _, name = pod.rpartition("/")
     if not name or kind.lower() not in ("", "pod", "pods", "po"):
         return []

@@ -15,18 +15,22 @@ from kubeplay.config import Settings
 def port_forward(settings: Settings, target: str, ports: tuple[str, ...]) -> None:
     """Forward local ports on 127.0.0.1 into a pod until Ctrl-C: TARGET is NAME, pod/NAME,
     deploy/NAME or svc/NAME; each of PORTS is [LOCAL:]REMOTE (8080:80, 80, or :80 for any free
-    local port). No hostPort is needed; a refused connection is reported and forwarding goes on."""
+    local port). No hostPort is needed; a refused connection is reported and forwarding goes on.
+    When the pod is removed or stops, port-forward ends with exit 1 ("lost connection to pod"); with
+    svc/NAME it moves on to another ready pod of the Service, while there is one."""
     import signal
 
     from kubeplay.pods.engine import Engine
-    from kubeplay.pods.portforward import prepare_forward
+    from kubeplay.pods.forwardroute import prepare_forward
 
     engine = Engine(settings)
-    forwarder = prepare_forward(engine, target, list(ports), report=lambda text: click.echo(f"error: {text}", err=True))
+    forwarder, follow = prepare_forward(engine, target, list(ports),
+                                        report=lambda text: click.echo(f"error: {text}", err=True),
+                                        notice=lambda text: click.echo(text, err=True))
     try:
         for local, remote in forwarder.listen():
             click.echo(f"Forwarding from 127.0.0.1:{local} -> {remote}")
-        forwarder.serve()
+        forwarder.serve(follow=follow)  # ends with an error when the pod goes and nothing can replace it
     except KeyboardInterrupt as interrupt:
         if getattr(interrupt, "signum", signal.SIGINT) not in (signal.SIGINT, signal.SIGTERM):
             raise

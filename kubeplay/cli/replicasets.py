@@ -22,16 +22,16 @@ class ReplicaSet:
     pods: list = field(default_factory=list)
 
 
-def replicasets(store) -> list[ReplicaSet]:
-    """One per kept revision of each Deployment, and one per pod-template-hash its pods carry that no
-    kept revision has (pods played before revisions were stored)."""
-    from kubeplay.cli.resources import deployments
+def replicasets(db, deployments: list) -> list[ReplicaSet]:
+    """One per kept revision of each of `deployments` (resources.Deployment, with their pods), and one
+    per pod-template-hash its pods carry that no kept revision has (pods played before revisions were
+    stored)."""
     from kubeplay.store.deployments import DeploymentStore
 
-    kept = DeploymentStore(store.engine.db)
+    kept = DeploymentStore(db)
     stored = {record.plan.key: record for record in kept.list()}
     found: list[ReplicaSet] = []
-    for deployment in deployments(store):
+    for deployment in deployments:
         record = stored.get((deployment.namespace, deployment.name))
         current = record.plan.template_hash if record else _newest_hash(deployment.pods)
         by_hash: dict[str, ReplicaSet] = {}
@@ -61,25 +61,6 @@ def _newest_hash(pods: list) -> str:
         return ""
     owner = newest.plan.owner
     return (owner.template_hash if owner is not None else "") or newest.plan.labels.get("pod-template-hash", "")
-
-
-def replicaset_items(store) -> list:
-    from kubeplay.cli.resources import KINDS, Item
-    from kubeplay.controllers.readiness import is_ready
-
-    kind = KINDS["replicasets"]
-    items = []
-    for rs in replicasets(store):
-        ready = sum(1 for pod in rs.pods if is_ready(pod))
-        plan = rs.template
-        labels = {**plan.labels, "pod-template-hash": rs.template_hash}
-        cells = {"NAME": rs.name, "DESIRED": rs.desired, "CURRENT": len(rs.pods), "READY": ready,
-                 "CONTAINERS": ",".join(c.name for c in plan.containers),
-                 "IMAGES": ",".join(c.image for c in plan.containers),
-                 "SELECTOR": ",".join(f"{k}={v}" for k, v in labels.items())}
-        items.append(Item(kind, rs.name, rs.namespace, labels, rs.created, cells,
-                          lambda rs=rs, ready=ready: replicaset_object(rs, ready)))
-    return items
 
 
 def replicaset_object(rs: ReplicaSet, ready: int) -> dict:

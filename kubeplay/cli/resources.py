@@ -228,9 +228,22 @@ def deployment_object(deployment: Deployment, ready: int) -> dict:
 
 
 def _replicaset_items(store: Store) -> list[Item]:
-    from kubeplay.cli.replicasets import replicaset_items
+    from kubeplay.cli.replicasets import replicaset_object, replicasets
+    from kubeplay.controllers.readiness import is_ready
 
-    return replicaset_items(store)
+    kind = KINDS["replicasets"]
+    items = []
+    for rs in replicasets(store.engine.db, deployments(store)):
+        ready = sum(1 for pod in rs.pods if is_ready(pod))
+        plan = rs.template
+        labels = {**plan.labels, "pod-template-hash": rs.template_hash}
+        cells = {"NAME": rs.name, "DESIRED": rs.desired, "CURRENT": len(rs.pods), "READY": ready,
+                 "CONTAINERS": ",".join(c.name for c in plan.containers),
+                 "IMAGES": ",".join(c.image for c in plan.containers),
+                 "SELECTOR": ",".join(f"{k}={v}" for k, v in labels.items())}
+        items.append(Item(kind, rs.name, rs.namespace, labels, rs.created, cells,
+                          lambda rs=rs, ready=ready: replicaset_object(rs, ready)))
+    return items
 
 
 # --- services -----------------------------------------------------------------------------------------
@@ -368,7 +381,7 @@ def _claim_object(volume, namespace: str) -> dict:
 READERS: dict[str, Callable[[Store], list[Item]]] = {
     "pods": _pod_items,
     "deployments": _deployment_items,
-    "replicasets": lambda store: _replicaset_items(store),
+    "replicasets": _replicaset_items,
     "services": _service_items,
     "jobs": _job_items,
     "configmaps": lambda store: _data_items(store, "configmaps"),

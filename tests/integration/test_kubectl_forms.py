@@ -189,7 +189,7 @@ def test_completion_prints_pod_names(played):
         done = subprocess.run([sys.executable, "-m", "kubeplay"], env=env, capture_output=True, text=True,
                               timeout=30, check=False)
         assert done.returncode == 0, done.stderr
-        return [line.split(",", 1)[1] for line in done.stdout.splitlines()]
+        return [line.split(",", 1)[1] for line in done.stdout.splitlines() if line]
 
     assert sorted(offered_for("kubeplay logs ")) == sorted(offered)  # logs, exec, port-forward: pod names
     assert offered_for("kubeplay exec a") == ["api"]
