@@ -42,11 +42,14 @@ class OutputFormat(click.ParamType):
               help="With -w: start each line with its event, ADDED, MODIFIED or DELETED.")
 @click.option("--watch-timeout", type=click.FloatRange(min=0), default=0, metavar="SECONDS",
               help="With -w: stop watching after this many seconds (0: until Ctrl-C).")
+@click.option("--watch-only", is_flag=True, help="Print only the changes, not the first listing (implies -w).")
 @click.option("--show-labels", is_flag=True, help="Add a LABELS column to the table.")
+@click.option("--no-headers", is_flag=True, help="Leave out the header line of tables.")
 @click.pass_obj
 def get(settings: Settings, targets: tuple[str, ...], output: str, selector: str | None, namespace: str | None,
-        all_namespaces: bool, watch: bool, watch_events: bool, watch_timeout: float, show_labels: bool) -> None:
-    """Show pods, deployments, services, jobs, configmaps, secrets, pvcs (or `all`) as kubectl does.
+        all_namespaces: bool, watch: bool, watch_events: bool, watch_timeout: float, watch_only: bool,
+        show_labels: bool, no_headers: bool) -> None:
+    """Show pods, deployments, replicasets, services, jobs, configmaps, secrets, pvcs (or `all`) as kubectl does.
 
     \b
     kubeplay get pods
@@ -63,10 +66,12 @@ def get(settings: Settings, targets: tuple[str, ...], output: str, selector: str
     scope = resolve_namespace(namespace, all_namespaces)
     store = Store(settings)
     items = select(store, request, chosen, scope)
+    watch = watch or watch_only
     view = View(output, scope is None, show_labels, several_kinds=len(request.kinds) > 1, single=request.single,
-                watch_events=watch and watch_events)
-    view.show(items, event="ADDED")
-    if not items and output in ("table", "wide"):
+                watch_events=watch and watch_events, headers=not no_headers)
+    if not watch_only:
+        view.show(items, event="ADDED")
+    if not items and output in ("table", "wide") and not watch_only:
         where = "any namespace" if scope is None else f"{scope} namespace"
         click.echo(f"No resources found in {where}.", err=True)
     if watch:
@@ -155,37 +160,35 @@ class View:
     """How items are printed, the same for the first listing and for each change under -w."""
 
     def __init__(self, output: str, all_namespaces: bool, show_labels: bool, several_kinds: bool, single: bool,
-                 watch_events: bool = False) -> None:
+                 watch_events: bool = False, headers: bool = True) -> None:
         self.output = output
+        self.headers = headers
         self.watch_events = watch_events
         self.all_namespaces = all_namespaces
         self.show_labels = show_labels
         self.several_kinds = several_kinds
         self.single = single
-        self.widths: dict[str, list[int]] = {}
+        self.widths: dict[str, list[int]] = {}  # of each kind's table printed so far: its header is out
         self.objects: dict[tuple, dict] = {}  # the last object printed of each item: a deletion prints it again
 
-    def show(self, items: list, header: bool = True, event: str = "ADDED") -> None:
-        """Print `items`; under -w, `event` says what happened to them (ADDED, MODIFIED, DELETED)."""
+    def show(self, items: list, event: str = "ADDED") -> None:
+        """Print `items`; under -w, `event` says what happened to them (ADDED, MODIFIED, DELETED). A
+        kind's table has its header the first time it is printed (not at all with --no-headers)."""
         if self.output in ("table", "wide"):
-            self._tables(items, header, event)
+            self._tables(items, event)
         elif self.output == "name":
             for item in items:
                 click.echo(item.ref)
         else:
             self._objects(items, event)
 
-    def _tables(self, items: list, header: bool, event: str) -> None:
+    def _tables(self, items: list, event: str) -> None:
         now = time.time()
         wide = self.output == "wide"
-        first = True
         for kind in dict.fromkeys(item.kind for item in items):  # in the order asked for, as kubectl
             of_kind = [item for item in items if item.kind is kind]
-            if not of_kind:
-                continue
-            if not first:
-                click.echo("")
-            first = False
+            if self.widths and kind.name not in self.widths and self.headers:
+                click.echo("")  # a blank line before each table after the first
             headers = list(kind.headers) + (list(kind.wide_headers) if wide else [])
             if self.show_labels:
                 headers.append("LABELS")
@@ -199,11 +202,12 @@ class View:
                 rows.append(([event] if self.watch_events else []) + ([item.namespace] if self.all_namespaces else [])
                             + row)
             headers = (["EVENT"] if self.watch_events else []) + (["NAMESPACE"] if self.all_namespaces else []) + headers
-            self._table(kind.name, headers, rows, header)
+            self._table(kind.name, headers, rows)
 
-    def _table(self, key: str, headers: list[str], rows: list[list[object]], header: bool) -> None:
+    def _table(self, key: str, headers: list[str], rows: list[list[object]]) -> None:
         """Columns as wide as their widest cell; under -w, a later line keeps the first listing's widths."""
         cells = [[str(cell) for cell in row] for row in rows]
+        header = key not in self.widths and self.headers
         widths = self.widths.get(key) or [0] * len(headers)
         widths = [max([widths[i], len(headers[i])] + [len(row[i]) for row in cells]) for i in range(len(headers))]
         self.widths[key] = widths

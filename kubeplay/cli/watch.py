@@ -58,6 +58,6 @@ def watch_changes(read, view, items: list, limit: float) -> None:
             deleted = [as_deleted(last.pop(key)) for key in list(last) if key not in seen]
             for event, batch in ((ADDED, added), (MODIFIED, changed), (DELETED, deleted)):
                 if batch:
-                    view.show(batch, header=False, event=event)
+                    view.show(batch, event=event)
     except KeyboardInterrupt:
         return

@@ -36,7 +36,7 @@ class RouteFollower:
         if replacement is None:
             raise NotFoundError(f'lost connection to pod "{route.pod_name}": {why}, and service '
                                 f'"{self.service.name}" has no other ready pod')
-        self.notice(f'pod "{route.pod_name}" {why}: forwarding to pod "{replacement.pod_name}" '
+        self.notice(f'pod "{route.pod_name}": {why}; forwarding to pod "{replacement.pod_name}" '
                     f'of service "{self.service.name}" from now on')
         return replacement
 

@@ -269,6 +269,25 @@ def test_watch_prints_a_deleted_pod_as_terminating_and_a_new_pod(settings, fille
                                                    ["DELETED", "front", "0/1", "Terminating"]]
 
 
+def test_watch_only_prints_changes_with_a_header_first_and_no_headers_leaves_it_out(settings, filled):
+    import threading
+
+    def change() -> None:
+        time.sleep(1.5)
+        filled.pod("late", labels={"app": "web"})
+
+    changer = threading.Thread(target=change)
+    changer.start()
+    result = run(get, settings, "pods", "-l", "app=web", "--watch-only", "--watch-timeout", "3")
+    changer.join()
+    assert result.exit_code == 0, result.output
+    assert [row[:2] for row in lines(result.output)] == [["NAME", "READY"], ["late", "0/1"]]
+    bare = lines(run(get, settings, "pods", "-l", "app=web", "--no-headers").output)
+    assert [row[0] for row in bare] == ["front", "late"]
+    several = run(get, settings, "pods,svc", "--no-headers").output
+    assert "NAME" not in several and "\n\n" not in several and "service/site" in several
+
+
 def test_watch_of_a_named_pod_ends_its_story_with_the_deletion(settings, filled):
     """Watching one pod by name: its removal is a last line, not an error; -o name prints it again."""
     import threading
