@@ -51,6 +51,8 @@ def test_default_container_logs_across_containers_and_selectors(pods):
     assert first.returncode == 0, first.stderr
     assert first.stdout == "from-first\n"
     assert 'Defaulted container "first" out of: first, second' in first.stderr
+    assert pods("logs", "two", "second").stdout == "from-second\n"  # kubectl's `logs POD CONTAINER`
+    pods("logs", "two", "second", "-c", "first").assert_fails_cleanly((1,), mentions=("second", "first"))
     chosen = pods("logs", "annotated")
     assert (chosen.returncode, chosen.stdout, chosen.stderr) == (0, "from-b\n", "")
 
