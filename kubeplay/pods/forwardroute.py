@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from kubeplay.errors import ConflictError, KubeplayError, NotFoundError
 from kubeplay.model.record import PodPhase, PodRecord
-from kubeplay.pods.portforward import Forwarder, PortPair, Route, parse_port_pairs
+from kubeplay.pods.portforward import LISTEN_ADDRESS, Forwarder, PortPair, Route, parse_port_pairs
 
 
 class RouteFollower:
@@ -75,7 +75,8 @@ class RouteFollower:
 
 
 def prepare_forward(engine, reference: str, specs: list[str], report: Callable[[str], None],
-                    notice: Callable[[str], None] = lambda text: None):
+                    notice: Callable[[str], None] = lambda text: None,
+                    addresses: tuple[str, ...] = (LISTEN_ADDRESS,)):
     """A Forwarder into the pod `reference` names (NAME, pod/NAME, deploy/NAME, svc/NAME...) for the
     ports `specs`, and the follow callback for its serve(); with svc/NAME, REMOTE is the Service's
     port (number or name), sent to its target port on the chosen pod, as kubectl does."""
@@ -90,7 +91,7 @@ def prepare_forward(engine, reference: str, specs: list[str], report: Callable[[
         raise ConflictError(f'pod "{pod.name}" is not running ({pod.phase.value})',
                        hint=f"start it with `kubeplay pod start {pod.name}`")
     service = _service(engine, name) if kind == "Service" else None
-    forwarder = Forwarder(route_to(engine, pod, service, pairs), [pair.local for pair in pairs], report)
+    forwarder = Forwarder(route_to(engine, pod, service, pairs), [pair.local for pair in pairs], report, addresses)
     return forwarder, RouteFollower(engine, pairs, service, notice)
 
 

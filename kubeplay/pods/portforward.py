@@ -25,7 +25,7 @@ from pathlib import Path
 from kubeplay.errors import ConflictError, HostError, NotFoundError, UserError
 from kubeplay.model.record import PodRecord
 
-LISTEN_ADDRESS = "127.0.0.1"
+LISTEN_ADDRESS = "127.0.0.1"  # what kubectl's default --address, localhost, binds (its ::1 too, when IPv6 is up)
 CHUNK = 1 << 20  # bytes asked of one splice; the pipe moves at most its own size per call
 PIPE_SIZE = 1 << 20
 CONNECT_TIMEOUT = 10.0
@@ -88,26 +88,34 @@ class Route:
 class Forwarder:
     """The listening sockets of one port-forward, and the connections they carry into the pod."""
 
-    def __init__(self, route: Route, local_ports: list[int], report: Callable[[str], None]) -> None:
+    def __init__(self, route: Route, local_ports: list[int], report: Callable[[str], None],
+                 addresses: tuple[str, ...] = (LISTEN_ADDRESS,)) -> None:
         self.route = route
         self.locals = local_ports  # one per remote of the route; 0: any free port
         self.report = report
-        self.listeners: list[socket.socket] = []
+        self.addresses = addresses  # each local port is listened on at each of them
+        self.listeners: list[tuple[socket.socket, int]] = []  # with the index of its port
         self.selector = selectors.DefaultSelector()
 
-    def listen(self) -> list[tuple[int, int]]:
-        """Bind every local port, or none: a busy one is refused, naming the program holding it.
-        Returns (local, remote) with the local ports that were picked for 0."""
+    def listen(self) -> list[tuple[str, int, int]]:
+        """Bind every local port at every address, or none: a busy one is refused, naming the program
+        holding it. Returns (address, local, remote), with the port picked for 0 (the same at every
+        address, as kubectl)."""
+        bound = []
         try:
-            for local in self.locals:
-                self.listeners.append(_listen(local))
+            for index, local in enumerate(self.locals):
+                for address in self.addresses:
+                    listener = _listen(address, local)
+                    local = listener.getsockname()[1]
+                    self.listeners.append((listener, index))
+                    bound.append((address, local, self.route.remotes[index]))
         except BaseException:
             self.close()
             raise
-        for index, listener in enumerate(self.listeners):
+        for listener, index in self.listeners:
             listener.setblocking(False)
             self.selector.register(listener, selectors.EVENT_READ, index)
-        return [(listener.getsockname()[1], remote) for listener, remote in zip(self.listeners, self.route.remotes)]
+        return bound
 
     def serve(self, stop: threading.Event | None = None, follow: Callable[[Route], Route] | None = None) -> None:
         """Accept and carry connections until `stop` is set (or forever: the caller's Ctrl-C ends it).
@@ -130,7 +138,7 @@ class Forwarder:
                 next_look = time.monotonic() + FOLLOW_INTERVAL
 
     def close(self) -> None:
-        for listener in self.listeners:
+        for listener, _ in self.listeners:
             try:
                 self.selector.unregister(listener)
             except (KeyError, ValueError):
@@ -140,18 +148,18 @@ class Forwarder:
         self.selector.close()
 
     def _carry(self, client: socket.socket, route: Route, index: int) -> None:
-        local = client.getsockname()[1]
+        address, local = client.getsockname()[:2]
         remote = route.remotes[index]
         try:
             upstream = _connect(route.netns, remote)
         except OSError as exc:
             reason = os.strerror(exc.errno) if exc.errno else str(exc)
-            self.report(f"forwarding {LISTEN_ADDRESS}:{local} -> pod {route.pod_name} port {remote}: "
+            self.report(f"forwarding {host_port(address, local)} -> pod {route.pod_name} port {remote}: "
                         f"{reason.lower()}; still forwarding")
             client.close()
             return
         except Exception as exc:  # a namespace that went away: say so, keep the other connections
-            self.report(f"forwarding {LISTEN_ADDRESS}:{local} -> pod {route.pod_name} port {remote}: {exc}")
+            self.report(f"forwarding {host_port(address, local)} -> pod {route.pod_name} port {remote}: {exc}")
             client.close()
             return
         relay(client, upstream)
@@ -174,11 +182,36 @@ def _connect(netns: Path | None, remote: int) -> socket.socket:
     return upstream
 
 
-def _listen(port: int) -> socket.socket:
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+def host_port(address: str, port: int) -> str:
+    """127.0.0.1:8080, [::1]:8080."""
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
+def listen_addresses(text: str) -> tuple[str, ...]:
+    """--address: IP addresses and `localhost` (127.0.0.1), comma-separated, as kubectl takes them."""
+    import ipaddress
+
+    found: list[str] = []
+    for part in (part.strip() for part in text.split(",")):
+        if part == "localhost":
+            part = LISTEN_ADDRESS
+        try:
+            address = str(ipaddress.ip_address(part))
+        except ValueError:
+            raise UserError(f"--address {text!r}: {part!r} is not an IP address or localhost",
+                            hint="write e.g. --address localhost,192.168.1.5 or --address 0.0.0.0") from None
+        if address not in found:
+            found.append(address)
+    return tuple(found)
+
+
+def _listen(address: str, port: int) -> socket.socket:
+    listener = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a TIME_WAIT leftover holds nothing
     try:
-        listener.bind((LISTEN_ADDRESS, port))
+        if ":" in address:
+            listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)  # :: beside 0.0.0.0 takes IPv6 only
+        listener.bind((address, port))
         listener.listen(128)
     except OSError as exc:
         listener.close()
@@ -188,8 +221,8 @@ def _listen(port: int) -> socket.socket:
             holder = socket_owner("TCP", port) or "another program"
             raise ConflictError(f"local port {port} is in use by {holder}",
                                 hint="pick another local port (LOCAL:REMOTE), or :REMOTE for any free one") from exc
-        raise HostError(f"cannot listen on {LISTEN_ADDRESS}:{port}: {exc.strerror}",
-                        hint="ports below 1024 need root; pick a higher local port") from exc
+        raise HostError(f"cannot listen on {host_port(address, port)}: {exc.strerror}",
+                        hint="ports below 1024 need root, and an address must be one of this host's") from exc
     return listener
 
 
