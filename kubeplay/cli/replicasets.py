@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 class ReplicaSet:
     name: str
     namespace: str
-    deployment: str
-    template_hash: str
+    deployment: str  # "" for a ReplicaSet played from its own manifest
+    template_hash: str  # "" likewise: only a Deployment's ReplicaSets carry one
     desired: int
     template: object  # the PodPlan of one replica
     created: float
@@ -54,6 +54,26 @@ def replicasets(db, deployments: list) -> list[ReplicaSet]:
     return found
 
 
+def played_replicasets(pods: list) -> list[ReplicaSet]:
+    """ReplicaSets played from their own manifests (kind: ReplicaSet), known from their pods."""
+    found: dict[tuple[str, str], ReplicaSet] = {}
+    for pod in pods:
+        owner = pod.plan.owner
+        if owner is None or owner.kind != "ReplicaSet":
+            continue
+        key = (pod.namespace, owner.name)
+        if key not in found:
+            found[key] = ReplicaSet(owner.name, pod.namespace, "", "", owner.replicas, pod.plan, pod.created_at)
+        found[key].pods.append(pod)
+        found[key].created = min(found[key].created, pod.created_at)
+    return sorted(found.values(), key=lambda rs: (rs.namespace, rs.name))
+
+
+def own_labels(rs: ReplicaSet, labels: dict) -> dict:
+    """The labels a ReplicaSet carries and selects by: its template's, with a Deployment's pod-template-hash."""
+    return {**labels, "pod-template-hash": rs.template_hash} if rs.template_hash else dict(labels)
+
+
 def _newest_hash(pods: list) -> str:
     """The template a Deployment known only from its pods runs now: the one its newest pod was made from."""
     newest = max(pods, key=lambda pod: pod.created_at, default=None)
@@ -71,11 +91,12 @@ def replicaset_object(rs: ReplicaSet, ready: int) -> dict:
     obj = workload_object("ReplicaSet", rs.name, rs.namespace, rs.created, rs.template, rs.desired,
                           {key: value for key, value in status.items() if value is not None})
     # a ReplicaSet selects, labels and is labelled by its pod-template-hash, which a Deployment's template leaves out
-    labels = {**obj["spec"]["template"]["metadata"].get("labels", {}), "pod-template-hash": rs.template_hash}
+    labels = own_labels(rs, obj["spec"]["template"]["metadata"].get("labels", {}))
     obj["spec"]["template"]["metadata"]["labels"] = labels
     obj["spec"]["selector"] = {"matchLabels": dict(labels)}
     obj["metadata"]["labels"] = dict(labels)
-    obj["metadata"]["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "Deployment", "name": rs.deployment,
-                                           "uid": "", "controller": True, "blockOwnerDeletion": True}]
+    if rs.deployment:
+        obj["metadata"]["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "Deployment", "name": rs.deployment,
+                                               "uid": "", "controller": True, "blockOwnerDeletion": True}]
     obj["metadata"].setdefault("annotations", {})["deployment.kubernetes.io/desired-replicas"] = str(rs.desired)
     return obj

@@ -228,15 +228,15 @@ def deployment_object(deployment: Deployment, ready: int) -> dict:
 
 
 def _replicaset_items(store: Store) -> list[Item]:
-    from kubeplay.cli.replicasets import replicaset_object, replicasets
+    from kubeplay.cli.replicasets import own_labels, played_replicasets, replicaset_object, replicasets
     from kubeplay.controllers.readiness import is_ready
 
     kind = KINDS["replicasets"]
     items = []
-    for rs in replicasets(store.engine.db, deployments(store)):
+    for rs in replicasets(store.engine.db, deployments(store)) + played_replicasets(store.pods()):
         ready = sum(1 for pod in rs.pods if is_ready(pod))
         plan = rs.template
-        labels = {**plan.labels, "pod-template-hash": rs.template_hash}
+        labels = own_labels(rs, plan.labels)
         cells = {"NAME": rs.name, "DESIRED": rs.desired, "CURRENT": len(rs.pods), "READY": ready,
                  "CONTAINERS": ",".join(c.name for c in plan.containers),
                  "IMAGES": ",".join(c.image for c in plan.containers),

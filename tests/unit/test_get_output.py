@@ -392,6 +392,14 @@ def test_replicasets_are_the_kept_revisions_of_each_deployment(settings, filled)
         "replicaset.apps/shop-old1"]
 
 
+def test_a_replicaset_played_from_its_own_manifest_is_listed_from_its_pods(settings, filled):
+    filled.pod("cache-x1", labels={"app": "cache"}, owner=OwnerPlan("ReplicaSet", "cache", replicas=3))
+    rows = lines(run(get, settings, "rs").output)
+    assert ["cache", "3", "1", "0"] in [row[:4] for row in rows]
+    obj = json.loads(run(get, settings, "rs/cache", "-o", "json").output)
+    assert obj["spec"]["selector"] == {"matchLabels": {"app": "cache"}} and "ownerReferences" not in obj["metadata"]
+
+
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent.parent / "manifests" / "examples").glob("*.yaml")) + [
     Path(__file__).resolve().parent.parent / "data" / "manifests" / "pod-full.yaml"]
 
