@@ -23,21 +23,21 @@ class RouteFollower:
                  notice: Callable[[str], None] = lambda text: None) -> None:
         self.engine = engine
         self.pairs = pairs  # as asked: a Service's port (number or name) for svc/NAME
-        self.service = service  # the ServiceRecord of svc/NAME; None: a pod was named
+        self.service_record = service  # the ServiceRecord of svc/NAME; None: a pod was named
         self.notice = notice
 
     def __call__(self, route: Route) -> Route:
         why = self.lost(route)
         if why is None:
             return route
-        if self.service is None:
+        if self.service_record is None:
             raise NotFoundError(f'lost connection to pod "{route.pod_name}": {why}')
         replacement = self.replacement(route)
         if replacement is None:
             raise NotFoundError(f'lost connection to pod "{route.pod_name}": {why}, and service '
-                                f'"{self.service.name}" has no other ready pod')
+                                f'"{self.service_record.name}" has no other ready pod')
         self.notice(f'pod "{route.pod_name}": {why}; forwarding to pod "{replacement.pod_name}" '
-                    f'of service "{self.service.name}" from now on')
+                    f'of service "{self.service_record.name}" from now on')
         return replacement
 
     def lost(self, route: Route) -> str | None:
@@ -58,10 +58,10 @@ class RouteFollower:
         from kubeplay.store.services import ServiceStore
 
         service = next((record for record in ServiceStore(self.engine.db).list()
-                        if record.name == self.service.name and record.namespace == self.service.namespace), None)
+                        if record.name == self.service_record.name and record.namespace == self.service_record.namespace), None)
         if service is None:
             return None
-        self.service = service
+        self.service_record = service
         ready = [pod for pod in selected_pods(service, self.engine.store.list_pods())
                  if pod.id != route.pod_id and pod_ready(pod)]
         while ready:
