@@ -57,8 +57,9 @@ class RouteFollower:
         from kubeplay.pods.targets import choose_pod
         from kubeplay.store.services import ServiceStore
 
+        wanted = (self.service_record.namespace, self.service_record.name)
         service = next((record for record in ServiceStore(self.engine.db).list()
-                        if record.name == self.service_record.name and record.namespace == self.service_record.namespace), None)
+                        if (record.namespace, record.name) == wanted), None)
         if service is None:
             return None
         self.service_record = service
