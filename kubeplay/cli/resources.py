@@ -30,6 +30,9 @@ KINDS = {kind.name: kind for kind in (
     Kind("pods", "pod", ("po", "pod"), ("NAME", "READY", "STATUS", "RESTARTS", "AGE"), ("IP", "NODE")),
     Kind("deployments", "deployment.apps", ("deploy", "deployment"), ("NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"),
          ("CONTAINERS", "IMAGES", "SELECTOR")),
+    Kind("daemonsets", "daemonset.apps", ("ds", "daemonset"),
+         ("NAME", "DESIRED", "CURRENT", "READY", "UP-TO-DATE", "AVAILABLE", "NODE SELECTOR", "AGE"),
+         ("CONTAINERS", "IMAGES", "SELECTOR")),
     Kind("replicasets", "replicaset.apps", ("rs", "replicaset"), ("NAME", "DESIRED", "CURRENT", "READY", "AGE"),
          ("CONTAINERS", "IMAGES", "SELECTOR")),
     Kind("services", "service", ("svc", "service"), ("NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"),
@@ -40,7 +43,7 @@ KINDS = {kind.name: kind for kind in (
     Kind("persistentvolumeclaims", "persistentvolumeclaim", ("pvc", "persistentvolumeclaim"),
          ("NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS MODES", "STORAGECLASS", "AGE")),
 )}
-ALL = ("pods", "services", "deployments", "replicasets", "jobs")  # what `get all` lists, as kubectl's "all" category
+ALL = ("pods", "services", "daemonsets", "deployments", "replicasets", "jobs")  # what `get all` lists, as kubectl's "all" category
 
 
 def kind_named(text: str) -> Kind:
@@ -246,6 +249,39 @@ def _replicaset_items(store: Store) -> list[Item]:
     return items
 
 
+def _daemonset_items(store: Store) -> list[Item]:
+    """DaemonSets, known from their pods: on this one node, one pod each."""
+    from kubeplay.controllers.readiness import is_ready
+    from kubeplay.generate.live import workload_object
+
+    kind = KINDS["daemonsets"]
+    found: dict[tuple[str, str], list] = {}
+    for pod in store.pods():
+        owner = pod.plan.owner
+        if owner is not None and owner.kind == "DaemonSet":
+            found.setdefault((pod.namespace, owner.name), []).append(pod)
+    items = []
+    for (namespace, name), pods in sorted(found.items()):
+        ready = sum(1 for pod in pods if is_ready(pod))
+        plan = pods[0].plan
+        labels = dict(plan.owner.labels) if plan.owner else {}
+        selector = dict(plan.labels)
+        cells = {"NAME": name, "DESIRED": 1, "CURRENT": len(pods), "READY": ready, "UP-TO-DATE": len(pods),
+                 "AVAILABLE": ready, "NODE SELECTOR": "<none>",  # one node: nodeSelector is not kept
+                 "CONTAINERS": ",".join(c.name for c in plan.containers),
+                 "IMAGES": ",".join(c.image for c in plan.containers),
+                 "SELECTOR": ",".join(f"{k}={v}" for k, v in selector.items()) or "<none>"}
+        status = {"desiredNumberScheduled": 1, "currentNumberScheduled": len(pods), "numberReady": ready,
+                  "updatedNumberScheduled": len(pods), "numberAvailable": ready or None, "numberMisscheduled": 0,
+                  "observedGeneration": 1}
+        created = min(pod.created_at for pod in pods)
+        items.append(Item(kind, name, namespace, labels, created, cells,
+                          lambda name=name, namespace=namespace, created=created, plan=plan, status=status:
+                          workload_object("DaemonSet", name, namespace, created, plan, 1,
+                                          {k: v for k, v in status.items() if v is not None})))
+    return items
+
+
 # --- services -----------------------------------------------------------------------------------------
 
 
@@ -382,6 +418,7 @@ READERS: dict[str, Callable[[Store], list[Item]]] = {
     "pods": _pod_items,
     "deployments": _deployment_items,
     "replicasets": _replicaset_items,
+    "daemonsets": _daemonset_items,
     "services": _service_items,
     "jobs": _job_items,
     "configmaps": lambda store: _data_items(store, "configmaps"),

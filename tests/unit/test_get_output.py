@@ -392,6 +392,16 @@ def test_replicasets_are_the_kept_revisions_of_each_deployment(settings, filled)
         "replicaset.apps/shop-old1"]
 
 
+def test_daemonsets_are_listed_from_their_pods(settings, filled):
+    filled.pod("agent-x1", labels={"app": "agent"}, owner=OwnerPlan("DaemonSet", "agent", labels={"app": "agent"}))
+    rows = lines(run(get, settings, "ds").output)
+    assert rows[0] == ["NAME", "DESIRED", "CURRENT", "READY", "UP-TO-DATE", "AVAILABLE", "NODE", "SELECTOR", "AGE"]
+    assert rows[1][:7] == ["agent", "1", "1", "0", "1", "0", "<none>"]
+    obj = json.loads(run(get, settings, "daemonset/agent", "-o", "json").output)
+    assert obj["kind"] == "DaemonSet" and obj["status"]["currentNumberScheduled"] == 1
+    assert "daemonset.apps/agent" in run(get, settings, "all").output
+
+
 def test_a_replicaset_played_from_its_own_manifest_is_listed_from_its_pods(settings, filled):
     filled.pod("cache-x1", labels={"app": "cache"}, owner=OwnerPlan("ReplicaSet", "cache", replicas=3))
     rows = lines(run(get, settings, "rs").output)
