@@ -81,7 +81,6 @@ def prepare_forward(engine, reference: str, specs: list[str], report: Callable[[
     """A Forwarder into the pod `reference` names (NAME, pod/NAME, deploy/NAME, svc/NAME...) for the
     ports `specs`, and the follow callback for its serve(); with svc/NAME, REMOTE is the Service's
     port (number or name), sent to its target port on the chosen pod, as kubectl does."""
-    from kubeplay.model.record import PodPhase
     from kubeplay.pods.status import reconcile_pod
     from kubeplay.pods.targets import resolve_pod, split_reference
 
@@ -90,7 +89,7 @@ def prepare_forward(engine, reference: str, specs: list[str], report: Callable[[
     pod = reconcile_pod(engine.store, engine.settings, resolve_pod(engine, reference))
     if pod.phase is not PodPhase.RUNNING:
         raise ConflictError(f'pod "{pod.name}" is not running ({pod.phase.value})',
-                       hint=f"start it with `kubeplay pod start {pod.name}`")
+                            hint=f"start it with `kubeplay pod start {pod.name}`")
     service = _service(engine, name) if kind == "Service" else None
     forwarder = Forwarder(route_to(engine, pod, service, pairs), [pair.local for pair in pairs], report, addresses)
     return forwarder, RouteFollower(engine, pairs, service, notice)
