@@ -106,6 +106,17 @@ def complete_pod_reference(ctx: click.Context, param: click.Parameter, incomplet
     return [CompletionItem(name) for name in object_names(_store_root(ctx), "pod") if name.startswith(incomplete)]
 
 
+def complete_deployment(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """`scale`/`rollout`: deployment/NAME (deploy/NAME when that is what is being typed)."""
+    from click.shell_completion import CompletionItem
+
+    from kubeplay.store.names import object_names
+
+    prefix = "deploy/" if incomplete.startswith("deploy/") else "deployment/"
+    return [CompletionItem(prefix + name) for name in object_names(_store_root(ctx), "deployment")
+            if (prefix + name).startswith(incomplete)]
+
+
 def complete_container(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
     """-c: the containers of the pod named before it (by NAME or pod/NAME)."""
     from click.shell_completion import CompletionItem

@@ -196,6 +196,10 @@ def test_completion_prints_pod_names(played):
     assert offered_for("kubeplay port-forward deploy/") == ["deploy/web"]
     assert offered_for("kubeplay exec api -c ") == ["server"]  # the containers of the pod named
     assert offered_for("kubeplay logs -c ") == []
+    assert offered_for("kubeplay rollout status deploy") == ["deployment/web"]
+    assert offered_for("kubeplay scale deploy/") == ["deploy/web"]
+    assert offered_for("kubeplay top pod a") == ["api"]
+    assert offered_for("kubeplay logs api ") == ["server"]  # kubectl's `logs POD CONTAINER`
 
 
 def test_version_names_the_runtime_and_conmon(pods):
