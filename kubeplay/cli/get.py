@@ -201,7 +201,8 @@ class View:
                     row.append(",".join(f"{k}={v}" for k, v in item.labels.items()) or "<none>")
                 rows.append(([event] if self.watch_events else []) + ([item.namespace] if self.all_namespaces else [])
                             + row)
-            headers = (["EVENT"] if self.watch_events else []) + (["NAMESPACE"] if self.all_namespaces else []) + headers
+            headers = (["EVENT"] if self.watch_events else []) + (["NAMESPACE"] if self.all_namespaces else []) \
+                + headers
             self._table(kind.name, headers, rows)
 
     def _table(self, key: str, headers: list[str], rows: list[list[object]]) -> None:

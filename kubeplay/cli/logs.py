@@ -23,9 +23,9 @@ from kubeplay.config import Settings
 @click.option("--timestamps", is_flag=True, help="Prefix each line with its time.")
 @click.option("-p", "--previous", is_flag=True, help="The log of the run before the last restart.")
 @click.pass_obj
-def logs(settings: Settings, pod: str | None, container_name: str | None, container: str | None, all_containers: bool, selector: str | None,
-         prefix: bool, follow: bool, tail: int | None, since: str | None, since_time: str | None,
-         timestamps: bool, previous: bool) -> None:
+def logs(settings: Settings, pod: str | None, container_name: str | None, container: str | None,
+         all_containers: bool, selector: str | None, prefix: bool, follow: bool, tail: int | None,
+         since: str | None, since_time: str | None, timestamps: bool, previous: bool) -> None:
     """Print the logs of a container of POD (NAME, pod/NAME, deploy/NAME, job/NAME, svc/NAME), or of
     the pods matching -l. The container is -c NAME, or CONTAINER after POD as kubectl also takes it."""
     from kubeplay.cli.durations import since_epoch

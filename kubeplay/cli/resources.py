@@ -28,7 +28,8 @@ class Kind:
 
 KINDS = {kind.name: kind for kind in (
     Kind("pods", "pod", ("po", "pod"), ("NAME", "READY", "STATUS", "RESTARTS", "AGE"), ("IP", "NODE")),
-    Kind("deployments", "deployment.apps", ("deploy", "deployment"), ("NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"),
+    Kind("deployments", "deployment.apps", ("deploy", "deployment"),
+         ("NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"),
          ("CONTAINERS", "IMAGES", "SELECTOR")),
     Kind("daemonsets", "daemonset.apps", ("ds", "daemonset"),
          ("NAME", "DESIRED", "CURRENT", "READY", "UP-TO-DATE", "AVAILABLE", "NODE SELECTOR", "AGE"),
@@ -43,7 +44,8 @@ KINDS = {kind.name: kind for kind in (
     Kind("persistentvolumeclaims", "persistentvolumeclaim", ("pvc", "persistentvolumeclaim"),
          ("NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS MODES", "STORAGECLASS", "AGE")),
 )}
-ALL = ("pods", "services", "daemonsets", "deployments", "replicasets", "jobs")  # what `get all` lists, as kubectl's "all" category
+# what `get all` lists, in kubectl's order of its "all" category
+ALL = ("pods", "services", "daemonsets", "deployments", "replicasets", "jobs")
 
 
 def kind_named(text: str) -> Kind:
