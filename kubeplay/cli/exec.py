@@ -31,6 +31,7 @@ def exec_(settings: Settings, pod: str, command: tuple[str, ...], container: str
     from kubeplay.pods.engine import Engine
     from kubeplay.pods.execute import exec_in_pod
 
+    tty = usable_tty(interactive, tty)
     engine = Engine(settings)
     if "/" not in pod:
         ensure_monitors(engine, [pod])  # a probe monitor found dead is started again
@@ -38,6 +39,16 @@ def exec_(settings: Settings, pod: str, command: tuple[str, ...], container: str
                        env=parse_env(env), user=user, workdir=workdir,
                        notice=lambda text: click.echo(text, err=True))
     sys.exit(code)
+
+
+def usable_tty(interactive: bool, tty: bool) -> bool:
+    """As kubectl: a terminal only with -i too, and only when stdin is one (else said, and run without)."""
+    if not (tty and interactive):
+        return False
+    if not sys.stdin.isatty():
+        click.echo("Unable to use a TTY - input is not a terminal or the right kind of file", err=True)
+        return False
+    return True
 
 
 def parse_env(entries: tuple[str, ...]) -> dict[str, str]:

@@ -83,6 +83,9 @@ def test_logs_and_exec_reach_a_pod_of_a_deployment(pods):
                   "sh", "-c", 'echo "$GREETING $(id -u):$(id -g) $(pwd) $HOME"')
     assert result.returncode == 0, result.stderr
     assert result.stdout == "hi 1000:1000 /tmp /home/app\n"
+    piped = pods("exec", "-it", "deploy/web", "--", "echo", "no-terminal")  # stdin is not a terminal here
+    assert (piped.returncode, piped.stdout) == (0, "no-terminal\n"), piped.stderr
+    assert "Unable to use a TTY - input is not a terminal" in piped.stderr  # kubectl's words; it runs without one
     numeric = pods("exec", "-u", "4321:99", "deploy/web", "--", "id", "-u")
     assert numeric.stdout.strip() == "4321"
     pods("exec", "-u", "nosuchuser", "deploy/web", "--", "true").assert_fails_cleanly((1,), mentions=("nosuchuser",))
