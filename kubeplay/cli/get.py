@@ -195,7 +195,7 @@ class View:
             rows = []
             for item in of_kind:
                 row = item.row(wide, now)
-                if self.several_kinds:
+                if self.several_kinds and kind.headers[0] == "NAME":
                     row[0] = item.ref
                 if self.show_labels:
                     row.append(",".join(f"{k}={v}" for k, v in item.labels.items()) or "<none>")

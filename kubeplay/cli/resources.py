@@ -41,6 +41,7 @@ KINDS = {kind.name: kind for kind in (
     Kind("jobs", "job.batch", ("job",), ("NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"), ("CONTAINERS", "IMAGES")),
     Kind("configmaps", "configmap", ("cm", "configmap"), ("NAME", "DATA", "AGE")),
     Kind("secrets", "secret", ("secret",), ("NAME", "TYPE", "DATA", "AGE")),
+    Kind("events", "event", ("ev", "event"), ("LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE")),
     Kind("persistentvolumeclaims", "persistentvolumeclaim", ("pvc", "persistentvolumeclaim"),
          ("NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS MODES", "STORAGECLASS", "AGE")),
 )}
@@ -80,7 +81,9 @@ class Item:
         from kubeplay.cli.render import age
 
         headers = self.kind.headers + (self.kind.wide_headers if wide else ())
-        return [age(self.created, now) if header == "AGE" else self.cells.get(header, "<none>") for header in headers]
+        # times are shown as ages when printed, so that a row under -w changes only when the object does
+        return [age(self.created, now) if header in ("AGE", "LAST SEEN") else self.cells.get(header, "<none>")
+                for header in headers]
 
 
 class Store:
@@ -416,6 +419,40 @@ def _claim_object(volume, namespace: str) -> dict:
                         spec=spec, status={"phase": "Bound", "accessModes": spec["accessModes"]})
 
 
+# --- events -------------------------------------------------------------------------------------------
+
+
+def _event_items(store: Store) -> list[Item]:
+    """The pods' events, as `kubectl get events` lists them (created: when last seen)."""
+    from kubeplay.store.events import EventStore
+
+    kind = KINDS["events"]
+    namespaces = {pod.name: pod.namespace for pod in store.overviews()}
+    items = []
+    for event in sorted(EventStore(store.engine.db).list(), key=lambda e: e.last_at):
+        name = f"{event.pod}.{int(event.first_at * 1e9):x}"  # <object>.<unique>, as Kubernetes names events
+        target = f"pod/{event.pod}"
+        cells = {"TYPE": event.type, "REASON": event.reason, "MESSAGE": event.message, "OBJECT": target,
+                 "COUNT": event.count}
+        namespace = namespaces.get(event.pod, DEFAULT_NAMESPACE)
+        items.append(Item(kind, name, namespace, {}, event.last_at, cells,
+                          lambda event=event, name=name, namespace=namespace: _event_object(event, name, namespace)))
+    return items
+
+
+def _event_object(event, name: str, namespace: str) -> dict:
+    """A core/v1 Event, written out here: the schema kubeplay checks generated objects with has no Event."""
+    from kubeplay.generate.live import live_metadata, rfc3339
+
+    involved = {"apiVersion": "v1", "kind": "Pod", "name": event.pod, "namespace": namespace}
+    if event.container:
+        involved["fieldPath"] = f"spec.containers{{{event.container}}}"
+    return {"apiVersion": "v1", "kind": "Event", "metadata": live_metadata(name, namespace, "", event.first_at),
+            "involvedObject": involved, "reason": event.reason, "message": event.message, "type": event.type,
+            "count": event.count, "firstTimestamp": rfc3339(event.first_at),
+            "lastTimestamp": rfc3339(event.last_at), "source": {"component": "kubeplay"}}
+
+
 READERS: dict[str, Callable[[Store], list[Item]]] = {
     "pods": _pod_items,
     "deployments": _deployment_items,
@@ -426,4 +463,5 @@ READERS: dict[str, Callable[[Store], list[Item]]] = {
     "configmaps": lambda store: _data_items(store, "configmaps"),
     "secrets": lambda store: _data_items(store, "secrets"),
     "persistentvolumeclaims": _claim_items,
+    "events": _event_items,
 }

@@ -392,6 +392,17 @@ def test_replicasets_are_the_kept_revisions_of_each_deployment(settings, filled)
         "replicaset.apps/shop-old1"]
 
 
+def test_get_events_lists_the_pods_events_as_kubectl(settings, filled):
+    rows = lines(run(get, settings, "events").output)
+    assert rows[0] == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+    assert rows[1][1:4] == ["Warning", "BackOff", "pod/crashing"]
+    listed = json.loads(run(get, settings, "ev", "-o", "json").output)["items"]
+    assert [(obj["kind"], obj["involvedObject"]["name"], obj["count"]) for obj in listed] == [("Event", "crashing", 1)]
+    assert listed[0]["involvedObject"]["fieldPath"] == "spec.containers{web}"
+    assert listed[0]["lastTimestamp"].endswith("Z") and listed[0]["metadata"]["name"].startswith("crashing.")
+    assert "BackOff" not in run(get, settings, "events", "-n", "team-b").output  # the pods of that namespace only
+
+
 def test_daemonsets_are_listed_from_their_pods(settings, filled):
     filled.pod("agent-x1", labels={"app": "agent"}, owner=OwnerPlan("DaemonSet", "agent", labels={"app": "agent"}))
     rows = lines(run(get, settings, "ds").output)
