@@ -141,7 +141,8 @@ def select(store, request: Request, chosen, scope: str | None, missing_ok: bool 
                  if (scope is None or item.namespace == scope) and chosen.matches(item.labels)]
         names = request.names[kind.name]
         if not names:
-            found += items
+            # by namespace and name, as the API server lists them; events in the order they happened
+            found += items if kind.name == "events" else sorted(items, key=lambda item: (item.namespace, item.name))
             continue
         by_name: dict[str, list] = {}
         for item in items:

@@ -93,7 +93,7 @@ def test_get_pods_lists_the_default_namespace_as_kubectl(settings, filled):
     result = run(get, settings, "pods")
     rows = lines(result.output)
     assert rows[0] == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
-    assert [row[0] for row in rows[1:]] == ["front", "making", "crashing", "site-abc-1", "site-abc-2"]
+    assert [row[0] for row in rows[1:]] == ["crashing", "front", "making", "site-abc-1", "site-abc-2"]  # by name
     by_name = {row[0]: row for row in rows[1:]}
     assert by_name["making"][1] == "0/1"  # a member not made yet is counted: never 0/0
     assert by_name["crashing"][2:4] == ["CrashLoopBackOff", "4"]
@@ -114,7 +114,7 @@ def test_selectors_filter(settings, filled):
     names = run(get, settings, "pods", "-A", "-l", "app=web,tier notin (back)", "-o", "name").output.split()
     assert names == ["pod/front"]
     names = run(get, settings, "pods", "-l", "app in (db, site),!pod-template-hash", "-o", "name").output.split()
-    assert names == ["pod/making", "pod/crashing"]
+    assert names == ["pod/crashing", "pod/making"]
 
 
 def test_a_bad_selector_exits_1_naming_the_column(settings, filled):
@@ -208,7 +208,7 @@ def test_times_in_json_are_rfc3339(settings, filled):
 def test_jsonpath_output(settings, filled):
     printed = run(get, settings, "pods", "-o",
                   'jsonpath={range .items[*]}{.metadata.name}:{.status.containerStatuses[0].restartCount}{"\\n"}{end}')
-    assert printed.output.splitlines() == ["front:0", "making:0", "crashing:4", "site-abc-1:0", "site-abc-2:0"]
+    assert printed.output.splitlines() == ["crashing:4", "front:0", "making:0", "site-abc-1:0", "site-abc-2:0"]
 
 
 def test_describe_pod_ends_with_its_events(settings, filled):
