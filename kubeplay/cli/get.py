@@ -16,7 +16,7 @@ from kubeplay.cli.completion import complete_targets
 
 
 class OutputFormat(click.ParamType):
-    """-o: table (the default), wide, name, yaml, json, or jsonpath=TEMPLATE."""
+    """-o: table (the default), wide, name, yaml, json, jsonpath=TEMPLATE or custom-columns=HEADER:PATH,..."""
 
     name = "format"
     PLAIN = ("wide", "name", "yaml", "json")
@@ -24,16 +24,19 @@ class OutputFormat(click.ParamType):
     def convert(self, value, param, ctx):
         if value in self.PLAIN or value == "table":
             return value
-        for prefix in ("jsonpath=", "jsonpath-as-json="):
+        for prefix in ("jsonpath=", "jsonpath-as-json=", "custom-columns="):
             if value.startswith(prefix):
                 return value
-        self.fail(f"{value!r} is not one of table, wide, name, yaml, json, jsonpath=TEMPLATE", param, ctx)
+        self.fail(f"{value!r} is not one of table, wide, name, yaml, json, jsonpath=TEMPLATE, "
+                  "custom-columns=HEADER:PATH,...", param, ctx)
 
 
 @click.command()
 @click.argument("targets", nargs=-1, shell_complete=complete_targets, metavar="TYPE[,TYPE...] [NAME...] | TYPE/NAME...")
 @click.option("-o", "--output", "output", type=OutputFormat(), default="table",
-              help="table (default), wide, name, yaml, json or jsonpath=TEMPLATE.")
+              help="table (default), wide, name, yaml, json, jsonpath=TEMPLATE or custom-columns=HEADER:PATH,...")
+@click.option("--sort-by", default=None, metavar="PATH",
+              help="Sort the listing by a field of the objects, e.g. .metadata.creationTimestamp or {.status.podIP}.")
 @click.option("-l", "--selector", default=None,
               help="Only objects whose labels match: k=v, k!=v, 'k in (a,b)', 'k notin (a,b)', k, !k; comma-joined.")
 @namespace_options
@@ -46,9 +49,9 @@ class OutputFormat(click.ParamType):
 @click.option("--show-labels", is_flag=True, help="Add a LABELS column to the table.")
 @click.option("--no-headers", is_flag=True, help="Leave out the header line of tables.")
 @click.pass_obj
-def get(settings: Settings, targets: tuple[str, ...], output: str, selector: str | None, namespace: str | None,
-        all_namespaces: bool, watch: bool, watch_events: bool, watch_timeout: float, watch_only: bool,
-        show_labels: bool, no_headers: bool) -> None:
+def get(settings: Settings, targets: tuple[str, ...], output: str, sort_by: str | None, selector: str | None,
+        namespace: str | None, all_namespaces: bool, watch: bool, watch_events: bool, watch_timeout: float,
+        watch_only: bool, show_labels: bool, no_headers: bool) -> None:
     """Show pods, deployments, replicasets, services, jobs, configmaps, secrets, pvcs (or `all`) as kubectl does.
 
     \b
@@ -66,12 +69,17 @@ def get(settings: Settings, targets: tuple[str, ...], output: str, selector: str
     scope = resolve_namespace(namespace, all_namespaces)
     store = Store(settings)
     items = select(store, request, chosen, scope)
+    if sort_by:
+        from kubeplay.cli.columns import bare_path, sort_key
+
+        path = bare_path(sort_by)
+        items = sorted(items, key=lambda item: sort_key(item.build(), path))
     watch = watch or watch_only
     view = View(output, scope is None, show_labels, several_kinds=len(request.kinds) > 1, single=request.single,
                 watch_events=watch and watch_events, headers=not no_headers)
     if not watch_only:
         view.show(items, event="ADDED")
-    if not items and output in ("table", "wide") and not watch_only:
+    if not items and (output in ("table", "wide") or output.startswith("custom-columns=")) and not watch_only:
         where = "any namespace" if scope is None else f"{scope} namespace"
         click.echo(f"No resources found in {where}.", err=True)
     if watch:
@@ -171,6 +179,11 @@ class View:
         self.single = single
         self.widths: dict[str, list[int]] = {}  # of each kind's table printed so far: its header is out
         self.objects: dict[tuple, dict] = {}  # the last object printed of each item: a deletion prints it again
+        self.columns: list[tuple[str, str]] = []
+        if output.startswith("custom-columns="):
+            from kubeplay.cli.columns import parse_columns
+
+            self.columns = parse_columns(output.partition("=")[2])
 
     def show(self, items: list, event: str = "ADDED") -> None:
         """Print `items`; under -w, `event` says what happened to them (ADDED, MODIFIED, DELETED). A
@@ -180,6 +193,11 @@ class View:
         elif self.output == "name":
             for item in items:
                 click.echo(item.ref)
+        elif self.columns:
+            from kubeplay.cli.columns import cell
+
+            rows = [[cell(self._object(item, event), path) for _, path in self.columns] for item in items]
+            self._table("custom-columns", [header for header, _ in self.columns], rows)
         else:
             self._objects(items, event)
 

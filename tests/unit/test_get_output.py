@@ -211,6 +211,22 @@ def test_jsonpath_output(settings, filled):
     assert printed.output.splitlines() == ["crashing:4", "front:0", "making:0", "site-abc-1:0", "site-abc-2:0"]
 
 
+def test_custom_columns_and_sort_by(settings, filled):
+    columns = ("custom-columns=NAME:.metadata.name,APP:.metadata.labels.app,"
+               "RESTARTS:.status.containerStatuses[*].restartCount,IP:.status.podIP")
+    printed = run(get, settings, "pods", "-l", "app in (web,db)", "--sort-by",
+                  "{.status.containerStatuses[0].restartCount}", "-o", columns)
+    assert printed.exit_code == 0, printed.output
+    rows = lines(printed.output)
+    assert rows[0] == ["NAME", "APP", "RESTARTS", "IP"]
+    assert rows[-1] == ["crashing", "db", "4", "<none>"]  # the most restarts last; a field not there is <none>
+    assert {row[0] for row in rows[1:]} == {"front", "making", "crashing"}
+    by_name = lines(run(get, settings, "pods", "--sort-by", ".metadata.name", "-o", "name").output)
+    assert [row[0] for row in by_name] == sorted(row[0] for row in by_name)
+    bad = CliRunner().invoke(get, ["pods", "-o", "custom-columns=NAME"], obj=settings)
+    assert bad.exit_code == 1 and "'NAME' is not HEADER:PATH" in str(bad.exception)
+
+
 def test_describe_pod_ends_with_its_events(settings, filled):
     text = run(describe, settings, "pod", "crashing").output
     assert text.startswith("Name:")
