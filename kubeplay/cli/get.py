@@ -39,6 +39,8 @@ class OutputFormat(click.ParamType):
               help="Sort the listing by a field of the objects, e.g. .metadata.creationTimestamp or {.status.podIP}.")
 @click.option("-l", "--selector", default=None,
               help="Only objects whose labels match: k=v, k!=v, 'k in (a,b)', 'k notin (a,b)', k, !k; comma-joined.")
+@click.option("--field-selector", default=None, metavar="FIELD=VALUE,...",
+              help="Only objects whose fields match: status.phase=Running, metadata.name!=web; comma-joined.")
 @namespace_options
 @click.option("-w", "--watch", is_flag=True, help="After listing, print objects again as they change, until Ctrl-C.")
 @click.option("--output-watch-events", "watch_events", is_flag=True,
@@ -50,7 +52,7 @@ class OutputFormat(click.ParamType):
 @click.option("--no-headers", is_flag=True, help="Leave out the header line of tables.")
 @click.pass_obj
 def get(settings: Settings, targets: tuple[str, ...], output: str, sort_by: str | None, selector: str | None,
-        namespace: str | None, all_namespaces: bool, watch: bool, watch_events: bool, watch_timeout: float,
+        field_selector: str | None, namespace: str | None, all_namespaces: bool, watch: bool, watch_events: bool, watch_timeout: float,
         watch_only: bool, show_labels: bool, no_headers: bool) -> None:
     """Show pods, deployments, replicasets, services, jobs, configmaps, secrets, pvcs (or `all`) as kubectl does.
 
@@ -68,7 +70,12 @@ def get(settings: Settings, targets: tuple[str, ...], output: str, sort_by: str 
     chosen = parse_selector(selector)
     scope = resolve_namespace(namespace, all_namespaces)
     store = Store(settings)
-    items = select(store, request, chosen, scope)
+    requirements = []
+    if field_selector:
+        from kubeplay.cli.fieldselector import parse_field_selector
+
+        requirements = parse_field_selector(field_selector)
+    items = with_fields(select(store, request, chosen, scope), requirements)
     if sort_by:
         from kubeplay.cli.columns import bare_path, sort_key
 
@@ -86,8 +93,8 @@ def get(settings: Settings, targets: tuple[str, ...], output: str, sort_by: str 
         from kubeplay.cli.watch import watch_changes
 
         # a named object that went away is a deletion to show, not an error
-        watch_changes(lambda: select(Store(settings), request, chosen, scope, missing_ok=True), view, items,
-                      watch_timeout)
+        watch_changes(lambda: with_fields(select(Store(settings), request, chosen, scope, missing_ok=True),
+                                          requirements), view, items, watch_timeout)
 
 
 class Request:
@@ -163,6 +170,15 @@ def select(store, request: Request, chosen, scope: str | None, missing_ok: bool 
                                 hint=f"`kubeplay get {kind.name} -A` lists them in every namespace")
         found += [item for name in names for item in by_name.get(name, [])]
     return found
+
+
+def with_fields(items: list, requirements: list) -> list:
+    """The items whose objects meet the --field-selector requirements (all of them when there are none)."""
+    if not requirements:
+        return items
+    from kubeplay.cli.fieldselector import fields_match
+
+    return [item for item in items if fields_match(requirements, item.build())]
 
 
 class View:

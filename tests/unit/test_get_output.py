@@ -227,6 +227,16 @@ def test_custom_columns_and_sort_by(settings, filled):
     assert bad.exit_code == 1 and "'NAME' is not HEADER:PATH" in str(bad.exception)
 
 
+def test_field_selectors(settings, filled):
+    running = lines(run(get, settings, "pods", "-A", "--field-selector", "status.phase=Running", "-o", "name").output)
+    assert [row[0] for row in running] == ["pod/crashing"]
+    others = lines(run(get, settings, "pods", "--field-selector", "metadata.name!=front,status.phase!=Running",
+                       "-o", "name").output)
+    assert [row[0] for row in others] == ["pod/making", "pod/site-abc-1", "pod/site-abc-2"]
+    bad = CliRunner().invoke(get, ["pods", "--field-selector", "status.phase~Running"], obj=settings)
+    assert "is not FIELD=VALUE or FIELD!=VALUE" in str(bad.exception)
+
+
 def test_describe_pod_ends_with_its_events(settings, filled):
     text = run(describe, settings, "pod", "crashing").output
     assert text.startswith("Name:")
