@@ -52,8 +52,8 @@ class OutputFormat(click.ParamType):
 @click.option("--no-headers", is_flag=True, help="Leave out the header line of tables.")
 @click.pass_obj
 def get(settings: Settings, targets: tuple[str, ...], output: str, sort_by: str | None, selector: str | None,
-        field_selector: str | None, namespace: str | None, all_namespaces: bool, watch: bool, watch_events: bool, watch_timeout: float,
-        watch_only: bool, show_labels: bool, no_headers: bool) -> None:
+        field_selector: str | None, namespace: str | None, all_namespaces: bool, watch: bool, watch_events: bool,
+        watch_timeout: float, watch_only: bool, show_labels: bool, no_headers: bool) -> None:
     """Show pods, deployments, replicasets, services, jobs, configmaps, secrets, pvcs (or `all`) as kubectl does.
 
     \b
