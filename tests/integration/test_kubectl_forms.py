@@ -111,6 +111,13 @@ def test_selectors_namespaces_and_type_slash_name(played):
     assert "deployment.apps/web" in deploy and "2/2" in deploy and "pod/api" in deploy
     ip = played("get", "pod/api", "-n", "team", "-o", "jsonpath={.status.podIP}").stdout
     assert ip.count(".") == 3
+    columns = played("get", "pods", "-A", "--field-selector", "metadata.namespace=team", "--no-headers",
+                     "-o", "custom-columns=NAME:.metadata.name,IP:.status.podIP").stdout.split()
+    assert columns == ["api", ip]
+    every = played("get", "all").stdout
+    replicaset = [line.split() for line in every.splitlines() if line.startswith("replicaset.apps/web-")]
+    assert len(replicaset) == 1 and replicaset[0][1:4] == ["2", "2", "2"], every  # DESIRED CURRENT READY
+    assert every.index("pod/") < every.index("deployment.apps/web") < every.index("replicaset.apps/web-")
     bad = played("get", "pods", "-l", "app in (web")
     bad.assert_fails_cleanly(exit_codes=(1,), mentions=("column",))
     unknown = played("get", "pods", "nope")
