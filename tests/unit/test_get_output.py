@@ -439,6 +439,13 @@ def test_daemonsets_are_listed_from_their_pods(settings, filled):
     assert "daemonset.apps/agent" in run(get, settings, "all").output
 
 
+def test_describe_replicaset_counts_its_pods_and_names_its_deployment(settings, filled):
+    text = run(describe, settings, "rs", "site-abc").output
+    for expected in ("Name:", "site-abc", "Selector:", "pod-template-hash=abc", "Controlled By:  Deployment/site",
+                     "Replicas:", "2 current / 2 desired", "Pods Status:", "Pod Template:", "site-abc-1", "Events:"):
+        assert expected in text, expected
+
+
 def test_a_replicaset_played_from_its_own_manifest_is_listed_from_its_pods(settings, filled):
     filled.pod("cache-x1", labels={"app": "cache"}, owner=OwnerPlan("ReplicaSet", "cache", replicas=3))
     rows = lines(run(get, settings, "rs").output)
