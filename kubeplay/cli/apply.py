@@ -13,6 +13,7 @@ import sys
 
 import click
 
+from kubeplay.cli.completion import complete_deployment
 from kubeplay.cli.render import echo
 from kubeplay.config import Settings
 from kubeplay.errors import NotFoundError, UserError
@@ -85,7 +86,7 @@ def find_deployment(engine, namespace: str, name: str):
 
 
 @click.command()
-@click.argument("target")
+@click.argument("target", shell_complete=complete_deployment)
 @click.option("--replicas", type=click.IntRange(min=0), required=True, help="How many pods the Deployment runs.")
 @click.option("-n", "--namespace", default="default", show_default=True, help="The Deployment's namespace.")
 @click.pass_obj
@@ -115,7 +116,7 @@ def rollout() -> None:
 
 
 @rollout.command()
-@click.argument("target")
+@click.argument("target", shell_complete=complete_deployment)
 @click.option("-n", "--namespace", default="default", show_default=True, help="The Deployment's namespace.")
 @click.option("--watch/--no-watch", "-w", default=True, help="Finish an unfinished roll first (default).")
 @click.pass_obj
@@ -138,7 +139,7 @@ def status(settings: Settings, target: str, namespace: str, watch: bool) -> None
 
 
 @rollout.command()
-@click.argument("target")
+@click.argument("target", shell_complete=complete_deployment)
 @click.option("-n", "--namespace", default="default", show_default=True, help="The Deployment's namespace.")
 @click.pass_obj
 def history(settings: Settings, target: str, namespace: str) -> None:
@@ -158,7 +159,7 @@ def history(settings: Settings, target: str, namespace: str) -> None:
 
 
 @rollout.command()
-@click.argument("target")
+@click.argument("target", shell_complete=complete_deployment)
 @click.option("--to-revision", type=int, default=0, help="The revision to go back to (default: the previous one).")
 @click.option("-n", "--namespace", default="default", show_default=True, help="The Deployment's namespace.")
 @click.pass_obj
@@ -189,7 +190,7 @@ def undo(settings: Settings, target: str, to_revision: int, namespace: str) -> N
 
 
 @rollout.command()
-@click.argument("target")
+@click.argument("target", shell_complete=complete_deployment)
 @click.option("-n", "--namespace", default="default", show_default=True, help="The Deployment's namespace.")
 @click.pass_obj
 def restart(settings: Settings, target: str, namespace: str) -> None:

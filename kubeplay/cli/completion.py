@@ -95,6 +95,42 @@ def complete_targets(ctx: click.Context, param: click.Parameter, incomplete: str
             if name.startswith(incomplete) and name not in typed[1:]]
 
 
+def complete_pod_reference(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """`logs`/`exec`/`port-forward`: a pod's name, or TYPE/NAME (deploy/web, svc/web) once a "/" is typed."""
+    from click.shell_completion import CompletionItem
+
+    from kubeplay.store.names import object_names
+
+    if "/" in incomplete:
+        return complete_targets(ctx, param, incomplete)
+    return [CompletionItem(name) for name in object_names(_store_root(ctx), "pod") if name.startswith(incomplete)]
+
+
+def complete_deployment(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """`scale`/`rollout`: deployment/NAME (deploy/NAME when that is what is being typed)."""
+    from click.shell_completion import CompletionItem
+
+    from kubeplay.store.names import object_names
+
+    prefix = "deploy/" if incomplete.startswith("deploy/") else "deployment/"
+    return [CompletionItem(prefix + name) for name in object_names(_store_root(ctx), "deployment")
+            if (prefix + name).startswith(incomplete)]
+
+
+def complete_container(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """-c: the containers of the pod named before it (by NAME or pod/NAME)."""
+    from click.shell_completion import CompletionItem
+
+    from kubeplay.store.names import container_names
+
+    # with the value of -c still to come, click stops parsing and leaves the words before it unparsed
+    pod = ctx.params.get("pod") or next((word for word in ctx.args if not word.startswith("-")), "")
+    kind, _, name = pod.rpartition("/")
+    if not name or kind.lower() not in ("", "pod", "pods", "po"):
+        return []
+    return [CompletionItem(found) for found in container_names(_store_root(ctx), name) if found.startswith(incomplete)]
+
+
 def _kind_name(text: str) -> str | None:
     from kubeplay.cli.resources import KINDS
 

@@ -12,7 +12,7 @@ from kubeplay.config import Settings
 from kubeplay.errors import UserError
 from kubeplay.cli.completion import complete_targets
 
-DESCRIBED = ("pods", "deployments", "services")
+DESCRIBED = ("pods", "deployments", "replicasets", "services")
 
 
 @click.command()
@@ -24,7 +24,7 @@ DESCRIBED = ("pods", "deployments", "services")
 @click.pass_obj
 def describe(settings: Settings, type_name: str, names: tuple[str, ...], namespace: str | None,
              all_namespaces: bool, selector: str | None) -> None:
-    """Describe pods, deployments or services (TYPE/NAME works too), ending with their events.
+    """Describe pods, deployments, replicasets or services (TYPE/NAME works too), ending with their events.
 
     \b
     kubeplay describe pod web
@@ -38,7 +38,7 @@ def describe(settings: Settings, type_name: str, names: tuple[str, ...], namespa
     request = parse_targets(targets)
     for kind in request.kinds:
         if kind.name not in DESCRIBED:
-            raise UserError(f"describe knows pods, deployments and services, not {kind.name}",
+            raise UserError(f"describe knows pods, deployments, replicasets and services, not {kind.name}",
                             hint=f"`kubeplay get {kind.name} NAME -o yaml` shows the whole object")
     if not any(request.names.values()) and selector is None:
         raise UserError("describe needs a NAME (or -l SELECTOR)", hint=f"kubeplay describe {type_name} NAME")
@@ -317,6 +317,44 @@ def _with_pod(event):
     return replace(event, message=f"pod/{event.pod}: {event.message}")
 
 
+def describe_replicaset(store, item) -> str:
+    """kubectl's layout for a ReplicaSet: its pods by phase, its template, and its pods' events."""
+    from kubeplay.cli.replicasets import played_replicasets, replicasets
+    from kubeplay.cli.resources import deployments
+    from kubeplay.model.record import PodPhase
+    from kubeplay.store.events import EventStore
+
+    obj = item.build()
+    meta, spec = obj["metadata"], obj["spec"]
+    every = replicasets(store.engine.db, deployments(store)) + played_replicasets(store.pods())
+    found = next(rs for rs in every if rs.name == item.name and rs.namespace == item.namespace)
+    layout = Layout()
+    layout.add("Name", meta["name"])
+    layout.add("Namespace", meta.get("namespace", "default"))
+    selector = (spec.get("selector") or {}).get("matchLabels") or {}
+    layout.add("Selector", ",".join(f"{k}={v}" for k, v in selector.items()))
+    layout.mapping("Labels", meta.get("labels"))
+    layout.mapping("Annotations", meta.get("annotations"))
+    if found.deployment:
+        layout.add("Controlled By", f"Deployment/{found.deployment}")
+    layout.add("Replicas", f"{len(found.pods)} current / {found.desired} desired")
+    phases = [pod.phase for pod in found.pods]
+    waiting = sum(1 for phase in phases if phase is PodPhase.PENDING)
+    layout.add("Pods Status", f"{phases.count(PodPhase.RUNNING)} Running / {waiting} Waiting / "
+                              f"{phases.count(PodPhase.SUCCEEDED)} Succeeded / {phases.count(PodPhase.FAILED)} Failed")
+    template = spec.get("template") or {}
+    layout.heading("Pod Template:")
+    layout.mapping("Labels", (template.get("metadata") or {}).get("labels"), 2)
+    layout.heading("Containers:", 2)
+    for container in (template.get("spec") or {}).get("containers") or []:
+        _container_lines(layout, container, None, 3)
+    _volume_lines(layout, (template.get("spec") or {}).get("volumes") or [], 2)
+    layout.add("Pods", ", ".join(f"{pod.name} ({_pod_state(pod)})" for pod in found.pods) or "<none>")
+    events = EventStore(store.engine.db)
+    listed = sorted((event for pod in found.pods for event in events.list(pod.name)), key=lambda e: e.last_at)
+    return layout.text() + events_text([_with_pod(event) for event in listed])
+
+
 def describe_service(store, item) -> str:
     from kubeplay.cli.services import service_rows
 
@@ -343,4 +381,5 @@ def describe_service(store, item) -> str:
     return layout.text() + events_text([])
 
 
-DESCRIBERS = {"pods": describe_pod, "deployments": describe_deployment, "services": describe_service}
+DESCRIBERS = {"pods": describe_pod, "deployments": describe_deployment, "replicasets": describe_replicaset,
+              "services": describe_service}

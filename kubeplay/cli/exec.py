@@ -7,13 +7,14 @@ import sys
 
 import click
 
+from kubeplay.cli.completion import complete_container, complete_pod_reference
 from kubeplay.config import Settings
 
 
 @click.command("exec", context_settings={"ignore_unknown_options": False})
-@click.argument("pod")
+@click.argument("pod", shell_complete=complete_pod_reference)
 @click.argument("command", nargs=-1, required=True)
-@click.option("-c", "--container", default=None,
+@click.option("-c", "--container", default=None, shell_complete=complete_container,
               help="Container name (default: the pod's kubectl.kubernetes.io/default-container, else its first).")
 @click.option("-i", "--stdin", "interactive", is_flag=True, help="Pass stdin to the command.")
 @click.option("-t", "--tty", is_flag=True, help="Allocate a terminal.")
@@ -30,6 +31,7 @@ def exec_(settings: Settings, pod: str, command: tuple[str, ...], container: str
     from kubeplay.pods.engine import Engine
     from kubeplay.pods.execute import exec_in_pod
 
+    tty = usable_tty(interactive, tty)
     engine = Engine(settings)
     if "/" not in pod:
         ensure_monitors(engine, [pod])  # a probe monitor found dead is started again
@@ -37,6 +39,16 @@ def exec_(settings: Settings, pod: str, command: tuple[str, ...], container: str
                        env=parse_env(env), user=user, workdir=workdir,
                        notice=lambda text: click.echo(text, err=True))
     sys.exit(code)
+
+
+def usable_tty(interactive: bool, tty: bool) -> bool:
+    """As kubectl: a terminal only with -i too, and only when stdin is one (else said, and run without)."""
+    if not (tty and interactive):
+        return False
+    if not sys.stdin.isatty():
+        click.echo("Unable to use a TTY - input is not a terminal or the right kind of file", err=True)
+        return False
+    return True
 
 
 def parse_env(entries: tuple[str, ...]) -> dict[str, str]:

@@ -14,11 +14,9 @@ from kubeplay.config import Settings
 from kubeplay.errors import NotFoundError, UserError
 from kubeplay.cli.completion import complete_targets
 
-WATCH_INTERVAL = 1.0  # seconds between two reads of the store under -w: short processes write it, no daemon tells
-
 
 class OutputFormat(click.ParamType):
-    """-o: table (the default), wide, name, yaml, json, or jsonpath=TEMPLATE."""
+    """-o: table (the default), wide, name, yaml, json, jsonpath=TEMPLATE or custom-columns=HEADER:PATH,..."""
 
     name = "format"
     PLAIN = ("wide", "name", "yaml", "json")
@@ -26,27 +24,37 @@ class OutputFormat(click.ParamType):
     def convert(self, value, param, ctx):
         if value in self.PLAIN or value == "table":
             return value
-        for prefix in ("jsonpath=", "jsonpath-as-json="):
+        for prefix in ("jsonpath=", "jsonpath-as-json=", "custom-columns="):
             if value.startswith(prefix):
                 return value
-        self.fail(f"{value!r} is not one of table, wide, name, yaml, json, jsonpath=TEMPLATE", param, ctx)
+        self.fail(f"{value!r} is not one of table, wide, name, yaml, json, jsonpath=TEMPLATE, "
+                  "custom-columns=HEADER:PATH,...", param, ctx)
 
 
 @click.command()
 @click.argument("targets", nargs=-1, shell_complete=complete_targets, metavar="TYPE[,TYPE...] [NAME...] | TYPE/NAME...")
 @click.option("-o", "--output", "output", type=OutputFormat(), default="table",
-              help="table (default), wide, name, yaml, json or jsonpath=TEMPLATE.")
+              help="table (default), wide, name, yaml, json, jsonpath=TEMPLATE or custom-columns=HEADER:PATH,...")
+@click.option("--sort-by", default=None, metavar="PATH",
+              help="Sort the listing by a field of the objects, e.g. .metadata.creationTimestamp or {.status.podIP}.")
 @click.option("-l", "--selector", default=None,
               help="Only objects whose labels match: k=v, k!=v, 'k in (a,b)', 'k notin (a,b)', k, !k; comma-joined.")
+@click.option("--field-selector", default=None, metavar="FIELD=VALUE,...",
+              help="Only objects whose fields match: status.phase=Running, metadata.name!=web; comma-joined.")
 @namespace_options
 @click.option("-w", "--watch", is_flag=True, help="After listing, print objects again as they change, until Ctrl-C.")
+@click.option("--output-watch-events", "watch_events", is_flag=True,
+              help="With -w: start each line with its event, ADDED, MODIFIED or DELETED.")
 @click.option("--watch-timeout", type=click.FloatRange(min=0), default=0, metavar="SECONDS",
               help="With -w: stop watching after this many seconds (0: until Ctrl-C).")
+@click.option("--watch-only", is_flag=True, help="Print only the changes, not the first listing (implies -w).")
 @click.option("--show-labels", is_flag=True, help="Add a LABELS column to the table.")
+@click.option("--no-headers", is_flag=True, help="Leave out the header line of tables.")
 @click.pass_obj
-def get(settings: Settings, targets: tuple[str, ...], output: str, selector: str | None, namespace: str | None,
-        all_namespaces: bool, watch: bool, watch_timeout: float, show_labels: bool) -> None:
-    """Show pods, deployments, services, jobs, configmaps, secrets, pvcs (or `all`) as kubectl does.
+def get(settings: Settings, targets: tuple[str, ...], output: str, sort_by: str | None, selector: str | None,
+        field_selector: str | None, namespace: str | None, all_namespaces: bool, watch: bool, watch_events: bool,
+        watch_timeout: float, watch_only: bool, show_labels: bool, no_headers: bool) -> None:
+    """Show pods, deployments, replicasets, services, jobs, configmaps, secrets, pvcs (or `all`) as kubectl does.
 
     \b
     kubeplay get pods
@@ -62,14 +70,31 @@ def get(settings: Settings, targets: tuple[str, ...], output: str, selector: str
     chosen = parse_selector(selector)
     scope = resolve_namespace(namespace, all_namespaces)
     store = Store(settings)
-    items = select(store, request, chosen, scope)
-    view = View(output, scope is None, show_labels, several_kinds=len(request.kinds) > 1, single=request.single)
-    view.show(items)
-    if not items and output in ("table", "wide"):
+    requirements = []
+    if field_selector:
+        from kubeplay.cli.fieldselector import parse_field_selector
+
+        requirements = parse_field_selector(field_selector)
+    items = with_fields(select(store, request, chosen, scope), requirements)
+    if sort_by:
+        from kubeplay.cli.columns import bare_path, sort_key
+
+        path = bare_path(sort_by)
+        items = sorted(items, key=lambda item: sort_key(item.build(), path))
+    watch = watch or watch_only
+    view = View(output, scope is None, show_labels, several_kinds=len(request.kinds) > 1, single=request.single,
+                watch_events=watch and watch_events, headers=not no_headers)
+    if not watch_only:
+        view.show(items, event="ADDED")
+    if not items and (output in ("table", "wide") or output.startswith("custom-columns=")) and not watch_only:
         where = "any namespace" if scope is None else f"{scope} namespace"
         click.echo(f"No resources found in {where}.", err=True)
     if watch:
-        watch_changes(settings, request, chosen, scope, view, items, watch_timeout)
+        from kubeplay.cli.watch import watch_changes
+
+        # a named object that went away is a deletion to show, not an error
+        watch_changes(lambda: with_fields(select(Store(settings), request, chosen, scope, missing_ok=True),
+                                          requirements), view, items, watch_timeout)
 
 
 class Request:
@@ -122,79 +147,103 @@ def parse_targets(targets: tuple[str, ...]) -> Request:
     return request
 
 
-def select(store, request: Request, chosen, scope: str | None) -> list:
-    """The items asked for, in the order asked; a name not found is an error naming it."""
+def select(store, request: Request, chosen, scope: str | None, missing_ok: bool = False) -> list:
+    """The items asked for, in the order asked; a name not found is an error naming it (left out
+    with `missing_ok`)."""
     found = []
     for kind in request.kinds:
         items = [item for item in store.items(kind)
                  if (scope is None or item.namespace == scope) and chosen.matches(item.labels)]
         names = request.names[kind.name]
         if not names:
-            found += items
+            # by namespace and name, as the API server lists them; events in the order they happened
+            found += items if kind.name == "events" else sorted(items, key=lambda item: (item.namespace, item.name))
             continue
         by_name: dict[str, list] = {}
         for item in items:
             by_name.setdefault(item.name, []).append(item)
         missing = [name for name in names if name not in by_name]
-        if missing:
+        if missing and not missing_ok:
             where = "any namespace" if scope is None else f"namespace {scope}"
             quoted = ", ".join(f'"{name}"' for name in missing)
             raise NotFoundError(f"{kind.name} {quoted} not found in {where}",
                                 hint=f"`kubeplay get {kind.name} -A` lists them in every namespace")
-        found += [item for name in names for item in by_name[name]]
+        found += [item for name in names for item in by_name.get(name, [])]
     return found
+
+
+def with_fields(items: list, requirements: list) -> list:
+    """The items whose objects meet the --field-selector requirements (all of them when there are none)."""
+    if not requirements:
+        return items
+    from kubeplay.cli.fieldselector import fields_match
+
+    return [item for item in items if fields_match(requirements, item.build())]
 
 
 class View:
     """How items are printed, the same for the first listing and for each change under -w."""
 
-    def __init__(self, output: str, all_namespaces: bool, show_labels: bool, several_kinds: bool, single: bool) -> None:
+    def __init__(self, output: str, all_namespaces: bool, show_labels: bool, several_kinds: bool, single: bool,
+                 watch_events: bool = False, headers: bool = True) -> None:
         self.output = output
+        self.headers = headers
+        self.watch_events = watch_events
         self.all_namespaces = all_namespaces
         self.show_labels = show_labels
         self.several_kinds = several_kinds
         self.single = single
-        self.widths: dict[str, list[int]] = {}
+        self.widths: dict[str, list[int]] = {}  # of each kind's table printed so far: its header is out
+        self.objects: dict[tuple, dict] = {}  # the last object printed of each item: a deletion prints it again
+        self.columns: list[tuple[str, str]] = []
+        if output.startswith("custom-columns="):
+            from kubeplay.cli.columns import parse_columns
 
-    def show(self, items: list, header: bool = True) -> None:
+            self.columns = parse_columns(output.partition("=")[2])
+
+    def show(self, items: list, event: str = "ADDED") -> None:
+        """Print `items`; under -w, `event` says what happened to them (ADDED, MODIFIED, DELETED). A
+        kind's table has its header the first time it is printed (not at all with --no-headers)."""
         if self.output in ("table", "wide"):
-            self._tables(items, header)
+            self._tables(items, event)
         elif self.output == "name":
             for item in items:
                 click.echo(item.ref)
+        elif self.columns:
+            from kubeplay.cli.columns import cell
+
+            rows = [[cell(self._object(item, event), path) for _, path in self.columns] for item in items]
+            self._table("custom-columns", [header for header, _ in self.columns], rows)
         else:
-            self._objects(items)
+            self._objects(items, event)
 
-    def _tables(self, items: list, header: bool) -> None:
-        from kubeplay.cli.resources import KINDS
-
+    def _tables(self, items: list, event: str) -> None:
         now = time.time()
         wide = self.output == "wide"
-        first = True
-        for kind in KINDS.values():
+        for kind in dict.fromkeys(item.kind for item in items):  # in the order asked for, as kubectl
             of_kind = [item for item in items if item.kind is kind]
-            if not of_kind:
-                continue
-            if not first:
-                click.echo("")
-            first = False
+            if self.widths and kind.name not in self.widths and self.headers:
+                click.echo("")  # a blank line before each table after the first
             headers = list(kind.headers) + (list(kind.wide_headers) if wide else [])
             if self.show_labels:
                 headers.append("LABELS")
             rows = []
             for item in of_kind:
                 row = item.row(wide, now)
-                if self.several_kinds:
+                if self.several_kinds and kind.headers[0] == "NAME":
                     row[0] = item.ref
                 if self.show_labels:
                     row.append(",".join(f"{k}={v}" for k, v in item.labels.items()) or "<none>")
-                rows.append(([item.namespace] if self.all_namespaces else []) + row)
-            headers = (["NAMESPACE"] if self.all_namespaces else []) + headers
-            self._table(kind.name, headers, rows, header)
+                rows.append(([event] if self.watch_events else []) + ([item.namespace] if self.all_namespaces else [])
+                            + row)
+            headers = (["EVENT"] if self.watch_events else []) + (["NAMESPACE"] if self.all_namespaces else []) \
+                + headers
+            self._table(kind.name, headers, rows)
 
-    def _table(self, key: str, headers: list[str], rows: list[list[object]], header: bool) -> None:
+    def _table(self, key: str, headers: list[str], rows: list[list[object]]) -> None:
         """Columns as wide as their widest cell; under -w, a later line keeps the first listing's widths."""
         cells = [[str(cell) for cell in row] for row in rows]
+        header = key not in self.widths and self.headers
         widths = self.widths.get(key) or [0] * len(headers)
         widths = [max([widths[i], len(headers[i])] + [len(row[i]) for row in cells]) for i in range(len(headers))]
         self.widths[key] = widths
@@ -202,9 +251,11 @@ class View:
         for row in shown:
             click.echo("   ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
 
-    def _objects(self, items: list) -> None:
-        objects = [item.build() for item in items]
-        data = objects[0] if self.single and len(objects) == 1 else \
+    def _objects(self, items: list, event: str) -> None:
+        objects = [self._object(item, event) for item in items]
+        if self.watch_events:
+            objects = [{"type": event, "object": obj} for obj in objects]
+        data = objects[0] if (self.single or self.watch_events) and len(objects) == 1 else \
             {"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": objects}
         if self.output == "json":
             import json
@@ -225,32 +276,17 @@ class View:
             else:
                 click.echo(render(template, data), nl=False)  # as kubectl: the template says where lines end
 
+    def _object(self, item, event: str) -> dict:
+        """The item's object; for a deletion, the one printed last (what was deleted cannot be read
+        again), marked with a deletionTimestamp as Kubernetes marks an object on its way out."""
+        from kubeplay.cli.watch import DELETED, item_key
 
-def watch_changes(settings: Settings, request: Request, chosen, scope: str | None, view: View, items: list,
-                  limit: float) -> None:
-    """Print the items again whenever what a table shows of them changes (AGE aside), until Ctrl-C
-    (or `limit` seconds); ends quietly with exit 0."""
-    from kubeplay.cli.resources import Store
+        key = item_key(item)
+        if event != DELETED:
+            self.objects[key] = item.build()
+            return self.objects[key]
+        from kubeplay.generate.live import rfc3339
 
-    def shown(item) -> tuple:
-        return tuple(str(value) for header, value in item.cells.items())
+        last = self.objects.pop(key, None) or {"metadata": {"name": item.name, "namespace": item.namespace}}
+        return {**last, "metadata": {**last.get("metadata", {}), "deletionTimestamp": rfc3339(time.time())}}
 
-    last = {(item.kind.name, item.namespace, item.name): shown(item) for item in items}
-    deadline = time.monotonic() + limit if limit else None
-    try:
-        while deadline is None or time.monotonic() < deadline:
-            time.sleep(WATCH_INTERVAL if deadline is None else max(min(WATCH_INTERVAL, deadline - time.monotonic()), 0))
-            try:
-                current = select(Store(settings), request, chosen, scope)
-            except NotFoundError:
-                current = []  # a named object went away: its last line stays the last word on it
-            changed = []
-            for item in current:
-                key = (item.kind.name, item.namespace, item.name)
-                if last.get(key) != shown(item):
-                    changed.append(item)
-                last[key] = shown(item)
-            if changed:
-                view.show(changed, header=False)
-    except KeyboardInterrupt:
-        return

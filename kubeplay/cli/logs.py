@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import click
 
+from kubeplay.cli.completion import complete_container, complete_pod_reference
 from kubeplay.config import Settings
 
 
 @click.command()
-@click.argument("pod", required=False)
-@click.option("-c", "--container", default=None,
+@click.argument("pod", required=False, shell_complete=complete_pod_reference)
+@click.argument("container_name", metavar="[CONTAINER]", required=False, shell_complete=complete_container)
+@click.option("-c", "--container", default=None, shell_complete=complete_container,
               help="Container name (default: the pod's kubectl.kubernetes.io/default-container, else its first).")
 @click.option("--all-containers", is_flag=True, help="The logs of every container of the pod(s).")
 @click.option("-l", "--selector", default=None, help="The pods whose labels match, e.g. app=web,tier!=db.")
@@ -21,11 +23,11 @@ from kubeplay.config import Settings
 @click.option("--timestamps", is_flag=True, help="Prefix each line with its time.")
 @click.option("-p", "--previous", is_flag=True, help="The log of the run before the last restart.")
 @click.pass_obj
-def logs(settings: Settings, pod: str | None, container: str | None, all_containers: bool, selector: str | None,
-         prefix: bool, follow: bool, tail: int | None, since: str | None, since_time: str | None,
-         timestamps: bool, previous: bool) -> None:
+def logs(settings: Settings, pod: str | None, container_name: str | None, container: str | None,
+         all_containers: bool, selector: str | None, prefix: bool, follow: bool, tail: int | None,
+         since: str | None, since_time: str | None, timestamps: bool, previous: bool) -> None:
     """Print the logs of a container of POD (NAME, pod/NAME, deploy/NAME, job/NAME, svc/NAME), or of
-    the pods matching -l."""
+    the pods matching -l. The container is -c NAME, or CONTAINER after POD as kubectl also takes it."""
     from kubeplay.cli.durations import since_epoch
     from kubeplay.controllers.launch import ensure_monitors
     from kubeplay.errors import UserError
@@ -36,6 +38,11 @@ def logs(settings: Settings, pod: str | None, container: str | None, all_contain
     if (pod is None) == (selector is None):
         raise UserError("name a pod or give -l SELECTOR (one of them)",
                         hint="kubeplay logs web-0, kubeplay logs deploy/web, kubeplay logs -l app=web")
+    if container_name is not None:
+        if container is not None and container != container_name:
+            raise UserError(f"two containers asked for: {container_name!r} and -c {container!r}",
+                            hint=f"give one: kubeplay logs {pod} -c {container_name}")
+        container = container_name
     engine = Engine(settings)
     pods = pods_matching(engine, selector) if selector is not None else [resolve_pod(engine, pod or "")]
     if selector is not None and not pods:

@@ -20,7 +20,7 @@ DEFAULT_NAMESPACE = "default"
 @dataclass(frozen=True)
 class Kind:
     name: str  # plural, as `kubectl get` names it: pods
-    singular: str  # as `-o name` prints it: pod
+    singular: str  # as `-o name` prints it, with the API group as kubectl: pod, deployment.apps
     aliases: tuple[str, ...]
     headers: tuple[str, ...]
     wide_headers: tuple[str, ...] = ()
@@ -28,17 +28,25 @@ class Kind:
 
 KINDS = {kind.name: kind for kind in (
     Kind("pods", "pod", ("po", "pod"), ("NAME", "READY", "STATUS", "RESTARTS", "AGE"), ("IP", "NODE")),
-    Kind("deployments", "deployment", ("deploy", "deployment"), ("NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"),
+    Kind("deployments", "deployment.apps", ("deploy", "deployment"),
+         ("NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"),
+         ("CONTAINERS", "IMAGES", "SELECTOR")),
+    Kind("daemonsets", "daemonset.apps", ("ds", "daemonset"),
+         ("NAME", "DESIRED", "CURRENT", "READY", "UP-TO-DATE", "AVAILABLE", "NODE SELECTOR", "AGE"),
+         ("CONTAINERS", "IMAGES", "SELECTOR")),
+    Kind("replicasets", "replicaset.apps", ("rs", "replicaset"), ("NAME", "DESIRED", "CURRENT", "READY", "AGE"),
          ("CONTAINERS", "IMAGES", "SELECTOR")),
     Kind("services", "service", ("svc", "service"), ("NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"),
          ("SELECTOR",)),
-    Kind("jobs", "job", ("job",), ("NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"), ("CONTAINERS", "IMAGES")),
+    Kind("jobs", "job.batch", ("job",), ("NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"), ("CONTAINERS", "IMAGES")),
     Kind("configmaps", "configmap", ("cm", "configmap"), ("NAME", "DATA", "AGE")),
     Kind("secrets", "secret", ("secret",), ("NAME", "TYPE", "DATA", "AGE")),
+    Kind("events", "event", ("ev", "event"), ("LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE")),
     Kind("persistentvolumeclaims", "persistentvolumeclaim", ("pvc", "persistentvolumeclaim"),
          ("NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS MODES", "STORAGECLASS", "AGE")),
 )}
-ALL = ("pods", "services", "deployments", "jobs")  # what `get all` lists, as kubectl's "all" category
+# what `get all` lists, in kubectl's order of its "all" category
+ALL = ("pods", "services", "daemonsets", "deployments", "replicasets", "jobs")
 
 
 def kind_named(text: str) -> Kind:
@@ -73,7 +81,9 @@ class Item:
         from kubeplay.cli.render import age
 
         headers = self.kind.headers + (self.kind.wide_headers if wide else ())
-        return [age(self.created, now) if header == "AGE" else self.cells.get(header, "<none>") for header in headers]
+        # times are shown as ages when printed, so that a row under -w changes only when the object does
+        return [age(self.created, now) if header in ("AGE", "LAST SEEN") else self.cells.get(header, "<none>")
+                for header in headers]
 
 
 class Store:
@@ -225,6 +235,58 @@ def deployment_object(deployment: Deployment, ready: int) -> dict:
                            {key: value for key, value in status.items() if value is not None})
 
 
+def _replicaset_items(store: Store) -> list[Item]:
+    from kubeplay.cli.replicasets import own_labels, played_replicasets, replicaset_object, replicasets
+    from kubeplay.controllers.readiness import is_ready
+
+    kind = KINDS["replicasets"]
+    items = []
+    for rs in replicasets(store.engine.db, deployments(store)) + played_replicasets(store.pods()):
+        ready = sum(1 for pod in rs.pods if is_ready(pod))
+        plan = rs.template
+        labels = own_labels(rs, plan.labels)
+        cells = {"NAME": rs.name, "DESIRED": rs.desired, "CURRENT": len(rs.pods), "READY": ready,
+                 "CONTAINERS": ",".join(c.name for c in plan.containers),
+                 "IMAGES": ",".join(c.image for c in plan.containers),
+                 "SELECTOR": ",".join(f"{k}={v}" for k, v in labels.items())}
+        items.append(Item(kind, rs.name, rs.namespace, labels, rs.created, cells,
+                          lambda rs=rs, ready=ready: replicaset_object(rs, ready)))
+    return items
+
+
+def _daemonset_items(store: Store) -> list[Item]:
+    """DaemonSets, known from their pods: on this one node, one pod each."""
+    from kubeplay.controllers.readiness import is_ready
+    from kubeplay.generate.live import workload_object
+
+    kind = KINDS["daemonsets"]
+    found: dict[tuple[str, str], list] = {}
+    for pod in store.pods():
+        owner = pod.plan.owner
+        if owner is not None and owner.kind == "DaemonSet":
+            found.setdefault((pod.namespace, owner.name), []).append(pod)
+    items = []
+    for (namespace, name), pods in sorted(found.items()):
+        ready = sum(1 for pod in pods if is_ready(pod))
+        plan = pods[0].plan
+        labels = dict(plan.owner.labels) if plan.owner else {}
+        selector = dict(plan.labels)
+        cells = {"NAME": name, "DESIRED": 1, "CURRENT": len(pods), "READY": ready, "UP-TO-DATE": len(pods),
+                 "AVAILABLE": ready, "NODE SELECTOR": "<none>",  # one node: nodeSelector is not kept
+                 "CONTAINERS": ",".join(c.name for c in plan.containers),
+                 "IMAGES": ",".join(c.image for c in plan.containers),
+                 "SELECTOR": ",".join(f"{k}={v}" for k, v in selector.items()) or "<none>"}
+        status = {"desiredNumberScheduled": 1, "currentNumberScheduled": len(pods), "numberReady": ready,
+                  "updatedNumberScheduled": len(pods), "numberAvailable": ready or None, "numberMisscheduled": 0,
+                  "observedGeneration": 1}
+        created = min(pod.created_at for pod in pods)
+        items.append(Item(kind, name, namespace, labels, created, cells,
+                          lambda name=name, namespace=namespace, created=created, plan=plan, status=status:
+                          workload_object("DaemonSet", name, namespace, created, plan, 1,
+                                          {k: v for k, v in status.items() if v is not None})))
+    return items
+
+
 # --- services -----------------------------------------------------------------------------------------
 
 
@@ -357,12 +419,49 @@ def _claim_object(volume, namespace: str) -> dict:
                         spec=spec, status={"phase": "Bound", "accessModes": spec["accessModes"]})
 
 
+# --- events -------------------------------------------------------------------------------------------
+
+
+def _event_items(store: Store) -> list[Item]:
+    """The pods' events, as `kubectl get events` lists them (created: when last seen)."""
+    from kubeplay.store.events import EventStore
+
+    kind = KINDS["events"]
+    namespaces = {pod.name: pod.namespace for pod in store.overviews()}
+    items = []
+    for event in sorted(EventStore(store.engine.db).list(), key=lambda e: e.last_at):
+        name = f"{event.pod}.{int(event.first_at * 1e9):x}"  # <object>.<unique>, as Kubernetes names events
+        target = f"pod/{event.pod}"
+        cells = {"TYPE": event.type, "REASON": event.reason, "MESSAGE": event.message, "OBJECT": target,
+                 "COUNT": event.count}
+        namespace = namespaces.get(event.pod, DEFAULT_NAMESPACE)
+        items.append(Item(kind, name, namespace, {}, event.last_at, cells,
+                          lambda event=event, name=name, namespace=namespace: _event_object(event, name, namespace)))
+    return items
+
+
+def _event_object(event, name: str, namespace: str) -> dict:
+    """A core/v1 Event, written out here: the schema kubeplay checks generated objects with has no Event."""
+    from kubeplay.generate.live import live_metadata, rfc3339
+
+    involved = {"apiVersion": "v1", "kind": "Pod", "name": event.pod, "namespace": namespace}
+    if event.container:
+        involved["fieldPath"] = f"spec.containers{{{event.container}}}"
+    return {"apiVersion": "v1", "kind": "Event", "metadata": live_metadata(name, namespace, "", event.first_at),
+            "involvedObject": involved, "reason": event.reason, "message": event.message, "type": event.type,
+            "count": event.count, "firstTimestamp": rfc3339(event.first_at),
+            "lastTimestamp": rfc3339(event.last_at), "source": {"component": "kubeplay"}}
+
+
 READERS: dict[str, Callable[[Store], list[Item]]] = {
     "pods": _pod_items,
     "deployments": _deployment_items,
+    "replicasets": _replicaset_items,
+    "daemonsets": _daemonset_items,
     "services": _service_items,
     "jobs": _job_items,
     "configmaps": lambda store: _data_items(store, "configmaps"),
     "secrets": lambda store: _data_items(store, "secrets"),
     "persistentvolumeclaims": _claim_items,
+    "events": _event_items,
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from kubeplay.cli.completion import names_of
 from kubeplay.config import Settings
 
 
@@ -13,7 +14,7 @@ def top() -> None:
 
 
 @top.command("pod")
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=names_of("pod"))
 @click.option("--containers", "per_container", is_flag=True, help="One line per container rather than per pod.")
 @click.option("-l", "--selector", default=None, help="Only pods whose labels match, e.g. app=web.")
 @click.option("--sample", "seconds", type=click.FloatRange(0.1, 60), default=1.0, show_default=True,

@@ -5,7 +5,8 @@ Each accepted connection gets a socket made inside the pod's network namespace (
 to the namespace it was created in, whichever thread uses it later; see net.netns.run_in_netns),
 which connects to the port on the pod's loopback. Bytes are moved by two threads per connection
 with splice(2), so they go from socket to socket through a kernel pipe without being copied into
-Python. A refused connection is reported and closed; forwarding goes on until the caller stops.
+Python. A refused connection is reported and closed; forwarding goes on until the caller stops,
+or until the caller's `follow` (pods/forwardroute.py) finds the pod gone and ends it.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ from pathlib import Path
 from kubeplay.errors import ConflictError, HostError, NotFoundError, UserError
 from kubeplay.model.record import PodRecord
 
-LISTEN_ADDRESS = "127.0.0.1"
+LISTEN_ADDRESS = "127.0.0.1"  # what kubectl's default --address, localhost, binds (its ::1 too, when IPv6 is up)
 CHUNK = 1 << 20  # bytes asked of one splice; the pipe moves at most its own size per call
 PIPE_SIZE = 1 << 20
 CONNECT_TIMEOUT = 10.0
+FOLLOW_INTERVAL = 1.0  # seconds between two looks at whether the pod is still there
 PORT_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$")  # a Kubernetes port name (IANA service name)
 
 
@@ -72,37 +74,56 @@ def named_port(pod: PodRecord, name: str) -> int:
                         hint="name a port listed under the containers' ports, or give its number")
 
 
+@dataclass(frozen=True)
+class Route:
+    """Where new connections go: the pod (its id tells a new pod of the same name apart), its network
+    namespace (None: the host's own, for a hostNetwork pod), and the pod's port for each local one."""
+
+    pod_name: str
+    pod_id: str
+    netns: Path | None
+    remotes: tuple[int, ...]
+
+
 class Forwarder:
     """The listening sockets of one port-forward, and the connections they carry into the pod."""
 
-    def __init__(self, pod_name: str, netns: Path | None, pairs: list[tuple[int, int]],
-                 report: Callable[[str], None]) -> None:
-        self.pod_name = pod_name
-        self.netns = netns  # None: the host's own (a hostNetwork pod)
-        self.pairs = pairs
+    def __init__(self, route: Route, local_ports: list[int], report: Callable[[str], None],
+                 addresses: tuple[str, ...] = (LISTEN_ADDRESS,)) -> None:
+        self.route = route
+        self.locals = local_ports  # one per remote of the route; 0: any free port
         self.report = report
-        self.listeners: list[tuple[socket.socket, int]] = []
+        self.addresses = addresses  # each local port is listened on at each of them
+        self.listeners: list[tuple[socket.socket, int]] = []  # with the index of its port
         self.selector = selectors.DefaultSelector()
 
-    def listen(self) -> list[tuple[int, int]]:
-        """Bind every local port, or none: a busy one is refused, naming the program holding it.
-        Returns (local, remote) with the local ports that were picked for 0."""
+    def listen(self) -> list[tuple[str, int, int]]:
+        """Bind every local port at every address, or none: a busy one is refused, naming the program
+        holding it. Returns (address, local, remote), with the port picked for 0 (the same at every
+        address, as kubectl)."""
         bound = []
         try:
-            for local, remote in self.pairs:
-                listener = _listen(local)
-                self.listeners.append((listener, remote))
-                bound.append((listener.getsockname()[1], remote))
+            for index, local in enumerate(self.locals):
+                for address in self.addresses:
+                    listener = _listen(address, local)
+                    local = listener.getsockname()[1]
+                    self.listeners.append((listener, index))
+                    bound.append((address, local, self.route.remotes[index]))
         except BaseException:
             self.close()
             raise
-        for listener, remote in self.listeners:
+        for listener, index in self.listeners:
             listener.setblocking(False)
-            self.selector.register(listener, selectors.EVENT_READ, remote)
+            self.selector.register(listener, selectors.EVENT_READ, index)
         return bound
 
-    def serve(self, stop: threading.Event | None = None) -> None:
-        """Accept and carry connections until `stop` is set (or forever: the caller's Ctrl-C ends it)."""
+    def serve(self, stop: threading.Event | None = None, follow: Callable[[Route], Route] | None = None) -> None:
+        """Accept and carry connections until `stop` is set (or forever: the caller's Ctrl-C ends it).
+        Every FOLLOW_INTERVAL, `follow` is given the route and returns the one to use from then on; it
+        ends forwarding by raising (the pod is gone and nothing can take its place)."""
+        import time
+
+        next_look = time.monotonic() + FOLLOW_INTERVAL
         while stop is None or not stop.is_set():
             for key, _ in self.selector.select(timeout=0.5):
                 try:
@@ -110,8 +131,11 @@ class Forwarder:
                 except (BlockingIOError, InterruptedError):
                     continue
                 client.setblocking(True)
-                threading.Thread(target=self._carry, args=(client, key.data), daemon=True,
+                threading.Thread(target=self._carry, args=(client, self.route, key.data), daemon=True,
                                  name="port-forward").start()
+            if follow is not None and time.monotonic() >= next_look:
+                self.route = follow(self.route)
+                next_look = time.monotonic() + FOLLOW_INTERVAL
 
     def close(self) -> None:
         for listener, _ in self.listeners:
@@ -123,44 +147,71 @@ class Forwarder:
         self.listeners = []
         self.selector.close()
 
-    def _carry(self, client: socket.socket, remote: int) -> None:
-        local = client.getsockname()[1]
+    def _carry(self, client: socket.socket, route: Route, index: int) -> None:
+        address, local = client.getsockname()[:2]
+        remote = route.remotes[index]
         try:
-            upstream = self._connect(remote)
+            upstream = _connect(route.netns, remote)
         except OSError as exc:
             reason = os.strerror(exc.errno) if exc.errno else str(exc)
-            self.report(f"forwarding {LISTEN_ADDRESS}:{local} -> pod {self.pod_name} port {remote}: "
+            self.report(f"forwarding {host_port(address, local)} -> pod {route.pod_name} port {remote}: "
                         f"{reason.lower()}; still forwarding")
             client.close()
             return
         except Exception as exc:  # a namespace that went away: say so, keep the other connections
-            self.report(f"forwarding {LISTEN_ADDRESS}:{local} -> pod {self.pod_name} port {remote}: {exc}")
+            self.report(f"forwarding {host_port(address, local)} -> pod {route.pod_name} port {remote}: {exc}")
             client.close()
             return
         relay(client, upstream)
 
-    def _connect(self, remote: int) -> socket.socket:
-        if self.netns is None:
-            upstream = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        else:
-            from kubeplay.net.netns import run_in_netns
 
-            upstream = run_in_netns(self.netns, socket.socket, socket.AF_INET, socket.SOCK_STREAM)
+def _connect(netns: Path | None, remote: int) -> socket.socket:
+    if netns is None:
+        upstream = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    else:
+        from kubeplay.net.netns import run_in_netns
+
+        upstream = run_in_netns(netns, socket.socket, socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        upstream.settimeout(CONNECT_TIMEOUT)
+        upstream.connect(("127.0.0.1", remote))
+        upstream.settimeout(None)
+    except BaseException:
+        upstream.close()
+        raise
+    return upstream
+
+
+def host_port(address: str, port: int) -> str:
+    """127.0.0.1:8080, [::1]:8080."""
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
+def listen_addresses(text: str) -> tuple[str, ...]:
+    """--address: IP addresses and `localhost` (127.0.0.1), comma-separated, as kubectl takes them."""
+    import ipaddress
+
+    found: list[str] = []
+    for part in (part.strip() for part in text.split(",")):
+        if part == "localhost":
+            part = LISTEN_ADDRESS
         try:
-            upstream.settimeout(CONNECT_TIMEOUT)
-            upstream.connect(("127.0.0.1", remote))
-            upstream.settimeout(None)
-        except BaseException:
-            upstream.close()
-            raise
-        return upstream
+            address = str(ipaddress.ip_address(part))
+        except ValueError:
+            raise UserError(f"--address {text!r}: {part!r} is not an IP address or localhost",
+                            hint="write e.g. --address localhost,192.168.1.5 or --address 0.0.0.0") from None
+        if address not in found:
+            found.append(address)
+    return tuple(found)
 
 
-def _listen(port: int) -> socket.socket:
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+def _listen(address: str, port: int) -> socket.socket:
+    listener = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a TIME_WAIT leftover holds nothing
     try:
-        listener.bind((LISTEN_ADDRESS, port))
+        if ":" in address:
+            listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)  # :: beside 0.0.0.0 takes IPv6 only
+        listener.bind((address, port))
         listener.listen(128)
     except OSError as exc:
         listener.close()
@@ -170,8 +221,8 @@ def _listen(port: int) -> socket.socket:
             holder = socket_owner("TCP", port) or "another program"
             raise ConflictError(f"local port {port} is in use by {holder}",
                                 hint="pick another local port (LOCAL:REMOTE), or :REMOTE for any free one") from exc
-        raise HostError(f"cannot listen on {LISTEN_ADDRESS}:{port}: {exc.strerror}",
-                        hint="ports below 1024 need root; pick a higher local port") from exc
+        raise HostError(f"cannot listen on {host_port(address, port)}: {exc.strerror}",
+                        hint="ports below 1024 need root, and an address must be one of this host's") from exc
     return listener
 
 
@@ -232,33 +283,9 @@ def _copy_all(source: socket.socket, target: socket.socket) -> None:
         target.sendall(view[:count])
 
 
-def prepare_forward(engine, reference: str, specs: list[str], report: Callable[[str], None]) -> Forwarder:
-    """A Forwarder into the pod `reference` names (NAME, pod/NAME, deploy/NAME, svc/NAME...) for the
-    ports `specs`; with svc/NAME, REMOTE is the Service's port (number or name), sent to its target
-    port on the chosen pod, as kubectl does."""
-    from kubeplay.model.record import PodPhase
-    from kubeplay.pods.handlers import pod_target
-    from kubeplay.pods.status import reconcile_pod
-    from kubeplay.pods.targets import resolve_pod, split_reference
-
-    pairs = parse_port_pairs(specs)
-    kind, name = split_reference(reference)
-    pod = reconcile_pod(engine.store, engine.settings, resolve_pod(engine, reference))
-    if pod.phase is not PodPhase.RUNNING:
-        raise ConflictError(f'pod "{pod.name}" is not running ({pod.phase.value})',
-                       hint=f"start it with `kubeplay pod start {pod.name}`")
-    service = _service(engine, name) if kind == "Service" else None
-    resolved = [(pair.local, _remote_port(pod, service, pair.remote)) for pair in pairs]
-    return Forwarder(pod.name, pod_target(engine.settings, pod, "").netns, resolved, report)
-
-
-def _service(engine, name: str):
-    from kubeplay.store.services import ServiceStore
-
-    return next(r for r in ServiceStore(engine.db).list() if r.name == name)  # resolve_pod found it
-
-
-def _remote_port(pod: PodRecord, service, remote: int | str) -> int:
+def remote_port(pod: PodRecord, service, remote: int | str) -> int:
+    """The pod's port for REMOTE: itself, the pod's port of that name, or (through `service`) the
+    target port of the Service's port of that number or name."""
     if service is None:
         return remote if isinstance(remote, int) else named_port(pod, remote)
     from kubeplay.model.endpoints import target_port

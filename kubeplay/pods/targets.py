@@ -62,8 +62,10 @@ def pods_of(engine: Engine, kind: str, name: str) -> list[PodRecord]:
         if not records:
             raise NotFoundError(f"service {name!r} not found", hint="`kubeplay services` lists the Services")
         return selected_pods(records[0], pods)
-    return [pod for pod in pods if pod.plan.owner is not None and pod.plan.owner.kind == kind
-            and pod.plan.owner.name == name]
+    return [pod for pod in pods if pod.plan.owner is not None and (
+        (pod.plan.owner.kind == kind and pod.plan.owner.name == name)
+        or (kind == "ReplicaSet" and pod.plan.owner.kind == "Deployment"  # rs/<deployment>-<hash>, as `get rs` lists
+            and f"{pod.plan.owner.name}-{pod.plan.labels.get('pod-template-hash')}" == name))]
 
 
 def pods_matching(engine: Engine, selector_text: str) -> list[PodRecord]:

@@ -42,3 +42,20 @@ def _deployment_names(conn: sqlite3.Connection) -> list[str]:
         if owner.get("kind") == "Deployment":
             names.add(owner["name"])
     return sorted(names)
+
+
+def container_names(root: Path, pod: str) -> list[str]:
+    """Names of the init and member containers of the pod `pod`, in the pod's order; [] as above."""
+    path = root / DATABASE_NAME
+    if not path.exists():
+        return []
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
+        try:
+            rows = conn.execute("SELECT name FROM containers WHERE pod_name=? AND role!='infra' "
+                                "ORDER BY role='member', position", (pod,))
+            return [row[0] for row in rows]
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return []

@@ -108,9 +108,16 @@ def test_selectors_namespaces_and_type_slash_name(played):
     short = played("pods", "-n", "team").stdout.splitlines()
     assert [line.split()[0] for line in short] == ["NAME", "api"]
     deploy = played("get", "deploy/web", "pod/api", "-A").stdout
-    assert "deployment/web" in deploy and "2/2" in deploy and "pod/api" in deploy
+    assert "deployment.apps/web" in deploy and "2/2" in deploy and "pod/api" in deploy
     ip = played("get", "pod/api", "-n", "team", "-o", "jsonpath={.status.podIP}").stdout
     assert ip.count(".") == 3
+    columns = played("get", "pods", "-A", "--field-selector", "metadata.namespace=team", "--no-headers",
+                     "-o", "custom-columns=NAME:.metadata.name,IP:.status.podIP").stdout.split()
+    assert columns == ["api", ip]
+    every = played("get", "all").stdout
+    replicaset = [line.split() for line in every.splitlines() if line.startswith("replicaset.apps/web-")]
+    assert len(replicaset) == 1 and replicaset[0][1:4] == ["2", "2", "2"], every  # DESIRED CURRENT READY
+    assert every.index("pod/") < every.index("deployment.apps/web") < every.index("replicaset.apps/web-")
     bad = played("get", "pods", "-l", "app in (web")
     bad.assert_fails_cleanly(exit_codes=(1,), mentions=("column",))
     unknown = played("get", "pods", "nope")
@@ -145,12 +152,15 @@ def test_a_pod_name_is_unique_across_namespaces(played):
     assert played("get", "pods", "-n", "team", "-o", "name").stdout.split() == ["pod/api"]
 
 
-def test_watch_prints_a_change_and_ends_quietly_on_ctrl_c(played):
+def test_watch_prints_a_change_and_a_deletion_and_ends_quietly_on_ctrl_c(played):
     watcher = played.kp.popen("get", "pods", "-n", "team", "-w", "--watch-timeout", "60")
     try:
         time.sleep(2)  # the first listing is printed and the watch polls
         stopped = played("pod", "stop", "-t", "0", "api")
         assert stopped.returncode == 0, stopped.stderr
+        time.sleep(3)
+        removed = played("pod", "rm", "-f", "-t", "0", "api")
+        assert removed.returncode == 0, removed.stderr
         time.sleep(3)
         watcher.send_signal(signal.SIGINT)
         out, err = watcher.communicate(timeout=20)
@@ -162,7 +172,8 @@ def test_watch_prints_a_change_and_ends_quietly_on_ctrl_c(played):
     assert "interrupted" not in err and "Traceback" not in err
     rows = [line.split() for line in out.splitlines()]
     assert rows[0][0] == "NAME" and rows[1][:4] == ["api", "1/1", "Running", "0"]
-    assert any(row[0] == "api" and row[2] != "Running" for row in rows[2:]), out
+    assert any(row[0] == "api" and row[2] not in ("Running", "Terminating") for row in rows[2:]), out
+    assert rows[-1][:3] == ["api", "0/1", "Terminating"], out  # the deletion, as kubectl's last line of a pod
 
 
 def test_completion_prints_pod_names(played):
@@ -179,6 +190,23 @@ def test_completion_prints_pod_names(played):
     done = subprocess.run([sys.executable, "-m", "kubeplay"], env=env, capture_output=True, text=True, timeout=30,
                           check=False)
     assert [line.split(",", 1)[1] for line in done.stdout.splitlines()] == ["web"]
+
+    def offered_for(words: str) -> list[str]:
+        env["COMP_WORDS"], env["COMP_CWORD"] = words, str(len(words.split()) - (0 if words.endswith(" ") else 1))
+        done = subprocess.run([sys.executable, "-m", "kubeplay"], env=env, capture_output=True, text=True,
+                              timeout=30, check=False)
+        assert done.returncode == 0, done.stderr
+        return [line.split(",", 1)[1] for line in done.stdout.splitlines() if line]
+
+    assert sorted(offered_for("kubeplay logs ")) == sorted(offered)  # logs, exec, port-forward: pod names
+    assert offered_for("kubeplay exec a") == ["api"]
+    assert offered_for("kubeplay port-forward deploy/") == ["deploy/web"]
+    assert offered_for("kubeplay exec api -c ") == ["server"]  # the containers of the pod named
+    assert offered_for("kubeplay logs -c ") == []
+    assert offered_for("kubeplay rollout status deploy") == ["deployment/web"]
+    assert offered_for("kubeplay scale deploy/") == ["deploy/web"]
+    assert offered_for("kubeplay top pod a") == ["api"]
+    assert offered_for("kubeplay logs api ") == ["server"]  # kubectl's `logs POD CONTAINER`
 
 
 def test_version_names_the_runtime_and_conmon(pods):

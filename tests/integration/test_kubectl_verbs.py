@@ -51,6 +51,8 @@ def test_default_container_logs_across_containers_and_selectors(pods):
     assert first.returncode == 0, first.stderr
     assert first.stdout == "from-first\n"
     assert 'Defaulted container "first" out of: first, second' in first.stderr
+    assert pods("logs", "two", "second").stdout == "from-second\n"  # kubectl's `logs POD CONTAINER`
+    pods("logs", "two", "second", "-c", "first").assert_fails_cleanly((1,), mentions=("second", "first"))
     chosen = pods("logs", "annotated")
     assert (chosen.returncode, chosen.stdout, chosen.stderr) == (0, "from-b\n", "")
 
@@ -81,6 +83,9 @@ def test_logs_and_exec_reach_a_pod_of_a_deployment(pods):
                   "sh", "-c", 'echo "$GREETING $(id -u):$(id -g) $(pwd) $HOME"')
     assert result.returncode == 0, result.stderr
     assert result.stdout == "hi 1000:1000 /tmp /home/app\n"
+    piped = pods("exec", "-it", "deploy/web", "--", "echo", "no-terminal")  # stdin is not a terminal here
+    assert (piped.returncode, piped.stdout) == (0, "no-terminal\n"), piped.stderr
+    assert "Unable to use a TTY - input is not a terminal" in piped.stderr  # kubectl's words; it runs without one
     numeric = pods("exec", "-u", "4321:99", "deploy/web", "--", "id", "-u")
     assert numeric.stdout.strip() == "4321"
     pods("exec", "-u", "nosuchuser", "deploy/web", "--", "true").assert_fails_cleanly((1,), mentions=("nosuchuser",))
@@ -176,6 +181,78 @@ def test_port_forward_to_a_service_uses_its_target_port(pods):
     assert process.returncode == 0
     pods("port-forward", "svc/site", "8081:81").assert_fails_cleanly((1,), mentions=("81",))
     pods("down", str(pods.manifests / "site.yaml"))
+
+
+def fetch(port: int) -> bytes:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as answer:
+        return answer.read()
+
+
+def ended(process, timeout: float = 30) -> tuple[str, str]:
+    try:
+        return process.communicate(timeout=timeout)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_port_forward_ends_when_its_pod_is_removed(pods):
+    server = sh("web", "mkdir -p /www && echo alive > /www/index.html && httpd -f -p 8080 -h /www")
+    play(pods, "web.yaml", pods.pod("web", server))
+    pods.wait_for(lambda: pods("exec", "web", "--", "wget", "-q", "-O", "-", "http://127.0.0.1:8080/").stdout,
+                  what="httpd in the pod")
+    local = free_port()
+    process = pods.kp.popen("port-forward", "web", f"{local}:8080")
+    try:
+        wait_listening(local, process)
+        assert fetch(local) == b"alive\n"
+        removed = pods("pod", "rm", "-f", "-t", "0", "web")
+        assert removed.returncode == 0, removed.stderr
+    finally:
+        out, err = ended(process)  # bounded: a port-forward that kept running fails here
+    assert process.returncode == 1, (out, err)
+    assert err.strip() == 'error: lost connection to pod "web": it was removed', err  # one line
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", local)) != 0  # the port is given back
+
+
+def test_port_forward_to_a_service_follows_its_ready_pods_then_ends(pods):
+    server = sh("web", "mkdir -p /www && hostname > /www/index.html && httpd -f -p 8080 -h /www")
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "site"},
+               "spec": {"selector": {"app": "site"}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}}
+    play(pods, "site.yaml", deployment(pods, "site", server, replicas=2), service)
+    names = pods.wait_for(lambda: len(pod_names(pods)) == 2 and pod_names(pods), what="two pods")
+    for name in names:
+        pods.wait_for(lambda name=name: pods("exec", name, "--", "wget", "-q", "-O", "-",
+                                             "http://127.0.0.1:8080/").stdout, what=f"httpd in {name}")
+    local = free_port()
+    process = pods.kp.popen("port-forward", "svc/site", f"{local}:http")
+    try:
+        wait_listening(local, process)
+        first = fetch(local).decode().strip()
+        assert first in names
+        removed = pods("pod", "rm", "-f", "-t", "0", first)
+        assert removed.returncode == 0, removed.stderr
+        [second] = [name for name in names if name != first]
+        pods.wait_for(lambda: _answer(local) == second, what="the other pod answering")
+        assert process.poll() is None  # still forwarding, to the pod left
+        removed = pods("pod", "rm", "-f", "-t", "0", second)
+        assert removed.returncode == 0, removed.stderr
+    finally:
+        out, err = ended(process)
+    assert process.returncode == 1, (out, err)
+    lines = err.strip().splitlines()
+    assert f'pod "{first}": it was removed; forwarding to pod "{second}" of service "site" from now on' in lines
+    assert lines[-1] == (f'error: lost connection to pod "{second}": it was removed, and service "site" '
+                         "has no other ready pod"), err
+
+
+def _answer(port: int) -> str:
+    try:
+        return fetch(port).decode().strip()
+    except OSError:
+        return ""
 
 
 def test_top_figures_move_when_a_container_burns_cpu(pods):

@@ -93,7 +93,7 @@ def test_get_pods_lists_the_default_namespace_as_kubectl(settings, filled):
     result = run(get, settings, "pods")
     rows = lines(result.output)
     assert rows[0] == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
-    assert [row[0] for row in rows[1:]] == ["front", "making", "crashing", "site-abc-1", "site-abc-2"]
+    assert [row[0] for row in rows[1:]] == ["crashing", "front", "making", "site-abc-1", "site-abc-2"]  # by name
     by_name = {row[0]: row for row in rows[1:]}
     assert by_name["making"][1] == "0/1"  # a member not made yet is counted: never 0/0
     assert by_name["crashing"][2:4] == ["CrashLoopBackOff", "4"]
@@ -114,7 +114,7 @@ def test_selectors_filter(settings, filled):
     names = run(get, settings, "pods", "-A", "-l", "app=web,tier notin (back)", "-o", "name").output.split()
     assert names == ["pod/front"]
     names = run(get, settings, "pods", "-l", "app in (db, site),!pod-template-hash", "-o", "name").output.split()
-    assert names == ["pod/making", "pod/crashing"]
+    assert names == ["pod/crashing", "pod/making"]
 
 
 def test_a_bad_selector_exits_1_naming_the_column(settings, filled):
@@ -145,7 +145,7 @@ def test_type_slash_name_and_wide(settings, filled):
     rows = lines(run(get, settings, "pod/front", "deploy/site", "-o", "wide").output)
     assert rows[0][:2] == ["NAME", "READY"] and "IP" in rows[0] and "NODE" in rows[0]
     assert rows[1][0] == "pod/front"
-    assert ["deployment/site", "0/2", "2", "0"] == rows[3][:4]
+    assert ["deployment.apps/site", "0/2", "2", "0"] == rows[3][:4]
 
 
 def test_deployments_and_configmaps_are_derived_from_the_pods(settings, filled):
@@ -208,7 +208,33 @@ def test_times_in_json_are_rfc3339(settings, filled):
 def test_jsonpath_output(settings, filled):
     printed = run(get, settings, "pods", "-o",
                   'jsonpath={range .items[*]}{.metadata.name}:{.status.containerStatuses[0].restartCount}{"\\n"}{end}')
-    assert printed.output.splitlines() == ["front:0", "making:0", "crashing:4", "site-abc-1:0", "site-abc-2:0"]
+    assert printed.output.splitlines() == ["crashing:4", "front:0", "making:0", "site-abc-1:0", "site-abc-2:0"]
+
+
+def test_custom_columns_and_sort_by(settings, filled):
+    columns = ("custom-columns=NAME:.metadata.name,APP:.metadata.labels.app,"
+               "RESTARTS:.status.containerStatuses[*].restartCount,IP:.status.podIP")
+    printed = run(get, settings, "pods", "-l", "app in (web,db)", "--sort-by",
+                  "{.status.containerStatuses[0].restartCount}", "-o", columns)
+    assert printed.exit_code == 0, printed.output
+    rows = lines(printed.output)
+    assert rows[0] == ["NAME", "APP", "RESTARTS", "IP"]
+    assert rows[-1] == ["crashing", "db", "4", "<none>"]  # the most restarts last; a field not there is <none>
+    assert {row[0] for row in rows[1:]} == {"front", "making", "crashing"}
+    by_name = lines(run(get, settings, "pods", "--sort-by", ".metadata.name", "-o", "name").output)
+    assert [row[0] for row in by_name] == sorted(row[0] for row in by_name)
+    bad = CliRunner().invoke(get, ["pods", "-o", "custom-columns=NAME"], obj=settings)
+    assert bad.exit_code == 1 and "'NAME' is not HEADER:PATH" in str(bad.exception)
+
+
+def test_field_selectors(settings, filled):
+    running = lines(run(get, settings, "pods", "-A", "--field-selector", "status.phase=Running", "-o", "name").output)
+    assert [row[0] for row in running] == ["pod/crashing"]
+    others = lines(run(get, settings, "pods", "--field-selector", "metadata.name!=front,status.phase!=Running",
+                       "-o", "name").output)
+    assert [row[0] for row in others] == ["pod/making", "pod/site-abc-1", "pod/site-abc-2"]
+    bad = CliRunner().invoke(get, ["pods", "--field-selector", "status.phase~Running"], obj=settings)
+    assert "is not FIELD=VALUE or FIELD!=VALUE" in str(bad.exception)
 
 
 def test_describe_pod_ends_with_its_events(settings, filled):
@@ -247,6 +273,87 @@ def test_watch_prints_changes_until_its_time_is_up(settings, filled):
     assert result.exit_code == 0
 
 
+def test_watch_prints_a_deleted_pod_as_terminating_and_a_new_pod(settings, filled):
+    """A pod removed while watching is printed once more with its last row, Terminating (kubectl's
+    DELETED event); a pod that appears is printed as it comes; --output-watch-events names each."""
+    import threading
+
+    def change() -> None:
+        time.sleep(1.5)
+        filled.store.remove_pod("front")
+        filled.pod("late", labels={"app": "web"})
+
+    changer = threading.Thread(target=change)
+    changer.start()
+    result = run(get, settings, "pods", "-l", "app=web", "-w", "--output-watch-events", "--watch-timeout", "4")
+    changer.join()
+    assert result.exit_code == 0, result.output
+    rows = lines(result.output)
+    assert rows[0] == ["EVENT", "NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert rows[1][:4] == ["ADDED", "front", "0/1", "ContainerCreating"]
+    assert sorted(row[:4] for row in rows[2:]) == [["ADDED", "late", "0/1", "ContainerCreating"],
+                                                   ["DELETED", "front", "0/1", "Terminating"]]
+
+
+def test_watch_only_prints_changes_with_a_header_first_and_no_headers_leaves_it_out(settings, filled):
+    import threading
+
+    def change() -> None:
+        time.sleep(1.5)
+        filled.pod("late", labels={"app": "web"})
+
+    changer = threading.Thread(target=change)
+    changer.start()
+    result = run(get, settings, "pods", "-l", "app=web", "--watch-only", "--watch-timeout", "3")
+    changer.join()
+    assert result.exit_code == 0, result.output
+    assert [row[:2] for row in lines(result.output)] == [["NAME", "READY"], ["late", "0/1"]]
+    bare = lines(run(get, settings, "pods", "-l", "app=web", "--no-headers").output)
+    assert [row[0] for row in bare] == ["front", "late"]
+    several = run(get, settings, "pods,svc", "--no-headers").output
+    assert "NAME" not in several and "\n\n" not in several and "service/site" in several
+
+
+def test_watch_of_a_named_pod_ends_its_story_with_the_deletion(settings, filled):
+    """Watching one pod by name: its removal is a last line, not an error; -o name prints it again."""
+    import threading
+
+    def remove() -> None:
+        time.sleep(1.5)
+        filled.store.remove_pod("front")
+
+    remover = threading.Thread(target=remove)
+    remover.start()
+    result = run(get, settings, "pods", "front", "-w", "--watch-timeout", "4")
+    remover.join()
+    assert result.exit_code == 0, result.output
+    rows = lines(result.output)
+    assert [row[:3] for row in rows] == [["NAME", "READY", "STATUS"], ["front", "0/1", "ContainerCreating"],
+                                         ["front", "0/1", "Terminating"]]
+
+
+def test_watch_json_of_a_deleted_pod_is_its_last_object_with_a_deletion_time(settings, filled):
+    import threading
+
+    def remove() -> None:
+        time.sleep(1.5)
+        filled.store.remove_pod("front")
+
+    remover = threading.Thread(target=remove)
+    remover.start()
+    result = run(get, settings, "pod/front", "-w", "--output-watch-events", "-o", "json", "--watch-timeout", "4")
+    remover.join()
+    decoder, text, events = json.JSONDecoder(), result.output.strip(), []
+    while text:
+        event, end = decoder.raw_decode(text)
+        events.append(event)
+        text = text[end:].strip()
+    assert [event["type"] for event in events] == ["ADDED", "DELETED"]
+    deleted = events[1]["object"]
+    assert deleted["kind"] == "Pod" and deleted["metadata"]["name"] == "front"
+    assert deleted["metadata"]["deletionTimestamp"].endswith("Z") and "deletionTimestamp" not in events[0]["object"]["metadata"]
+
+
 def test_a_pod_name_taken_in_another_namespace_is_a_clear_conflict(settings, filled):
     from kubeplay.errors import ConflictError
 
@@ -270,8 +377,81 @@ def test_services_get_and_describe(settings, filled):
 def test_get_all_lists_each_kind_under_its_own_header(settings, filled):
     output = run(get, settings, "all").output
     blocks = [block.splitlines() for block in output.strip().split("\n\n")]
-    assert [block[0].split()[0] for block in blocks] == ["NAME"] * 3
-    assert [block[1].split()[0].split("/")[0] for block in blocks] == ["pod", "deployment", "service"]
+    assert [block[0].split() for block in blocks][3] == ["NAME", "DESIRED", "CURRENT", "READY", "AGE"]
+    assert [block[0].split()[0] for block in blocks] == ["NAME"] * 4
+    assert [block[1].split()[0].split("/")[0] for block in blocks] == ["pod", "service", "deployment.apps",
+                                                                       "replicaset.apps"]  # kubectl's order
+    assert blocks[3][1].split()[:4] == ["replicaset.apps/site-abc", "2", "2", "0"]
+
+
+def test_replicasets_are_the_kept_revisions_of_each_deployment(settings, filled):
+    """A stored Deployment with two revisions: the current one wants the replicas, the old one 0; each
+    counts the pods of its pod-template-hash."""
+    import dataclasses
+
+    from kubeplay.store.deployments import DeploymentStore
+    from kubeplay.model.workload import DeploymentPlan
+
+    owner = OwnerPlan("Deployment", "shop", replicas=1, labels={"app": "shop"}, template_hash="new1")
+    template = PodPlan(name="shop", labels={"app": "shop", "pod-template-hash": "old1"},
+                       containers=(ContainerPlan(name="shop", image="localhost/shop:1"),), owner=owner)
+    deployments = DeploymentStore(filled.db)
+    deployments.save(DeploymentPlan("shop", "default", 1, template, "old1"))
+    newer = dataclasses.replace(template, labels={"app": "shop", "pod-template-hash": "new1"},
+                                containers=(ContainerPlan(name="shop", image="localhost/shop:2"),))
+    deployments.save(DeploymentPlan("shop", "default", 1, newer, "new1"))
+    filled.pod("shop-new1-x", labels={"app": "shop", "pod-template-hash": "new1"}, owner=owner)
+
+    rows = lines(run(get, settings, "rs", "-o", "wide").output)
+    assert rows[0] == ["NAME", "DESIRED", "CURRENT", "READY", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"]
+    by_name = {row[0]: row for row in rows[1:]}
+    assert by_name["shop-old1"][1:4] == ["0", "0", "0"] and by_name["shop-old1"][6] == "localhost/shop:1"
+    assert by_name["shop-new1"][1:4] == ["1", "1", "0"] and by_name["shop-new1"][7] == "app=shop,pod-template-hash=new1"
+    assert by_name["site-abc"][1:3] == ["2", "2"]
+    named = run(get, settings, "replicasets", "shop-new1", "-o", "name").output.split()
+    assert named == ["replicaset.apps/shop-new1"]
+    obj = json.loads(run(get, settings, "rs/shop-new1", "-o", "json").output)
+    assert obj["kind"] == "ReplicaSet" and obj["apiVersion"] == "apps/v1" and obj["spec"]["replicas"] == 1
+    assert obj["status"]["replicas"] == 1 and obj["metadata"]["ownerReferences"][0]["name"] == "shop"
+    assert obj["spec"]["selector"]["matchLabels"]["pod-template-hash"] == "new1"
+    assert run(get, settings, "rs", "-l", "pod-template-hash=old1", "-o", "name").output.split() == [
+        "replicaset.apps/shop-old1"]
+
+
+def test_get_events_lists_the_pods_events_as_kubectl(settings, filled):
+    rows = lines(run(get, settings, "events").output)
+    assert rows[0] == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+    assert rows[1][1:4] == ["Warning", "BackOff", "pod/crashing"]
+    listed = json.loads(run(get, settings, "ev", "-o", "json").output)["items"]
+    assert [(obj["kind"], obj["involvedObject"]["name"], obj["count"]) for obj in listed] == [("Event", "crashing", 1)]
+    assert listed[0]["involvedObject"]["fieldPath"] == "spec.containers{web}"
+    assert listed[0]["lastTimestamp"].endswith("Z") and listed[0]["metadata"]["name"].startswith("crashing.")
+    assert "BackOff" not in run(get, settings, "events", "-n", "team-b").output  # the pods of that namespace only
+
+
+def test_daemonsets_are_listed_from_their_pods(settings, filled):
+    filled.pod("agent-x1", labels={"app": "agent"}, owner=OwnerPlan("DaemonSet", "agent", labels={"app": "agent"}))
+    rows = lines(run(get, settings, "ds").output)
+    assert rows[0] == ["NAME", "DESIRED", "CURRENT", "READY", "UP-TO-DATE", "AVAILABLE", "NODE", "SELECTOR", "AGE"]
+    assert rows[1][:7] == ["agent", "1", "1", "0", "1", "0", "<none>"]
+    obj = json.loads(run(get, settings, "daemonset/agent", "-o", "json").output)
+    assert obj["kind"] == "DaemonSet" and obj["status"]["currentNumberScheduled"] == 1
+    assert "daemonset.apps/agent" in run(get, settings, "all").output
+
+
+def test_describe_replicaset_counts_its_pods_and_names_its_deployment(settings, filled):
+    text = run(describe, settings, "rs", "site-abc").output
+    for expected in ("Name:", "site-abc", "Selector:", "pod-template-hash=abc", "Controlled By:  Deployment/site",
+                     "Replicas:", "2 current / 2 desired", "Pods Status:", "Pod Template:", "site-abc-1", "Events:"):
+        assert expected in text, expected
+
+
+def test_a_replicaset_played_from_its_own_manifest_is_listed_from_its_pods(settings, filled):
+    filled.pod("cache-x1", labels={"app": "cache"}, owner=OwnerPlan("ReplicaSet", "cache", replicas=3))
+    rows = lines(run(get, settings, "rs").output)
+    assert ["cache", "3", "1", "0"] in [row[:4] for row in rows]
+    obj = json.loads(run(get, settings, "rs/cache", "-o", "json").output)
+    assert obj["spec"]["selector"] == {"matchLabels": {"app": "cache"}} and "ownerReferences" not in obj["metadata"]
 
 
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent.parent / "manifests" / "examples").glob("*.yaml")) + [

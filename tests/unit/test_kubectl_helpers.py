@@ -1,4 +1,5 @@
-"""Pure parts of the kubectl-style verbs: selectors, durations, port pairs, cgroup figures, default containers."""
+"""Pure parts of the kubectl-style verbs: selectors, durations, port pairs, cgroup figures, default
+containers; and port-forward's Forwarder on the host's own network (no pod, no root)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from kubeplay.errors import NotFoundError, UserError
 from kubeplay.model.plan import ContainerPlan, PodPlan
 from kubeplay.model.record import ContainerRecord, ContainerRole, ContainerStatus, PodPhase, PodRecord
 from kubeplay.model.selector import parse_selector
-from kubeplay.pods.portforward import PortPair, parse_port_pairs
+from kubeplay.pods.portforward import Forwarder, PortPair, Route, listen_addresses, parse_port_pairs
 from kubeplay.pods.targets import default_container, split_reference
 from kubeplay.pods.usage import cgroup_dirs, hierarchies, read_usage
 
@@ -75,6 +76,89 @@ def test_port_pairs():
             parse_port_pairs([bad])
     with pytest.raises(UserError):
         parse_port_pairs([])
+
+
+def test_listen_addresses_as_kubectl_takes_them():
+    assert listen_addresses("localhost") == ("127.0.0.1",)
+    assert listen_addresses("localhost,0.0.0.0, ::1,127.0.0.1") == ("127.0.0.1", "0.0.0.0", "::1")
+    with pytest.raises(UserError, match="'example.com' is not an IP address"):
+        listen_addresses("127.0.0.1,example.com")
+
+
+class Answering:
+    """A TCP server on 127.0.0.1 that sends `text` to each connection and closes it."""
+
+    def __init__(self, text: bytes) -> None:
+        import socket
+        import threading
+
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.text = text
+        threading.Thread(target=self.answer, daemon=True).start()
+
+    def answer(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            with client:
+                client.sendall(self.text)
+
+
+def read_from(port: int) -> bytes:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.settimeout(10)
+        return b"".join(iter(lambda: connection.recv(100), b""))
+
+
+def test_a_forwarder_moves_to_the_route_follow_gives_and_ends_when_follow_raises():
+    """follow() is asked every FOLLOW_INTERVAL: new connections go where it says; its error ends serve()."""
+    import threading
+
+    first, second = Answering(b"first"), Answering(b"second")
+    route = Route("one", "id-1", None, (first.port,))
+    looks: list[Route] = []
+    may_move, moved, may_end = threading.Event(), threading.Event(), threading.Event()
+
+    def follow(current: Route) -> Route:
+        looks.append(current)
+        if current.pod_id == "id-1" and may_move.is_set():
+            moved.set()
+            return Route("two", "id-2", None, (second.port,))
+        if may_end.is_set():
+            raise NotFoundError('lost connection to pod "two": it was removed')
+        return current
+
+    forwarder = Forwarder(route, [0], report=lambda text: None, addresses=("127.0.0.1",))
+    [(address, local, remote)] = forwarder.listen()
+    assert (address, remote) == ("127.0.0.1", first.port) and local > 0
+    ended: list[BaseException] = []
+
+    def serve() -> None:
+        try:
+            forwarder.serve(follow=follow)
+        except NotFoundError as exc:
+            ended.append(exc)
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    try:
+        assert read_from(local) == b"first"
+        may_move.set()
+        assert moved.wait(10)
+        assert read_from(local) == b"second"
+        may_end.set()
+        server.join(10)
+        assert not server.is_alive() and "lost connection" in str(ended[0])
+    finally:
+        forwarder.close()
+        first.listener.close()
+        second.listener.close()
+    assert [look.pod_id for look in looks][-1] == "id-2"
 
 
 def test_references():
