@@ -4,11 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kubeplay.errors import ConflictError
+from kubeplay.errors import ConflictError, UserError
 from kubeplay.model.record import ContainerStatus
 from kubeplay.pods.engine import Engine
 from kubeplay.pods.logs import pick_container
 from kubeplay.pods.status import reconcile_pod
+
+
+class ExecCommandNotFound(UserError):
+    """exec's command is not in the container: 127, as a shell, podman and docker exit."""
+
+    exit_code = 127
+
+
+class ExecCommandNotRunnable(UserError):
+    """exec's command exists but cannot be executed: 126, as a shell, podman and docker exit."""
+
+    exit_code = 126
 
 
 def exec_in_pod(engine: Engine, pod_name: str, argv: list[str], *, container: str | None = None,
@@ -34,5 +46,18 @@ def exec_in_pod(engine: Engine, pod_name: str, argv: list[str], *, container: st
         ids = (resolved.uid, resolved.gid)
         if resolved.home and "HOME" not in env:
             env["HOME"] = resolved.home
-    return engine.runtime.exec(target.id, argv, tty=tty, interactive=interactive, env=env,
-                               cwd=workdir or None, user=ids)
+    from kubeplay.runtime.classify import ExecPermissionDenied, ExecutableNotFound
+
+    try:
+        return engine.runtime.exec(target.id, argv, tty=tty, interactive=interactive, env=env,
+                                   cwd=workdir or None, user=ids)
+    except ExecutableNotFound:
+        raise ExecCommandNotFound(
+            f'container "{target.name}" in pod "{pod.name}": command "{argv[0]}" not found',
+            hint=("" if "/" in argv[0] else "a name without a slash is looked up in the container's PATH; ")
+            + f"`kubeplay exec {pod.name} -c {target.name} -- ls /bin` shows what the image has") from None
+    except ExecPermissionDenied:
+        raise ExecCommandNotRunnable(
+            f'container "{target.name}" in pod "{pod.name}": command "{argv[0]}" cannot be run '
+            "(a directory, a file without execute permission, or a program for another machine)",
+            hint="name an executable file of the image") from None

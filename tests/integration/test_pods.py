@@ -146,6 +146,11 @@ def test_logs_follow_and_exec_exit_code(pods):
         restartPolicy="Never"))
     assert pods("play", str(manifest)).returncode == 0
     assert pods("exec", "talk", "--", "sh", "-c", "exit 42").returncode == 42
+    missing = pods("exec", "talk", "--", "no-such-command")
+    assert missing.returncode == 127, missing.stderr  # as a shell, podman and docker
+    assert 'container "talker" in pod "talk": command "no-such-command" not found' in missing.stderr
+    directory = pods("exec", "talk", "--", "/etc")
+    assert directory.returncode == 126 and 'command "/etc" cannot be run' in directory.stderr
     followed = pods("logs", "-f", "talk", timeout=30)
     assert followed.returncode == 0
     assert followed.stdout.split() == ["line-1", "line-2", "line-3"]
