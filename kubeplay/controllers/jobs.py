@@ -247,7 +247,7 @@ def start_more_pods(engine: Engine, pods: list[PodRecord], count: int) -> list[s
     from kubeplay.pods.play import play
 
     template = pods[0].plan
-    taken = set(engine.store.pod_names())
+    taken = engine.store.names_in(template.namespace)
     plans = []
     for _ in range(count):
         name = _new_name(template.owner.name if template.owner else template.name, taken)

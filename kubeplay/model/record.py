@@ -131,3 +131,8 @@ class PodOverview:
     reason: str = ""
     planned_members: int = 0  # containers the plan has (not init): some may not be made yet
     labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def shown_name(self) -> str:
+        """The pod's name in its namespace (as PodRecord.shown_name)."""
+        return self.name

@@ -232,8 +232,9 @@ def _copy_all(source: socket.socket, target: socket.socket) -> None:
         target.sendall(view[:count])
 
 
-def prepare_forward(engine, reference: str, specs: list[str], report: Callable[[str], None]) -> Forwarder:
-    """A Forwarder into the pod `reference` names (NAME, pod/NAME, deploy/NAME, svc/NAME...) for the
+def prepare_forward(engine, reference: str, specs: list[str], report: Callable[[str], None],
+                    namespace: str = "default") -> Forwarder:
+    """A Forwarder into the pod `reference` names in `namespace` (NAME, pod/NAME, deploy/NAME, svc/NAME...) for the
     ports `specs`; with svc/NAME, REMOTE is the Service's port (number or name), sent to its target
     port on the chosen pod, as kubectl does."""
     from kubeplay.model.record import PodPhase
@@ -243,19 +244,21 @@ def prepare_forward(engine, reference: str, specs: list[str], report: Callable[[
 
     pairs = parse_port_pairs(specs)
     kind, name = split_reference(reference)
-    pod = reconcile_pod(engine.store, engine.settings, resolve_pod(engine, reference))
+    pod = reconcile_pod(engine.store, engine.settings, resolve_pod(engine, reference, namespace))
     if pod.phase is not PodPhase.RUNNING:
-        raise ConflictError(f'pod "{pod.name}" is not running ({pod.phase.value})',
-                       hint=f"start it with `kubeplay pod start {pod.name}`")
-    service = _service(engine, name) if kind == "Service" else None
+        from kubeplay.names import pod_arguments
+
+        raise ConflictError(f'pod "{pod.shown_name}" is not running ({pod.phase.value})',
+                       hint=f"start it with `kubeplay pod start {pod_arguments(pod.namespace, pod.shown_name)}`")
+    service = _service(engine, namespace, name) if kind == "Service" else None
     resolved = [(pair.local, _remote_port(pod, service, pair.remote)) for pair in pairs]
-    return Forwarder(pod.name, pod_target(engine.settings, pod, "").netns, resolved, report)
+    return Forwarder(pod.shown_name, pod_target(engine.settings, pod, "").netns, resolved, report)
 
 
-def _service(engine, name: str):
+def _service(engine, namespace: str, name: str):
     from kubeplay.store.services import ServiceStore
 
-    return next(r for r in ServiceStore(engine.db).list() if r.name == name)  # resolve_pod found it
+    return ServiceStore(engine.db).find(namespace, name)  # resolve_pod found it
 
 
 def _remote_port(pod: PodRecord, service, remote: int | str) -> int:

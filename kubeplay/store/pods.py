@@ -13,7 +13,7 @@ import time
 from typing import TYPE_CHECKING
 
 from kubeplay.errors import ConflictError
-from kubeplay.names import DEFAULT_NAMESPACE, pod_key
+from kubeplay.names import DEFAULT_NAMESPACE, given_pod_key, split_pod_key
 from kubeplay.model.record import (
     ContainerRecord,
     ContainerRole,
@@ -23,7 +23,7 @@ from kubeplay.model.record import (
     PodRecord,
 )
 from kubeplay.store.db import Database
-from kubeplay.store.plans import decode_plan, pod_not_found
+from kubeplay.store.plans import decode_plan, pod_not_found, pod_not_found_in
 
 if TYPE_CHECKING:
     from kubeplay.model.plan import ContainerPlan, PodPlan
@@ -83,7 +83,20 @@ class PodStore:
             conn.execute("DELETE FROM pods WHERE name=?", (name,))
 
     def pod_names(self) -> list[str]:
+        """Every pod's key, oldest first."""
         return [row["name"] for row in self.db.query("SELECT name FROM pods ORDER BY created_at, name")]
+
+    def names_in(self, namespace: str) -> set[str]:
+        """The names of the pods of `namespace` (taken, for a new pod's generated name)."""
+        rows = self.db.query("SELECT name FROM pods WHERE namespace=?", (namespace or DEFAULT_NAMESPACE,))
+        return {split_pod_key(row["name"])[1] for row in rows}
+
+    def named_key(self, namespace: str, name: str) -> str:
+        """The key of the pod `name` of `namespace`, as a user names it, without reading the pod."""
+        key = given_pod_key(namespace, name)
+        if key is None or self.pod_phase(key) is None:
+            raise pod_not_found_in(namespace, name)
+        return key
 
     def pod_phase(self, name: str) -> PodPhase | None:
         """The pod's phase alone (no plan decoded); None for a pod the store does not hold."""
@@ -98,8 +111,12 @@ class PodStore:
         return record
 
     def named_pod(self, namespace: str, name: str) -> PodRecord:
-        """The pod `name` of `namespace`, as a user names it."""
-        return self.get_pod(pod_key(namespace, name))
+        """The pod `name` of `namespace`, as a user names it (kubeplay.names.given_pod_key)."""
+        key = given_pod_key(namespace, name)
+        record = self.find_pod(key) if key is not None else None
+        if record is None:
+            raise pod_not_found_in(namespace, name)
+        return record
 
     def find_pod(self, name: str) -> PodRecord | None:
         records = self._pod_records(name)
