@@ -87,7 +87,7 @@ class PodRunner:
         listed = self.kp("pods", "-A", "--format", "json")  # every namespace's
         if listed.returncode == 0 and listed.stdout.strip():
             for pod in json.loads(listed.stdout):
-                self.kp("pod", "rm", "-f", "-t", "0", pod["name"])
+                self.kp("pod", "rm", "-f", "-t", "0", "-n", pod["namespace"], pod["name"])
         networks = self.kp("network", "ls", "--format", "json")
         if networks.returncode == 0 and networks.stdout.strip():
             for network in json.loads(networks.stdout):
