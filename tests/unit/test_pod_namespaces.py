@@ -119,3 +119,40 @@ def test_the_store_refuses_a_key_that_does_not_carry_its_namespace(tmp_path):
             conn.execute("INSERT INTO pods (name, id, plan, created_at, namespace) VALUES ('web', 'x', '{}', 0, 'team')")
     finally:
         db.close()
+
+
+def test_a_key_spelled_as_a_name_reaches_no_other_namespace(tmp_path):
+    db = open_database(tmp_path)
+    try:
+        store = PodStore(db)
+        store.add_pod("id-1", plan("web", "team"))
+        with pytest.raises(NotFoundError, match='no pod named "team_web" in namespace default'):
+            store.named_pod("default", "team_web")
+        with pytest.raises(NotFoundError, match="in namespace default"):
+            store.named_key("default", "team_web")
+        assert store.named_key("team", "web") == "team_web"
+    finally:
+        db.close()
+
+
+def test_peers_are_told_apart_by_namespace():
+    from kubeplay.pods.network import peers_among
+
+    addresses = [("web", "default", "10.0.0.2", "", False), ("web", "team", "10.0.0.3", "", False),
+                 ("api", "team", "10.0.0.4", "", False)]
+    assert peers_among(addresses, "team_web", "kubeplay") == [("web", "default", "10.0.0.2"), ("api", "team", "10.0.0.4")]
+    assert peers_among(addresses, "web", "kubeplay", leaving={"team_api"}) == [("web", "team", "10.0.0.3")]
+
+
+def test_down_finds_pods_by_key():
+    from kubeplay.translate.loader import parse
+    from kubeplay.translate.targets import names_in
+
+    text = """
+kind: Pod
+metadata: {name: web, namespace: team}
+---
+kind: Pod
+metadata: {name: web}
+"""
+    assert names_in(parse(text, "app.yaml", ".")).pods == {"team_web", "web"}
