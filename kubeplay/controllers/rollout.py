@@ -193,7 +193,7 @@ class Roll:
         for ending in self.endings:
             try:
                 for name in ending.wait():
-                    self.progress(f"pod/{name} deleted")
+                    self.progress(f"pod/{split_pod_key(name)[1]} deleted")
             except Exception as exc:  # noqa: BLE001 - every ending is waited for before one is raised
                 errors.append(exc)
         self.endings.clear()

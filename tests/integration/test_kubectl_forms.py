@@ -138,7 +138,8 @@ def test_a_pod_name_is_unique_per_namespace(played):
     made = played("play", manifest)
     assert made.returncode == 0, made.stderr
     again = played("play", manifest)
-    again.assert_fails_cleanly(exit_codes=(1,), mentions=('"api"', "namespace elsewhere", "-n elsewhere api"))
+    again.assert_fails_cleanly(exit_codes=(1,), mentions=('"api"', "namespace elsewhere"))
+    assert "-n elsewhere api" in again.hint_lines()[0]
     assert played("get", "pods", "-n", "team", "-o", "name").stdout.split() == ["pod/api"]
     assert played("get", "pods", "-n", "elsewhere", "-o", "name").stdout.split() == ["pod/api"]
     down = played("down", manifest)  # the file's api is elsewhere's: team's stays
@@ -151,7 +152,7 @@ def test_watch_prints_a_change_and_ends_quietly_on_ctrl_c(played):
     watcher = played.kp.popen("get", "pods", "-n", "team", "-w", "--watch-timeout", "60")
     try:
         time.sleep(2)  # the first listing is printed and the watch polls
-        stopped = played("pod", "stop", "-t", "0", "api")
+        stopped = played("pod", "stop", "-n", "team", "-t", "0", "api")
         assert stopped.returncode == 0, stopped.stderr
         time.sleep(3)
         watcher.send_signal(signal.SIGINT)
