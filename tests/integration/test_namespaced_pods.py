@@ -80,6 +80,14 @@ def test_the_same_names_in_two_namespaces_are_two_pods_each_reached_by_n(pods):
     spelled = pods("logs", "a_web")  # a key is no name: namespace a is reached by -n only
     spelled.assert_fails_cleanly((1,), mentions=('"a_web"', "namespace default"))
 
+    made = pods("run", "-n", "b", "web", "--image", BUSYBOX, "--image-pull-policy", "Never", "--", "sleep", "3600")
+    made.assert_fails_cleanly((1,), mentions=('"web"', "namespace b"))  # b's web is taken; default's is free
+    made = pods("run", "web", "--image", BUSYBOX, "--image-pull-policy", "Never", "--", "sleep", "3600")
+    assert made.returncode == 0, made.stderr
+    assert pods("exec", "web", "--", "hostname").stdout == "web\n"
+    assert pods("pod", "rm", "-f", "-t", "0", "web").returncode == 0  # default's: a's and b's stay
+    assert sorted(ns for ns, name, _ in listed(pods) if name == "web") == ["a", "b"]
+
     stopped = pods("pod", "stop", "-n", "a", "-t", "0", "web")
     assert stopped.returncode == 0, stopped.stderr
     assert ("a", "web", "Stopped") in listed(pods) and ("b", "web", "Running") in listed(pods)
