@@ -8,8 +8,7 @@ from collections.abc import Callable
 import click
 
 from kubeplay.errors import UserError
-
-DEFAULT_NAMESPACE = "default"
+from kubeplay.names import DEFAULT_NAMESPACE
 
 
 def namespace_options(command: Callable) -> Callable:

@@ -13,7 +13,6 @@ import time
 from typing import TYPE_CHECKING
 
 from kubeplay.errors import ConflictError
-from kubeplay.names import DEFAULT_NAMESPACE, given_pod_key, split_pod_key
 from kubeplay.model.record import (
     ContainerRecord,
     ContainerRole,
@@ -22,6 +21,7 @@ from kubeplay.model.record import (
     PodPhase,
     PodRecord,
 )
+from kubeplay.names import DEFAULT_NAMESPACE, given_pod_key, split_pod_key
 from kubeplay.store.db import Database
 from kubeplay.store.plans import decode_plan, pod_not_found, pod_not_found_in
 
