@@ -90,3 +90,40 @@ def store_child(directory: Path, name: str, what: str) -> Path:
         raise UserError(f"{what} name {shown(name)} {problem}: it cannot name a path under {directory}",
                         hint="use a Kubernetes name: lower case letters, digits, '-' and '.'")
     return directory / name
+
+
+DEFAULT_NAMESPACE = "default"
+POD_KEY_SEPARATOR = "_"
+
+
+def pod_key(namespace: str, name: str) -> str:
+    """The key a pod is stored, locked and wired up under (its store row, its leases, events, locks
+    and hostPort chain): its name in namespace default, so stores and output from before namespaces
+    stay as they were; NAMESPACE_NAME in any other. A namespace is a DNS-1123 label and a pod's name a
+    DNS-1123 subdomain: neither can hold "_", so no two (namespace, name) pairs share a key."""
+    if not namespace or namespace == DEFAULT_NAMESPACE:
+        return name
+    return f"{namespace}{POD_KEY_SEPARATOR}{name}"
+
+
+def split_pod_key(key: str) -> tuple[str, str]:
+    """(namespace, name) of a pod's key, as pod_key made it."""
+    namespace, separator, name = key.partition(POD_KEY_SEPARATOR)
+    return (namespace, name) if separator else (DEFAULT_NAMESPACE, key)
+
+
+def pod_arguments(namespace: str, name: str) -> str:
+    """The pod as a command line names it, for hints: `web`, or `-n team web` outside default."""
+    return name if not namespace or namespace == DEFAULT_NAMESPACE else f"-n {namespace} {name}"
+
+
+def pod_label(key: str) -> str:
+    """A pod's key as messages show it: `web`, or `team/web` outside namespace default."""
+    namespace, name = split_pod_key(key)
+    return name if namespace == DEFAULT_NAMESPACE else f"{namespace}/{name}"
+
+
+def given_pod_key(namespace: str, name: str) -> str | None:
+    """The key of the pod a user names as `name` in `namespace`; None when `name` holds the keys'
+    separator, which no pod's name can: so no key of another namespace is reached by spelling it."""
+    return None if POD_KEY_SEPARATOR in name else pod_key(namespace, name)

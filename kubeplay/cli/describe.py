@@ -263,7 +263,9 @@ def describe_pod(store, item) -> str:
     _volume_lines(layout, spec.get("volumes") or [])
     layout.add("QoS Class", status.get("qosClass"))
     layout.mapping("Node-Selectors", spec.get("nodeSelector"))
-    events = EventStore(store.engine.db).list(item.name)
+    from kubeplay.names import pod_key
+
+    events = EventStore(store.engine.db).list(pod_key(item.namespace, item.name))
     return layout.text() + events_text(events)
 
 
@@ -298,7 +300,7 @@ def describe_deployment(store, item) -> str:
     for condition in status.get("conditions") or []:
         layout.raw(f"  {condition['type'].ljust(13)}  {condition['status'].ljust(6)}  {condition.get('reason', '')}")
     found = next(d for d in deployments(store) if d.name == item.name and d.namespace == item.namespace)
-    layout.add("Pods", ", ".join(f"{pod.name} ({_pod_state(pod)})" for pod in found.pods) or "<none>")
+    layout.add("Pods", ", ".join(f"{pod.shown_name} ({_pod_state(pod)})" for pod in found.pods) or "<none>")
     events = EventStore(store.engine.db)
     listed = sorted((event for pod in found.pods for event in events.list(pod.name)), key=lambda e: e.last_at)
     return layout.text() + events_text([_with_pod(event) for event in listed])
@@ -314,7 +316,9 @@ def _with_pod(event):
     """A pod's event under its Deployment: the message says which pod."""
     from dataclasses import replace
 
-    return replace(event, message=f"pod/{event.pod}: {event.message}")
+    from kubeplay.names import split_pod_key
+
+    return replace(event, message=f"pod/{split_pod_key(event.pod)[1]}: {event.message}")
 
 
 def describe_replicaset(store, item) -> str:

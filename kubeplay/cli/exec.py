@@ -8,6 +8,7 @@ import sys
 import click
 
 from kubeplay.cli.completion import complete_container, complete_pod_reference
+from kubeplay.cli.options import namespace_option
 from kubeplay.config import Settings
 
 
@@ -22,9 +23,10 @@ from kubeplay.config import Settings
               help="Set KEY=VALUE in the command's environment (KEY alone: this shell's value); repeatable.")
 @click.option("-u", "--user", default="", help="Run as USER[:GROUP] (names or ids of the container's own files).")
 @click.option("-w", "--workdir", default="", help="Run in this directory of the container.")
+@namespace_option
 @click.pass_obj
 def exec_(settings: Settings, pod: str, command: tuple[str, ...], container: str | None,
-          interactive: bool, tty: bool, env: tuple[str, ...], user: str, workdir: str) -> None:
+          interactive: bool, tty: bool, env: tuple[str, ...], user: str, workdir: str, namespace: str) -> None:
     """Run COMMAND in a running container of POD (NAME, pod/NAME, deploy/NAME, job/NAME, svc/NAME);
     exits with COMMAND's exit code (use -- before it)."""
     from kubeplay.controllers.launch import ensure_monitors
@@ -34,9 +36,11 @@ def exec_(settings: Settings, pod: str, command: tuple[str, ...], container: str
     tty = usable_tty(interactive, tty)
     engine = Engine(settings)
     if "/" not in pod:
-        ensure_monitors(engine, [pod])  # a probe monitor found dead is started again
+        from kubeplay.cli.options import pod_keys
+
+        ensure_monitors(engine, pod_keys(namespace, [pod]))  # a probe monitor found dead is started again
     code = exec_in_pod(engine, pod, list(command), container=container, interactive=interactive, tty=tty,
-                       env=parse_env(env), user=user, workdir=workdir,
+                       env=parse_env(env), user=user, workdir=workdir, namespace=namespace,
                        notice=lambda text: click.echo(text, err=True))
     sys.exit(code)
 

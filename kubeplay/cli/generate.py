@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from kubeplay.cli.generating import TYPES, generate_pods
+from kubeplay.cli.options import namespace_option
 from kubeplay.config import Settings
 from kubeplay.cli.completion import names_of
 
@@ -21,9 +22,10 @@ from kubeplay.cli.completion import names_of
 @click.option("-f", "--filename", "output", type=click.Path(path_type=Path), default=None,
               help="Write to FILE instead of standard output.")
 @click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
+@namespace_option
 @click.pass_obj
 def generate(settings: Settings, names: tuple[str, ...], kind: str | None, replicas: int | None, service: bool,
-             include_secrets: bool, output: Path | None, force: bool) -> None:
+             include_secrets: bool, output: Path | None, force: bool, namespace: str) -> None:
     """Kubernetes YAML of the pods NAMES, that plays back to the same pods."""
     generate_pods(settings, names, kind=kind, replicas=replicas, service=service, include_secrets=include_secrets,
-                  output=output, force=force)
+                  output=output, force=force, namespace=namespace)

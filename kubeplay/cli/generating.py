@@ -15,18 +15,20 @@ TYPES = {"pod": "Pod", "deployment": "Deployment", "daemonset": "DaemonSet", "jo
 
 def generate_pods(settings: Settings, names: tuple[str, ...], kind: str | None = None, replicas: int | None = None,
                   service: bool = False, include_secrets: bool = False, output: Path | None = None,
-                  force: bool = False) -> None:
-    """The YAML of the pods `names` to standard output, or to `output`."""
+                  force: bool = False, namespace: str = "default") -> None:
+    """The YAML of the pods `names` of `namespace` to standard output, or to `output`."""
     if output is not None and output.exists() and not force:
         raise UserError(f"{output} already exists", hint="choose another file, or add --force to overwrite it")
     from kubeplay.generate import GenerateOptions
     from kubeplay.generate import generate as generate_documents
+    from kubeplay.cli.options import pod_keys
     from kubeplay.store.db import open_database
     from kubeplay.store.plans import read_pod_plan
 
+    keys = pod_keys(namespace, names)
     settings.ensure_dirs()
     db = open_database(settings.root)
-    plans = [read_pod_plan(db, name) for name in dict.fromkeys(names)]
+    plans = [read_pod_plan(db, key) for key in keys]
     options = GenerateOptions(kind=TYPES[kind.lower()] if kind else None, replicas=replicas, service=service,
                               include_secrets=include_secrets, stored_services=_stored_services(db) if service else ())
     claims = _claim_records(db, plans)

@@ -31,7 +31,7 @@ def pod_summary(pod) -> dict:
     from kubeplay.pods.status import derive_phase, display_status
 
     return {
-        "name": pod.name,
+        "name": pod.shown_name,
         "namespace": pod.namespace,
         "id": pod.id,
         "ready": _ready(pod),
@@ -62,5 +62,5 @@ def warn_unmonitored(settings: Settings, pods) -> None:
 
     for pod in pods:
         if monitor_state(settings, pod) == "not running":
-            echo(f"warning: pod {pod.name}: its probes are not being run (its monitor is not running); "
-                 f"`kubeplay pod inspect {pod.name}` starts it again", err=True)
+            echo(f"warning: pod {pod.shown_name}: its probes are not being run (its monitor is not running); "
+                 f"`kubeplay pod inspect {pod_arguments(pod.namespace, pod.shown_name)}` starts it again", err=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from kubeplay.cli.completion import complete_container, complete_pod_reference
+from kubeplay.cli.options import namespace_options, resolve_namespace
 from kubeplay.config import Settings
 
 
@@ -22,10 +23,12 @@ from kubeplay.config import Settings
 @click.option("--since-time", default=None, help="Only lines since an RFC 3339 time (2024-05-01T10:00:00Z).")
 @click.option("--timestamps", is_flag=True, help="Prefix each line with its time.")
 @click.option("-p", "--previous", is_flag=True, help="The log of the run before the last restart.")
+@namespace_options
 @click.pass_obj
 def logs(settings: Settings, pod: str | None, container_name: str | None, container: str | None,
          all_containers: bool, selector: str | None, prefix: bool, follow: bool, tail: int | None,
-         since: str | None, since_time: str | None, timestamps: bool, previous: bool) -> None:
+         since: str | None, since_time: str | None, timestamps: bool, previous: bool,
+         namespace: str | None, all_namespaces: bool) -> None:
     """Print the logs of a container of POD (NAME, pod/NAME, deploy/NAME, job/NAME, svc/NAME), or of
     the pods matching -l. The container is -c NAME, or CONTAINER after POD as kubectl also takes it."""
     from kubeplay.cli.durations import since_epoch
@@ -43,8 +46,12 @@ def logs(settings: Settings, pod: str | None, container_name: str | None, contai
             raise UserError(f"two containers asked for: {container_name!r} and -c {container!r}",
                             hint=f"give one: kubeplay logs {pod} -c {container_name}")
         container = container_name
+    scope = resolve_namespace(namespace, all_namespaces)
+    if scope is None and selector is None:
+        raise UserError("-A goes with -l SELECTOR: a pod named alone is looked up in one namespace",
+                        hint="name its namespace with -n NS")
     engine = Engine(settings)
-    pods = pods_matching(engine, selector) if selector is not None else [resolve_pod(engine, pod or "")]
+    pods = pods_matching(engine, selector, scope) if selector is not None else [resolve_pod(engine, pod or "", scope or "")]
     if selector is not None and not pods:
         click.echo(f"No pods match {selector!r}.", err=True)
         return

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from kubeplay.cli.render import echo
 from kubeplay.config import Settings
+from kubeplay.names import split_pod_key
 
 if TYPE_CHECKING:
     from kubeplay.translate import TranslateResult
@@ -93,12 +94,13 @@ def play_files(settings: Settings, files: tuple[str, ...], *, strict: bool = Fal
     if fmt == "json":
         from kubeplay.cli.render import echo_json
 
-        echo_json([{"kind": "Pod", "name": name, "started": start} for name in played.pods]
+        echo_json([{"kind": "Pod", "name": split_pod_key(key)[1], "namespace": split_pod_key(key)[0], "started": start}
+                   for key in played.pods]
                   + [{"kind": "PersistentVolumeClaim", "name": claim} for claim in played.claims]
                   + [service_summary(record) for record in played.services])
     elif not quiet:
-        for name in played.pods:
-            echo(f"pod/{name} created")
+        for key in played.pods:
+            echo(f"pod/{split_pod_key(key)[1]} created")
         for record in played.services:
             echo(f"service/{record.name} created ({service_words(record)})")
         _tell_idle(result)
@@ -162,8 +164,8 @@ def down_files(settings: Settings, files: tuple[str, ...], *, volumes: bool = Fa
     removed = down_manifests(Engine(settings), found, volumes=volumes, files=files)
     if quiet:
         return
-    for name in removed.pods:
-        echo(f"pod/{name} deleted")
+    for key in removed.pods:
+        echo(f"pod/{split_pod_key(key)[1]} deleted")
     for service in removed.services:
         echo(f"service/{service.split('/', 1)[1]} deleted")
     for claim in removed.claims:

@@ -7,7 +7,7 @@ import time
 import click
 
 from kubeplay.cli.listing import list_pods, pod_summary
-from kubeplay.cli.options import namespace_options, resolve_namespace
+from kubeplay.cli.options import namespace_option, namespace_options, pod_keys, resolve_namespace
 from kubeplay.cli.render import age, echo_json, table
 from kubeplay.config import Settings
 from kubeplay.cli.completion import names_of
@@ -67,15 +67,15 @@ def ps(settings: Settings, show_all: bool, fmt: str) -> None:
     for pod in _records(engine):
         for container in pod.containers:
             if show_all or container.status is ContainerStatus.RUNNING:
-                rows.append((pod.name, container_info(container)))
+                rows.append((pod.shown_name, pod.namespace, container_info(container)))
     if fmt == "json":
-        echo_json([{"pod": pod, **info} for pod, info in rows])
+        echo_json([{"pod": pod, "namespace": namespace, **info} for pod, namespace, info in rows])
         return
     now = time.time()
     table(["CONTAINER ID", "POD", "NAME", "IMAGE", "STATUS", "RESTARTS", "STARTED"],
           [(i["id"][:12], pod, i["name"], i["image"] or "(infra)",
             i["state"] if i["exitCode"] is None else f"{i['state']} ({i['exitCode']})",
-            i["restartCount"], age(i["startedAt"], now)) for pod, i in rows])
+            i["restartCount"], age(i["startedAt"], now)) for pod, _, i in rows])
 
 
 @click.group()
@@ -86,8 +86,9 @@ def pod() -> None:
 @pod.command("inspect")
 @click.argument("names", nargs=-1, required=True, shell_complete=names_of("pod"))
 @click.option("--format", "fmt", type=click.Choice(["json", "yaml"]), default="json", help="JSON or YAML.")
+@namespace_option
 @click.pass_obj
-def inspect(settings: Settings, names: tuple[str, ...], fmt: str) -> None:
+def inspect(settings: Settings, names: tuple[str, ...], fmt: str, namespace: str) -> None:
     """Per-container state, exit code, restart count, pid, start and finish times."""
     from kubeplay.pods.status import reconcile_pod
 
@@ -97,7 +98,7 @@ def inspect(settings: Settings, names: tuple[str, ...], fmt: str) -> None:
 
     engine = _engine(settings)
     result = []
-    for name in names:
+    for name in pod_keys(namespace, names):
         record = reconcile_pod(engine.store, engine.settings, engine.store.get_pod(name))
         # a dead monitor is reported as found, and started again
         monitor = monitor_state(engine.settings, record)
@@ -145,32 +146,36 @@ def _services_of(engine, record) -> list[dict]:
 @pod.command("stop")
 @click.argument("names", nargs=-1, required=True, shell_complete=names_of("pod"))
 @click.option("-t", "--time", "grace", type=int, default=None, help="Seconds to wait before SIGKILL.")
+@namespace_option
 @click.pass_obj
-def stop(settings: Settings, names: tuple[str, ...], grace: int | None) -> None:
+def stop(settings: Settings, names: tuple[str, ...], grace: int | None, namespace: str) -> None:
     """Stop pods: SIGTERM, the grace period, then SIGKILL."""
     from kubeplay.pods.lifecycle import stop_pod
 
     engine = _engine(settings)
-    for name in names:
-        stop_pod(engine, name, grace)
+    keys = pod_keys(namespace, names)
+    for key, name in zip(keys, dict.fromkeys(names)):
+        stop_pod(engine, key, grace)
         click.echo(name)
-    _services_follow(engine, names)
+    _services_follow(engine, keys)
 
 
 @pod.command("start")
 @click.argument("names", nargs=-1, required=True, shell_complete=names_of("pod"))
+@namespace_option
 @click.pass_obj
-def start(settings: Settings, names: tuple[str, ...]) -> None:
+def start(settings: Settings, names: tuple[str, ...], namespace: str) -> None:
     """Start stopped pods again from their stored plans."""
     from kubeplay.controllers.launch import start_monitors
     from kubeplay.pods.lifecycle import start_pod
 
     engine = _engine(settings)
-    for name in names:
-        start_pod(engine, name)
-        start_monitors(engine, [name])
+    keys = pod_keys(namespace, names)
+    for key, name in zip(keys, dict.fromkeys(names)):
+        start_pod(engine, key)
+        start_monitors(engine, [key])
         click.echo(name)
-    _services_follow(engine, names)
+    _services_follow(engine, keys)
 
 
 @pod.command("rm")
@@ -178,26 +183,28 @@ def start(settings: Settings, names: tuple[str, ...]) -> None:
 @click.option("-f", "--force", is_flag=True, help="Stop running pods first.")
 @click.option("-t", "--time", "grace", type=int, default=None,
               help="With -f: seconds to wait after SIGTERM before SIGKILL (default: the pod's grace period).")
+@namespace_option
 @click.pass_obj
-def rm(settings: Settings, names: tuple[str, ...], force: bool, grace: int | None) -> None:
+def rm(settings: Settings, names: tuple[str, ...], force: bool, grace: int | None, namespace: str) -> None:
     """Remove pods."""
     from kubeplay.pods.lifecycle import remove_pod
 
     engine = _engine(settings)
-    plans = [record.plan for record in map(engine.store.find_pod, names) if record is not None]
+    keys = pod_keys(namespace, names)
+    plans = [record.plan for record in map(engine.store.find_pod, keys) if record is not None]
     try:
-        for name in names:
-            remove_pod(engine, name, force=force, grace=grace)
+        for key, name in zip(keys, dict.fromkeys(names)):
+            remove_pod(engine, key, force=force, grace=grace)
             click.echo(name)
     finally:
         _services_follow(engine, (), plans)
 
 
-def _services_follow(engine, names, plans=()) -> None:
-    """The Services selecting these pods send traffic only where pods now run."""
+def _services_follow(engine, keys, plans=()) -> None:
+    """The Services selecting these pods (keys) send traffic only where pods now run."""
     from kubeplay.controllers.endpoints import pods_changed
 
-    plans = list(plans) + [record.plan for record in map(engine.store.find_pod, names) if record is not None]
+    plans = list(plans) + [record.plan for record in map(engine.store.find_pod, keys) if record is not None]
     pods_changed(engine, plans)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from kubeplay.cli.completion import complete_pod_reference
+from kubeplay.cli.options import namespace_option
 from kubeplay.config import Settings
 
 
@@ -13,8 +14,9 @@ from kubeplay.config import Settings
 @click.argument("ports", nargs=-1, required=True)
 @click.option("--address", default="localhost", show_default=True,
               help="Where to listen: IP addresses or localhost, comma-separated (0.0.0.0: every IPv4 address).")
+@namespace_option
 @click.pass_obj
-def port_forward(settings: Settings, target: str, ports: tuple[str, ...], address: str) -> None:
+def port_forward(settings: Settings, target: str, ports: tuple[str, ...], address: str, namespace: str) -> None:
     """Forward local ports (on 127.0.0.1 unless --address) into a pod until Ctrl-C: TARGET is NAME,
     pod/NAME, deploy/NAME or svc/NAME; each of PORTS is [LOCAL:]REMOTE (8080:80, 80, or :80 for any
     free local port). No hostPort is needed; a refused connection is reported and forwarding goes on.
@@ -30,7 +32,8 @@ def port_forward(settings: Settings, target: str, ports: tuple[str, ...], addres
     engine = Engine(settings)
     forwarder, follow = prepare_forward(engine, target, list(ports),
                                         report=lambda text: click.echo(f"error: {text}", err=True),
-                                        notice=lambda text: click.echo(text, err=True), addresses=addresses)
+                                        notice=lambda text: click.echo(text, err=True), addresses=addresses,
+                                        namespace=namespace)
     try:
         for where, local, remote in forwarder.listen():
             click.echo(f"Forwarding from {host_port(where, local)} -> {remote}")

@@ -112,8 +112,8 @@ class Store:
             self._pods = self.engine.store.list_pods()
         return self._pods
 
-    def pod(self, name: str):
-        return next(record for record in self.pods() if record.name == name)
+    def pod(self, key: str):
+        return next(record for record in self.pods() if record.name == key)
 
     def items(self, kind: Kind) -> list[Item]:
         return READERS[kind.name](self)
@@ -142,7 +142,7 @@ def _pod_items(store: Store) -> list[Item]:
         cells = {"NAME": pod.name, "READY": ready_text(pod), "STATUS": display_status(pod),
                  "RESTARTS": restarts, "IP": pod.ip or "<none>", "NODE": node_name()}
         items.append(Item(kind, pod.name, pod.namespace, dict(pod.labels), pod.created_at, cells,
-                          lambda name=pod.name: pod_object(store, store.pod(name))))
+                          lambda key=pod.key: pod_object(store, store.pod(key))))
     return items
 
 

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from kubeplay.cli.options import namespace_option
 from kubeplay.config import Settings
 
 
@@ -30,10 +31,12 @@ from kubeplay.config import Settings
               help="When to pull the image, as imagePullPolicy (default: Always for :latest, else IfNotPresent).")
 @click.option("--network", default="", help="The kubeplay network (default: kubeplay; none: loopback only).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@namespace_option
 @click.pass_obj
 def run(settings: Settings, name: str, argv: tuple[str, ...], image: str, ports: tuple[str, ...],
         env: tuple[str, ...], volumes: tuple[str, ...], restart: str | None, labels: tuple[str, ...],
-        pod: str | None, as_command: bool, image_pull_policy: str | None, network: str, quiet: bool) -> None:
+        pod: str | None, as_command: bool, image_pull_policy: str | None, network: str, quiet: bool,
+        namespace: str) -> None:
     """Run IMAGE as a new pod NAME (or, with --pod, as container NAME of a running pod).
 
     Words after `--` are the container's arguments: kubeplay run web --image busybox -- httpd -f
@@ -48,7 +51,7 @@ def run(settings: Settings, name: str, argv: tuple[str, ...], image: str, ports:
                         hint="leave --network out")
     request = RunRequest(name=name, image=image, ports=ports, env=env, volumes=volumes, labels=labels,
                          restart=restart, argv=argv, command=as_command, image_pull_policy=image_pull_policy,
-                         network=network)
+                         network=network, namespace=namespace)
     engine = Engine(settings)
     progress = None if quiet or not sys.stderr.isatty() else (lambda message: click.echo(message, err=True))
     if pod is None:
@@ -56,6 +59,6 @@ def run(settings: Settings, name: str, argv: tuple[str, ...], image: str, ports:
         if not quiet:
             click.echo(f"pod/{name} created")
         return
-    add_container(engine, pod, *joining_container(request, pod), progress)
+    add_container(engine, engine.store.named_key(namespace, pod), *joining_container(request, pod), progress)
     if not quiet:
         click.echo(f"pod/{pod}: container {name} created")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from kubeplay.cli.options import namespace_option, pod_keys
 from kubeplay.config import Settings
 from kubeplay.cli.completion import names_of
 
@@ -14,13 +15,14 @@ from kubeplay.cli.completion import names_of
               help="ready: every container ready (a Job's pod: the Job complete); complete: succeeded; "
                    "delete: gone.")
 @click.option("--timeout", default="5m", show_default=True, help="How long to wait: 90s, 5m, 1h.")
+@namespace_option
 @click.pass_obj
-def wait(settings: Settings, names: tuple[str, ...], condition: str, timeout: str) -> None:
+def wait(settings: Settings, names: tuple[str, ...], condition: str, timeout: str, namespace: str) -> None:
     """Wait until the pods NAMES are ready (or complete, or deleted); exits 1 naming what is not."""
     from kubeplay.controllers.wait import parse_duration, wait_for
     from kubeplay.pods.engine import Engine
 
-    wait_for(Engine(settings), list(names), condition, parse_duration(timeout),
+    wait_for(Engine(settings), pod_keys(namespace, names), condition, parse_duration(timeout),
              report=lambda text: click.echo(text, err=True))
-    for name in names:
+    for name in dict.fromkeys(names):
         click.echo(f"pod/{name} condition met")

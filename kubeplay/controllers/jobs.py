@@ -144,7 +144,7 @@ def job_status(pods: list[PodRecord], now: float | None = None) -> JobStatus:
     return JobStatus(namespace=first.namespace, name=first.owner.name, uid=job_uid(first), spec=spec,
                      succeeded=succeeded, failed=failed, active=active,
                      started_at=min(pod.created_at for pod in pods), finished_at=finished, state=state,
-                     reason=reason, pods=tuple(pod.name for pod in pods))
+                     reason=reason, pods=tuple(pod.shown_name for pod in pods))
 
 
 def next_step(status: JobStatus, now: float) -> Step:
@@ -247,7 +247,7 @@ def start_more_pods(engine: Engine, pods: list[PodRecord], count: int) -> list[s
     from kubeplay.pods.play import play
 
     template = pods[0].plan
-    taken = set(engine.store.pod_names())
+    taken = engine.store.names_in(template.namespace)
     plans = []
     for _ in range(count):
         name = _new_name(template.owner.name if template.owner else template.name, taken)

@@ -142,8 +142,7 @@ def down_manifests(engine: Engine, found: ManifestNames, *, volumes: bool = Fals
     from kubeplay.controllers.apply import forget_deployments
     from kubeplay.pods.lifecycle import pods_named, remove_pods
 
-    removed = Removed(pods=remove_pods(engine, pods_named(engine, found.pods, found.workloads,
-                                                         dict(found.pod_namespaces))))
+    removed = Removed(pods=remove_pods(engine, pods_named(engine, found.pods, found.workloads)))
     forget_deployments(engine, [(namespace, name) for kind, name, namespace in found.workloads if kind == "Deployment"],
                        files)
     removed.services = _down_services(engine, found.services, bool(removed.pods))

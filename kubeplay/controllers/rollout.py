@@ -32,6 +32,7 @@ from kubeplay.logs import get_logger
 from kubeplay.model.plan import PodPlan
 from kubeplay.model.record import PodPhase, PodRecord
 from kubeplay.model.workload import DeploymentPlan, DeploymentRecord, surge_and_unavailable
+from kubeplay.names import split_pod_key
 from kubeplay.pods.engine import Engine
 
 log = get_logger(__name__)
@@ -115,7 +116,7 @@ def create_pods(engine: Engine, plans: list[PodPlan], say: Say) -> list[str]:
     start_monitors(engine, names)
     pods_changed(engine, plans)
     for name in names:
-        say(f"pod/{name} created")
+        say(f"pod/{split_pod_key(name)[1]} created")
     return names
 
 
@@ -141,7 +142,7 @@ def remove_pods(engine: Engine, pods: list[PodRecord], say: Say) -> list[str]:
     take_out_of_service(engine, pods)
     removed = remove_pods_together(engine, [pod.name for pod in pods])
     for name in removed:
-        say(f"pod/{name} deleted")
+        say(f"pod/{split_pod_key(name)[1]} deleted")
     return removed
 
 
@@ -192,7 +193,7 @@ class Roll:
         for ending in self.endings:
             try:
                 for name in ending.wait():
-                    self.progress(f"pod/{name} deleted")
+                    self.progress(f"pod/{split_pod_key(name)[1]} deleted")
             except Exception as exc:  # noqa: BLE001 - every ending is waited for before one is raised
                 errors.append(exc)
         self.endings.clear()
@@ -235,7 +236,7 @@ class Roll:
     def _create(self, count: int) -> list[str]:
         if count <= 0:
             return []
-        taken = set(self.engine.store.pod_names())
+        taken = self.engine.store.names_in(self.plan.namespace)
         names = create_pods(self.engine, replica_plans(self.plan, count, taken), self.progress)
         self.acted = True
         return names

@@ -62,7 +62,7 @@ class ServiceSession:
         if self.notifier.active:
             for plan in plans:
                 for name in sdnotify_containers(plan):
-                    self.relays[(plan.name, name)] = NotifyRelay(relay_directory(engine, plan.name, name))
+                    self.relays[(plan.key, name)] = NotifyRelay(relay_directory(engine, plan.key, name))
         if activation is None and not self.relays:
             return
         engine.handoff = Handoff(

@@ -12,8 +12,9 @@ import re
 import time
 from collections.abc import Callable
 
-from kubeplay.errors import NotFoundError, UserError
+from kubeplay.errors import UserError
 from kubeplay.model.record import ContainerRecord, ContainerRole, ContainerStatus, PodPhase, PodRecord
+from kubeplay.names import pod_arguments, pod_label
 from kubeplay.pods.engine import Engine
 
 CONDITIONS = ("ready", "delete", "complete")
@@ -103,7 +104,7 @@ def _initializing(pod: PodRecord) -> str:
         if container.exit_code not in (None, 0):
             return (f"init container {container.name} exited with code {container.exit_code} and is retried "
                     f"with back-off ({container.restart_count} restart{'s' if container.restart_count != 1 else ''} "
-                    f"so far; `kubeplay logs {pod.name} -c {container.name}` shows why)")
+                    f"so far; `kubeplay logs {pod_arguments(pod.namespace, pod.shown_name)} -c {container.name}` shows why)")
         return f"init container {container.name} has not run yet"
     return ""
 
@@ -131,7 +132,9 @@ def wait_for(engine: Engine, names: list[str], condition: str = "ready", timeout
     if condition != "delete":
         missing = [name for name in names if engine.store.find_pod(name) is None]
         if missing:
-            raise NotFoundError(f'no pod named "{missing[0]}"', hint="`kubeplay pods` lists the pods there are")
+            from kubeplay.store.plans import pod_not_found
+
+            raise pod_not_found(missing[0])
     started = time.monotonic()
     deadline = started + timeout
     next_report = started + every
@@ -145,9 +148,9 @@ def wait_for(engine: Engine, names: list[str], condition: str = "ready", timeout
         if report is not None and now >= next_report:
             next_report = now + every
             for name, why in waiting.items():
-                report(f"waiting for pod {name} ({now - started:.0f}s of {timeout:g}s): {why}")
+                report(f"waiting for pod {pod_label(name)} ({now - started:.0f}s of {timeout:g}s): {why}")
         if time.monotonic() >= deadline:
-            lines = "\n".join(f"  pod {name}: {why}" for name, why in waiting.items())
+            lines = "\n".join(f"  pod {pod_label(name)}: {why}" for name, why in waiting.items())
             what = {"ready": "ready", "delete": "deleted", "complete": "complete"}[condition]
             raise WaitFailed(f"timed out after {timeout:g}s waiting for {len(waiting)} of {len(names)} pod(s) "
                              f"to be {what}:\n{lines}",

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from kubeplay.names import pod_key
+
 
 @dataclass(frozen=True)
 class EnvVar:
@@ -237,6 +239,12 @@ class PodPlan:
     enable_service_links: bool = True  # SVC_SERVICE_HOST and friends in the containers' environment
     static_ip: str = ""  # play --ip: the address to lease on the pod's network ("" any free one)
     mac_address: str = ""  # play --mac-address: the pod interface's MAC ("" one derived from its address)
+
+    @property
+    def key(self) -> str:
+        """What the store and the host know the pod by: its name, qualified by its namespace
+        outside `default` (kubeplay.names.pod_key); never shown as its name."""
+        return pod_key(self.namespace, self.name)
 
     @property
     def all_containers(self) -> tuple[ContainerPlan, ...]:

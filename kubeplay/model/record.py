@@ -81,7 +81,9 @@ class ContainerRecord:
 
 @dataclass(frozen=True)
 class PodRecord:
-    """A pod as the store holds it: its plan, its state and its containers."""
+    """A pod as the store holds it: its plan, its state and its containers. `name` is the pod's
+    key (kubeplay.names.pod_key): its name in namespace default, NAMESPACE_NAME elsewhere; what a
+    user calls it is `plan.name` (`shown_name`)."""
 
     name: str
     id: str
@@ -97,6 +99,11 @@ class PodRecord:
         return self.plan.namespace
 
     @property
+    def shown_name(self) -> str:
+        """The pod's name in its namespace, as it was played and as listings show it."""
+        return self.plan.name
+
+    @property
     def restart_policy(self) -> str:
         return self.plan.restart_policy
 
@@ -108,9 +115,12 @@ class PodRecord:
 @dataclass(frozen=True)
 class PodOverview:
     """What listings need of a pod, read without decoding its plan: the status of the pod and of its
-    containers. The containers' `plan` is None here (infra or not); read a PodRecord for plans."""
+    containers. The containers' `plan` is None here (infra or not); read a PodRecord for plans.
+    `name` is the pod's own name, as listings show it; `key` what the store knows it by (a
+    PodRecord's `name`)."""
 
     name: str
+    key: str
     id: str
     namespace: str
     restart_policy: str
@@ -121,3 +131,8 @@ class PodOverview:
     reason: str = ""
     planned_members: int = 0  # containers the plan has (not init): some may not be made yet
     labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def shown_name(self) -> str:
+        """The pod's name in its namespace (as PodRecord.shown_name)."""
+        return self.name

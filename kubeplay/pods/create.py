@@ -13,6 +13,7 @@ from kubeplay.errors import UserError
 from kubeplay.model.image import ImageRecord
 from kubeplay.model.plan import ContainerPlan, PodPlan
 from kubeplay.model.record import ContainerRole, ContainerStatus
+from kubeplay.names import pod_arguments
 from kubeplay.pods import containers
 from kubeplay.threads import run_together
 from kubeplay.pods.engine import Engine
@@ -76,7 +77,7 @@ def start_infra(engine: Engine, pod: PodPlan, pod_id: str, netns: Path | None, u
 
 def register_infra(engine: Engine, pod: PodPlan, undo: ExitStack) -> str:
     container_id = secrets.token_hex(16)
-    engine.store.add_container(container_id, pod.name, infra_name(pod), ContainerRole.INFRA, 0, None, None)
+    engine.store.add_container(container_id, pod.key, infra_name(pod), ContainerRole.INFRA, 0, None, None)
     undo.callback(containers.remove, engine, container_id)
     return container_id
 
@@ -162,7 +163,7 @@ class MemberFactory:
     def register(self, container: ContainerPlan, role: ContainerRole, position: int) -> str:
         container_id = secrets.token_hex(16)
         image = self.images[container.name]
-        self.engine.store.add_container(container_id, self.pod.name, container.name, role, position, image.id, container)
+        self.engine.store.add_container(container_id, self.pod.key, container.name, role, position, image.id, container)
         return container_id
 
     def build(self, container_id: str, container: ContainerPlan) -> None:
@@ -202,7 +203,7 @@ class MemberFactory:
     def _notify_mount(self, container: ContainerPlan):
         """The bind mount and NOTIFY_SOCKET of a container that tells the service manager itself."""
         handoff = self.engine.handoff
-        directory = handoff.notify_dir_for(self.pod.name, container.name) if handoff is not None else None
+        directory = handoff.notify_dir_for(self.pod.key, container.name) if handoff is not None else None
         if directory is None:
             return None
         from kubeplay.oci.options import bind_mount
@@ -221,7 +222,7 @@ class MemberFactory:
     def create_built(self, container_id: str, container: ContainerPlan) -> int:
         """Create the container from the bundle `build` wrote."""
         handoff = self.engine.handoff
-        listen_fds = handoff.listen_fds_for(self.pod.name, container.name) if handoff is not None else 0
+        listen_fds = handoff.listen_fds_for(self.pod.key, container.name) if handoff is not None else 0
         return containers.create(self.engine, container_id, container.name, tty=container.tty, stdin=container.stdin,
                                  listen_fds=listen_fds)
 
@@ -260,7 +261,7 @@ def _run_to_completion(factory: MemberFactory, container_id: str, container: Con
     if pod.restart_policy == "Never":
         raise InitContainerFailed(
             f'pod "{pod.name}" failed: init container "{container.name}" exited with code {code}',
-            hint=f"`kubeplay logs {pod.name} -c {container.name}` shows why; "
+            hint=f"`kubeplay logs {pod_arguments(pod.namespace, pod.name)} -c {container.name}` shows why; "
                  f"`kubeplay down` removes the pod",
         )
     raise InitContainerExited(factory, container_id, position, code)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from kubeplay.errors import ConflictError, UserError
 from kubeplay.model.record import ContainerStatus
+from kubeplay.names import DEFAULT_NAMESPACE, pod_arguments
 from kubeplay.pods.engine import Engine
 from kubeplay.pods.logs import pick_container
 from kubeplay.pods.status import reconcile_pod
@@ -25,17 +26,19 @@ class ExecCommandNotRunnable(UserError):
 
 def exec_in_pod(engine: Engine, pod_name: str, argv: list[str], *, container: str | None = None,
                 interactive: bool = False, tty: bool = False, env: dict[str, str] | None = None,
-                user: str = "", workdir: str = "", notice: Callable[[str], None] | None = None) -> int:
+                user: str = "", workdir: str = "", notice: Callable[[str], None] | None = None,
+                namespace: str = DEFAULT_NAMESPACE) -> int:
     """Run `argv` in a container of the pod (`pod_name` may be TYPE/NAME: a pod of that workload or
-    Service), with `env` added, as `user` ("name", "uid", "uid:gid", "name:group", resolved in the
+    Service) of `namespace`, with `env` added, as `user` ("name", "uid", "uid:gid", "name:group", resolved in the
     container's own /etc/passwd and /etc/group) and in `workdir`."""
     from kubeplay.pods.targets import resolve_pod
 
-    pod = reconcile_pod(engine.store, engine.settings, resolve_pod(engine, pod_name))
+    pod = reconcile_pod(engine.store, engine.settings, resolve_pod(engine, pod_name, namespace))
     target = pick_container(pod, container, notice)
     if target.status is not ContainerStatus.RUNNING:
-        raise ConflictError(f'container "{target.name}" in pod "{pod.name}" is not running ({target.status.value})',
-                            hint=f"`kubeplay logs {pod.name} -c {target.name}` shows why it ended")
+        raise ConflictError(f'container "{target.name}" in pod "{pod.shown_name}" is not running ({target.status.value})',
+                            hint=f"`kubeplay logs {pod_arguments(pod.namespace, pod.shown_name)} -c {target.name}` "
+                                 "shows why it ended")
     env = dict(env or {})
     ids = None
     if user:
@@ -53,11 +56,12 @@ def exec_in_pod(engine: Engine, pod_name: str, argv: list[str], *, container: st
                                    cwd=workdir or None, user=ids)
     except ExecutableNotFound:
         raise ExecCommandNotFound(
-            f'container "{target.name}" in pod "{pod.name}": command "{argv[0]}" not found',
+            f'container "{target.name}" in pod "{pod.shown_name}": command "{argv[0]}" not found',
             hint=("" if "/" in argv[0] else "a name without a slash is looked up in the container's PATH; ")
-            + f"`kubeplay exec {pod.name} -c {target.name} -- ls /bin` shows what the image has") from None
+            + f"`kubeplay exec {pod_arguments(pod.namespace, pod.shown_name)} -c {target.name} -- ls /bin` "
+              "shows what the image has") from None
     except ExecPermissionDenied:
         raise ExecCommandNotRunnable(
-            f'container "{target.name}" in pod "{pod.name}": command "{argv[0]}" cannot be run '
+            f'container "{target.name}" in pod "{pod.shown_name}": command "{argv[0]}" cannot be run '
             "(a directory, a file without execute permission, or a program for another machine)",
             hint="name an executable file of the image") from None

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from kubeplay.errors import ConflictError, KubeplayError, NotFoundError
 from kubeplay.model.record import PodPhase, PodRecord
+from kubeplay.names import DEFAULT_NAMESPACE, pod_arguments, pod_label
 from kubeplay.pods.portforward import LISTEN_ADDRESS, Forwarder, PortPair, Route, parse_port_pairs
 
 
@@ -31,12 +32,12 @@ class RouteFollower:
         if why is None:
             return route
         if self.service_record is None:
-            raise NotFoundError(f'lost connection to pod "{route.pod_name}": {why}')
+            raise NotFoundError(f'lost connection to pod "{pod_label(route.pod_name)}": {why}')
         replacement = self.replacement(route)
         if replacement is None:
-            raise NotFoundError(f'lost connection to pod "{route.pod_name}": {why}, and service '
+            raise NotFoundError(f'lost connection to pod "{pod_label(route.pod_name)}": {why}, and service '
                                 f'"{self.service_record.name}" has no other ready pod')
-        self.notice(f'pod "{route.pod_name}": {why}; forwarding to pod "{replacement.pod_name}" '
+        self.notice(f'pod "{pod_label(route.pod_name)}": {why}; forwarding to pod "{pod_label(replacement.pod_name)}" '
                     f'of service "{self.service_record.name}" from now on')
         return replacement
 
@@ -77,8 +78,8 @@ class RouteFollower:
 
 def prepare_forward(engine, reference: str, specs: list[str], report: Callable[[str], None],
                     notice: Callable[[str], None] = lambda text: None,
-                    addresses: tuple[str, ...] = (LISTEN_ADDRESS,)):
-    """A Forwarder into the pod `reference` names (NAME, pod/NAME, deploy/NAME, svc/NAME...) for the
+                    addresses: tuple[str, ...] = (LISTEN_ADDRESS,), namespace: str = DEFAULT_NAMESPACE):
+    """A Forwarder into the pod `reference` names in `namespace` (NAME, pod/NAME, deploy/NAME, svc/NAME...) for the
     ports `specs`, and the follow callback for its serve(); with svc/NAME, REMOTE is the Service's
     port (number or name), sent to its target port on the chosen pod, as kubectl does."""
     from kubeplay.pods.status import reconcile_pod
@@ -86,19 +87,19 @@ def prepare_forward(engine, reference: str, specs: list[str], report: Callable[[
 
     pairs = parse_port_pairs(specs)
     kind, name = split_reference(reference)
-    pod = reconcile_pod(engine.store, engine.settings, resolve_pod(engine, reference))
+    pod = reconcile_pod(engine.store, engine.settings, resolve_pod(engine, reference, namespace))
     if pod.phase is not PodPhase.RUNNING:
-        raise ConflictError(f'pod "{pod.name}" is not running ({pod.phase.value})',
-                            hint=f"start it with `kubeplay pod start {pod.name}`")
-    service = _service(engine, name) if kind == "Service" else None
+        raise ConflictError(f'pod "{pod.shown_name}" is not running ({pod.phase.value})',
+                            hint=f"start it with `kubeplay pod start {pod_arguments(pod.namespace, pod.shown_name)}`")
+    service = _service(engine, namespace, name) if kind == "Service" else None
     forwarder = Forwarder(route_to(engine, pod, service, pairs), [pair.local for pair in pairs], report, addresses)
     return forwarder, RouteFollower(engine, pairs, service, notice)
 
 
-def _service(engine, name: str):
+def _service(engine, namespace: str, name: str):
     from kubeplay.store.services import ServiceStore
 
-    return next(r for r in ServiceStore(engine.db).list() if r.name == name)  # resolve_pod found it
+    return ServiceStore(engine.db).find(namespace, name)  # resolve_pod found it
 
 
 def route_to(engine, pod: PodRecord, service, pairs: list[PortPair]) -> Route:

@@ -21,6 +21,7 @@ from pathlib import Path
 from kubeplay.logs import get_logger
 from kubeplay.model.plan import PodPlan
 from kubeplay.model.record import ContainerStatus, PodPhase
+from kubeplay.names import pod_arguments
 from kubeplay.pods.backoff import backoff_delay, spawn_restart, still_wanted
 from kubeplay.pods.create import InitContainerExited, MemberFactory, run_init_containers, start_members
 from kubeplay.pods.engine import Engine
@@ -43,7 +44,8 @@ def back_off(exited: InitContainerExited) -> str:
     spawn_restart(engine, container_id)
     name = pod.init_containers[position].name
     return (f'pod "{pod.name}": Init:CrashLoopBackOff: init container "{name}" exited with code '
-            f"{code}; it is retried with back-off (`kubeplay logs {pod.name} -c {name}` shows why)")
+            f"{code}; it is retried with back-off (`kubeplay logs {pod_arguments(pod.namespace, pod.name)} -c {name}` "
+            "shows why)")
 
 
 def _write_state(factory: MemberFactory) -> None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from kubeplay.errors import ConflictError, KubeplayError
 from kubeplay.logs import get_logger
 from kubeplay.model.plan import PodPlan
 from kubeplay.model.record import ContainerRecord, ContainerRole, ContainerStatus, PodPhase, PodRecord
+from kubeplay.names import pod_arguments, split_pod_key
 from kubeplay.pods import containers, network
 from kubeplay.pods.engine import Engine
 from kubeplay.pods.lock import job_lock, pod_lock, remove_lock
@@ -69,8 +69,9 @@ def remove_pod(engine: Engine, name: str, *, force: bool = False, grace: int | N
     pod = reconcile_pod(engine.store, engine.settings, engine.store.get_pod(name))
     running = [c.name for c in pod.containers if c.status is ContainerStatus.RUNNING and c.role is not ContainerRole.INFRA]
     if running and not force and pod.phase is not PodPhase.STOPPED:
-        raise ConflictError(f'pod "{name}" is running ({", ".join(running)})',
-                            hint=f"stop it first (`kubeplay pod stop {name}`) or use -f")
+        raise ConflictError(f'pod "{pod.shown_name}" is running ({", ".join(running)})',
+                            hint=f"stop it first (`kubeplay pod stop {pod_arguments(pod.namespace, pod.shown_name)}`) "
+                                 "or use -f")
     with pod_lock(engine.settings, name):
         engine.store.set_pod_state(name, phase=PodPhase.STOPPED)
         containers.mark_removing(engine, pod)
@@ -126,7 +127,7 @@ def _remove_stopped(engine: Engine, pod: PodRecord) -> list[str]:
         _finish_removal(engine, pod.name, [])
     except KubeplayError as exc:
         problems.append(exc.message)
-    return [f'pod "{pod.name}": {problem}' for problem in problems]
+    return [f'pod "{pod.shown_name}": {problem}' for problem in problems]
 
 
 def _dismantle(engine: Engine, pod: PodRecord, *, refresh_peers: bool) -> list[str]:
@@ -148,7 +149,7 @@ def _dismantle(engine: Engine, pod: PodRecord, *, refresh_peers: bool) -> list[s
 def _finish_removal(engine: Engine, name: str, problems: list[str]) -> None:
     remove_lock(engine.settings, name)
     if problems:
-        raise KubeplayError(f'pod "{name}" was removed, but some of it could not be cleaned: ' + "; ".join(problems),
+        raise KubeplayError(f'pod "{split_pod_key(name)[1]}" was removed, but some of it could not be cleaned: ' + "; ".join(problems),
                             hint="`kubeplay system check` may tell why; re-running the command is safe")
 
 
@@ -172,7 +173,8 @@ def start_pod(engine: Engine, name: str) -> None:
     """Start a stopped pod again: a fresh sandbox from its stored plan (claims keep their data)."""
     pod = reconcile_pod(engine.store, engine.settings, engine.store.get_pod(name))
     if any(c.status is ContainerStatus.RUNNING for c in pod.containers if c.role is ContainerRole.MEMBER):
-        raise ConflictError(f'pod "{name}" is already running', hint=f"`kubeplay pod stop {name}` first")
+        raise ConflictError(f'pod "{pod.shown_name}" is already running',
+                            hint=f"`kubeplay pod stop {pod_arguments(pod.namespace, pod.shown_name)}` first")
     remove_pod(engine, name, force=True, grace=0)
     from kubeplay.pods.play import play
 
@@ -180,26 +182,21 @@ def start_pod(engine: Engine, name: str) -> None:
 
 
 def pods_for(engine: Engine, plans: list[PodPlan], workloads: list[tuple[str, str, str]] = ()) -> list[str]:
-    """The stored pods that these plans made: by pod name, or by their owning workload; also the
+    """The stored pods (keys) that these plans made: by pod key, or by their owning workload; also the
     pods of `workloads` (kind, name, namespace) that make none now (scaled to replicas: 0)."""
     owners = {(plan.owner.kind, plan.owner.name, plan.namespace) for plan in plans if plan.owner}
-    bare = {plan.name: plan.namespace for plan in plans if plan.owner is None}
-    return pods_named(engine, set(bare), owners | set(workloads), bare)
+    return pods_named(engine, {plan.key for plan in plans if plan.owner is None}, owners | set(workloads))
 
 
-def pods_named(engine: Engine, names: set[str] | frozenset[str],
-               owners: set[tuple[str, str, str]] | frozenset[tuple[str, str, str]],
-               namespaces: Mapping[str, str] | None = None) -> list[str]:
-    """The stored pods of these names, or owned by these (kind, name, namespace) workloads: what
-    was stored decides, not what the manifests now say. With `namespaces` (a name's namespace in
-    the manifests), a pod of the name stored in another namespace is not one of them: pod names
-    are unique per host, so that pod belongs to other manifests and stays."""
+def pods_named(engine: Engine, keys: set[str] | frozenset[str],
+               owners: set[tuple[str, str, str]] | frozenset[tuple[str, str, str]]) -> list[str]:
+    """The stored pods (keys) of these keys, or owned by these (kind, name, namespace) workloads:
+    what was stored decides, not what the manifests now say. A key holds the pod's namespace, so a
+    pod of the same name in another namespace belongs to other manifests and stays."""
     found = []
     for record in engine.store.list_pods():
         owner = record.plan.owner
-        named = record.name in names and (namespaces is None
-                                          or namespaces.get(record.name, record.namespace) == record.namespace)
-        if named or (owner and (owner.kind, owner.name, record.plan.namespace) in owners):
+        if record.name in keys or (owner and (owner.kind, owner.name, record.plan.namespace) in owners):
             found.append(record.name)
     return found
 

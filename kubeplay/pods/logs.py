@@ -154,11 +154,11 @@ def _show_one(engine: Engine, pod: PodRecord, container: ContainerRecord, option
     paths = ContainerPaths(engine.settings, container.id)
     path = paths.previous_log if options.previous else paths.log
     if options.previous and not path.exists():
-        raise NotFoundError(f'container "{container.name}" in pod "{pod.name}" has no previous run',
+        raise NotFoundError(f'container "{container.name}" in pod "{pod.shown_name}" has no previous run',
                             hint="--previous shows the log of the run before the last restart")
     if not path.exists():
         return
-    writer = _Writer(out, options, pod.name, container.name)
+    writer = _Writer(out, options, pod.shown_name, container.name)
     ended = options.previous or container.status is not ContainerStatus.RUNNING
     max_files = containers_conf().log_max_files
     if not options.previous:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from kubeplay.logs import get_logger
 from kubeplay.model.plan import PodPlan
+from kubeplay.names import pod_key as pod_key_of
 from kubeplay.pods.engine import Engine
 
 DEFAULT_NETWORK = "kubeplay"
@@ -62,7 +63,7 @@ def check_pod_ports(engine: Engine, pod: PodPlan) -> None:
         from kubeplay.net.nftables import pod_chain
         from kubeplay.net.ports import check_ports
 
-        check_ports(engine.db, ports, pod_name=pod.name, own_chain=pod_chain(pod.name, port_scope(engine)),
+        check_ports(engine.db, ports, pod_name=pod.key, own_chain=pod_chain(pod.key, port_scope(engine)),
                     rootless=engine.settings.rootless)
         if not engine.settings.rootless:
             from kubeplay.net.services import check_free_of_services
@@ -165,7 +166,7 @@ def begin_setup(engine: Engine, pod: PodPlan, pod_id: str, netns: Path | None = 
         return PendingNet(netns, PodNet(netns, "", "none"))
     from kubeplay.net.veth import lease_address
 
-    ip = lease_address(engine.db, pod.name, name, pod.static_ip)
+    ip = lease_address(engine.db, pod.key, name, pod.static_ip)
     made = time.monotonic() - started  # the namespace and the lease; the attach adds its own time
     pending = PendingNet(netns, ip=ip, attach=lambda: _attach(engine, pod, netns, name, made))
     if attach_now:
@@ -177,7 +178,7 @@ def _attach(engine: Engine, pod: PodPlan, netns: Path, name: str, made: float) -
     from kubeplay.net.veth import attach_pod
 
     begun = time.monotonic()
-    attached = attach_pod(engine.settings, engine.db, pod.name, netns, name, mac=pod.mac_address)
+    attached = attach_pod(engine.settings, engine.db, pod.key, netns, name, mac=pod.mac_address)
     if pod.ports:
         from kubeplay.net.nftables import pod_chain, publish
         from kubeplay.net.ports import check_ports, claims_from_rules
@@ -187,13 +188,13 @@ def _attach(engine: Engine, pod: PodPlan, netns: Path, name: str, made: float) -
 
         def still_free(objects: list[dict]) -> None:
             # again, under the host-wide lock: another play may have taken a port since the first check
-            check_ports(claims_from_rules(objects), ports, pod_name=pod.name, own_chain=pod_chain(pod.name, scope),
+            check_ports(claims_from_rules(objects), ports, pod_name=pod.key, own_chain=pod_chain(pod.key, scope),
                         rootless=False)
 
-        publish(pod.name, attached.ip, ports, scope=scope, check=still_free)
+        publish(pod.key, attached.ip, ports, scope=scope, check=still_free)
     # the network bench reads this line (`--log-level debug`): the cost of networking alone, not
     # counting the time a deferred attach waited to begin
-    log.debug("pod %s: network set up in %.1f ms", pod.name, (made + time.monotonic() - begun) * 1000)
+    log.debug("pod %s: network set up in %.1f ms", pod.key, (made + time.monotonic() - begun) * 1000)
     return PodNet(netns, attached.ip, name)
 
 
@@ -224,15 +225,15 @@ def teardown(engine: Engine, pod: PodPlan, pod_id: str, *, refresh_peers: bool =
         from kubeplay.net.veth import detach_pod
 
         if pod.ports:
-            steps.append(lambda: unpublish(pod.name, scope=port_scope(engine)))
+            steps.append(lambda: unpublish(pod.key, scope=port_scope(engine)))
     # The namespaces go first: once nothing holds the pod's network namespace, the kernel removes
     # its veth pair with it, and the detach need not ask for its removal.
     # A veth still there (something else holds the namespace) is deleted by the detach.
     steps.append(lambda: _remove_pinned(engine, pod_id))
     if name != "none":
-        steps.append(lambda: detach_pod(engine.settings, engine.db, pod.name, name, namespace_released=True))
+        steps.append(lambda: detach_pod(engine.settings, engine.db, pod.key, name, namespace_released=True))
         if refresh_peers:
-            steps.append(lambda: refresh_peer_hosts(engine, name, leaving={pod.name}))
+            steps.append(lambda: refresh_peer_hosts(engine, name, leaving={pod.key}))
     run_every_step(steps)  # a rule that cannot be removed must not keep the veth, lease or netns
 
 
@@ -243,13 +244,15 @@ def _remove_pinned(engine: Engine, pod_id: str) -> None:
     remove_pinned(engine.settings, pod_id)
 
 
-def peers_among(addresses, pod_name: str, network: str, leaving: set[str] = frozenset()) -> list[tuple[str, str, str]]:
-    """(name, namespace, ip) of the pods on `network` but `pod_name` and `leaving`, from `addresses`:
-    (name, namespace, ip, plan's network, plan's hostNetwork) as store.pod_addresses gives them."""
+def peers_among(addresses, pod_key: str, network: str, leaving: set[str] = frozenset()) -> list[tuple[str, str, str]]:
+    """(name, namespace, ip) of the pods on `network` but the pod `pod_key` and those `leaving`
+    (keys), from `addresses`: (name, namespace, ip, plan's network, plan's hostNetwork) as
+    store.pod_addresses gives them."""
     if not network or network == "none":
         return []
     return [(name, namespace, ip) for name, namespace, ip, their_network, host_network in addresses
-            if name != pod_name and name not in leaving and ip and _network_of(their_network, host_network) == network]
+            if ip and _network_of(their_network, host_network) == network
+            and pod_key_of(namespace, name) not in (pod_key, *leaving)]
 
 
 def peers(engine: Engine, pod: PodPlan, network: str) -> list[tuple[str, str, str]]:
@@ -257,7 +260,7 @@ def peers(engine: Engine, pod: PodPlan, network: str) -> list[tuple[str, str, st
     decoding the other pods' plans (a play of many pods asks once per pod)."""
     if not network or network == "none":
         return []  # no need to read the store
-    return peers_among(engine.store.pod_addresses(), pod.name, network)
+    return peers_among(engine.store.pod_addresses(), pod.key, network)
 
 
 def refresh_peer_hosts(engine: Engine, network: str, leaving: set[str] = frozenset(), services=None) -> None:

@@ -15,6 +15,7 @@ from kubeplay.errors import ConflictError
 from kubeplay.logs import get_logger
 from kubeplay.model.plan import PodPlan
 from kubeplay.model.record import PodPhase
+from kubeplay.names import DEFAULT_NAMESPACE, split_pod_key
 from kubeplay.pods import containers, network
 from kubeplay.pods.create import (
     InitContainerExited,
@@ -49,28 +50,20 @@ Progress = Callable[[str], None]
 PLAY_WORKERS = 4
 
 
-def name_taken_in_other_namespace(name: str, existing: str, wanted: str) -> ConflictError:
-    """Pod names are unique per host, not per namespace: the network namespace, cgroups, container
-    names and conmon's files of a pod are all named after it."""
-    return ConflictError(f'pod "{name}" exists in namespace "{existing}"; pod names are unique per host here, '
-                         f'so it cannot be made in namespace "{wanted}" too',
-                         hint=f"rename one of them, or remove the other first (`kubeplay pod rm -f {name}`)")
-
-
 def check_names_free(engine: Engine, plans: list[PodPlan]) -> None:
+    """Pod names are unique per namespace: refused before anything is made."""
     seen: set[str] = set()
     for plan in plans:
-        if plan.name in seen:
-            raise ConflictError(f'two pods are named "{plan.name}" in this play', hint="give each pod its own name")
-        seen.add(plan.name)
-        existing = engine.store.find_pod(plan.name)
-        if existing and existing.namespace != plan.namespace:
-            raise name_taken_in_other_namespace(plan.name, existing.namespace, plan.namespace)
-        if existing:
+        if plan.key in seen:
+            raise ConflictError(f'two pods are named "{plan.name}" in namespace {plan.namespace} in this play',
+                                hint="give each pod its own name")
+        seen.add(plan.key)
+        if engine.store.pod_phase(plan.key) is not None:
+            where = "" if plan.namespace == DEFAULT_NAMESPACE else f" -n {plan.namespace}"
             raise ConflictError(
-                f'pod "{plan.name}" already exists',
+                f'pod "{plan.name}" already exists in namespace {plan.namespace}',
                 hint=f"`kubeplay apply -f FILE` changes it in place, `kubeplay play --replace` makes it again; "
-                     f"`kubeplay pod rm -f {plan.name}` removes it",
+                     f"`kubeplay pod rm -f{where} {plan.name}` removes it",
             )
 
 
@@ -98,14 +91,14 @@ def play(engine: Engine, plans: list[PodPlan], progress: Progress | None = None,
     if init_failures:
         raise init_failures[0]
     _refresh_peers(engine, plans)
-    return [o.name for o in outcomes]
+    return [o.key for o in outcomes]
 
 
 @dataclass
 class _Outcome:
     """One pod of a play: its undo steps (kept until the whole play succeeds) or what went wrong."""
 
-    name: str
+    key: str  # the pod's key (PodPlan.key)
     undo: ExitStack | None = None
     error: BaseException | None = None
     skipped: bool = False
@@ -115,7 +108,7 @@ def _make_all(engine: Engine, plans: list[PodPlan], images: list[dict], progress
               pulled: dict[str, float]) -> tuple[list[_Outcome], BaseException | None]:
     """Make the pods; returns each one's outcome, and the interrupt (a signal) that cut the play
     short, if one did: the pods being made when it came are finished first, then all undone."""
-    outcomes = [_Outcome(plan.name) for plan in plans]
+    outcomes = [_Outcome(plan.key) for plan in plans]
     failed = threading.Event()  # pods not begun yet are not made once one failed
 
     def make(index: int) -> None:
@@ -160,8 +153,8 @@ def _undo_all(engine: Engine, outcomes: list[_Outcome]) -> None:
     """Remove every pod this play made, each marked Stopped first so no restart revives it."""
     made = [o for o in outcomes if o.undo is not None]
     for outcome in made:
-        with pod_lock(engine.settings, outcome.name):
-            engine.store.set_pod_state(outcome.name, phase=PodPhase.STOPPED)
+        with pod_lock(engine.settings, outcome.key):
+            engine.store.set_pod_state(outcome.key, phase=PodPhase.STOPPED)
     for outcome in reversed(made):
         outcome.undo.close()  # type: ignore[union-attr]
 
@@ -173,12 +166,12 @@ def check_batch_ports(plans: list[PodPlan]) -> None:
         for port in plan.ports:
             for ip, number, protocol, owner in claimed:
                 overlaps = not ip or not port.host_ip or ip == port.host_ip
-                if owner != plan.name and number == port.host_port and protocol == port.protocol and overlaps:
+                if owner != plan.key and number == port.host_port and protocol == port.protocol and overlaps:
                     raise ConflictError(
-                        f'pods "{owner}" and "{plan.name}" both ask for host port {number}/{protocol.lower()}',
+                        f'pods "{split_pod_key(owner)[1]}" and "{plan.name}" both ask for host port {number}/{protocol.lower()}',
                         hint="give each pod its own hostPort (a Deployment with a hostPort can have one replica here)",
                     )
-            claimed.append((port.host_ip, port.host_port or 0, port.protocol, plan.name))
+            claimed.append((port.host_ip, port.host_port or 0, port.protocol, plan.key))
 
 
 def create_stopped(engine: Engine, plans: list[PodPlan], progress: Progress | None = None) -> list[str]:
@@ -186,8 +179,8 @@ def create_stopped(engine: Engine, plans: list[PodPlan], progress: Progress | No
         ensure_images(engine, plan, progress)
     for plan in plans:
         engine.store.add_pod(secrets.token_hex(16), plan)
-        engine.store.set_pod_state(plan.name, phase=PodPhase.STOPPED, reason="created with --no-start")
-    return [plan.name for plan in plans]
+        engine.store.set_pod_state(plan.key, phase=PodPhase.STOPPED, reason="created with --no-start")
+    return [plan.key for plan in plans]
 
 
 def play_pod(engine: Engine, pod: PodPlan, undo: ExitStack, progress: Progress | None = None, *,
@@ -197,10 +190,10 @@ def play_pod(engine: Engine, pod: PodPlan, undo: ExitStack, progress: Progress |
         pulled = {}
         images = ensure_images(engine, pod, progress, pulled)
     pod_id = secrets.token_hex(16)
-    with pod_lock(engine.settings, pod.name):
+    with pod_lock(engine.settings, pod.key):
         engine.store.add_pod(pod_id, pod)
-        undo.callback(engine.store.remove_pod, pod.name)
-        EventStore(engine.db).add_all(pod.name, pulled_events(pod, pulled or {}))
+        undo.callback(engine.store.remove_pod, pod.key)
+        EventStore(engine.db).add_all(pod.key, pulled_events(pod, pulled or {}))
         try:
             _make_pod(engine, pod, pod_id, images, undo)
         except InitContainerExited as exited:
@@ -209,13 +202,13 @@ def play_pod(engine: Engine, pod: PodPlan, undo: ExitStack, progress: Progress |
             say(f"pod {pod.name}: Init:CrashLoopBackOff")
             return
         except InitContainerFailed as exc:
-            engine.store.set_pod_state(pod.name, phase=PodPhase.FAILED, reason=exc.message)
+            engine.store.set_pod_state(pod.key, phase=PodPhase.FAILED, reason=exc.message)
             raise
         except BaseException:
             # before the lock is released: a restart already waiting for it must find the pod going away
-            engine.store.set_pod_state(pod.name, phase=PodPhase.STOPPED)
+            engine.store.set_pod_state(pod.key, phase=PodPhase.STOPPED)
             raise
-        engine.store.set_pod_state(pod.name, phase=PodPhase.RUNNING)
+        engine.store.set_pod_state(pod.key, phase=PodPhase.RUNNING)
     say(f"pod {pod.name}: running")
 
 
@@ -283,7 +276,7 @@ def _prepare_members(engine: Engine, pod: PodPlan, pod_id: str, images, undo: Ex
                      ip: str, ns_paths: dict[str, str], network_name: str) -> MemberFactory:
     """The pod's files (/etc/hosts, hostname, resolv.conf, /dev/shm) and volumes, and a factory for
     its containers' bundles."""
-    engine.store.set_pod_state(pod.name, ip=ip)
+    engine.store.set_pod_state(pod.key, ip=ip)
     undo.callback(release_pod_files, paths)
     write_pod_files(pod, paths, ip, network.peers(engine, pod, network_name), ServiceNames(engine))
     if not pod.host_ipc:

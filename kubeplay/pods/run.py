@@ -27,10 +27,10 @@ def _claims(volumes: tuple[VolumePlan, ...]) -> list[NamedClaim]:
 
 
 def run_pod(engine: Engine, plan: PodPlan, progress: Progress | None = None) -> str:
-    """Make and start the pod; returns its name."""
+    """Make and start the pod; returns its key."""
     ensure_claims(engine, _claims(plan.volumes))
     play(engine, [plan], progress)
-    return plan.name
+    return plan.key
 
 
 def add_container(engine: Engine, pod_name: str, container: ContainerPlan, volumes: tuple[VolumePlan, ...],

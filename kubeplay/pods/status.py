@@ -123,7 +123,7 @@ def reconciled_overviews(store, settings: Settings) -> list[PodOverview]:
     changed = [_reconcile_containers(store, settings, pod.containers, session) for pod in overviews]
     if any(changed):
         overviews = store.pod_overviews()
-    stopped = [store.stop_if_unchanged(pod.name, pod.id, pod.phase, REBOOTED)
+    stopped = [store.stop_if_unchanged(pod.key, pod.id, pod.phase, REBOOTED)
                for pod in overviews if _left_by_reboot(pod, session)]
     return store.pod_overviews() if any(stopped) else overviews
 

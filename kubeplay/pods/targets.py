@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from kubeplay.errors import NotFoundError, UserError
 from kubeplay.model.record import ContainerRecord, ContainerRole, PodPhase, PodRecord
+from kubeplay.names import DEFAULT_NAMESPACE
 from kubeplay.pods.engine import Engine
 
 DEFAULT_CONTAINER_ANNOTATION = "kubectl.kubernetes.io/default-container"
@@ -33,16 +34,16 @@ def split_reference(reference: str) -> tuple[str, str]:
     return KINDS[kind.lower()], name
 
 
-def resolve_pod(engine: Engine, reference: str) -> PodRecord:
-    """The pod `reference` means; for a workload or a Service, one of its pods (a running one first,
-    then by name), as `kubectl logs deploy/web` picks one."""
+def resolve_pod(engine: Engine, reference: str, namespace: str = DEFAULT_NAMESPACE) -> PodRecord:
+    """The pod `reference` means in `namespace`; for a workload or a Service, one of its pods (a
+    running one first, then by name), as `kubectl logs deploy/web` picks one."""
     kind, name = split_reference(reference)
     if kind == "Pod":
-        return engine.store.get_pod(name)
-    candidates = pods_of(engine, kind, name)
+        return engine.store.named_pod(namespace, name)
+    candidates = pods_of(engine, kind, name, namespace)
     if not candidates:
-        raise NotFoundError(f"{kind.lower()} {name!r} has no pods",
-                            hint="`kubeplay pods` lists the pods; check the name and that it was played")
+        raise NotFoundError(f"{kind.lower()} {name!r} has no pods in namespace {namespace}",
+                            hint="`kubeplay pods -A` lists the pods of every namespace; -n NS names the namespace")
     return choose_pod(candidates)
 
 
@@ -51,30 +52,33 @@ def choose_pod(pods: list[PodRecord]) -> PodRecord:
     return sorted(pods, key=lambda p: (p.phase is not PodPhase.RUNNING, p.created_at, p.name))[0]
 
 
-def pods_of(engine: Engine, kind: str, name: str) -> list[PodRecord]:
-    """The stored pods of a workload, or the pods a Service selects."""
-    pods = engine.store.list_pods()
+def pods_of(engine: Engine, kind: str, name: str, namespace: str = DEFAULT_NAMESPACE) -> list[PodRecord]:
+    """The stored pods of a workload of `namespace`, or the pods a Service of it selects."""
+    pods = [pod for pod in engine.store.list_pods() if pod.namespace == namespace]
     if kind == "Service":
         from kubeplay.model.endpoints import selected_pods
         from kubeplay.store.services import ServiceStore
 
-        records = [r for r in ServiceStore(engine.db).list() if r.name == name]
-        if not records:
-            raise NotFoundError(f"service {name!r} not found", hint="`kubeplay services` lists the Services")
-        return selected_pods(records[0], pods)
+        record = ServiceStore(engine.db).find(namespace, name)
+        if record is None:
+            raise NotFoundError(f"service {name!r} not found in namespace {namespace}",
+                                hint="`kubeplay services -A` lists the Services of every namespace")
+        return selected_pods(record, pods)
     return [pod for pod in pods if pod.plan.owner is not None and (
         (pod.plan.owner.kind == kind and pod.plan.owner.name == name)
         or (kind == "ReplicaSet" and pod.plan.owner.kind == "Deployment"  # rs/<deployment>-<hash>, as `get rs` lists
             and f"{pod.plan.owner.name}-{pod.plan.labels.get('pod-template-hash')}" == name))]
 
 
-def pods_matching(engine: Engine, selector_text: str) -> list[PodRecord]:
-    """The stored pods whose labels the selector matches, by name."""
+def pods_matching(engine: Engine, selector_text: str, namespace: str | None = DEFAULT_NAMESPACE) -> list[PodRecord]:
+    """The stored pods of `namespace` (None: of every one) whose labels the selector matches, by
+    namespace and name."""
     from kubeplay.model.selector import parse_selector
 
     selector = parse_selector(selector_text)
-    return sorted((pod for pod in engine.store.list_pods() if selector.matches(pod.plan.labels)),
-                  key=lambda pod: pod.name)
+    return sorted((pod for pod in engine.store.list_pods()
+                   if (namespace is None or pod.namespace == namespace) and selector.matches(pod.plan.labels)),
+                  key=lambda pod: (pod.namespace, pod.shown_name))
 
 
 def default_container(pod: PodRecord, name: str | None,
@@ -86,11 +90,11 @@ def default_container(pod: PodRecord, name: str | None,
         for container in candidates:
             if container.name == name:
                 return container
-        raise NotFoundError(f'container "{name}" is not in pod "{pod.name}"',
+        raise NotFoundError(f'container "{name}" is not in pod "{pod.shown_name}"',
                             hint="choose one of: " + ", ".join(c.name for c in candidates))
     members = [c for c in candidates if c.role is ContainerRole.MEMBER]
     if not members:
-        raise NotFoundError(f'pod "{pod.name}" has no containers', hint="play it again from its manifest")
+        raise NotFoundError(f'pod "{pod.shown_name}" has no containers', hint="play it again from its manifest")
     wanted = pod.plan.annotations.get(DEFAULT_CONTAINER_ANNOTATION, "")
     chosen = next((c for c in members if c.name == wanted), members[0])
     if len(candidates) > 1 and notice is not None and chosen.name != wanted:

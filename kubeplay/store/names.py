@@ -10,7 +10,8 @@ from pathlib import Path
 from kubeplay.defaults import DATABASE_NAME
 
 QUERIES = {
-    "pod": "SELECT name FROM pods ORDER BY name",
+    # the pods' own names (a pod's key carries its namespace outside default), of every namespace
+    "pod": "SELECT DISTINCT coalesce(json_extract(plan, '$.name'), name) AS shown FROM pods ORDER BY shown",
     "service": "SELECT DISTINCT name FROM services ORDER BY name",
     "image": "SELECT name FROM image_names ORDER BY name",
     "volume": "SELECT name FROM volumes ORDER BY name",

@@ -38,6 +38,15 @@ def decode_plan(model: type[T], text: str, pod_name: str) -> T:
                                   "`kubeplay system reset` removes this store's pods, and then play it again") from exc
 
 
-def pod_not_found(name: str) -> NotFoundError:
-    """The error for a pod the store does not hold, wherever it is looked up."""
-    return NotFoundError(f'no pod named "{name}"', hint="`kubeplay pods` lists the pods")
+def pod_not_found(key: str) -> NotFoundError:
+    """The error for a pod the store does not hold, wherever it is looked up by its key."""
+    from kubeplay.names import split_pod_key
+
+    return pod_not_found_in(*split_pod_key(key))
+
+
+def pod_not_found_in(namespace: str, name: str) -> NotFoundError:
+    """The error for a pod `name` that `namespace` does not hold: it names the namespace searched,
+    as a pod of the same name may live in another."""
+    return NotFoundError(f'no pod named "{name}" in namespace {namespace}',
+                         hint="`kubeplay pods -A` lists the pods of every namespace; -n NS names the pod's namespace")

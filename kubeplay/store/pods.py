@@ -21,8 +21,9 @@ from kubeplay.model.record import (
     PodPhase,
     PodRecord,
 )
+from kubeplay.names import DEFAULT_NAMESPACE, given_pod_key, split_pod_key
 from kubeplay.store.db import Database
-from kubeplay.store.plans import decode_plan, pod_not_found
+from kubeplay.store.plans import decode_plan, pod_not_found, pod_not_found_in
 
 if TYPE_CHECKING:
     from kubeplay.model.plan import ContainerPlan, PodPlan
@@ -41,23 +42,20 @@ class PodStore:
         from kubeplay.model.serial import to_json
 
         with self.db.transaction() as conn:
-            existing = conn.execute("SELECT plan FROM pods WHERE name=?", (plan.name,)).fetchone()
-            if existing:
-                namespace = json.loads(existing["plan"]).get("namespace", "default")
-                where = f" in namespace \"{namespace}\" (pod names are unique per host here)" \
-                    if namespace != plan.namespace else ""
+            if conn.execute("SELECT 1 FROM pods WHERE name=?", (plan.key,)).fetchone():
+                where = "" if plan.namespace == DEFAULT_NAMESPACE else f" -n {plan.namespace}"
                 raise ConflictError(
-                    f'pod "{plan.name}" already exists{where}',
-                    hint=f"remove it first with `kubeplay down FILE` or `kubeplay pod rm -f {plan.name}`",
+                    f'pod "{plan.name}" already exists in namespace {plan.namespace}',
+                    hint=f"remove it first with `kubeplay down FILE` or `kubeplay pod rm -f{where} {plan.name}`",
                 )
             conn.execute(
-                "INSERT INTO pods (name, id, plan, created_at) VALUES (?, ?, ?, ?)",
-                (plan.name, pod_id, to_json(plan), time.time()),
+                "INSERT INTO pods (name, id, plan, created_at, namespace) VALUES (?, ?, ?, ?, ?)",
+                (plan.key, pod_id, to_json(plan), time.time(), plan.namespace or DEFAULT_NAMESPACE),
             )
-            conn.execute("INSERT INTO pod_state (pod_name, phase) VALUES (?, ?)", (plan.name, PodPhase.PENDING.value))
+            conn.execute("INSERT INTO pod_state (pod_name, phase) VALUES (?, ?)", (plan.key, PodPhase.PENDING.value))
 
     def replace_plan(self, name: str, plan: PodPlan) -> None:
-        """Store a pod's changed plan (a container added by `run --pod`); the name stays."""
+        """Store a pod's changed plan (a container added by `run --pod`); the key `name` stays."""
         from kubeplay.model.serial import to_json
 
         with self.db.transaction() as conn:
@@ -85,7 +83,20 @@ class PodStore:
             conn.execute("DELETE FROM pods WHERE name=?", (name,))
 
     def pod_names(self) -> list[str]:
+        """Every pod's key, oldest first."""
         return [row["name"] for row in self.db.query("SELECT name FROM pods ORDER BY created_at, name")]
+
+    def names_in(self, namespace: str) -> set[str]:
+        """The names of the pods of `namespace` (taken, for a new pod's generated name)."""
+        rows = self.db.query("SELECT name FROM pods WHERE namespace=?", (namespace or DEFAULT_NAMESPACE,))
+        return {split_pod_key(row["name"])[1] for row in rows}
+
+    def named_key(self, namespace: str, name: str) -> str:
+        """The key of the pod `name` of `namespace`, as a user names it, without reading the pod."""
+        key = given_pod_key(namespace, name)
+        if key is None or self.pod_phase(key) is None:
+            raise pod_not_found_in(namespace, name)
+        return key
 
     def pod_phase(self, name: str) -> PodPhase | None:
         """The pod's phase alone (no plan decoded); None for a pod the store does not hold."""
@@ -93,9 +104,18 @@ class PodStore:
         return PodPhase(rows[0]["phase"]) if rows else None
 
     def get_pod(self, name: str) -> PodRecord:
+        """The pod whose key (PodPlan.key, PodRecord.name) is `name`."""
         record = self.find_pod(name)
         if record is None:
             raise pod_not_found(name)
+        return record
+
+    def named_pod(self, namespace: str, name: str) -> PodRecord:
+        """The pod `name` of `namespace`, as a user names it (kubeplay.names.given_pod_key)."""
+        key = given_pod_key(namespace, name)
+        record = self.find_pod(key) if key is not None else None
+        if record is None:
+            raise pod_not_found_in(namespace, name)
         return record
 
     def find_pod(self, name: str) -> PodRecord | None:
@@ -113,7 +133,7 @@ class PodStore:
         for row in rows:
             plan = _plan_keys(row)  # two keys of the stored JSON; no dataclass is built
             overviews.append(PodOverview(
-                name=row["name"], id=row["id"], namespace=plan.get("namespace", "default"),
+                name=plan.get("name", row["name"]), key=row["name"], id=row["id"], namespace=row["namespace"],
                 restart_policy=plan.get("restart_policy", "Always"), phase=PodPhase(row["phase"]),
                 created_at=row["created_at"], containers=tuple(containers.get(row["name"], ())),
                 ip=row["ip"], reason=row["reason"], planned_members=len(plan.get("containers", ())),
@@ -123,18 +143,19 @@ class PodStore:
 
     def pod_addresses(self) -> list[tuple[str, str, str, str, bool]]:
         """(name, namespace, ip, plan's network, plan's hostNetwork) of every pod, oldest first,
-        without decoding any plan: what /etc/hosts of the pods needs."""
+        without decoding any plan: what /etc/hosts of the pods needs. The name is the pod's own
+        (pod_key of the namespace and it is the key)."""
         found = []
         for row in self._pod_rows():
             plan = _plan_keys(row)
-            found.append((row["name"], plan.get("namespace", "default"), row["ip"] or "",
+            found.append((plan.get("name", row["name"]), row["namespace"], row["ip"] or "",
                           plan.get("network", ""), bool(plan.get("host_network", False))))
         return found
 
     def _pod_rows(self, name: str | None = None) -> list:
         """One pod's row, or every pod's, oldest first."""
         return self.db.query(
-            "SELECT p.name, p.id, p.plan, p.created_at, s.phase, s.ip, s.reason "
+            "SELECT p.name, p.namespace, p.id, p.plan, p.created_at, s.phase, s.ip, s.reason "
             "FROM pods p JOIN pod_state s ON s.pod_name = p.name "
             + ("WHERE p.name=? " if name is not None else "") + "ORDER BY p.created_at, p.name",
             (name,) if name is not None else (),

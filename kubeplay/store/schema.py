@@ -182,4 +182,32 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE container_state ADD COLUMN last_started_at REAL",
         "ALTER TABLE container_state ADD COLUMN last_finished_at REAL",
     ],
+    # 8 (namespaces): pod names are unique per namespace. pods.name is the pod's key from here on
+    # (kubeplay.names.pod_key: the name in namespace default, NAMESPACE_NAME elsewhere), so every
+    # table that refers to a pod keeps doing so by one column, and the primary key keeps (namespace,
+    # name) unique. Pods of other namespaces stored before get their keys in every table naming them
+    # at once (the foreign keys are checked at the commit, when parents and children agree again).
+    [
+        "PRAGMA defer_foreign_keys = ON",
+        """CREATE TEMP TABLE renamed_pods AS
+            SELECT name AS old, json_extract(plan, '$.namespace') || '_' || name AS new FROM pods
+            WHERE json_valid(plan) AND json_type(plan, '$.namespace') = 'text'
+            AND json_extract(plan, '$.namespace') NOT IN ('', 'default')""",
+        "UPDATE pod_state SET pod_name = (SELECT new FROM renamed_pods WHERE old = pod_name) "
+        "WHERE pod_name IN (SELECT old FROM renamed_pods)",
+        "UPDATE containers SET pod_name = (SELECT new FROM renamed_pods WHERE old = pod_name) "
+        "WHERE pod_name IN (SELECT old FROM renamed_pods)",
+        "UPDATE events SET pod_name = (SELECT new FROM renamed_pods WHERE old = pod_name) "
+        "WHERE pod_name IN (SELECT old FROM renamed_pods)",
+        "UPDATE leases SET pod_name = (SELECT new FROM renamed_pods WHERE old = pod_name) "
+        "WHERE pod_name IN (SELECT old FROM renamed_pods)",
+        "UPDATE pods SET name = (SELECT new FROM renamed_pods WHERE old = name) "
+        "WHERE name IN (SELECT old FROM renamed_pods)",
+        "DROP TABLE renamed_pods",
+        """ALTER TABLE pods ADD COLUMN namespace TEXT NOT NULL DEFAULT 'default'
+            CHECK (namespace = 'default' OR substr(name, 1, length(namespace) + 1) = namespace || '_')""",
+        """UPDATE pods SET namespace = json_extract(plan, '$.namespace')
+            WHERE json_valid(plan) AND json_type(plan, '$.namespace') = 'text'
+            AND json_extract(plan, '$.namespace') NOT IN ('', 'default')""",
+    ],
 ]

@@ -79,7 +79,7 @@ def activation_targets(plans: list[PodPlan]) -> list[tuple[str, str]]:
             raise UserError(f"{where}: with shareProcessNamespace the container is not pid 1 of its pid "
                             "namespace, so LISTEN_PID cannot name it",
                             hint="remove shareProcessNamespace from this pod, or the annotation")
-        targets.append((plan.name, wanted))
+        targets.append((plan.key, wanted))
     return targets
 
 

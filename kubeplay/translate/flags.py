@@ -34,6 +34,7 @@ class RunRequest:
     command: bool = False
     image_pull_policy: str | None = None
     network: str = ""
+    namespace: str = "default"
 
 
 def _check_name(name: str, what: str) -> None:
@@ -115,7 +116,9 @@ def container_plan(request: RunRequest) -> tuple[ContainerPlan, tuple[VolumePlan
 def pod_plan(request: RunRequest) -> PodPlan:
     container, volumes = container_plan(request)
     labels = parse_pairs(request.labels, "--labels", split_commas=True) or {"run": request.name}
-    return PodPlan(name=request.name, uid=str(uuid.uuid4()), labels=labels, containers=(container,),
+    _check_name(request.namespace, "namespace")
+    return PodPlan(name=request.name, namespace=request.namespace, uid=str(uuid.uuid4()), labels=labels,
+                   containers=(container,),
                    volumes=volumes, restart_policy=request.restart or "Always",
                    service_account_name="default", node_name=node_name(),
                    network=request.network)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kubeplay.names import LABEL, SUBDOMAIN
+from kubeplay.names import LABEL, SUBDOMAIN, pod_key
 from kubeplay.translate.checks import check_name
 from kubeplay.translate.issues import Issues
 from kubeplay.translate.loader import Document
@@ -21,16 +21,14 @@ from kubeplay.translate.workloads import POD_BEARING
 class ManifestNames:
     """The pods, pod-making workloads and claims that manifests name."""
 
-    pods: frozenset[str]  # bare Pods, by name
+    pods: frozenset[str]  # bare Pods, by key (kubeplay.names.pod_key of their namespace and name)
     workloads: frozenset[tuple[str, str, str]]  # (kind, name, namespace) of Deployments, Jobs, ...
     claims: tuple[str, ...]  # PersistentVolumeClaims, by name
     services: tuple[tuple[str, str], ...] = ()  # Services, by (namespace, name)
-    pod_namespaces: tuple[tuple[str, str], ...] = ()  # (name, namespace) of the bare Pods
 
 
 def names_in(documents: list[Document], namespace_default: str = "default") -> ManifestNames:
     pods: set[str] = set()
-    pod_namespaces: dict[str, str] = {}
     workloads: set[tuple[str, str, str]] = set()
     claims: list[str] = []
     services: list[tuple[str, str]] = []
@@ -44,8 +42,7 @@ def names_in(documents: list[Document], namespace_default: str = "default") -> M
         if not isinstance(name, str) or not name:
             continue  # nothing of it can have been stored under a name
         if doc.kind == "Pod":
-            pods.add(name)
-            pod_namespaces[name] = str(namespace)
+            pods.add(pod_key(str(namespace), name))
         elif doc.kind in POD_BEARING:
             workloads.add((doc.kind, name, str(namespace)))
         elif doc.kind == "PersistentVolumeClaim" and name not in claims:
@@ -53,5 +50,4 @@ def names_in(documents: list[Document], namespace_default: str = "default") -> M
         elif doc.kind == "Service" and (str(namespace), name) not in services:
             services.append((str(namespace), name))
     issues.raise_errors()
-    return ManifestNames(frozenset(pods), frozenset(workloads), tuple(claims), tuple(services),
-                         tuple(pod_namespaces.items()))
+    return ManifestNames(frozenset(pods), frozenset(workloads), tuple(claims), tuple(services))

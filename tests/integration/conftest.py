@@ -84,13 +84,15 @@ class PodRunner:
         return result.stdout
 
     def remove_everything(self) -> None:
-        """Every pod goes through one `pod rm`, so the leftover checks after it test what a user's removal
-        leaves; the store's networks go with `system reset` in the kp fixture."""
+        """Every pod goes through `pod rm`, one command per namespace, so the leftover checks after it test
+        what a user's removal leaves; the store's networks go with `system reset` in the kp fixture."""
         listed = self.kp("pods", "-A", "--format", "json")
         if listed.returncode == 0 and listed.stdout.strip():
-            names = [pod["name"] for pod in json.loads(listed.stdout)]
-            if names:
-                self.kp("pod", "rm", "-f", "-t", "0", *names)
+            by_namespace: dict[str, list[str]] = {}
+            for pod in json.loads(listed.stdout):
+                by_namespace.setdefault(pod["namespace"], []).append(pod["name"])
+            for namespace, names in by_namespace.items():
+                self.kp("pod", "rm", "-f", "-t", "0", "-n", namespace, *names)
 
     def import_image(self, rootfs_tar: Path, name: str, *changes: str) -> None:
         args = ["image", "import", str(rootfs_tar), name]

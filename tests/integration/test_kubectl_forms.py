@@ -138,25 +138,28 @@ def test_describe_pod_ends_with_its_events(played):
     assert "2 desired" in deploy and "Started container web" in deploy
 
 
-def test_a_pod_name_is_unique_across_namespaces(played):
-    twin = played.pod("api", sh("other", "sleep 1"))
+def test_a_pod_name_is_unique_per_namespace(played):
+    twin = played.pod("api", sh("other", "sleep 3600"))
     twin["metadata"]["namespace"] = "elsewhere"
     manifest = str(played.write("twin.yaml", twin))
-    result = played("play", manifest)
-    result.assert_fails_cleanly(exit_codes=(1,), mentions=('"api"', 'namespace "team"', "unique"))
-    replaced = played("play", "--replace", manifest)  # --replace replaces this file's pods, not team's
-    replaced.assert_fails_cleanly(exit_codes=(1,), mentions=('"api"', 'namespace "team"'))
+    made = played("play", manifest)
+    assert made.returncode == 0, made.stderr
+    again = played("play", manifest)
+    again.assert_fails_cleanly(exit_codes=(1,), mentions=('"api"', "namespace elsewhere"))
+    assert "-n elsewhere api" in again.hint_lines()[0]
     assert played("get", "pods", "-n", "team", "-o", "name").stdout.split() == ["pod/api"]
-    down = played("down", manifest)  # the file's api (namespace elsewhere) was never made: team's stays
-    assert down.returncode == 0 and "pod/api deleted" not in down.stdout, down
+    assert played("get", "pods", "-n", "elsewhere", "-o", "name").stdout.split() == ["pod/api"]
+    down = played("down", manifest)  # the file's api is elsewhere's: team's stays
+    assert down.returncode == 0 and "pod/api deleted" in down.stdout, down
     assert played("get", "pods", "-n", "team", "-o", "name").stdout.split() == ["pod/api"]
+    assert played("get", "pods", "-n", "elsewhere", "-o", "name").stdout.split() == []
 
 
 def test_watch_prints_a_change_and_a_deletion_and_ends_quietly_on_ctrl_c(played):
     watcher = played.kp.popen("get", "pods", "-n", "team", "-w", "--watch-timeout", "60")
     try:
         time.sleep(2)  # the first listing is printed and the watch polls
-        stopped = played("pod", "stop", "-t", "0", "api")
+        stopped = played("pod", "stop", "-n", "team", "-t", "0", "api")
         assert stopped.returncode == 0, stopped.stderr
         time.sleep(3)
         removed = played("pod", "rm", "-f", "-t", "0", "api")

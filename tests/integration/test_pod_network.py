@@ -93,8 +93,8 @@ class Net:
     def netns_of(self, pod: str) -> Path:
         return self.pods.kp.runroot / "netns" / self.pods.inspect(pod)["id"]
 
-    def exec(self, pod: str, script: str, container: str | None = None) -> str:
-        args = ["exec", pod] + (["-c", container] if container else []) + ["--", "sh", "-c", script]
+    def exec(self, pod: str, script: str, container: str | None = None, namespace: str = "default") -> str:
+        args = ["exec", "-n", namespace, pod] + (["-c", container] if container else []) + ["--", "sh", "-c", script]
         result = self.pods(*args)
         assert result.returncode == 0, result.stderr
         return result.stdout

@@ -69,8 +69,8 @@ class Services:
         assert self.key(namespace, name) not in table, table
         assert f"{namespace}/{name}" not in self.listing()
 
-    def exec(self, pod: str, script: str) -> str:
-        return self.net.exec(pod, script)
+    def exec(self, pod: str, script: str, namespace: str = "default") -> str:
+        return self.net.exec(pod, script, namespace=namespace)
 
     def cleanup(self) -> None:
         for path in reversed(self.files):
@@ -141,20 +141,20 @@ def test_cluster_ip_reaches_every_replica_by_every_name(svc, tmp_path):
     assert {e["ports"][0] for e in row["endpoints"]} == {8080}  # the named targetPort, resolved per pod
 
     for name in ("web", "web.shop", "web.shop.svc", "web.shop.svc.cluster.local"):
-        assert svc.exec("client", f"wget -q -O - http://{name}/").strip() in replicas, name
-    seen = set(svc.exec("client", "for i in $(seq 1 60); do wget -q -O - http://web/; done").split())
+        assert svc.exec("client", f"wget -q -O - http://{name}/", ns).strip() in replicas, name
+    seen = set(svc.exec("client", "for i in $(seq 1 60); do wget -q -O - http://web/; done", ns).split())
     assert seen == replicas  # spread over all three within 60 connections
 
-    env = svc.exec("client", "env")
+    env = svc.exec("client", "env", ns)
     assert f"WEB_SERVICE_HOST={row['clusterIP']}" in env and "WEB_SERVICE_PORT=80" in env
-    assert "search shop.svc.cluster.local svc.cluster.local cluster.local" in svc.exec("client", "cat /etc/resolv.conf")
-    hosts = svc.exec("client", "cat /etc/hosts")
+    assert "search shop.svc.cluster.local svc.cluster.local cluster.local" in svc.exec("client", "cat /etc/resolv.conf", ns)
+    hosts = svc.exec("client", "cat /etc/hosts", ns)
     assert glibc_lookup(hosts, tmp_path, "hosts", "web").split()[0] == row["clusterIP"]
     assert glibc_lookup(hosts, tmp_path, "hosts", "web.shop.svc.cluster.local").split()[0] == row["clusterIP"]
 
     # hairpin: a replica reaching the Service that selects it, itself included
     one = sorted(replicas)[0]
-    answers = svc.exec(one, "for i in $(seq 1 30); do wget -q -O - http://web.shop/ || echo failed; done").split()
+    answers = svc.exec(one, "for i in $(seq 1 30); do wget -q -O - http://web.shop/ || echo failed; done", ns).split()
     assert "failed" not in answers and one in answers
 
     down = svc.down("app.yaml")

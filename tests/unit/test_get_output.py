@@ -46,17 +46,17 @@ class Filler:
         member = ContainerPlan(name="web", image="localhost/web:1", env=env,
                                resources=ResourcePlan(cpu_limit_millis=500, memory_limit=64 << 20))
         plan = PodPlan(name=name, namespace=namespace, labels=labels or {}, containers=(member,), owner=owner)
-        self.store.add_pod(f"id-{name}", plan)
+        self.store.add_pod(f"id-{plan.key}", plan)
         if not made:
             return
-        self.store.add_container(f"{name}-infra", name, f"{name}-infra", ContainerRole.INFRA, 0, None, None)
-        self.store.add_container(f"{name}-web", name, "web", ContainerRole.MEMBER, 0, "sha256:" + "a" * 64, member)
+        self.store.add_container(f"{plan.key}-infra", plan.key, f"{name}-infra", ContainerRole.INFRA, 0, None, None)
+        self.store.add_container(f"{plan.key}-web", plan.key, "web", ContainerRole.MEMBER, 0, "sha256:" + "a" * 64, member)
         now = time.time()
         if state == "exited":
-            self.store.set_container_state(f"{name}-web", status=ContainerStatus.EXITED, exit_code=code,
+            self.store.set_container_state(f"{plan.key}-web", status=ContainerStatus.EXITED, exit_code=code,
                                            started_at=now - 5, finished_at=now, restart_count=restarts,
                                            reason=reason or ("Completed" if code == 0 else "Error"))
-            self.store.set_pod_state(name, phase=PodPhase.RUNNING)
+            self.store.set_pod_state(plan.key, phase=PodPhase.RUNNING)
 
 
 @pytest.fixture
@@ -354,11 +354,16 @@ def test_watch_json_of_a_deleted_pod_is_its_last_object_with_a_deletion_time(set
     assert deleted["metadata"]["deletionTimestamp"].endswith("Z") and "deletionTimestamp" not in events[0]["object"]["metadata"]
 
 
-def test_a_pod_name_taken_in_another_namespace_is_a_clear_conflict(settings, filled):
+def test_a_pod_name_is_unique_per_namespace_not_per_host(settings, filled):
     from kubeplay.errors import ConflictError
 
-    with pytest.raises(ConflictError, match='namespace "team-b".*unique per host'):
-        filled.store.add_pod("id-2", PodPlan(name="other", namespace="default"))
+    filled.pod("other", namespace="default")  # "other" of team-b is there too
+    assert filled.store.named_pod("default", "other").namespace == "default"
+    assert filled.store.named_pod("team-b", "other").namespace == "team-b"
+    with pytest.raises(ConflictError, match='pod "other" already exists in namespace team-b'):
+        filled.store.add_pod("id-3", PodPlan(name="other", namespace="team-b"))
+    rows = lines(run(get, settings, "pods", "-A").output)
+    assert sorted(row[:2] for row in rows[1:] if row[1] == "other") == [["default", "other"], ["team-b", "other"]]
 
 
 def test_services_get_and_describe(settings, filled):

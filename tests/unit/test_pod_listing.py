@@ -39,16 +39,16 @@ def add_pod(store: PodStore, settings: Settings, name: str, *, restart_policy: s
                    restart_policy=restart_policy)
     store.add_pod(f"id-{name}", plan)
     # added out of display order on purpose: the store orders infra, init, members by position
-    store.add_container(f"{name}-side", name, "side", ContainerRole.MEMBER, 1, "sha256:s", members[1])
-    store.add_container(f"{name}-web", name, "web", ContainerRole.MEMBER, 0, "sha256:w", members[0])
-    store.add_container(f"{name}-setup", name, "setup", ContainerRole.INIT, 0, "sha256:i", init)
-    store.add_container(f"{name}-infra", name, f"{name}-infra", ContainerRole.INFRA, 0, None, None)
+    store.add_container(f"{name}-side", plan.key, "side", ContainerRole.MEMBER, 1, "sha256:s", members[1])
+    store.add_container(f"{name}-web", plan.key, "web", ContainerRole.MEMBER, 0, "sha256:w", members[0])
+    store.add_container(f"{name}-setup", plan.key, "setup", ContainerRole.INIT, 0, "sha256:i", init)
+    store.add_container(f"{name}-infra", plan.key, f"{name}-infra", ContainerRole.INFRA, 0, None, None)
     store.set_container_state(f"{name}-setup", status=ContainerStatus.EXITED, exit_code=0)
     if pid is not None:
         boot = session_id(settings) if boot_id is None else boot_id
         for member in ("web", "side", "infra"):
             store.set_container_state(f"{name}-{member}", status=ContainerStatus.RUNNING, pid=pid, boot_id=boot)
-        store.set_pod_state(name, phase=PodPhase.RUNNING, ip="10.90.0.2")
+        store.set_pod_state(plan.key, phase=PodPhase.RUNNING, ip="10.90.0.2")
     return plan
 
 
@@ -93,6 +93,7 @@ def test_overviews_carry_status_without_plans(store, settings):
     [overview] = PodStore(counting).pod_overviews()
     assert counting.queries == 2
     assert (overview.name, overview.id, overview.namespace, overview.restart_policy) == ("x", "id-x", "team", "OnFailure")
+    assert overview.key == "team_x"
     assert (overview.phase, overview.ip) == (PodPhase.RUNNING, "10.90.0.2")
     assert [c.name for c in overview.containers] == ["x-infra", "setup", "web", "side"]
     assert all(c.plan is None for c in overview.containers)
