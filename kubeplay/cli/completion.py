@@ -128,7 +128,17 @@ def complete_container(ctx: click.Context, param: click.Parameter, incomplete: s
     kind, _, name = pod.rpartition("/")
     if not name or kind.lower() not in ("", "pod", "pods", "po"):
         return []
-    return [CompletionItem(found) for found in container_names(_store_root(ctx), name) if found.startswith(incomplete)]
+    found = container_names(_store_root(ctx), name, _namespace_given(ctx))
+    return [CompletionItem(container) for container in found if container.startswith(incomplete)]
+
+
+def _namespace_given(ctx: click.Context) -> str | None:
+    """The -n typed so far; None when it was not (the pod may then be in any namespace)."""
+    from click.core import ParameterSource
+
+    if ctx.get_parameter_source("namespace") in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
+        return ctx.params.get("namespace")
+    return None
 
 
 def _kind_name(text: str) -> str | None:

@@ -45,16 +45,26 @@ def _deployment_names(conn: sqlite3.Connection) -> list[str]:
     return sorted(names)
 
 
-def container_names(root: Path, pod: str) -> list[str]:
-    """Names of the init and member containers of the pod `pod`, in the pod's order; [] as above."""
+def container_names(root: Path, pod: str, namespace: str | None = None) -> list[str]:
+    """Names of the init and member containers of the pod named `pod` in `namespace` (None: the first
+    pod of that name in any namespace, as completion offers them), in the pod's order; [] as above."""
+    from kubeplay.names import POD_KEY_SEPARATOR, pod_key
+
     path = root / DATABASE_NAME
     if not path.exists():
         return []
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
         try:
+            if namespace is not None:
+                keys = [pod_key(namespace, pod)]
+            else:  # a pod's key ends with SEPARATOR + name outside namespace default; names hold no separator
+                keys = [row[0] for row in conn.execute("SELECT name FROM pods ORDER BY name")
+                        if row[0] == pod or row[0].endswith(POD_KEY_SEPARATOR + pod)][:1]
+            if not keys:
+                return []
             rows = conn.execute("SELECT name FROM containers WHERE pod_name=? AND role!='infra' "
-                                "ORDER BY role='member', position", (pod,))
+                                "ORDER BY role='member', position", (keys[0],))
             return [row[0] for row in rows]
         finally:
             conn.close()

@@ -162,7 +162,7 @@ def test_watch_prints_a_change_and_a_deletion_and_ends_quietly_on_ctrl_c(played)
         stopped = played("pod", "stop", "-n", "team", "-t", "0", "api")
         assert stopped.returncode == 0, stopped.stderr
         time.sleep(3)
-        removed = played("pod", "rm", "-f", "-t", "0", "api")
+        removed = played("pod", "rm", "-n", "team", "-f", "-t", "0", "api")
         assert removed.returncode == 0, removed.stderr
         time.sleep(3)
         watcher.send_signal(signal.SIGINT)
