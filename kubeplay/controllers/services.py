@@ -245,6 +245,10 @@ def remove_services(engine: Engine, keys: list[tuple[str, str]], *, refresh_name
 def _drop(engine: Engine, keys: list[tuple[str, str]]) -> list[str]:
     store = ServiceStore(engine.db)
     removed = [f"{namespace}/{name}" for namespace, name in keys if store.remove(namespace, name)]
+    if engine.settings.rootless and removed:
+        from kubeplay.pods.rootlessroutes import write_routes
+
+        write_routes(engine)
     if routes_services(engine) and keys:
         from kubeplay.net.services import remove_table_if_unused, service_key, write_services
 

@@ -271,24 +271,68 @@ def test_limits_without_a_delegated_cgroup_warn_once_and_the_pod_runs(user: Root
     assert user.kp("down", str(manifest)).returncode == 0
 
 
-def test_services_are_recorded_but_said_to_be_unrouted(user: RootlessUser) -> None:
-    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
-               "spec": {"type": "NodePort", "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}}
-    member = pod("web", {"name": "c", "image": BUSYBOX, "command": ["sleep", "600"]})
-    member["metadata"]["labels"] = {"app": "web"}
-    path = user.home / "svc.yaml"
-    path.write_text(yaml.safe_dump_all([service, member], sort_keys=False))
+PAGE_IS_HOSTNAME = "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"
+
+
+def write_documents(user: RootlessUser, name: str, *documents: dict) -> Path:
+    path = user.home / name
+    path.write_text(yaml.safe_dump_all(documents, sort_keys=False))
     os.chown(path, user.uid, user.gid)
-    played = user.kp("play", str(path))
+    return path
+
+
+def service(name: str, spec: dict) -> dict:
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name}, "spec": spec}
+
+
+def deployment(name: str, replicas: int, labels: dict, ports: list[dict]) -> dict:
+    container = {"name": "server", "image": BUSYBOX, "imagePullPolicy": "IfNotPresent",
+                 "command": ["sh", "-c", PAGE_IS_HOSTNAME], "ports": ports}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels},
+                                  "spec": {"containers": [container], "terminationGracePeriodSeconds": 1}}}}
+
+
+def user_exec(user: RootlessUser, pod_name: str, script: str) -> str:
+    done = user.kp("exec", pod_name, "--", "sh", "-c", script)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_service_names_and_cluster_ip_reach_both_replicas_and_down_leaves_nothing(user: RootlessUser) -> None:
+    labels = {"app": "web"}
+    manifest = write_documents(
+        user, "svc.yaml",
+        service("web", {"selector": labels, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}),
+        deployment("web", 2, labels, [{"name": "http", "containerPort": 8080}]),
+        pod("client", {"name": "c", "image": BUSYBOX, "command": ["sleep", "600"]}))
+    played = user.kp("play", str(manifest))
     assert played.returncode == 0, played.stderr
-    assert "cannot route Services" in played.stderr and "service/web created" in played.stdout
-    listed = user.kp("services")
-    assert listed.returncode == 0 and "web" in listed.stdout and "NodePort" in listed.stdout, listed
-    hosts = user.kp("exec", "web", "--", "cat", "/etc/hosts")
-    assert "web.default.svc" not in hosts.stdout  # a name that leads nowhere is not written
-    down = user.kp("down", str(path))
+    assert "service/web created" in played.stdout
+    rows = json.loads(user.kp("services", "--format", "json").stdout)
+    cluster_ip = rows[0]["clusterIP"]
+    assert cluster_ip and len(rows[0]["endpoints"]) == 2, rows
+    replicas = {line.split()[0] for line in user.kp("pods").stdout.splitlines()[1:] if line.startswith("web-")}
+    assert len(replicas) == 2, replicas
+
+    for name in ("web", "web.default", "web.default.svc.cluster.local", cluster_ip):
+        assert user_exec(user, "client", f"wget -q -T 5 -O - http://{name}/").strip() in replicas, name
+    seen = set(user_exec(user, "client", "for i in $(seq 1 40); do wget -q -T 5 -O - http://web/; done").split())
+    assert seen == replicas  # spread over both within 40 connections
+    assert "search default.svc.cluster.local" in user_exec(user, "client", "cat /etc/resolv.conf")
+    # hairpin: a replica reaching the Service that selects it
+    one = sorted(replicas)[0]
+    answers = user_exec(user, one, "for i in $(seq 1 20); do wget -q -T 5 -O - http://web/ || echo failed; done")
+    assert "failed" not in answers.split() and one in answers.split()
+
+    pause = user.pause_pid()
+    down = user.kp("down", str(manifest))
     assert down.returncode == 0 and "service/web deleted" in down.stdout, down
-    assert "web" not in user.kp("services").stdout
+    assert helpers_of(user) == [], "conmon, containers or pasta still running after down"
+    assert pause is not None and mounts_in_namespace(pause, user.runroot, user.graph_root) == []
+    assert list((user.runroot / "netns").glob("*")) == []
+    assert user.kp("services").stdout.strip() == "" or "web" not in user.kp("services").stdout
 
 
 def test_probes_run_for_a_rootless_pod_and_readiness_shows_in_pods(user: RootlessUser) -> None:

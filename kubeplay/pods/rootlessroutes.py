@@ -1,0 +1,115 @@
+"""Service routes between a rootless user's pods, with no daemon and no shared namespace.
+
+Each rootless pod sits alone in its own network namespace behind its own pasta (or slirp4netns),
+so pod IPs lead nowhere (pasta gives every pod the host's address). What does connect them is the
+host's loopback: each declared containerPort is forwarded from a free 127.0.0.1 port by the pod's
+helper (rootless/network.py), and every pod reaches the host's loopback through its gateway. So
+each pod's namespace holds its own small nft table (`inet kubeplay-pod-services`, the same chains
+as the host's table as root) sending a cluster IP:port to the loopback forwards of the Service's
+ready endpoints, spread with numgen.
+
+Whoever changes the endpoints (play, down, the exit callback, the probe monitor, a Service added
+or removed) rewrites the tables of all the user's running pods from the store, under the user's
+lock; a new pod gets its table before its containers start. The tables go with the namespaces.
+"""
+
+from __future__ import annotations
+
+from kubeplay.logs import get_logger
+from kubeplay.pods.engine import Engine
+
+LOCK_TIMEOUT = 60.0
+log = get_logger(__name__)
+
+
+def write_routes(engine: Engine, only: str = "") -> None:
+    """Rewrite the Service table of every running rootless pod of the store (only the pod with
+    id `only`, when given) from the store's Services and pods."""
+    from kubeplay.errors import HostError
+    from kubeplay.filelock import locked
+
+    runroot = engine.settings.runroot
+    lock = runroot / "service-routes.lock"
+    with locked(lock, LOCK_TIMEOUT, lambda: HostError(f"another kubeplay command holds {lock}",
+                                                     hint="wait for it to finish, then retry")):
+        _write_locked(engine, only)
+
+
+def _write_locked(engine: Engine, only: str) -> None:
+    from kubeplay.errors import HostError
+    from kubeplay.model.endpoints import endpoints_of
+    from kubeplay.net.services import pod_table_script
+    from kubeplay.rootless.network import SLIRP_HOST_LOOPBACK, load_nft, netns_path, read_forwards
+    from kubeplay.store.services import ServiceStore
+
+    runroot = engine.settings.runroot
+    clients = [only] if only else sorted(path.name.removesuffix(".forwards")
+                                         for path in (runroot / "netns").glob("*.forwards"))
+    if not clients:
+        return
+    store = ServiceStore(engine.db)
+    records = [record for record in store.list() if not record.plan.headless] if store.any() else []
+    settings = store.settings() if records else None
+    pods = engine.store.list_pods() if records else []
+    forwards_of = {(pod.namespace, pod.name): read_forwards(runroot, pod.id) for pod in pods}
+    endpoints = [(record, endpoints_of(record, pods)) for record in records]
+    for pod_id in clients:
+        forwards = read_forwards(runroot, pod_id)
+        if forwards is None:
+            continue  # gone meanwhile
+        rules = [_rules(record, found, forwards.gateway, forwards_of) for record, found in endpoints]
+        script = pod_table_script(rules, [settings.cidr] if settings else [],
+                                  guarded=SLIRP_HOST_LOOPBACK if forwards.gateway == SLIRP_HOST_LOOPBACK else "")
+        try:
+            load_nft(netns_path(runroot, pod_id), script, f"writing the Service routes of pod {pod_id[:12]}")
+        except HostError as exc:
+            if read_forwards(runroot, pod_id) is None:
+                continue  # the pod went away while its table was written
+            raise
+
+
+def _rules(record, endpoints, gateway: str, forwards_of):
+    """The Service's rules as a pod whose gateway is `gateway` sees them: each ready endpoint is
+    the loopback forward of its target port (an undeclared target port has none: skipped)."""
+    from kubeplay.net.services import PortRules, ServiceRules, service_key
+
+    ports = []
+    for port, targets in zip(record.ports, endpoints.targets):
+        reached = []
+        for target in targets:
+            forwards = forwards_of.get((record.namespace, target.pod))
+            host_port = forwards.host_port(port.protocol, target.port) if forwards else None
+            if host_port:
+                reached.append((gateway, host_port))
+        ports.append(PortRules(port.protocol, port.port, tuple(reached)))
+    timeout = record.plan.affinity_timeout if record.plan.session_affinity == "ClientIP" else 0
+    return ServiceRules(key=service_key(record.namespace, record.name), label=f"service {record.namespace}/{record.name}",
+                        cluster_ip=record.cluster_ip, ports=tuple(ports), affinity_timeout=timeout)
+
+
+def rootless_warnings(engine: Engine, records) -> list[str]:
+    """What of these Services a rootless user's pods do not get."""
+    warnings = [f"Service {record.name} is headless: rootless pods all share the host's address, so its "
+                "name is not given to the pods; give it a clusterIP (leave clusterIP out)"
+                for record in records if record.plan.headless]
+    return warnings + undeclared_targets(engine, records)
+
+
+def undeclared_targets(engine: Engine, records) -> list[str]:
+    """Warnings for Service ports whose target is not a declared containerPort of a selected pod:
+    rootless, only declared ports are forwarded, so such a pod gets no traffic on that port."""
+    from kubeplay.model.endpoints import selected_pods, target_port
+
+    warnings = []
+    pods = engine.store.list_pods()
+    for record in records:
+        for port in record.ports:
+            for pod in selected_pods(record, pods):
+                number = target_port(port, pod)
+                declared = {(p.protocol or "TCP", p.container_port) for c in pod.plan.all_containers for p in c.ports}
+                if number is not None and (port.protocol, number) not in declared:
+                    warnings.append(f"Service {record.name}: port {port.port} targets {number}/{port.protocol}, which "
+                                    f"pod {pod.name} does not declare in containerPorts; rootless, only declared "
+                                    "ports are reachable through a Service")
+                    break
+    return warnings
