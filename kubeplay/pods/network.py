@@ -153,11 +153,13 @@ def begin_setup(engine: Engine, pod: PodPlan, pod_id: str, netns: Path | None = 
         from kubeplay.rootless.network import setup as rootless_setup
 
         # pasta/slirp4netns: each pod is alone behind its helper, so it has no peers to list
+        from kubeplay.pods.rootlessroutes import node_ports_for, write_routes
+
         declared = [port for container in pod.all_containers for port in container.ports]
         attached = rootless_setup(engine.settings.runroot, pod_id, list(pod.ports),
-                                  connected=network_name(pod) != "none", declared=declared)
+                                  connected=network_name(pod) != "none", declared=declared,
+                                  node_ports=node_ports_for(engine, pod))
         try:
-            from kubeplay.pods.rootlessroutes import write_routes
 
             write_routes(engine, only=pod_id)  # the Services reach this pod's containers from their start
         except BaseException:

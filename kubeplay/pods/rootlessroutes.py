@@ -87,11 +87,70 @@ def _rules(record, endpoints, gateway: str, forwards_of):
                         cluster_ip=record.cluster_ip, ports=tuple(ports), affinity_timeout=timeout)
 
 
+def published_ports(record) -> list[tuple[object, int]]:
+    """(Service port, host port) of what a Service publishes on the host: its node ports, and a
+    LoadBalancer's own ports."""
+    if record.type not in ("NodePort", "LoadBalancer"):
+        return []
+    published = []
+    for port in record.ports:
+        numbers = [port.node_port] if port.node_port else []
+        if record.type == "LoadBalancer":
+            numbers.append(port.port)
+        published += [(port, number) for number in dict.fromkeys(numbers)]
+    return published
+
+
+def node_ports_for(engine: Engine, pod) -> list:
+    """The host ports of the Services selecting this pod, for its helper to publish when no other
+    pod does yet (pasta binds its ports when it starts and cannot add any later)."""
+    from kubeplay.model.endpoints import selects
+    from kubeplay.model.plan import PortMapping
+    from kubeplay.store.services import ServiceStore
+
+    store = ServiceStore(engine.db)
+    if not store.any():
+        return []
+    wanted = []
+    for record in store.list():
+        if record.namespace != pod.namespace or not selects(record.plan.selector, pod.labels):
+            continue
+        for port, number in published_ports(record):
+            target = _target_in_plan(port, pod)
+            if target is not None:
+                wanted.append(PortMapping(container_port=target, protocol=port.protocol, host_port=number))
+    return wanted
+
+
+def _target_in_plan(port, plan) -> int | None:
+    if isinstance(port.target_port, int):
+        return port.target_port
+    for container in plan.all_containers:
+        for declared in container.ports:
+            if declared.name == port.target_port and (declared.protocol or "TCP") == port.protocol:
+                return declared.container_port
+    return None
+
+
 def rootless_warnings(engine: Engine, records) -> list[str]:
-    """What of these Services a rootless user's pods do not get."""
+    """What of these Services a rootless user's pods do not get, or get differently than as root."""
+    from kubeplay.rootless.network import node_port_holder
+
     warnings = [f"Service {record.name} is headless: rootless pods all share the host's address, so its "
                 "name is not given to the pods; give it a clusterIP (leave clusterIP out)"
                 for record in records if record.plan.headless]
+    names = {pod.id: pod.name for pod in engine.store.list_pods()}
+    for record in records:
+        for port, number in published_ports(record):
+            holder = node_port_holder(engine.settings.runroot, port.protocol, number)
+            if holder:
+                warnings.append(f"Service {record.name}: {number}/{port.protocol} is published on the host by the "
+                                f"network helper of pod {names.get(holder, holder[:12])}, so it reaches that pod "
+                                "only (rootless, a host port is bound by one pod's helper)")
+            else:
+                warnings.append(f"Service {record.name}: {number}/{port.protocol} is not published on the host: "
+                                "rootless, a pod's helper publishes it when the pod starts, and no pod selected by "
+                                "the Service started after it (`kubeplay play --replace FILE` restarts them)")
     return warnings + undeclared_targets(engine, records)
 
 

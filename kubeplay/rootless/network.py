@@ -124,6 +124,64 @@ def loopback_forwards(declared: list[PortMapping]) -> tuple[LoopbackForward, ...
     return tuple(forwards)
 
 
+def node_port_claim(runroot: Path, protocol: str, number: int) -> Path:
+    return runroot / "netns" / f"nodeport-{protocol.lower()}-{number}"
+
+
+def claim_node_port(runroot: Path, pod_id: str, protocol: str, number: int) -> bool:
+    """Take a Service's node port for this pod's helper to publish; False when a running pod has it.
+    Only one helper can bind a host port, so the first pod to start holds it; a claim left by a
+    pod whose namespace is gone is taken over."""
+    path = node_port_claim(runroot, protocol, number)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            try:
+                holder = path.read_text().strip()
+            except FileNotFoundError:
+                continue
+            if holder == pod_id:
+                return True
+            if netns_path(runroot, holder).exists():
+                return False
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()  # its pod is gone
+            continue
+        with os.fdopen(fd, "w") as claim:
+            claim.write(pod_id)
+        return True
+    return False
+
+
+def node_port_holder(runroot: Path, protocol: str, number: int) -> str:
+    """The id of the pod whose helper publishes the node port, or ""."""
+    try:
+        holder = node_port_claim(runroot, protocol, number).read_text().strip()
+    except OSError:
+        return ""
+    return holder if netns_path(runroot, holder).exists() else ""
+
+
+def release_node_ports(runroot: Path, pod_id: str) -> None:
+    for path in (runroot / "netns").glob("nodeport-*"):
+        with contextlib.suppress(OSError):
+            if path.read_text().strip() == pod_id:
+                path.unlink()
+
+
+def check_service_port(where: str, number: int, start: int | None = None) -> None:
+    """A rootless user's helper cannot publish a node port (or a LoadBalancer's port) below
+    net.ipv4.ip_unprivileged_port_start."""
+    limit = unprivileged_port_start() if start is None else start
+    if number < limit:
+        raise UserError(f"{where}: {number} is below net.ipv4.ip_unprivileged_port_start ({limit}), so a rootless "
+                        "user cannot publish it on the host",
+                        hint=f"as root lower the limit: `sysctl -w net.ipv4.ip_unprivileged_port_start={number}` "
+                             "(keep it in /etc/sysctl.d/), use a ClusterIP Service, or play as root")
+
+
 def unprivileged_port_start() -> int:
     try:
         return int(Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text())
@@ -329,9 +387,10 @@ def _slirp_request(api: Path, request: dict) -> None:
 
 
 def setup(runroot: Path, pod_id: str, ports: list[PortMapping], connected: bool = True,
-          declared: list[PortMapping] = ()) -> RootlessNet:
+          declared: list[PortMapping] = (), node_ports: list[PortMapping] = ()) -> RootlessNet:
     """The pod's namespace and, unless `connected` is False (network "none"), its helper with the
-    published `ports` and a loopback forward for each `declared` containerPort."""
+    published `ports`, a loopback forward for each `declared` containerPort, and those of the
+    `node_ports` (Services' node ports) that no other running pod publishes yet."""
     netns = netns_path(runroot, pod_id)
     if connected:
         name, path = choose_helper()  # before anything is made: a missing helper leaves nothing behind
@@ -341,7 +400,9 @@ def setup(runroot: Path, pod_id: str, ports: list[PortMapping], connected: bool 
         return RootlessNet(netns, "", "")
     try:
         start = _start_pasta if name == "pasta" else _start_slirp
-        ip, forwards = start(path, netns, helper_pidfile(runroot, pod_id), ports, list(declared))
+        # claimed once the namespace exists: a claim whose pod has no namespace counts as left over
+        published = [port for port in node_ports if claim_node_port(runroot, pod_id, port.protocol, port.host_port)]
+        ip, forwards = start(path, netns, helper_pidfile(runroot, pod_id), [*ports, *published], list(declared))
         _write_forwards(runroot, pod_id, forwards)
     except BaseException:
         teardown(runroot, pod_id)
@@ -378,6 +439,7 @@ def teardown(runroot: Path, pod_id: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             leftover.unlink()
     _remove_netns(netns_path(runroot, pod_id))
+    release_node_ports(runroot, pod_id)
 
 
 def load_nft(netns: Path, script: str, doing: str) -> None:
