@@ -300,11 +300,42 @@ def user_exec(user: RootlessUser, pod_name: str, script: str) -> str:
     return done.stdout
 
 
+def free_node_port() -> int:
+    for number in range(31500, 32700):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("0.0.0.0", number))
+            except OSError:
+                continue
+            return number
+    raise AssertionError("no free node port")
+
+
+def fetch_http(port: int, timeout: float = 20) -> str:
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+                conn.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                data = b""
+                while chunk := conn.recv(4096):
+                    data += chunk
+                if data:
+                    return data.decode(errors="replace").split("\r\n\r\n", 1)[-1]
+        except OSError as exc:
+            last = exc
+        time.sleep(0.2)
+    raise AssertionError(f"nothing answered on 127.0.0.1:{port}: {last}")
+
+
 def test_service_names_and_cluster_ip_reach_both_replicas_and_down_leaves_nothing(user: RootlessUser) -> None:
     labels = {"app": "web"}
+    node_port = free_node_port()
     manifest = write_documents(
         user, "svc.yaml",
-        service("web", {"selector": labels, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}),
+        service("web", {"type": "NodePort", "selector": labels,
+                        "ports": [{"name": "http", "port": 80, "targetPort": "http", "nodePort": node_port}]}),
         deployment("web", 2, labels, [{"name": "http", "containerPort": 8080}]),
         pod("client", {"name": "c", "image": BUSYBOX, "command": ["sleep", "600"]}))
     played = user.kp("play", str(manifest))
@@ -325,6 +356,10 @@ def test_service_names_and_cluster_ip_reach_both_replicas_and_down_leaves_nothin
     one = sorted(replicas)[0]
     answers = user_exec(user, one, "for i in $(seq 1 20); do wget -q -T 5 -O - http://web/ || echo failed; done")
     assert "failed" not in answers.split() and one in answers.split()
+    # the node port, published by the helper of the first replica to start, which play names
+    assert f"{node_port}/TCP is published on the host by the network helper of pod web-" in played.stderr
+    holder = played.stderr.split("network helper of pod ", 1)[1].split(",")[0]
+    assert fetch_http(node_port).strip() == holder
 
     pause = user.pause_pid()
     down = user.kp("down", str(manifest))
@@ -333,6 +368,37 @@ def test_service_names_and_cluster_ip_reach_both_replicas_and_down_leaves_nothin
     assert pause is not None and mounts_in_namespace(pause, user.runroot, user.graph_root) == []
     assert list((user.runroot / "netns").glob("*")) == []
     assert user.kp("services").stdout.strip() == "" or "web" not in user.kp("services").stdout
+
+
+def test_node_port_below_the_unprivileged_port_start_is_refused_and_nothing_is_made(user: RootlessUser) -> None:
+    labels = {"app": "web"}
+    balancer = write_documents(
+        user, "lb.yaml",
+        service("web", {"type": "LoadBalancer", "selector": labels, "ports": [{"port": 80, "targetPort": 8080}]}),
+        deployment("web", 1, labels, [{"containerPort": 8080}]))
+    failed = user.kp("play", str(balancer))
+    assert failed.returncode == 1, failed
+    assert "spec.ports[0].port" in failed.stderr and "80 is below net.ipv4.ip_unprivileged_port_start (" in failed.stderr
+    assert "sysctl -w net.ipv4.ip_unprivileged_port_start=80" in failed.stderr and "Traceback" not in failed.stderr
+
+    node_port = free_node_port()
+    node = write_documents(
+        user, "np.yaml",
+        service("web", {"type": "NodePort", "selector": labels,
+                        "ports": [{"port": 80, "targetPort": 8080, "nodePort": node_port}]}),
+        deployment("web", 1, labels, [{"containerPort": 8080}]))
+    sysctl = Path("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+    before = sysctl.read_text()
+    sysctl.write_text(str(node_port + 1))  # node ports are above 30000: only a raised limit refuses one
+    try:
+        failed = user.kp("play", str(node))
+    finally:
+        sysctl.write_text(before)
+    assert failed.returncode == 1, failed
+    assert (f"spec.ports[0].nodePort: {node_port} is below net.ipv4.ip_unprivileged_port_start ({node_port + 1})"
+            in failed.stderr), failed.stderr
+    assert "web" not in user.kp("pods").stdout and "web" not in user.kp("services").stdout
+    assert helpers_of(user) == []
 
 
 def test_probes_run_for_a_rootless_pod_and_readiness_shows_in_pods(user: RootlessUser) -> None:
