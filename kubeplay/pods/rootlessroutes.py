@@ -57,6 +57,8 @@ def _write_locked(engine: Engine, only: str) -> None:
         forwards = read_forwards(runroot, pod_id)
         if forwards is None:
             continue  # gone meanwhile
+        if only and not records and forwards.gateway != SLIRP_HOST_LOOPBACK:
+            continue  # a new pod with no Service to reach needs no table yet: adding one writes them all
         rules = [_rules(record, found, forwards.gateway, forwards_of) for record, found in endpoints]
         script = pod_table_script(rules, [settings.cidr] if settings else [],
                                   guarded=SLIRP_HOST_LOOPBACK if forwards.gateway == SLIRP_HOST_LOOPBACK else "")
@@ -76,7 +78,7 @@ def _rules(record, endpoints, gateway: str, forwards_of):
     ports = []
     for port, targets in zip(record.ports, endpoints.targets):
         reached = []
-        for target in targets:
+        for target in targets if gateway else ():  # no gateway (a host without a default route): refused
             forwards = forwards_of.get((record.namespace, target.pod))
             host_port = forwards.host_port(port.protocol, target.port) if forwards else None
             if host_port:
