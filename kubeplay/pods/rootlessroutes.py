@@ -39,18 +39,24 @@ def _write_locked(engine: Engine, only: str) -> None:
     from kubeplay.errors import HostError
     from kubeplay.model.endpoints import endpoints_of
     from kubeplay.net.services import pod_table_script
-    from kubeplay.rootless.network import SLIRP_HOST_LOOPBACK, load_nft, netns_path, read_forwards
+    from kubeplay.rootless.network import (
+        SLIRP_HOST_LOOPBACK,
+        forwards_file,
+        load_nft,
+        netns_path,
+        read_forwards,
+    )
     from kubeplay.store.services import ServiceStore
 
     runroot = engine.settings.runroot
-    clients = [only] if only else sorted(path.name.removesuffix(".forwards")
-                                         for path in (runroot / "netns").glob("*.forwards"))
+    pods = engine.store.list_pods()
+    # the store's own pods only: another store sharing this run root keeps its own routes
+    clients = [only] if only else sorted(pod.id for pod in pods if forwards_file(runroot, pod.id).exists())
     if not clients:
         return
     store = ServiceStore(engine.db)
     records = [record for record in store.list() if not record.plan.headless] if store.any() else []
     settings = store.settings() if records else None
-    pods = engine.store.list_pods() if records else []
     forwards_of = {(pod.namespace, pod.name): read_forwards(runroot, pod.id) for pod in pods}
     endpoints = [(record, endpoints_of(record, pods)) for record in records]
     for pod_id in clients:
@@ -64,7 +70,7 @@ def _write_locked(engine: Engine, only: str) -> None:
                                   guarded=SLIRP_HOST_LOOPBACK if forwards.gateway == SLIRP_HOST_LOOPBACK else "")
         try:
             load_nft(netns_path(runroot, pod_id), script, f"writing the Service routes of pod {pod_id[:12]}")
-        except HostError as exc:
+        except HostError:
             if read_forwards(runroot, pod_id) is None:
                 continue  # the pod went away while its table was written
             raise
