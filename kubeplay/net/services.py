@@ -305,7 +305,10 @@ def pod_table_script(rules: Iterable[ServiceRules], ranges: Iterable[str] = (), 
     lines = [f"add table {t}", f"delete table {t}",
              service_script([(rule.key, rule) for rule in rules], [], ranges, POD_TABLE).rstrip("\n")]
     if guarded:
+        # replies go there too (slirp4netns's forwarded connections come from that address): only new
+        # connections of the pod's own are refused
         lines += [f"add chain {t} guard {{ type filter hook output priority 0 ; policy accept ; }}",
+                  f"add rule {t} guard ip daddr {guarded} ct state != new accept",
                   f"add rule {t} guard ip daddr {guarded} ct status dnat accept",
                   f"add rule {t} guard ip daddr {guarded} meta l4proto tcp reject with tcp reset",
                   f"add rule {t} guard ip daddr {guarded} reject"]

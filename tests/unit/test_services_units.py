@@ -195,3 +195,4 @@ def test_rootless_pod_table_sends_the_vip_to_the_endpoints_loopback_forwards():
     assert "meta l4proto tcp dnat ip to 192.0.2.1:41002" in script and "guard" not in script
     guarded = nft.pod_table_script([rules], guarded="10.0.2.2")
     assert "add rule inet kubeplay-pod-services guard ip daddr 10.0.2.2 ct status dnat accept" in guarded
+    assert "add rule inet kubeplay-pod-services guard ip daddr 10.0.2.2 ct state != new accept" in guarded
