@@ -378,6 +378,42 @@ def test_service_names_and_cluster_ip_reach_both_replicas_and_down_leaves_nothin
     assert user.kp("services").stdout.strip() == "" or "web" not in user.kp("services").stdout
 
 
+def path_without_pasta(base: Path) -> str:
+    """A PATH holding every tool of the usual directories but pasta, so that slirp4netns is chosen."""
+    tools = base / "no-pasta"
+    tools.mkdir()
+    for directory in ("/usr/local/bin", "/usr/bin", "/usr/sbin", "/bin", "/sbin"):
+        for tool in sorted(Path(directory).glob("*")) if Path(directory).is_dir() else []:
+            if not tool.name.startswith(("pasta", "passt")) and not (tools / tool.name).exists():
+                (tools / tool.name).symlink_to(tool)
+    os.chmod(tools, 0o755)
+    return str(tools)
+
+
+def test_service_through_slirp4netns_and_the_host_loopback_stays_closed(user: RootlessUser, base: Path) -> None:
+    labels = {"app": "web"}
+    manifest = write_documents(
+        user, "svc.yaml",
+        service("web", {"selector": labels, "ports": [{"port": 80, "targetPort": 8080}]}),
+        deployment("web", 2, labels, [{"containerPort": 8080}]),
+        pod("client", {"name": "c", "image": BUSYBOX, "command": ["sleep", "600"]}))
+    env = {"PATH": path_without_pasta(base)}
+    played = user.kp("play", str(manifest), env=env)
+    assert played.returncode == 0, played.stderr
+    assert {comm for _, comm in helpers_of(user)} >= {"slirp4netns"}
+    replicas = {line.split()[0] for line in user.kp("pods").stdout.splitlines()[1:] if line.startswith("web-")}
+    seen = user_exec(user, "client", http_gets("web", 12)).split()
+    assert len(seen) == 12 and set(seen) == replicas
+    # the host's loopback is opened to reach the other pods' forwards, but only Service traffic gets there
+    forward = json.loads(next((user.runroot / "netns").glob("*.forwards")).read_text())
+    port = next(entry[2] for entry in [*forward["ports"], ["", 0, 8080]] if entry[2])
+    refused = user.kp("exec", "client", "--", "sh", "-c", f"echo x | timeout 5 nc 10.0.2.2 {port}; echo rc=$?")
+    assert "rc=1" in refused.stdout and "refused" in refused.stderr, refused
+    down = user.kp("down", str(manifest), env=env)
+    assert down.returncode == 0, down.stderr
+    assert helpers_of(user) == []
+
+
 def test_node_port_below_the_unprivileged_port_start_is_refused_and_nothing_is_made(user: RootlessUser) -> None:
     labels = {"app": "web"}
     balancer = write_documents(
