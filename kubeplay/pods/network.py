@@ -150,17 +150,16 @@ def begin_setup(engine: Engine, pod: PodPlan, pod_id: str, netns: Path | None = 
     if pod.host_network:
         return PendingNet(None, PodNet(None, "", ""))
     if engine.settings.rootless:
+        from kubeplay.pods.rootlessroutes import node_ports_for, write_routes
         from kubeplay.rootless.network import setup as rootless_setup
 
-        # pasta/slirp4netns: each pod is alone behind its helper, so it has no peers to list
-        from kubeplay.pods.rootlessroutes import node_ports_for, write_routes
-
+        # pasta/slirp4netns: each pod is alone behind its helper, so it has no peers to list; its
+        # declared ports are forwarded from the host's loopback for the Services (pods/rootlessroutes.py)
         declared = [port for container in pod.all_containers for port in container.ports]
         attached = rootless_setup(engine.settings.runroot, pod_id, list(pod.ports),
                                   connected=network_name(pod) != "none", declared=declared,
                                   node_ports=node_ports_for(engine, pod))
         try:
-
             write_routes(engine, only=pod_id)  # the Services reach this pod's containers from their start
         except BaseException:
             teardown(engine, pod, pod_id)
