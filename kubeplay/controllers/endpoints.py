@@ -43,12 +43,18 @@ def store_scope(engine: Engine) -> str:
 
 
 def routes_services(engine: Engine) -> bool:
-    """Rules are written by root only: a rootless user's pods each sit behind their own forwarder."""
+    """The host's table is written by root only: a rootless user's pods each sit behind their own
+    forwarder, and get their routes in their own namespaces (pods/rootlessroutes.py)."""
     return not engine.settings.rootless
 
 
 def sync(engine: Engine, keys: Iterable[tuple[str, str]] | None = None) -> None:
     """Rewrite the rules of the Services `keys` ((namespace, name); all when None) from the store."""
+    if engine.settings.rootless:
+        from kubeplay.pods.rootlessroutes import write_routes
+
+        write_routes(engine)  # each pod holds every Service of the store: all tables, whatever the keys
+        return
     if not routes_services(engine):
         return
     from kubeplay.net.hostlock import network_lock

@@ -15,11 +15,6 @@ if TYPE_CHECKING:
     from kubeplay.translate import TranslateResult
     from kubeplay.translate.targets import ManifestNames
 
-ROOTLESS_SERVICES = (
-    "rootless pods share no network, so kubeplay cannot route Services for them: the Services were recorded "
-    "(`kubeplay services`), but their names, cluster IPs and node ports do not reach the pods; play as root, "
-    "or publish hostPorts")
-
 
 @dataclass
 class Played:
@@ -120,7 +115,9 @@ def _services_follow(engine: Engine, plans: list, services: list) -> list[str]:
     refresh_all_hosts(engine)
     warnings = list(warnings_for(engine, services))
     if engine.settings.rootless:
-        warnings.append(ROOTLESS_SERVICES)
+        from kubeplay.pods.rootlessroutes import rootless_warnings
+
+        warnings += rootless_warnings(engine, services)
     return warnings
 
 

@@ -69,11 +69,12 @@ class HostView:
     cluster_ips: dict[str, str]  # ip -> holder
     service_ports: dict[tuple[str, int], str]  # (protocol, port) -> holder
     pod_ports: dict[tuple[str, int], str]  # (protocol, port) -> pod publishing it as a hostPort
+    rootless: bool = False  # host ports are then published by a pod's helper, above the unprivileged start
 
 
 def _host_view(engine: Engine) -> HostView:
     if not routes_services(engine):
-        return HostView({}, {}, {})
+        return HostView({}, {}, {}, rootless=engine.settings.rootless)
     from kubeplay.net.ports import published_claims
     from kubeplay.net.services import held_cluster_ips, held_host_ports, read_table
 
@@ -85,10 +86,24 @@ def _host_view(engine: Engine) -> HostView:
     )
 
 
+def _check_rootless_ports(plan: ServicePlan, index: int, port: ServicePort, node_port: int) -> None:
+    """Rootless, a pod's helper publishes the port: not below net.ipv4.ip_unprivileged_port_start."""
+    from kubeplay.rootless.network import check_service_port
+
+    if node_port:
+        check_service_port(plan.where(f"spec.ports[{index}].nodePort"), node_port)
+    if plan.type == "LoadBalancer":
+        check_service_port(plan.where(f"spec.ports[{index}].port") + " (a LoadBalancer's port, published on the host)",
+                           port.port)
+
+
 def check_new(engine: Engine, plans: list[ServicePlan], replace: bool) -> None:
     """Refusals that need nothing allocated, before any pod or Service is made."""
     store = ServiceStore(engine.db)
     for plan in plans:
+        if engine.settings.rootless and plan.type in ("NodePort", "LoadBalancer"):
+            for index, port in enumerate(plan.ports):
+                _check_rootless_ports(plan, index, port, port.node_port)
         if not replace and store.find(*plan.key):
             raise ConflictError(f'Service "{plan.name}" already exists in namespace {plan.namespace}',
                                 hint="`kubeplay apply -f FILE` changes it in place; `kubeplay play --replace` "
@@ -164,6 +179,8 @@ def _ports(plan: ServicePlan, taken: Taken, view: HostView, previous: ServiceRec
             _check_host_port(plan, f"spec.ports[{index}].nodePort", port.protocol, node_port, taken, view, claimed)
         else:
             node_port = _free_node_port(port, taken, view, claimed, previous)
+        if view.rootless:
+            _check_rootless_ports(plan, index, port, node_port)
         claimed.add((port.protocol, node_port))
         if plan.type == "LoadBalancer" and (port.protocol, port.port) not in claimed:
             _check_host_port(plan, f"spec.ports[{index}].port", port.protocol, port.port, taken, view, claimed)
@@ -245,6 +262,10 @@ def remove_services(engine: Engine, keys: list[tuple[str, str]], *, refresh_name
 def _drop(engine: Engine, keys: list[tuple[str, str]]) -> list[str]:
     store = ServiceStore(engine.db)
     removed = [f"{namespace}/{name}" for namespace, name in keys if store.remove(namespace, name)]
+    if engine.settings.rootless and removed:
+        from kubeplay.pods.rootlessroutes import write_routes
+
+        write_routes(engine)
     if routes_services(engine) and keys:
         from kubeplay.net.services import remove_table_if_unused, service_key, write_services
 

@@ -291,3 +291,25 @@ def check_free_of_services(ports, pod_name: str, *, table: str = TABLE) -> None:
                 f"hostPort {port.host_port}/{(port.protocol or 'TCP').upper()} of pod {pod_name!r} is already "
                 f"published by Service {holder.holder}",
                 hint="choose another hostPort, or remove that Service first")
+
+
+POD_TABLE = "kubeplay-pod-services"
+
+
+def pod_table_script(rules: Iterable[ServiceRules], ranges: Iterable[str] = (), guarded: str = "") -> str:
+    """The whole Service table of one rootless pod's own namespace, replacing what it held, in one
+    transaction: the same chains as the host's table, whose endpoints are the other pods' loopback
+    forwards as this pod reaches them. `guarded`, when given, is an address that admits only
+    connections a Service rule sent there (slirp4netns's view of the host's loopback)."""
+    t = _t(POD_TABLE)
+    lines = [f"add table {t}", f"delete table {t}",
+             service_script([(rule.key, rule) for rule in rules], [], ranges, POD_TABLE).rstrip("\n")]
+    if guarded:
+        # replies go there too (slirp4netns's forwarded connections come from that address): only new
+        # connections of the pod's own are refused
+        lines += [f"add chain {t} guard {{ type filter hook output priority 0 ; policy accept ; }}",
+                  f"add rule {t} guard ip daddr {guarded} ct state != new accept",
+                  f"add rule {t} guard ip daddr {guarded} ct status dnat accept",
+                  f"add rule {t} guard ip daddr {guarded} meta l4proto tcp reject with tcp reset",
+                  f"add rule {t} guard ip daddr {guarded} reject"]
+    return "\n".join(lines) + "\n"

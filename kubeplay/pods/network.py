@@ -151,11 +151,20 @@ def begin_setup(engine: Engine, pod: PodPlan, pod_id: str, netns: Path | None = 
     if pod.host_network:
         return PendingNet(None, PodNet(None, "", ""))
     if engine.settings.rootless:
+        from kubeplay.pods.rootlessroutes import node_ports_for, write_routes
         from kubeplay.rootless.network import setup as rootless_setup
 
-        # pasta/slirp4netns: each pod is alone behind its helper, so it has no peers to list
+        # pasta/slirp4netns: each pod is alone behind its helper, so it has no peers to list; its
+        # declared ports are forwarded from the host's loopback for the Services (pods/rootlessroutes.py)
+        declared = [port for container in pod.all_containers for port in container.ports]
         attached = rootless_setup(engine.settings.runroot, pod_id, list(pod.ports),
-                                  connected=network_name(pod) != "none")
+                                  connected=network_name(pod) != "none", declared=declared,
+                                  node_ports=node_ports_for(engine, pod))
+        try:
+            write_routes(engine, only=pod_id)  # the Services reach this pod's containers from their start
+        except BaseException:
+            teardown(engine, pod, pod_id)
+            raise
         return PendingNet(attached.netns, PodNet(attached.netns, attached.ip, ""))
     if netns is None:
         from kubeplay.net.netns import create_netns
@@ -279,7 +288,8 @@ def refresh_peer_hosts(engine: Engine, network: str, leaving: set[str] = frozens
     for record in engine.store.list_pods():  # the plans: aliases, hostname and subdomain of each file
         if record.name in leaving or not record.ip or network_name(record.plan) != network:
             continue
-        others = peers_among(addresses, record.name, network, leaving)
+        # a rootless pod is alone behind its own helper: its peers' addresses would lead to itself
+        others = [] if engine.settings.rootless else peers_among(addresses, record.name, network, leaving)
         try:
             refresh_hosts(record.plan, PodPaths(engine.settings, record.id), record.ip, others, services)
         except OSError as exc:  # a pod going away at the same moment: its file no longer matters

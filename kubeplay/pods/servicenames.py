@@ -36,10 +36,12 @@ class ServiceNames:
     def records(self) -> list[ServiceRecord]:
         from kubeplay.store.services import ServiceStore
 
-        if self.engine.settings.rootless:
-            return []  # not routed rootless (see controllers.services): a name would lead nowhere
         store = ServiceStore(self.engine.db)
-        return store.list() if store.any() else []
+        records = store.list() if store.any() else []
+        if self.engine.settings.rootless:
+            # rootless pod addresses lead nowhere (see pods/rootlessroutes.py): only cluster IPs are routed
+            return [record for record in records if not record.plan.headless]
+        return records
 
     @cached_property
     def cluster_domain(self) -> str:

@@ -271,24 +271,178 @@ def test_limits_without_a_delegated_cgroup_warn_once_and_the_pod_runs(user: Root
     assert user.kp("down", str(manifest)).returncode == 0
 
 
-def test_services_are_recorded_but_said_to_be_unrouted(user: RootlessUser) -> None:
-    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
-               "spec": {"type": "NodePort", "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}}
-    member = pod("web", {"name": "c", "image": BUSYBOX, "command": ["sleep", "600"]})
-    member["metadata"]["labels"] = {"app": "web"}
-    path = user.home / "svc.yaml"
-    path.write_text(yaml.safe_dump_all([service, member], sort_keys=False))
+PAGE_IS_HOSTNAME = "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"
+
+
+def write_documents(user: RootlessUser, name: str, *documents: dict) -> Path:
+    path = user.home / name
+    path.write_text(yaml.safe_dump_all(documents, sort_keys=False))
     os.chown(path, user.uid, user.gid)
-    played = user.kp("play", str(path))
+    return path
+
+
+def service(name: str, spec: dict) -> dict:
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name}, "spec": spec}
+
+
+def deployment(name: str, replicas: int, labels: dict, ports: list[dict]) -> dict:
+    container = {"name": "server", "image": BUSYBOX, "imagePullPolicy": "IfNotPresent",
+                 "command": ["sh", "-c", PAGE_IS_HOSTNAME], "ports": ports}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels},
+                                  "spec": {"containers": [container], "terminationGracePeriodSeconds": 1}}}}
+
+
+def http_gets(host: str, count: int = 1) -> str:
+    """A script printing the page of http://HOST/ `count` times. busybox wget crashes in a rootless
+    pod here, so nc asks, keeping its side open for a moment: the pasta of Debian 12 mishandles a
+    connection the client half-closes first (it repeats the answer and never closes)."""
+    request = "(printf 'GET / HTTP/1.0\\r\\n\\r\\n'; sleep 1)"
+    return (f"for i in $(seq 1 {count}); do {request} | timeout 10 nc {host} 80 | tail -n 1; echo; done")
+
+
+def user_exec(user: RootlessUser, pod_name: str, script: str) -> str:
+    done = user.kp("exec", pod_name, "--", "sh", "-c", script)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def free_node_port() -> int:
+    for number in range(31500, 32700):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("0.0.0.0", number))
+            except OSError:
+                continue
+            return number
+    raise AssertionError("no free node port")
+
+
+def fetch_http(port: int, timeout: float = 20) -> str:
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+                conn.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                data = b""
+                while chunk := conn.recv(4096):
+                    data += chunk
+                if data:
+                    return data.decode(errors="replace").split("\r\n\r\n", 1)[-1]
+        except OSError as exc:
+            last = exc
+        time.sleep(0.2)
+    raise AssertionError(f"nothing answered on 127.0.0.1:{port}: {last}")
+
+
+def test_service_names_and_cluster_ip_reach_both_replicas_and_down_leaves_nothing(user: RootlessUser) -> None:
+    labels = {"app": "web"}
+    node_port = free_node_port()
+    manifest = write_documents(
+        user, "svc.yaml",
+        service("web", {"type": "NodePort", "selector": labels,
+                        "ports": [{"name": "http", "port": 80, "targetPort": "http", "nodePort": node_port}]}),
+        deployment("web", 2, labels, [{"name": "http", "containerPort": 8080}]),
+        pod("client", {"name": "c", "image": BUSYBOX, "command": ["sleep", "600"]}))
+    played = user.kp("play", str(manifest))
     assert played.returncode == 0, played.stderr
-    assert "cannot route Services" in played.stderr and "service/web created" in played.stdout
-    listed = user.kp("services")
-    assert listed.returncode == 0 and "web" in listed.stdout and "NodePort" in listed.stdout, listed
-    hosts = user.kp("exec", "web", "--", "cat", "/etc/hosts")
-    assert "web.default.svc" not in hosts.stdout  # a name that leads nowhere is not written
-    down = user.kp("down", str(path))
+    assert "service/web created" in played.stdout
+    rows = json.loads(user.kp("services", "--format", "json").stdout)
+    cluster_ip = rows[0]["clusterIP"]
+    assert cluster_ip and len(rows[0]["endpoints"]) == 2, rows
+    replicas = {line.split()[0] for line in user.kp("pods").stdout.splitlines()[1:] if line.startswith("web-")}
+    assert len(replicas) == 2, replicas
+
+    for name in ("web", "web.default", "web.default.svc.cluster.local", cluster_ip):
+        assert user_exec(user, "client", http_gets(name)).strip() in replicas, name
+    seen = user_exec(user, "client", http_gets("web", 16)).split()
+    assert len(seen) == 16 and set(seen) == replicas  # every answer from a replica, both seen
+    assert "search default.svc.cluster.local" in user_exec(user, "client", "cat /etc/resolv.conf")
+    # hairpin: a replica reaching the Service that selects it
+    one = sorted(replicas)[0]
+    answers = user_exec(user, one, http_gets("web", 12)).split()
+    assert len(answers) == 12 and set(answers) <= replicas and one in answers
+    # the node port, published by the helper of the first replica to start, which play names
+    assert f"{node_port}/TCP is published on the host by the network helper of pod web-" in played.stderr
+    holder = played.stderr.split("network helper of pod ", 1)[1].split(",")[0]
+    assert fetch_http(node_port).strip() == holder
+
+    pause = user.pause_pid()
+    down = user.kp("down", str(manifest))
     assert down.returncode == 0 and "service/web deleted" in down.stdout, down
-    assert "web" not in user.kp("services").stdout
+    assert helpers_of(user) == [], "conmon, containers or pasta still running after down"
+    assert pause is not None and mounts_in_namespace(pause, user.runroot, user.graph_root) == []
+    assert list((user.runroot / "netns").glob("*")) == []
+    assert user.kp("services").stdout.strip() == "" or "web" not in user.kp("services").stdout
+
+
+def path_without_pasta(base: Path) -> str:
+    """A PATH holding every tool of the usual directories but pasta, so that slirp4netns is chosen."""
+    tools = base / "no-pasta"
+    tools.mkdir()
+    for directory in ("/usr/local/bin", "/usr/bin", "/usr/sbin", "/bin", "/sbin"):
+        for tool in sorted(Path(directory).glob("*")) if Path(directory).is_dir() else []:
+            if not tool.name.startswith(("pasta", "passt")) and not (tools / tool.name).exists():
+                (tools / tool.name).symlink_to(tool)
+    os.chmod(tools, 0o755)
+    return str(tools)
+
+
+def test_service_through_slirp4netns_and_the_host_loopback_stays_closed(user: RootlessUser, base: Path) -> None:
+    labels = {"app": "web"}
+    manifest = write_documents(
+        user, "svc.yaml",
+        service("web", {"selector": labels, "ports": [{"port": 80, "targetPort": 8080}]}),
+        deployment("web", 2, labels, [{"containerPort": 8080}]),
+        pod("client", {"name": "c", "image": BUSYBOX, "command": ["sleep", "600"]}))
+    env = {"PATH": path_without_pasta(base)}
+    played = user.kp("play", str(manifest), env=env)
+    assert played.returncode == 0, played.stderr
+    assert {comm for _, comm in helpers_of(user)} >= {"slirp4netns"}
+    replicas = {line.split()[0] for line in user.kp("pods").stdout.splitlines()[1:] if line.startswith("web-")}
+    seen = user_exec(user, "client", http_gets("web", 12)).split()
+    assert len(seen) == 12 and set(seen) == replicas
+    # the host's loopback is opened to reach the other pods' forwards, but only Service traffic gets there
+    files = [json.loads(path.read_text()) for path in (user.runroot / "netns").glob("*.forwards")]
+    port = next(entry[2] for data in files for entry in data["ports"])  # a replica's, open on 127.0.0.1
+    refused = user.kp("exec", "client", "--", "sh", "-c", f"echo x | timeout 5 nc 10.0.2.2 {port}; echo rc=$?")
+    assert "rc=1" in refused.stdout and "refused" in refused.stderr, refused
+    down = user.kp("down", str(manifest), env=env)
+    assert down.returncode == 0, down.stderr
+    assert helpers_of(user) == []
+
+
+def test_node_port_below_the_unprivileged_port_start_is_refused_and_nothing_is_made(user: RootlessUser) -> None:
+    labels = {"app": "web"}
+    balancer = write_documents(
+        user, "lb.yaml",
+        service("web", {"type": "LoadBalancer", "selector": labels, "ports": [{"port": 80, "targetPort": 8080}]}),
+        deployment("web", 1, labels, [{"containerPort": 8080}]))
+    failed = user.kp("play", str(balancer))
+    assert failed.returncode == 1, failed
+    assert "spec.ports[0].port" in failed.stderr and "80 is below net.ipv4.ip_unprivileged_port_start (" in failed.stderr
+    assert "sysctl -w net.ipv4.ip_unprivileged_port_start=80" in failed.stderr and "Traceback" not in failed.stderr
+
+    node_port = free_node_port()
+    node = write_documents(
+        user, "np.yaml",
+        service("web", {"type": "NodePort", "selector": labels,
+                        "ports": [{"port": 80, "targetPort": 8080, "nodePort": node_port}]}),
+        deployment("web", 1, labels, [{"containerPort": 8080}]))
+    sysctl = Path("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+    before = sysctl.read_text()
+    sysctl.write_text(str(node_port + 1))  # node ports are above 30000: only a raised limit refuses one
+    try:
+        failed = user.kp("play", str(node))
+    finally:
+        sysctl.write_text(before)
+    assert failed.returncode == 1, failed
+    assert (f"spec.ports[0].nodePort: {node_port} is below net.ipv4.ip_unprivileged_port_start ({node_port + 1})"
+            in failed.stderr), failed.stderr
+    assert "web" not in user.kp("pods").stdout and "web" not in user.kp("services").stdout
+    assert helpers_of(user) == []
 
 
 def test_probes_run_for_a_rootless_pod_and_readiness_shows_in_pods(user: RootlessUser) -> None:

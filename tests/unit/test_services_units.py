@@ -175,3 +175,24 @@ spec:
     assert again.ports == stored.ports  # the node port given out is kept
     assert (again.type, again.selector, again.session_affinity, again.affinity_timeout, again.labels) == \
         ("NodePort", {"app": "web"}, "ClientIP", 60, {"tier": "front"})
+
+
+def test_rootless_pod_table_sends_the_vip_to_the_endpoints_loopback_forwards():
+    from kubeplay.pods.rootlessroutes import _rules
+    from kubeplay.rootless.network import Forwards, LoopbackForward
+
+    pods = [pod_record("a", "192.0.2.2", {"app": "web"}), pod_record("b", "192.0.2.2", {"app": "web"})]
+    forwards_of = {("default", "a"): Forwards("192.0.2.1", (LoopbackForward("TCP", 8080, 41001),)),
+                   ("default", "b"): Forwards("192.0.2.1", (LoopbackForward("TCP", 8080, 41002),))}
+    rules = _rules(record(), endpoints_of(record(), pods), "192.0.2.1", forwards_of)
+    http, metrics = rules.ports
+    assert http.targets == (("192.0.2.1", 41001), ("192.0.2.1", 41002))  # both pods, though their IPs are one
+    assert metrics.targets == ()  # 9090 is declared by neither pod: not forwarded, so refused
+    script = nft.pod_table_script([rules], ["10.96.0.0/16"])
+    lines = script.splitlines()
+    assert lines[:2] == ["add table inet kubeplay-pod-services", "delete table inet kubeplay-pod-services"]
+    assert "add element inet kubeplay-pod-services service-ips { 10.96.0.7 . tcp . 80 : goto svc-web.default_p0 }" in script
+    assert "meta l4proto tcp dnat ip to 192.0.2.1:41002" in script and "guard" not in script
+    guarded = nft.pod_table_script([rules], guarded="10.0.2.2")
+    assert "add rule inet kubeplay-pod-services guard ip daddr 10.0.2.2 ct status dnat accept" in guarded
+    assert "add rule inet kubeplay-pod-services guard ip daddr 10.0.2.2 ct state != new accept" in guarded
