@@ -126,9 +126,11 @@ def _start_controllers(engine: Engine, result: TranslateResult, started: list[st
         from kubeplay.controllers.jobs import start_deadline_timers
 
         start_deadline_timers(engine, result.pods)
-    from kubeplay.controllers.launch import start_monitors
+    from kubeplay.controllers.launch import needs_monitor, start_monitors
 
-    start_monitors(engine, started)
+    # only the pods whose plans ask for a monitor are read back: reading a pod decodes its plans
+    watched = {plan.key for plan in result.pods if needs_monitor(plan)}
+    start_monitors(engine, [name for name in started if name in watched])
 
 
 def down_manifests(engine: Engine, found: ManifestNames, *, volumes: bool = False,

@@ -5,6 +5,9 @@ type. An adapter is built on first use and kept for the process: building one co
 conversions it then makes, and the listings, which read a few columns, build none.
 Reading keeps the old rule: keys a model does not know are ignored (a plan stored by an older
 kubeplay), missing ones take their defaults.
+
+Writing a plan needs no validation, and play writes one for every pod and container it makes:
+plain_json writes the same JSON with the standard library, so making pods does not load pydantic.
 """
 
 from __future__ import annotations
@@ -39,6 +42,29 @@ def to_jsonable(obj: Any, tp: Any = None) -> Any:
 def to_json(obj: Any, tp: Any = None) -> str:
     """`obj` as compact JSON text (what to_jsonable gives, serialised)."""
     return adapter(tp or type(obj)).dump_json(obj).decode()
+
+
+def plain_json(obj: Any) -> str:
+    """What to_json writes for a model instance, written by the standard library: the same keys in
+    the same order, tuples as lists, bytes as URL-safe base64 (VolumeFile.content, as pydantic is
+    configured there). A value the standard library would write otherwise (a float JSON cannot
+    hold, which pydantic writes as null) or not at all is left to to_json."""
+    import dataclasses
+    import json
+
+    try:
+        return json.dumps(dataclasses.asdict(obj), ensure_ascii=False, separators=(",", ":"), allow_nan=False,
+                          default=_base64_text)
+    except (TypeError, ValueError):
+        return to_json(obj)
+
+
+def _base64_text(value: Any) -> str:
+    if not isinstance(value, bytes):
+        raise TypeError(f"{type(value).__name__} is not a model field type plain_json writes")
+    import base64
+
+    return base64.urlsafe_b64encode(value).decode()
 
 
 def from_jsonable(tp: type[T], data: Any) -> T:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 
 from kubeplay.errors import ConflictError, KubeplayError
 from kubeplay.logs import get_logger
@@ -90,6 +89,8 @@ def remove_pods_together(engine: Engine, names: list[str], grace: int | None = N
     pods = [pod for pod in (engine.store.find_pod(name) for name in names) if pod is not None]
     if not pods:
         return []
+    from concurrent.futures import ThreadPoolExecutor  # play, which imports this module, needs no pool
+
     engine.prepare_for_threads()
     with ThreadPoolExecutor(max_workers=min(REMOVE_WORKERS, len(pods)), thread_name_prefix="kubeplay-rm") as pool:
         pods = [pod for pod in pool.map(lambda pod: _mark_stopped(engine, pod.name), pods) if pod is not None]

@@ -56,13 +56,14 @@ class ImageIndex:
         return stored
 
     def _load(self, image_id: str) -> ImageRecord | None:
-        from kubeplay.model.serial import InvalidData, from_json
+        from kubeplay.model.serial import InvalidData
+        from kubeplay.store.image_records import read_image_record
 
         rows = self.db.query("SELECT record FROM images WHERE id=?", (image_id,))
         if not rows:
             return None
         try:
-            record = from_json(ImageRecord, rows[0]["record"])
+            record = read_image_record(rows[0]["record"])
         except InvalidData as exc:
             raise StoreCorrupted(f"the stored record of image {image_id} cannot be read: {exc}",
                                  hint=f"remove it (`kubeplay rmi -f {image_id}`) and pull it again") from exc

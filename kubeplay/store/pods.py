@@ -39,7 +39,7 @@ class PodStore:
     # --- pods ---------------------------------------------------------------------------------
 
     def add_pod(self, pod_id: str, plan: PodPlan) -> None:
-        from kubeplay.model.serial import to_json
+        from kubeplay.model.serial import plain_json
 
         with self.db.transaction() as conn:
             if conn.execute("SELECT 1 FROM pods WHERE name=?", (plan.key,)).fetchone():
@@ -50,16 +50,16 @@ class PodStore:
                 )
             conn.execute(
                 "INSERT INTO pods (name, id, plan, created_at, namespace) VALUES (?, ?, ?, ?, ?)",
-                (plan.key, pod_id, to_json(plan), time.time(), plan.namespace or DEFAULT_NAMESPACE),
+                (plan.key, pod_id, plain_json(plan), time.time(), plan.namespace or DEFAULT_NAMESPACE),
             )
             conn.execute("INSERT INTO pod_state (pod_name, phase) VALUES (?, ?)", (plan.key, PodPhase.PENDING.value))
 
     def replace_plan(self, name: str, plan: PodPlan) -> None:
         """Store a pod's changed plan (a container added by `run --pod`); the key `name` stays."""
-        from kubeplay.model.serial import to_json
+        from kubeplay.model.serial import plain_json
 
         with self.db.transaction() as conn:
-            conn.execute("UPDATE pods SET plan=? WHERE name=?", (to_json(plan), name))
+            conn.execute("UPDATE pods SET plan=? WHERE name=?", (plain_json(plan), name))
 
     def set_pod_state(self, name: str, **fields: object) -> None:
         if "phase" in fields and isinstance(fields["phase"], PodPhase):
@@ -194,14 +194,14 @@ class PodStore:
         image_id: str | None,
         plan: ContainerPlan | None,
     ) -> None:
-        from kubeplay.model.serial import to_json
+        from kubeplay.model.serial import plain_json
 
         with self.db.transaction() as conn:
             conn.execute(
                 "INSERT INTO containers (id, pod_name, name, role, position, image_id, plan, readiness_gated) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (container_id, pod_name, name, role.value, position, image_id,
-                 to_json(plan) if plan else None, int(readiness_gated(plan))),
+                 plain_json(plan) if plan else None, int(readiness_gated(plan))),
             )
             conn.execute(
                 "INSERT INTO container_state (container_id, status) VALUES (?, ?)",

@@ -19,8 +19,12 @@ def sh(name: str, script: str) -> dict:
 
 
 def namespace_file(pods, namespace: str):
-    """web (a Pod) and api (a Deployment of 1) in `namespace`, each saying which namespace it is in."""
-    main = {**sh("main", f"echo web-of-{namespace}; sleep 3600"), "env": [{"name": "MARK", "value": namespace}]}
+    """web (a Pod with a readiness probe) and api (a Deployment of 1) in `namespace`, each saying which
+    namespace it is in."""
+    main = {**sh("main", f"echo web-of-{namespace}; touch /tmp/ready; sleep 3600"),
+            "env": [{"name": "MARK", "value": namespace}],
+            # ready only through its probe: the monitor of a pod outside namespace default must run
+            "readinessProbe": {"exec": {"command": ["test", "-f", "/tmp/ready"]}, "periodSeconds": 1}}
     web = pods.pod("web", main)
     web["metadata"]["namespace"] = namespace
     labels = {"app": "api"}

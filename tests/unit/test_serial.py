@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kubeplay.model.plan import ActionPlan, ContainerPlan, EnvVar, PodPlan, ProbePlan, VolumeFile, VolumePlan
-from kubeplay.model.serial import InvalidData, from_json, from_jsonable, to_json, to_jsonable
+from kubeplay.model.serial import InvalidData, from_json, from_jsonable, plain_json, to_json, to_jsonable
 from kubeplay.translate import TranslateOptions, load, translate
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -24,6 +24,10 @@ def test_every_example_plan_reads_back_equal(path):
     for plan in plans:
         assert from_json(PodPlan, to_json(plan)) == plan
         assert from_jsonable(PodPlan, json.loads(json.dumps(to_jsonable(plan)))) == plan
+        assert json.loads(plain_json(plan)) == json.loads(to_json(plan))
+        assert from_json(PodPlan, plain_json(plan)) == plan
+        for container in plan.all_containers:
+            assert plain_json(container) == to_json(container)
 
 
 def test_bytes_nested_optionals_and_fixed_tuples_come_back_typed():
@@ -35,6 +39,7 @@ def test_bytes_nested_optionals_and_fixed_tuples_come_back_typed():
     )
     back = from_json(PodPlan, to_json(plan))
     assert back == plan
+    assert from_json(PodPlan, plain_json(plan)) == plan
     assert back.volumes[0].files[0].content == b"\x00\xffbin"
     assert back.containers[0].liveness_probe.action.headers == (("A", "b"),)
     assert back.containers[0].liveness_probe.action.port == "http"
@@ -126,3 +131,23 @@ class Tree:
 def test_a_type_that_refers_to_itself_reads_back():
     tree = Tree("root", (Tree("a"), Tree("b", (Tree("c"),))))
     assert from_json(Tree, to_json(tree)) == tree
+
+
+def test_plain_json_writes_what_pydantic_writes():
+    """play stores plans with the standard library; pydantic's own dump is the oracle, text for text."""
+    plan = PodPlan(
+        name="p\u00e9", labels={"\u00fc": "\u2603"},
+        containers=(ContainerPlan(name="c", image="i", env=(EnvVar(name="A", value="\u00e9", source={"k": [1, 2.5]}),),
+                                  liveness_probe=ProbePlan(action=ActionPlan(kind="exec", command=("a",),
+                                                                             headers=(("X", "y"),)))),),
+        volumes=(VolumePlan(name="v", kind="secret", raw={"big": 10**20, "nested": {"t": ["x", None, True]}},
+                            files=(VolumeFile(path="k", content=bytes(range(256)), mode=0o644),)),),
+    )
+    assert plain_json(plan) == to_json(plan)
+    assert from_json(PodPlan, plain_json(plan)) == plan
+
+
+def test_a_float_json_cannot_hold_is_written_as_pydantic_writes_it():
+    plan = PodPlan(name="p", volumes=(VolumePlan(name="v", kind="emptyDir", raw={"limit": float("inf")}),))
+    assert json.loads(plain_json(plan))["volumes"][0]["raw"] == {"limit": None}
+    assert plain_json(plan) == to_json(plan)
