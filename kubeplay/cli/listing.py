@@ -57,8 +57,9 @@ def list_pods(settings: Settings, fmt: str = "table", namespace: str | None = No
 def warn_unmonitored(settings: Settings, pods) -> None:
     """Say which pods' probes are not being run: their monitor died (it is started again by the
     next command on the pod: `pod inspect`, `logs`, `exec`, `wait`, `events`)."""
-    from kubeplay.controllers.launch import monitor_state
     from kubeplay.cli.render import echo
+    from kubeplay.controllers.launch import monitor_state
+    from kubeplay.names import pod_arguments
 
     for pod in pods:
         if monitor_state(settings, pod) == "not running":

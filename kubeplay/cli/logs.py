@@ -43,7 +43,7 @@ def logs(settings: Settings, pod: str | None, container_name: str | None, contai
                         hint="kubeplay logs web-0, kubeplay logs deploy/web, kubeplay logs -l app=web")
     if container_name is not None:
         if container is not None and container != container_name:
-            raise UserError(f"two containers asked for: {container_name!r} and -c {container!r}",
+            raise UserError(f'two containers asked for: "{container_name}" and -c "{container}"',
                             hint=f"give one: kubeplay logs {pod} -c {container_name}")
         container = container_name
     scope = resolve_namespace(namespace, all_namespaces)

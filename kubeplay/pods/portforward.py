@@ -24,6 +24,7 @@ from pathlib import Path
 
 from kubeplay.errors import ConflictError, HostError, NotFoundError, UserError
 from kubeplay.model.record import PodRecord
+from kubeplay.names import pod_label
 
 LISTEN_ADDRESS = "127.0.0.1"  # what kubectl's default --address, localhost, binds (its ::1 too, when IPv6 is up)
 CHUNK = 1 << 20  # bytes asked of one splice; the pipe moves at most its own size per call
@@ -70,7 +71,7 @@ def named_port(pod: PodRecord, name: str) -> int:
         for port in container.ports:
             if port.name == name:
                 return port.container_port
-    raise NotFoundError(f'pod "{pod.name}" has no port named {name!r}',
+    raise NotFoundError(f'pod "{pod_label(pod.name)}" has no port named "{name}"',
                         hint="name a port listed under the containers' ports, or give its number")
 
 
@@ -296,6 +297,6 @@ def remote_port(pod: PodRecord, service, remote: int | str) -> int:
                             hint="its ports: " + ", ".join(p.describe() for p in service.ports))
     number = target_port(port, pod)
     if number is None:
-        raise NotFoundError(f'pod "{pod.name}" has no port named {port.target_port!r} (service "{service.name}")',
+        raise NotFoundError(f'pod "{pod_label(pod.name)}" has no port named "{port.target_port}" (service "{service.name}")',
                             hint="name the container port in the pod, or give the number")
     return number

@@ -30,7 +30,7 @@ def split_reference(reference: str) -> tuple[str, str]:
         return "Pod", reference
     kind, _, name = reference.partition("/")
     if kind.lower() not in KINDS or not name:
-        raise UserError(f"cannot tell what {reference!r} names: unknown type {kind!r}", hint=KIND_HINT)
+        raise UserError(f'cannot tell what "{reference}" names: unknown type "{kind}"', hint=KIND_HINT)
     return KINDS[kind.lower()], name
 
 
@@ -42,7 +42,7 @@ def resolve_pod(engine: Engine, reference: str, namespace: str = DEFAULT_NAMESPA
         return engine.store.named_pod(namespace, name)
     candidates = pods_of(engine, kind, name, namespace)
     if not candidates:
-        raise NotFoundError(f"{kind.lower()} {name!r} has no pods in namespace {namespace}",
+        raise NotFoundError(f'{kind.lower()} "{name}" has no pods in namespace {namespace}',
                             hint="`kubeplay pods -A` lists the pods of every namespace; -n NS names the namespace")
     return choose_pod(candidates)
 
@@ -61,7 +61,7 @@ def pods_of(engine: Engine, kind: str, name: str, namespace: str = DEFAULT_NAMES
 
         record = ServiceStore(engine.db).find(namespace, name)
         if record is None:
-            raise NotFoundError(f"service {name!r} not found in namespace {namespace}",
+            raise NotFoundError(f'service "{name}" not found in namespace {namespace}',
                                 hint="`kubeplay services -A` lists the Services of every namespace")
         return selected_pods(record, pods)
     return [pod for pod in pods if pod.plan.owner is not None and (

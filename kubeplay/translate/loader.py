@@ -326,6 +326,23 @@ def _from_json(text: str, name: str) -> Any:
     return _positioned(data, 1)
 
 
+def _positioned(value: Any, line: int) -> Any:
+    """Plain JSON data as the Nodes and Seqs the translator reads, every key and item on `line`."""
+    if isinstance(value, dict):
+        node = Node(line=line)
+        for key, item in value.items():
+            dict.__setitem__(node, key, _positioned(item, line))
+            node.key_lines[key] = line
+        return node
+    if isinstance(value, list):
+        seq = Seq(line=line)
+        for item in value:
+            seq.append(_positioned(item, line))
+            seq.item_lines.append(line)
+        return seq
+    return value
+
+
 def _depth_past(value: Any, limit: int) -> bool:
     level: list[Any] = [value]
     for _ in range(limit):

@@ -296,9 +296,9 @@ def deployment(name: str, replicas: int, labels: dict, ports: list[dict]) -> dic
 
 def http_gets(host: str, count: int = 1) -> str:
     """A script printing the page of http://HOST/ `count` times. busybox wget crashes in a rootless
-    pod here, so nc asks, keeping its side open for a moment: the pasta of Debian 12 mishandles a
+    pod here, so nc asks, keeping its side open for half a second (an answer here comes in milliseconds): the pasta of Debian 12 mishandles a
     connection the client half-closes first (it repeats the answer and never closes)."""
-    request = "(printf 'GET / HTTP/1.0\\r\\n\\r\\n'; sleep 1)"
+    request = "(printf 'GET / HTTP/1.0\\r\\n\\r\\n'; sleep 0.5)"
     return (f"for i in $(seq 1 {count}); do {request} | timeout 10 nc {host} 80 | tail -n 1; echo; done")
 
 

@@ -105,3 +105,13 @@ def test_an_empty_directory_and_a_missing_file_are_manifest_errors(tmp_path):
 def test_corpus_files_all_load():
     docs = load([str(DATA)])
     assert {d.kind for d in docs} >= {"Pod", "Deployment", "ConfigMap"}
+
+
+def test_json_that_no_yaml_reader_takes_is_read_as_json_with_lines():
+    # YAML caps an implicit key at 1024 characters; JSON does not
+    key = "example.com/" + "a" * 1100
+    [doc] = parse('{"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "a", "annotations": {"%s": "v"}}}' % key,
+                  "long.json")
+    assert doc.kind == "Pod"
+    assert doc.body["metadata"]["annotations"][key] == "v"
+    assert doc.body.line_of("metadata") == 1
