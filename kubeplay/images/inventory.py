@@ -48,7 +48,7 @@ def _find(index: ImageIndex, text: str) -> tuple[ImageRecord, str | None]:
         return match
     record = index.get_by_id(text)
     if record is None:
-        raise NotFoundError(f"image {text!r} is not in the local store", hint="see `kubeplay images` for what is here")
+        raise NotFoundError(f"image \"{text}\" is not in the local store", hint="see `kubeplay images` for what is here")
     return record, None
 
 

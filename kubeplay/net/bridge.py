@@ -86,7 +86,7 @@ def check_not_routed_elsewhere(record: NetworkRecord, routes: list[HostRoute]) -
     holder = find_overlap(ipaddress.ip_network(record.subnet), [], routes, [record.bridge])
     if holder:
         raise ConflictError(
-            f"network {record.name!r} ({record.subnet}) overlaps {holder}, so its bridge {record.bridge} "
+            f"network \"{record.name}\" ({record.subnet}) overlaps {holder}, so its bridge {record.bridge} "
             "cannot be brought up",
             hint="another kubeplay store may be using that subnet: play on a network with a free --subnet "
                  "(`kubeplay network create NAME --subnet CIDR`, `play --network NAME`)",

@@ -27,14 +27,14 @@ def allocate(db: Database, network: str, pod_name: str, wanted: str = "") -> str
 
     def only_wanted(record: NetworkRecord):
         if wanted not in set(_candidates(record)):
-            raise UserError(f"--ip {wanted}: not a pod address of network {record.name!r} ({record.subnet})",
+            raise UserError(f"--ip {wanted}: not a pod address of network \"{record.name}\" ({record.subnet})",
                             hint="pick an address inside the subnet, other than its gateway (.1)")
         return [wanted]
 
     try:
         return take_lease(db, network, pod_name, only_wanted)
     except ConflictError as exc:
-        raise ConflictError(f"--ip {wanted}: the address is taken on network {network!r}",
+        raise ConflictError(f"--ip {wanted}: the address is taken on network \"{network}\"",
                             hint="`kubeplay pods` and `kubeplay network inspect` show who holds it; pick another") from exc
 
 

@@ -65,7 +65,7 @@ def create_network(db: Database, name: str, subnet: str | None = None, *, bridge
         bridge_name = bridge or _free_bridge_name(own_bridges, default=name == DEFAULT_NETWORK)
         holder = next((net.name for net in existing if net.bridge == bridge_name), None)
         if holder:
-            raise ConflictError(f"bridge {bridge_name} already belongs to network {holder!r}",
+            raise ConflictError(f"bridge {bridge_name} already belongs to network \"{holder}\"",
                                 hint="choose another bridge name")
         if link_exists(bridge_name):
             raise ConflictError(f"an interface named {bridge_name} already exists on the host",
@@ -103,7 +103,7 @@ def list_networks(db: Database) -> list[NetworkRecord]:
 def get_network(db: Database, name: str) -> NetworkRecord:
     record = get_network_record(db, name)
     if record is None:
-        raise NotFoundError(f"network {name!r} not found",
+        raise NotFoundError(f"network \"{name}\" not found",
                             hint="see `kubeplay network ls`, or create it with `kubeplay network create`")
     return record
 

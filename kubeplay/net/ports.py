@@ -101,12 +101,12 @@ def check_ports(claims: Database | Iterable[PortClaim], ports: Iterable[PortMapp
         claim = _validate(port, pod_name, rootless)
         for earlier in wanted:
             if earlier.collides(claim.protocol, claim.host_port, claim.host_ip):
-                raise ConflictError(f"pod {pod_name!r} publishes hostPort {claim.describe()} twice",
+                raise ConflictError(f"pod \"{pod_name}\" publishes hostPort {claim.describe()} twice",
                                     hint="give each container port its own hostPort")
         for other in others:
             if other.collides(claim.protocol, claim.host_port, claim.host_ip):
                 raise ConflictError(
-                    f"hostPort {claim.describe()} of pod {pod_name!r} is already published by pod {other.pod_name!r}",
+                    f"hostPort {claim.describe()} of pod \"{pod_name}\" is already published by pod \"{other.pod_name}\"",
                     hint=f"choose another hostPort, or remove pod {other.pod_name!r} first",
                 )
         if probe_host:

@@ -87,7 +87,7 @@ def find_overlap(
     """
     for name, other in networks:
         if subnet.overlaps(ipaddress.ip_network(other)):
-            return f"kubeplay network {name!r} ({other})"
+            return f"kubeplay network \"{name}\" ({other})"
     bridges = set(own_bridges)
     for route in routes:
         if route.device in bridges or route.destination.prefixlen == 0:

@@ -93,7 +93,7 @@ def delete_network(db: Database, name: str) -> NetworkRecord:
     with db.transaction() as conn:
         rows = conn.execute("SELECT * FROM networks WHERE name = ?", (name,)).fetchall()
         if not rows:
-            raise NotFoundError(f"network {name!r} not found", hint="see `kubeplay network ls`")
+            raise NotFoundError(f"network \"{name}\" not found", hint="see `kubeplay network ls`")
         users = [row["pod_name"] for row in conn.execute(
             "SELECT pod_name FROM leases WHERE network = ? ORDER BY pod_name", (name,))]
         if users:
@@ -128,7 +128,7 @@ def take_lease(
     with db.transaction() as conn:
         rows = conn.execute("SELECT * FROM networks WHERE name = ?", (network,)).fetchall()
         if not rows:
-            raise NotFoundError(f"network {network!r} not found", hint="see `kubeplay network ls`")
+            raise NotFoundError(f"network \"{network}\" not found", hint="see `kubeplay network ls`")
         held = conn.execute(
             "SELECT ip FROM leases WHERE network = ? AND pod_name = ?", (network, pod_name)).fetchone()
         if held:

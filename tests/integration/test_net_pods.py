@@ -168,10 +168,10 @@ def test_pods_reach_each_other_and_published_ports_from_localhost(env):
     assert wait_for(udp_round_trip) == b"echo:ping"
 
     # another pod asking for the same hostPort is refused, naming the holder
-    with pytest.raises(ConflictError, match=f"already published by pod '{a}'"):
+    with pytest.raises(ConflictError, match=f"already published by pod \"{a}\""):
         check_ports(published_claims(table=env.table), ports_a, pod_name="someone-else")
     # the same, given the state database: claims are read from the live table
-    with pytest.raises(ConflictError, match=f"already published by pod '{b}'"):
+    with pytest.raises(ConflictError, match=f"already published by pod \"{b}\""):
         check_ports(env.db, ports_b, pod_name="someone-else", table=env.table)
 
     # unpublish removes exactly one pod's rules

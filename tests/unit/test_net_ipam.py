@@ -67,14 +67,14 @@ def test_twenty_concurrent_allocations_get_distinct_addresses(tmp_path):
 
 
 def test_unknown_network_and_duplicate_names(db):
-    with pytest.raises(NotFoundError, match="'ghost'"):
+    with pytest.raises(NotFoundError, match='"ghost"'):
         allocate(db, "ghost", "a")
     with pytest.raises(NotFoundError):
         get_network(db, "ghost")
     create_network(db, "n1", "10.89.243.0/24", bridge="kput3")
     with pytest.raises(ConflictError, match="already exists"):
         create_network(db, "n1", "10.89.244.0/24", bridge="kput4")
-    with pytest.raises(ConflictError, match="overlaps kubeplay network 'n1'"):
+    with pytest.raises(ConflictError, match='overlaps kubeplay network "n1"'):
         create_network(db, "n2", "10.89.243.0/25", bridge="kput4")
     with pytest.raises(ConflictError, match="bridge kput3 already belongs"):
         create_network(db, "n3", "10.89.245.0/24", bridge="kput3")

@@ -93,7 +93,7 @@ def test_claims_and_jumps_are_read_back_from_json():
 
 def test_port_held_by_another_pod_is_refused_naming_it():
     claims = claims_from_rules(NFT_JSON)
-    with pytest.raises(ConflictError, match="already published by pod 'web'"):
+    with pytest.raises(ConflictError, match='already published by pod "web"'):
         check_ports(claims, [PortMapping(container_port=1, host_port=8080)], pod_name="api", probe_host=False)
     # a specific hostIP still collides with a claim on every address, and vice versa
     with pytest.raises(ConflictError):
@@ -116,7 +116,7 @@ def test_no_conflict_across_protocols_addresses_or_with_own_claims():
 def test_a_pod_of_the_same_name_in_another_store_is_someone_else():
     web_here, web_there = pod_chain("web", "/tmp/store-a"), pod_chain("web", "/tmp/store-b")
     claims = [PortClaim("web", "TCP", 8080, "", chain=web_there)]
-    with pytest.raises(ConflictError, match="already published by pod 'web'"):
+    with pytest.raises(ConflictError, match='already published by pod "web"'):
         check_ports(claims, [PortMapping(container_port=1, host_port=8080)], pod_name="web", own_chain=web_here,
                     probe_host=False)
     own = [PortClaim("web", "TCP", 8080, "", chain=web_here)]

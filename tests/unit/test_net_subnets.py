@@ -51,7 +51,7 @@ def test_pod_addresses_skip_network_gateway_and_broadcast():
 
 
 def test_overlap_with_kubeplay_network_names_it():
-    with pytest.raises(ConflictError, match="kubeplay network 'a'"):
+    with pytest.raises(ConflictError, match='kubeplay network "a"'):
         check_free(net("10.89.5.128/25"), [("a", "10.89.5.0/24")], [])
 
 
