@@ -89,7 +89,7 @@ def resolve_local_image(settings: Settings, name: str) -> ImageRecord:
         record = find_local_image(index, name)
     if record is None:
         raise NotFoundError(
-            f"image {name!r} is not in the local store",
+            f"image \"{name}\" is not in the local store",
             hint=f"pull it with `kubeplay pull {name}`, or see `kubeplay images` for what is here",
         )
     return record

@@ -27,7 +27,7 @@ log = get_logger(__name__)
 
 def check_bridge_name(name: str) -> None:
     if not BRIDGE_NAME.match(name):
-        raise UserError(f"invalid bridge name {name!r}",
+        raise UserError(f"invalid bridge name \"{name}\"",
                         hint="use 1-15 lowercase letters and digits, starting with a letter")
 
 
@@ -99,7 +99,7 @@ def _ensure_bridge(record: NetworkRecord, owner: str) -> int:
     if other is not None:
         # two stores' networks recorded while neither bridge was up can carry the same bridge name
         raise ConflictError(
-            f"bridge {record.bridge} of network {record.name!r} belongs to another kubeplay store ({other})",
+            f"bridge {record.bridge} of network \"{record.name}\" belongs to another kubeplay store ({other})",
             hint="play on a network of its own: `kubeplay network create NAME --subnet CIDR` picks a free "
                  "bridge name while the other store's bridge is up; then `play --network NAME`",
         )

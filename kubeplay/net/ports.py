@@ -107,7 +107,7 @@ def check_ports(claims: Database | Iterable[PortClaim], ports: Iterable[PortMapp
             if other.collides(claim.protocol, claim.host_port, claim.host_ip):
                 raise ConflictError(
                     f"hostPort {claim.describe()} of pod \"{pod_name}\" is already published by pod \"{other.pod_name}\"",
-                    hint=f"choose another hostPort, or remove pod {other.pod_name!r} first",
+                    hint=f"choose another hostPort, or remove pod \"{other.pod_name}\" first",
                 )
         if probe_host:
             probe_host_port(claim)
@@ -121,7 +121,7 @@ def _own(claim: PortClaim, pod_name: str, own_chain: str) -> bool:
 
 
 def _validate(port: PortMapping, pod_name: str, rootless: bool) -> PortClaim:
-    where = f"pod {pod_name!r} port {port.name or port.container_port}"
+    where = f"pod \"{pod_name}\" port {port.name or port.container_port}"
     protocol = (port.protocol or "TCP").upper()
     if protocol not in PROTOCOLS:
         raise UserError(f"{where}: protocol {port.protocol} cannot be published",

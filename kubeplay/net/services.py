@@ -288,7 +288,7 @@ def check_free_of_services(ports, pod_name: str, *, table: str = TABLE) -> None:
         holder = held.get(((port.protocol or "TCP").upper(), int(port.host_port or 0)))
         if holder:
             raise ConflictError(
-                f"hostPort {port.host_port}/{(port.protocol or 'TCP').upper()} of pod {pod_name!r} is already "
+                f"hostPort {port.host_port}/{(port.protocol or 'TCP').upper()} of pod \"{pod_name}\" is already "
                 f"published by Service {holder.holder}",
                 hint="choose another hostPort, or remove that Service first")
 

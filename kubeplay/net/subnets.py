@@ -32,10 +32,10 @@ class HostRoute:
 
 def check_network_name(name: str) -> None:
     if name in RESERVED_NAMES:
-        raise UserError(f"network name {name!r} is reserved", hint="choose another name")
+        raise UserError(f"network name \"{name}\" is reserved", hint="choose another name")
     if not NETWORK_NAME.match(name):
         raise UserError(
-            f"invalid network name {name!r}",
+            f"invalid network name \"{name}\"",
             hint="use 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit",
         )
 

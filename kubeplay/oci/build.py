@@ -112,7 +112,7 @@ def _check_sysctls(pod: PodPlan, sysctls: dict[str, str]) -> None:
         )
         if shared:
             raise UserError(
-                f"pod {pod.name!r}: sysctl {name} would change the host, "
+                f"pod \"{pod.name}\": sysctl {name} would change the host, "
                 f"since the pod uses the host's {'network' if name.startswith('net.') else 'IPC'} namespace",
                 hint="remove the sysctl or the hostNetwork/hostIPC setting",
             )

@@ -167,7 +167,7 @@ def capability_name(name: str, container: str = "") -> str:
     if not oci_name.startswith("CAP_"):
         oci_name = "CAP_" + oci_name
     if oci_name not in ALL_CAPABILITIES:
-        where = f"container {container!r}: " if container else ""
+        where = f"container \"{container}\": " if container else ""
         raise UserError(
             f"{where}unknown capability {name!r} in securityContext.capabilities",
             hint="use a Linux capability name such as NET_ADMIN or SYS_TIME, or ALL",

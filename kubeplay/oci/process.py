@@ -28,9 +28,9 @@ def resolve_argv(plan: ContainerPlan, image: ImageConfig) -> list[str]:
         argv = list(image.entrypoint or ()) + list(image.cmd or ())
     if not argv:
         raise ManifestError(
-            f"container {plan.name!r}: nothing to run: no command or args, "
+            f"container \"{plan.name}\": nothing to run: no command or args, "
             f"and image {plan.image} has no ENTRYPOINT or CMD",
-            hint=f"set command: [...] on container {plan.name!r}",
+            hint=f"set command: [...] on container \"{plan.name}\"",
         )
     return argv
 
@@ -76,7 +76,7 @@ def working_dir(plan: ContainerPlan, image: ImageConfig) -> str:
     cwd = plan.working_dir or image.working_dir or "/"
     if not cwd.startswith("/"):
         raise ManifestError(
-            f"container {plan.name!r}: workingDir {cwd!r} is not an absolute path",
+            f"container \"{plan.name}\": workingDir {cwd!r} is not an absolute path",
             hint="use an absolute path such as /app",
         )
     return cwd
@@ -109,9 +109,9 @@ def container_user(
     group = str(security.run_as_group) if security.run_as_group is not None else ""
     resolved = resolve_user(rootfs, user, group, container=plan.name)
     if security.run_as_non_root and resolved.uid == 0:
-        source = "runAsUser" if security.run_as_user is not None else f"image user {image.user or 'root'!r}"
+        source = "runAsUser" if security.run_as_user is not None else f"image user \"{image.user or 'root'}\""
         raise UserError(
-            f"container {plan.name!r}: runAsNonRoot is set but the container would run as uid 0 ({source})",
+            f"container \"{plan.name}\": runAsNonRoot is set but the container would run as uid 0 ({source})",
             hint="set runAsUser to a non-zero uid, or use an image whose USER is not root",
         )
     extra = [resolved.gid, *resolved.additional_gids, *security.supplemental_groups]

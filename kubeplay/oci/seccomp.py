@@ -161,10 +161,10 @@ def profile_for(
         return convert_profile(load_profile(path, "default seccomp profile"), capabilities)
     kind, _, location = name.partition(":")
     if kind == "Localhost" and location:
-        what = f"container {container!r}: seccomp profile" if container else "seccomp profile"
+        what = f"container \"{container}\": seccomp profile" if container else "seccomp profile"
         return convert_profile(load_profile(Path(location), what), capabilities)
     raise UserError(
-        f"container {container!r}: unknown seccompProfile {name!r}",
+        f"container \"{container}\": unknown seccompProfile {name!r}",
         hint="use RuntimeDefault, Unconfined or Localhost with localhostProfile set",
     )
 

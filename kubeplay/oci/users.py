@@ -122,7 +122,7 @@ def _read_table(rootfs: Path, path: str, container: str) -> str:
         return read_rootfs_file(rootfs, path) or ""
     except OSError as exc:
         raise UserError(
-            f"container {container!r}: cannot read {path} in its image: {exc.strerror or exc}",
+            f"container \"{container}\": cannot read {path} in its image: {exc.strerror or exc}",
             hint=f"fix {path} in the image, or set a numeric runAsUser/runAsGroup",
         ) from exc
 
@@ -161,7 +161,7 @@ def resolve_user(rootfs: Path, user: str, group: str = "", container: str = "") 
         entry = next((e for e in passwd if e.name == user_part), None)
         if entry is None:
             raise UserError(
-                f"container {container!r}: user {user_part!r} is not in the image's /etc/passwd",
+                f"container \"{container}\": user \"{user_part}\" is not in the image's /etc/passwd",
                 hint="use a numeric uid (runAsUser or USER 1000), or add the user to the image",
             )
     else:
@@ -191,7 +191,7 @@ def _resolve_group(groups: list[GroupEntry], group: str, container: str) -> int:
     match = next((g for g in groups if g.name == group), None)
     if match is None:
         raise UserError(
-            f"container {container!r}: group {group!r} is not in the image's /etc/group",
+            f"container \"{container}\": group \"{group}\" is not in the image's /etc/group",
             hint="use a numeric gid (runAsGroup or USER uid:gid), or add the group to the image",
         )
     return match.gid

@@ -195,7 +195,7 @@ def check_host_ports(pod_name: str, ports: list[PortMapping], start: int | None 
     for port in ports:
         if port.host_port and port.host_port < limit:
             raise UserError(
-                f"pod {pod_name!r}: hostPort {port.host_port} is below net.ipv4.ip_unprivileged_port_start "
+                f"pod \"{pod_name}\": hostPort {port.host_port} is below net.ipv4.ip_unprivileged_port_start "
                 f"({limit}), so a rootless user cannot publish it",
                 hint=f"use a hostPort >= {limit}, or as root lower the limit: "
                      f"`sysctl -w net.ipv4.ip_unprivileged_port_start={port.host_port}` "

@@ -89,7 +89,7 @@ def missing_entry_error(user: str, which: list[Path], texts: list[str]) -> HostE
     start = free_start(texts)
     names = " and ".join(str(path) for path in which)
     return HostError(
-        f"user {user!r} has no subordinate ids in {names}: rootless pods need a range of ids to map",
+        f"user \"{user}\" has no subordinate ids in {names}: rootless pods need a range of ids to map",
         hint=f"as root run `{fix_command(user, start)}` "
              f"(or add the line `{user}:{start}:{DEFAULT_COUNT}` to {names})",
     )

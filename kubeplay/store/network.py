@@ -76,7 +76,7 @@ def insert_network(
         existing = _all_networks(conn)
         if any(net.name == name for net in existing):
             raise ConflictError(
-                f"network {name!r} already exists",
+                f"network \"{name}\" already exists",
                 hint=f"choose another name, or remove it first with `kubeplay network rm {name}`",
             )
         record = make(existing)
@@ -98,7 +98,7 @@ def delete_network(db: Database, name: str) -> NetworkRecord:
             "SELECT pod_name FROM leases WHERE network = ? ORDER BY pod_name", (name,))]
         if users:
             raise ConflictError(
-                f"network {name!r} is in use by pod(s) {', '.join(users)}",
+                f"network \"{name}\" is in use by pod(s) {', '.join(users)}",
                 hint="remove those pods first (`kubeplay down` or `kubeplay pod rm`)",
             )
         conn.execute("DELETE FROM networks WHERE name = ?", (name,))
@@ -140,7 +140,7 @@ def take_lease(
                 conn.execute("INSERT INTO leases (network, ip, pod_name) VALUES (?, ?, ?)", (network, ip, pod_name))
                 return ip
     raise ConflictError(
-        f"network {network!r} ({record.subnet}) has no free address for pod {pod_name!r}",
+        f"network \"{network}\" ({record.subnet}) has no free address for pod \"{pod_name}\"",
         hint="remove unused pods, or create a network with a larger subnet and play with --network",
     )
 

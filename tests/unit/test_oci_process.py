@@ -45,7 +45,7 @@ def test_argv_table(command, args, image, expected):
 @pytest.mark.parametrize(("command", "args"), [(None, None), ((), None), (None, ())])
 def test_nothing_to_run(command, args):
     plan = ContainerPlan(name="web", image="example/img", command=command, args=args)
-    with pytest.raises(ManifestError, match="'web'.*nothing to run") as info:
+    with pytest.raises(ManifestError, match='"web".*nothing to run') as info:
         resolve_argv(plan, ImageConfig())
     assert "command" in info.value.hint
 
@@ -121,12 +121,12 @@ def test_resolve_user(rootfs, user, group, uid, gid, extra):
 
 
 def test_unknown_user_name(rootfs):
-    with pytest.raises(UserError, match="'web'.*'ghost'"):
+    with pytest.raises(UserError, match='"web".*"ghost"'):
         resolve_user(rootfs, "ghost", container="web")
 
 
 def test_unknown_group_name(rootfs):
-    with pytest.raises(UserError, match="'web'.*group 'nogroup'"):
+    with pytest.raises(UserError, match='"web".*group "nogroup"'):
         resolve_user(rootfs, "app:nogroup", container="web")
 
 
@@ -184,7 +184,7 @@ def test_container_user_group_only_keeps_image_user(rootfs):
 
 def test_run_as_non_root_refuses_uid_zero(rootfs):
     plan = ContainerPlan(name="web", image="i")
-    with pytest.raises(UserError, match="'web'.*runAsNonRoot"):
+    with pytest.raises(UserError, match='"web".*runAsNonRoot'):
         container_user(plan, SecurityPlan(run_as_non_root=True), ImageConfig(user="root"), rootfs)
     ok = container_user(plan, SecurityPlan(run_as_non_root=True), ImageConfig(user="app"), rootfs)
     assert ok.uid == 1000

@@ -87,7 +87,7 @@ def test_profile_names(tmp_path):
                          "syscalls": [{"names": ["x"], "action": "SCMP_ACT_ALLOW"}]}
     custom_default = profile_for("RuntimeDefault", DEFAULT_CAPABILITIES, default_path=str(local))
     assert custom_default["defaultAction"] == "SCMP_ACT_LOG"
-    with pytest.raises(UserError, match="'web'.*does not exist"):
+    with pytest.raises(UserError, match='"web".*does not exist'):
         profile_for(f"Localhost:{tmp_path / 'missing.json'}", DEFAULT_CAPABILITIES, container="web")
     with pytest.raises(UserError, match="unknown seccompProfile"):
         profile_for("Sometimes", DEFAULT_CAPABILITIES, container="web")
