@@ -138,6 +138,16 @@ def _state_lines(layout: Layout, title: str, state: dict, indent: int) -> None:
             layout.add(label, when(value) if key.endswith("At") else value, indent + 2)
 
 
+def _pod_template_lines(layout, template: dict) -> None:
+    """A workload's Pod Template: its labels, containers and volumes, as kubectl describes them."""
+    layout.heading("Pod Template:")
+    layout.mapping("Labels", (template.get("metadata") or {}).get("labels"), 2)
+    layout.heading("Containers:", 2)
+    for container in (template.get("spec") or {}).get("containers") or []:
+        _container_lines(layout, container, None, 3)
+    _volume_lines(layout, (template.get("spec") or {}).get("volumes") or [], 2)
+
+
 def _container_lines(layout: Layout, container: dict, status: dict | None, indent: int) -> None:
     layout.heading(f"{container['name']}:", indent)
     inner = indent + 2
@@ -287,13 +297,7 @@ def describe_deployment(store, item) -> str:
                            f"{status.get('replicas', 0)} total | {status.get('availableReplicas', 0)} available | "
                            f"{status.get('unavailableReplicas', 0)} unavailable")
     layout.add("StrategyType", (spec.get("strategy") or {}).get("type", "RollingUpdate"))
-    template = spec.get("template") or {}
-    layout.heading("Pod Template:")
-    layout.mapping("Labels", (template.get("metadata") or {}).get("labels"), 2)
-    layout.heading("Containers:", 2)
-    for container in (template.get("spec") or {}).get("containers") or []:
-        _container_lines(layout, container, None, 3)
-    _volume_lines(layout, (template.get("spec") or {}).get("volumes") or [], 2)
+    _pod_template_lines(layout, spec.get("template") or {})
     layout.heading("Conditions:")
     layout.raw("  Type           Status  Reason")
     layout.raw("  ----           ------  ------")
@@ -346,13 +350,7 @@ def describe_replicaset(store, item) -> str:
     waiting = sum(1 for phase in phases if phase is PodPhase.PENDING)
     layout.add("Pods Status", f"{phases.count(PodPhase.RUNNING)} Running / {waiting} Waiting / "
                               f"{phases.count(PodPhase.SUCCEEDED)} Succeeded / {phases.count(PodPhase.FAILED)} Failed")
-    template = spec.get("template") or {}
-    layout.heading("Pod Template:")
-    layout.mapping("Labels", (template.get("metadata") or {}).get("labels"), 2)
-    layout.heading("Containers:", 2)
-    for container in (template.get("spec") or {}).get("containers") or []:
-        _container_lines(layout, container, None, 3)
-    _volume_lines(layout, (template.get("spec") or {}).get("volumes") or [], 2)
+    _pod_template_lines(layout, spec.get("template") or {})
     layout.add("Pods", ", ".join(f"{pod.name} ({_pod_state(pod)})" for pod in found.pods) or "<none>")
     events = EventStore(store.engine.db)
     listed = sorted((event for pod in found.pods for event in events.list(pod.name)), key=lambda e: e.last_at)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from kubeplay.defaults import DATABASE_NAME
@@ -21,15 +22,21 @@ QUERIES = {
 def object_names(root: Path, kind: str) -> list[str]:
     """Names of `kind` (pod, deployment, service, image, volume) in the store under `root`; [] when
     there is no store or it cannot be read (completion must never fail loudly)."""
+    if kind == "deployment":
+        return _read_only(root, _deployment_names)
+    return _read_only(root, lambda conn: [row[0] for row in conn.execute(QUERIES[kind])])
+
+
+def _read_only(root: Path, read: Callable[[sqlite3.Connection], list[str]]) -> list[str]:
+    """What `read` finds in the store under `root`, opened read-only; [] when there is no store or
+    it cannot be read."""
     path = root / DATABASE_NAME
     if not path.exists():
         return []
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
         try:
-            if kind == "deployment":
-                return _deployment_names(conn)
-            return [row[0] for row in conn.execute(QUERIES[kind])]
+            return read(conn)
         finally:
             conn.close()
     except sqlite3.Error:
@@ -50,23 +57,16 @@ def container_names(root: Path, pod: str, namespace: str | None = None) -> list[
     pod of that name in any namespace, as completion offers them), in the pod's order; [] as above."""
     from kubeplay.names import POD_KEY_SEPARATOR, pod_key
 
-    path = root / DATABASE_NAME
-    if not path.exists():
-        return []
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
-        try:
-            if namespace is not None:
-                keys = [pod_key(namespace, pod)]
-            else:  # a pod's key ends with SEPARATOR + name outside namespace default; names hold no separator
-                keys = [row[0] for row in conn.execute("SELECT name FROM pods ORDER BY name")
-                        if row[0] == pod or row[0].endswith(POD_KEY_SEPARATOR + pod)][:1]
-            if not keys:
-                return []
-            rows = conn.execute("SELECT name FROM containers WHERE pod_name=? AND role!='infra' "
-                                "ORDER BY role='member', position", (keys[0],))
-            return [row[0] for row in rows]
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return []
+    def read(conn: sqlite3.Connection) -> list[str]:
+        if namespace is not None:
+            keys = [pod_key(namespace, pod)]
+        else:  # a pod's key ends with SEPARATOR + name outside namespace default; names hold no separator
+            keys = [row[0] for row in conn.execute("SELECT name FROM pods ORDER BY name")
+                    if row[0] == pod or row[0].endswith(POD_KEY_SEPARATOR + pod)][:1]
+        if not keys:
+            return []
+        rows = conn.execute("SELECT name FROM containers WHERE pod_name=? AND role!='infra' "
+                            "ORDER BY role='member', position", (keys[0],))
+        return [row[0] for row in rows]
+
+    return _read_only(root, read)
