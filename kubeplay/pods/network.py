@@ -53,7 +53,7 @@ def check_pod_ports(engine: Engine, pod: PodPlan) -> None:
         from kubeplay.errors import UserError
 
         first = ports[0]
-        raise UserError(f"pod \"{pod.shown_name}\" publishes hostPort {first.host_port}, but network none has no way in",
+        raise UserError(f"pod \"{pod.name}\" publishes hostPort {first.host_port}, but network none has no way in",
                         hint="play it on a network (drop --network none), or remove its hostPorts")
     if ports and engine.settings.rootless:
         from kubeplay.rootless.network import check_host_ports
