@@ -89,6 +89,22 @@ def lines(output: str) -> list[list[str]]:
     return [line.split() for line in output.splitlines() if line.strip()]
 
 
+
+def watch_while(change, settings, *args: str):
+    """`get ARGS` (a watch), with `change` made to the store 1.5 s after it started."""
+    import threading
+
+    def later() -> None:
+        time.sleep(1.5)
+        change()
+
+    changer = threading.Thread(target=later)
+    changer.start()
+    try:
+        return run(get, settings, *args)
+    finally:
+        changer.join()
+
 def test_get_pods_lists_the_default_namespace_as_kubectl(settings, filled):
     result = run(get, settings, "pods")
     rows = lines(result.output)
@@ -255,18 +271,12 @@ def test_describe_deployment_lists_its_pods(settings, filled):
 
 def test_watch_prints_changes_until_its_time_is_up(settings, filled):
     """-w reads the store again; a pod that changes is printed again (without the header)."""
-    import threading
-
     def change() -> None:
-        time.sleep(1.5)
         filled.store.set_container_state("front-web", status=ContainerStatus.EXITED, exit_code=1,
                                          finished_at=time.time(), reason="Error")
         filled.store.set_pod_state("front", phase=PodPhase.RUNNING)
 
-    changer = threading.Thread(target=change)
-    changer.start()
-    result = run(get, settings, "pods", "front", "-w", "--watch-timeout", "4")
-    changer.join()
+    result = watch_while(change, settings, "pods", "front", "-w", "--watch-timeout", "4")
     rows = lines(result.output)
     assert rows[0][0] == "NAME" and rows[1][:3] == ["front", "0/1", "ContainerCreating"]
     assert rows[2][:3] == ["front", "0/1", "Error"] and len(rows) == 3
@@ -276,17 +286,12 @@ def test_watch_prints_changes_until_its_time_is_up(settings, filled):
 def test_watch_prints_a_deleted_pod_as_terminating_and_a_new_pod(settings, filled):
     """A pod removed while watching is printed once more with its last row, Terminating (kubectl's
     DELETED event); a pod that appears is printed as it comes; --output-watch-events names each."""
-    import threading
-
     def change() -> None:
-        time.sleep(1.5)
         filled.store.remove_pod("front")
         filled.pod("late", labels={"app": "web"})
 
-    changer = threading.Thread(target=change)
-    changer.start()
-    result = run(get, settings, "pods", "-l", "app=web", "-w", "--output-watch-events", "--watch-timeout", "4")
-    changer.join()
+    result = watch_while(change, settings, "pods", "-l", "app=web", "-w", "--output-watch-events",
+                         "--watch-timeout", "4")
     assert result.exit_code == 0, result.output
     rows = lines(result.output)
     assert rows[0] == ["EVENT", "NAME", "READY", "STATUS", "RESTARTS", "AGE"]
@@ -296,16 +301,10 @@ def test_watch_prints_a_deleted_pod_as_terminating_and_a_new_pod(settings, fille
 
 
 def test_watch_only_prints_changes_with_a_header_first_and_no_headers_leaves_it_out(settings, filled):
-    import threading
-
     def change() -> None:
-        time.sleep(1.5)
         filled.pod("late", labels={"app": "web"})
 
-    changer = threading.Thread(target=change)
-    changer.start()
-    result = run(get, settings, "pods", "-l", "app=web", "--watch-only", "--watch-timeout", "3")
-    changer.join()
+    result = watch_while(change, settings, "pods", "-l", "app=web", "--watch-only", "--watch-timeout", "3")
     assert result.exit_code == 0, result.output
     assert [row[:2] for row in lines(result.output)] == [["NAME", "READY"], ["late", "0/1"]]
     bare = lines(run(get, settings, "pods", "-l", "app=web", "--no-headers").output)
@@ -316,16 +315,10 @@ def test_watch_only_prints_changes_with_a_header_first_and_no_headers_leaves_it_
 
 def test_watch_of_a_named_pod_ends_its_story_with_the_deletion(settings, filled):
     """Watching one pod by name: its removal is a last line, not an error; -o name prints it again."""
-    import threading
-
     def remove() -> None:
-        time.sleep(1.5)
         filled.store.remove_pod("front")
 
-    remover = threading.Thread(target=remove)
-    remover.start()
-    result = run(get, settings, "pods", "front", "-w", "--watch-timeout", "4")
-    remover.join()
+    result = watch_while(remove, settings, "pods", "front", "-w", "--watch-timeout", "4")
     assert result.exit_code == 0, result.output
     rows = lines(result.output)
     assert [row[:3] for row in rows] == [["NAME", "READY", "STATUS"], ["front", "0/1", "ContainerCreating"],
@@ -333,16 +326,11 @@ def test_watch_of_a_named_pod_ends_its_story_with_the_deletion(settings, filled)
 
 
 def test_watch_json_of_a_deleted_pod_is_its_last_object_with_a_deletion_time(settings, filled):
-    import threading
-
     def remove() -> None:
-        time.sleep(1.5)
         filled.store.remove_pod("front")
 
-    remover = threading.Thread(target=remove)
-    remover.start()
-    result = run(get, settings, "pod/front", "-w", "--output-watch-events", "-o", "json", "--watch-timeout", "4")
-    remover.join()
+    result = watch_while(remove, settings, "pod/front", "-w", "--output-watch-events", "-o", "json",
+                         "--watch-timeout", "4")
     decoder, text, events = json.JSONDecoder(), result.output.strip(), []
     while text:
         event, end = decoder.raw_decode(text)
