@@ -53,7 +53,8 @@ def names_of(kind: str) -> Callable[[click.Context, click.Parameter, str], list[
 
         from kubeplay.store.names import object_names
 
-        return [CompletionItem(name) for name in object_names(_store_root(ctx), kind) if name.startswith(incomplete)]
+        return [CompletionItem(name) for name in object_names(_store_root(ctx), kind, _namespace_given(ctx))
+                if name.startswith(incomplete)]
 
     return complete
 
@@ -79,7 +80,7 @@ def complete_targets(ctx: click.Context, param: click.Parameter, incomplete: str
         store_kind = TYPE_STORE_KIND.get(kind_name or "")
         if store_kind is None:
             return []
-        return [CompletionItem(f"{type_text}/{name}") for name in object_names(_store_root(ctx), store_kind)
+        return [CompletionItem(f"{type_text}/{name}") for name in object_names(_store_root(ctx), store_kind, _namespace_given(ctx))
                 if name.startswith(start)]
     if not typed:
         words = [kind.name for kind in KINDS.values()] + [alias for kind in KINDS.values() for alias in kind.aliases]
@@ -91,7 +92,7 @@ def complete_targets(ctx: click.Context, param: click.Parameter, incomplete: str
     store_kind = TYPE_STORE_KIND.get(kind_name or "")
     if store_kind is None:
         return []
-    return [CompletionItem(name) for name in object_names(_store_root(ctx), store_kind)
+    return [CompletionItem(name) for name in object_names(_store_root(ctx), store_kind, _namespace_given(ctx))
             if name.startswith(incomplete) and name not in typed[1:]]
 
 
@@ -103,7 +104,7 @@ def complete_pod_reference(ctx: click.Context, param: click.Parameter, incomplet
 
     if "/" in incomplete:
         return complete_targets(ctx, param, incomplete)
-    return [CompletionItem(name) for name in object_names(_store_root(ctx), "pod") if name.startswith(incomplete)]
+    return [CompletionItem(name) for name in object_names(_store_root(ctx), "pod", _namespace_given(ctx)) if name.startswith(incomplete)]
 
 
 def complete_deployment(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
@@ -113,7 +114,7 @@ def complete_deployment(ctx: click.Context, param: click.Parameter, incomplete: 
     from kubeplay.store.names import object_names
 
     prefix = "deploy/" if incomplete.startswith("deploy/") else "deployment/"
-    return [CompletionItem(prefix + name) for name in object_names(_store_root(ctx), "deployment")
+    return [CompletionItem(prefix + name) for name in object_names(_store_root(ctx), "deployment", _namespace_given(ctx))
             if (prefix + name).startswith(incomplete)]
 
 

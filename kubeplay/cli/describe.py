@@ -351,7 +351,7 @@ def describe_replicaset(store, item) -> str:
     layout.add("Pods Status", f"{phases.count(PodPhase.RUNNING)} Running / {waiting} Waiting / "
                               f"{phases.count(PodPhase.SUCCEEDED)} Succeeded / {phases.count(PodPhase.FAILED)} Failed")
     _pod_template_lines(layout, spec.get("template") or {})
-    layout.add("Pods", ", ".join(f"{pod.name} ({_pod_state(pod)})" for pod in found.pods) or "<none>")
+    layout.add("Pods", ", ".join(f"{pod.shown_name} ({_pod_state(pod)})" for pod in found.pods) or "<none>")
     events = EventStore(store.engine.db)
     listed = sorted((event for pod in found.pods for event in events.list(pod.name)), key=lambda e: e.last_at)
     return layout.text() + events_text([_with_pod(event) for event in listed])

@@ -241,7 +241,7 @@ def update_files(engine: Engine, pod: PodRecord, template: PodPlan) -> None:
             if after.name not in names:
                 continue
             directory = paths.volumes_dir / after.name
-            what = f'pod "{pod.name}": volume "{after.name}"'
+            what = f'pod "{pod.shown_name}": volume "{after.name}"'
             write_files(directory, after.files, after.default_mode, what, runtime_field_values(pod.ip))
             for gone in {item.path for item in before.files} - {item.path for item in after.files}:
                 target = safe_join(directory, gone, what)

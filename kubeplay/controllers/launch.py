@@ -179,7 +179,7 @@ def _start(engine: Engine, pods: list[PodRecord]) -> list[str]:
     if not starting:
         return []
     compile_monitor_modules()
-    names = ", ".join(f'"{pod.name}"' for pod in starting)
+    names = ", ".join(f'"{pod.shown_name}"' for pod in starting)
     what = f"pod {names}: its probe monitor" if len(starting) == 1 else f"the probe monitors of pods {names}"
     hint = "their probes are not run; `kubeplay pod inspect` starts a pod's monitor again"
     try:

@@ -61,7 +61,7 @@ def container_exited(engine: Engine, container_id: str) -> None:
         from kubeplay.store.events import EventStore
 
         EventStore(engine.db).add(pod.name, record.name, "Warning", "BackOff",
-                                  f"Back-off {delay:g}s restarting failed container {record.name} in pod {pod.name}")
+                                  f"Back-off {delay:g}s restarting failed container {record.name} in pod {pod.shown_name}")
     spawn_restart(engine, container_id)
 
 

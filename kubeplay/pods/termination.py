@@ -110,5 +110,5 @@ def run_pre_stop(engine: Engine, pod: PodRecord, container: ContainerRecord, tar
     result = run_handler(engine.runtime, action, target, grace)
     if not result.ok:
         EventStore(engine.db).add(pod.name, container.name, WARNING, "FailedPreStopHook",
-                                  f'{describe_hook(action)} for Container "{container.name}" in Pod "{pod.name}" '
+                                  f'{describe_hook(action)} for Container "{container.name}" in Pod "{pod.shown_name}" '
                                   f"failed - error: {result.message}")

@@ -11,20 +11,28 @@ from pathlib import Path
 from kubeplay.defaults import DATABASE_NAME
 
 QUERIES = {
-    # the pods' own names (a pod's key carries its namespace outside default), of every namespace
-    "pod": "SELECT DISTINCT coalesce(json_extract(plan, '$.name'), name) AS shown FROM pods ORDER BY shown",
-    "service": "SELECT DISTINCT name FROM services ORDER BY name",
+    # the pods' own names (a pod's key carries its namespace outside default); `?` is the namespace
+    # asked for, or NULL for every namespace
+    "pod": "SELECT DISTINCT coalesce(json_extract(plan, '$.name'), name) AS shown FROM pods"
+           " WHERE ?1 IS NULL OR coalesce(json_extract(plan, '$.namespace'), 'default') = ?1 ORDER BY shown",
+    "service": "SELECT DISTINCT name FROM services WHERE ?1 IS NULL OR namespace = ?1 ORDER BY name",
+}
+# images and volumes belong to no namespace
+UNNAMESPACED_QUERIES = {
     "image": "SELECT name FROM image_names ORDER BY name",
     "volume": "SELECT name FROM volumes ORDER BY name",
 }
 
 
-def object_names(root: Path, kind: str) -> list[str]:
-    """Names of `kind` (pod, deployment, service, image, volume) in the store under `root`; [] when
-    there is no store or it cannot be read (completion must never fail loudly)."""
+def object_names(root: Path, kind: str, namespace: str | None = None) -> list[str]:
+    """Names of `kind` (pod, deployment, service, image, volume) in the store under `root`, of
+    `namespace` only when given; [] when there is no store or it cannot be read (completion must
+    never fail loudly)."""
     if kind == "deployment":
-        return _read_only(root, _deployment_names)
-    return _read_only(root, lambda conn: [row[0] for row in conn.execute(QUERIES[kind])])
+        return _read_only(root, lambda conn: _deployment_names(conn, namespace))
+    if kind in UNNAMESPACED_QUERIES:
+        return _read_only(root, lambda conn: [row[0] for row in conn.execute(UNNAMESPACED_QUERIES[kind])])
+    return _read_only(root, lambda conn: [row[0] for row in conn.execute(QUERIES[kind], (namespace,))])
 
 
 def _read_only(root: Path, read: Callable[[sqlite3.Connection], list[str]]) -> list[str]:
@@ -43,11 +51,12 @@ def _read_only(root: Path, read: Callable[[sqlite3.Connection], list[str]]) -> l
         return []
 
 
-def _deployment_names(conn: sqlite3.Connection) -> list[str]:
+def _deployment_names(conn: sqlite3.Connection, namespace: str | None) -> list[str]:
     names = set()
-    for (plan,) in conn.execute("SELECT plan FROM pods"):
-        owner = json.loads(plan).get("owner") or {}
-        if owner.get("kind") == "Deployment":
+    for (text,) in conn.execute("SELECT plan FROM pods"):
+        plan = json.loads(text)
+        owner = plan.get("owner") or {}
+        if owner.get("kind") == "Deployment" and namespace in (None, plan.get("namespace", "default")):
             names.add(owner["name"])
     return sorted(names)
 

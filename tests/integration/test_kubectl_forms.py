@@ -210,6 +210,12 @@ def test_completion_prints_pod_names(played):
     assert offered_for("kubeplay scale deploy/") == ["deploy/web"]
     assert offered_for("kubeplay top pod a") == ["api"]
     assert offered_for("kubeplay logs api ") == ["server"]  # kubectl's `logs POD CONTAINER`
+    # a -n typed before the name narrows what is offered to that namespace
+    assert offered_for("kubeplay logs -n team ") == ["api"]
+    assert offered_for("kubeplay pod rm -n team ") == ["api"]
+    assert "api" not in offered_for("kubeplay exec -n default ")
+    assert offered_for("kubeplay get deploy -n team ") == []
+    assert offered_for("kubeplay get deploy -n default ") == ["web"]
 
 
 def test_version_names_the_runtime_and_conmon(pods):
