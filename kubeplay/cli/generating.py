@@ -19,8 +19,6 @@ def generate_pods(settings: Settings, names: tuple[str, ...], kind: str | None =
     """The YAML of the pods `names` of `namespace` to standard output, or to `output`."""
     if output is not None and output.exists() and not force:
         raise UserError(f"{output} already exists", hint="choose another file, or add --force to overwrite it")
-    from kubeplay.generate import GenerateOptions
-    from kubeplay.generate import generate as generate_documents
     from kubeplay.cli.options import pod_keys
     from kubeplay.store.db import open_database
     from kubeplay.store.plans import read_pod_plan
@@ -29,6 +27,10 @@ def generate_pods(settings: Settings, names: tuple[str, ...], kind: str | None =
     settings.ensure_dirs()
     db = open_database(settings.root)
     plans = [read_pod_plan(db, key) for key in keys]
+    # only once every pod is found: a mistyped name is told without loading the generator
+    from kubeplay.generate import GenerateOptions
+    from kubeplay.generate import generate as generate_documents
+
     options = GenerateOptions(kind=TYPES[kind.lower()] if kind else None, replicas=replicas, service=service,
                               include_secrets=include_secrets, stored_services=_stored_services(db) if service else ())
     claims = _claim_records(db, plans)

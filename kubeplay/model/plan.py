@@ -2,9 +2,11 @@
 
 A plan is self-contained: ConfigMap and Secret data are already resolved into env values and volume
 files, so a stored plan can be started again, and generated back, without the manifests.
-"""
 
-from __future__ import annotations
+Unlike most modules, this one does not postpone its annotations (no `from __future__ import
+annotations`): pydantic reads the field types of every class here to validate a stored plan, and
+types it is given as objects need no evaluation from text.
+"""
 
 from dataclasses import dataclass, field
 
