@@ -39,9 +39,11 @@ def _write_locked(engine: Engine, only: str) -> None:
     from kubeplay.errors import HostError
     from kubeplay.model.endpoints import endpoints_of
     from kubeplay.net.services import pod_table_script
+    from kubeplay.pods.rootlessnodeports import node_port_script, routes_for
     from kubeplay.rootless.network import (
         SLIRP_HOST_LOOPBACK,
         forwards_file,
+        held_node_ports,
         load_nft,
         netns_path,
         read_forwards,
@@ -58,6 +60,7 @@ def _write_locked(engine: Engine, only: str) -> None:
     records = [record for record in store.list() if not record.plan.headless] if store.any() else []
     settings = store.settings() if records else None
     forwards_of = {(pod.namespace, pod.name): read_forwards(runroot, pod.id) for pod in pods}
+    by_id = {pod.id: pod for pod in pods}
     endpoints = [(record, endpoints_of(record, pods)) for record in records]
     for pod_id in clients:
         forwards = read_forwards(runroot, pod_id)
@@ -68,6 +71,9 @@ def _write_locked(engine: Engine, only: str) -> None:
         rules = [_rules(record, found, forwards.gateway, forwards_of) for record, found in endpoints]
         script = pod_table_script(rules, [settings.cidr] if settings else [],
                                   guarded=SLIRP_HOST_LOOPBACK if forwards.gateway == SLIRP_HOST_LOOPBACK else "")
+        held = held_node_ports(runroot, pod_id)
+        if held and pod_id in by_id:
+            script += node_port_script(routes_for(by_id[pod_id], held, endpoints, forwards.gateway, forwards_of))
         try:
             load_nft(netns_path(runroot, pod_id), script, f"writing the Service routes of pod {pod_id[:12]}")
         except HostError:
@@ -126,7 +132,8 @@ def node_ports_for(engine: Engine, pod) -> list:
         for port, number in published_ports(record):
             target = _target_in_plan(port, pod)
             if target is not None:
-                wanted.append(PortMapping(container_port=target, protocol=port.protocol, host_port=number))
+                # sent to the same number inside the pod, where its table spreads it (pods/rootlessnodeports.py)
+                wanted.append(PortMapping(container_port=number, protocol=port.protocol, host_port=number))
     return wanted
 
 
@@ -153,8 +160,9 @@ def rootless_warnings(engine: Engine, records) -> list[str]:
             holder = node_port_holder(engine.settings.runroot, port.protocol, number)
             if holder:
                 warnings.append(f"Service {record.name}: {number}/{port.protocol} is published on the host by the "
-                                f"network helper of pod {names.get(holder, holder[:12])}, so it reaches that pod "
-                                "only (rootless, a host port is bound by one pod's helper)")
+                                f"network helper of pod {names.get(holder, holder[:12])}, which spreads it over the "
+                                "Service's ready pods; it stays published while that pod exists (rootless, a "
+                                "host port is bound by one pod's helper)")
             else:
                 warnings.append(f"Service {record.name}: {number}/{port.protocol} is not published on the host: "
                                 "rootless, a pod's helper publishes it when the pod starts, and no pod selected by "

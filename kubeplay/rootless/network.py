@@ -164,6 +164,17 @@ def node_port_holder(runroot: Path, protocol: str, number: int) -> str:
     return holder if netns_path(runroot, holder).exists() else ""
 
 
+def held_node_ports(runroot: Path, pod_id: str) -> list[tuple[str, int]]:
+    """(protocol, number) of the node ports this pod's helper publishes."""
+    held = []
+    for path in sorted((runroot / "netns").glob("nodeport-*")):
+        with contextlib.suppress(OSError, ValueError):
+            if path.read_text().strip() == pod_id:
+                _, protocol, number = path.name.split("-")
+                held.append((protocol.upper(), int(number)))
+    return held
+
+
 def release_node_ports(runroot: Path, pod_id: str) -> None:
     for path in (runroot / "netns").glob("nodeport-*"):
         with contextlib.suppress(OSError):
@@ -403,11 +414,32 @@ def setup(runroot: Path, pod_id: str, ports: list[PortMapping], connected: bool 
         # claimed once the namespace exists: a claim whose pod has no namespace counts as left over
         published = [port for port in node_ports if claim_node_port(runroot, pod_id, port.protocol, port.host_port)]
         ip, forwards = start(path, netns, helper_pidfile(runroot, pod_id), [*ports, *published], list(declared))
+        if published:
+            route_node_ports(netns)
         _write_forwards(runroot, pod_id, forwards)
     except BaseException:
         teardown(runroot, pod_id)
         raise
     return RootlessNet(netns, ip, name)
+
+
+NODE_PORT_SYSCTLS = ("net/ipv4/ip_forward", "net/ipv4/conf/all/route_localnet")
+
+
+def route_node_ports(netns: Path) -> None:
+    """Let the namespace of a pod publishing node ports send them on (see pods/rootlessnodeports.py):
+    forward what came in from the helper back out to it, and route what its loopback received."""
+    nsenter, sh = _which("nsenter"), _which("sh")
+    script = "; ".join(f"echo 1 > /proc/sys/{name}" for name in NODE_PORT_SYSCTLS)
+    try:
+        done = subprocess.run([nsenter, f"--net={netns}", sh, "-ec", script], capture_output=True, text=True,
+                              timeout=START_TIMEOUT, stdin=subprocess.DEVNULL)
+    except (OSError, TypeError, subprocess.TimeoutExpired) as exc:
+        raise HostError(f"cannot set up the node ports of {netns.name}: {exc}",
+                        hint="check that nsenter works (`kubeplay system check`)") from exc
+    if done.returncode != 0:
+        raise HostError(f"cannot set up the node ports of {netns.name}: {done.stderr.strip() or done.returncode}",
+                        hint="the kernel must let a user namespace set its network namespace's sysctls")
 
 
 def _helper_pid(pidfile: Path) -> int | None:
