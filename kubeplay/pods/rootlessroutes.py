@@ -61,6 +61,8 @@ def _write_locked(engine: Engine, only: str) -> None:
     settings = store.settings() if records else None
     forwards_of = {(pod.namespace, pod.name): read_forwards(runroot, pod.id) for pod in pods}
     by_id = {pod.id: pod for pod in pods}
+    if not only:
+        republish_node_ports(engine, records, pods)
     endpoints = [(record, endpoints_of(record, pods)) for record in records]
     for pod_id in clients:
         forwards = read_forwards(runroot, pod_id)
@@ -80,6 +82,27 @@ def _write_locked(engine: Engine, only: str) -> None:
             if read_forwards(runroot, pod_id) is None:
                 continue  # the pod went away while its table was written
             raise
+
+
+def republish_node_ports(engine: Engine, records, pods) -> None:
+    """A node port whose holder went away is taken on by another running pod the Service selects
+    whose helper can add a port while it runs (slirp4netns), ready pods first."""
+    from kubeplay.model.endpoints import pod_ready, selected_pods
+    from kubeplay.model.record import PodPhase
+    from kubeplay.rootless.network import node_port_holder, read_forwards, republish_node_port
+
+    runroot = engine.settings.runroot
+    for record in records:
+        for port, number in published_ports(record):
+            if node_port_holder(runroot, port.protocol, number):
+                continue
+            candidates = [pod for pod in selected_pods(record, pods) if pod.phase is PodPhase.RUNNING
+                          and _target_in_plan(port, pod.plan) is not None and read_forwards(runroot, pod.id)]
+            candidates.sort(key=lambda pod: not pod_ready(pod))
+            for pod in candidates:
+                if republish_node_port(runroot, pod.id, port.protocol, number):
+                    log.info("node port %s/%s published again by pod %s", number, port.protocol, pod.name)
+                    break
 
 
 def _rules(record, endpoints, gateway: str, forwards_of):
@@ -117,7 +140,8 @@ def published_ports(record) -> list[tuple[object, int]]:
 
 def node_ports_for(engine: Engine, pod) -> list:
     """The host ports of the Services selecting this pod, for its helper to publish when no other
-    pod does yet (pasta binds its ports when it starts and cannot add any later)."""
+    pod does yet (pasta binds its ports when it starts and cannot add any later; slirp4netns can,
+    see `republish_node_ports`)."""
     from kubeplay.model.endpoints import selects
     from kubeplay.model.plan import PortMapping
     from kubeplay.store.services import ServiceStore
@@ -168,6 +192,30 @@ def rootless_warnings(engine: Engine, records) -> list[str]:
                                 "rootless, a pod's helper publishes it when the pod starts, and no pod selected by "
                                 "the Service started after it (`kubeplay play --replace FILE` restarts them)")
     return warnings + undeclared_targets(engine, records)
+
+
+def unpublished_warnings(engine: Engine) -> list[str]:
+    """The node ports (and LoadBalancer ports) of the store's Services that no pod's helper
+    publishes any more while pods the Service selects are still there: their holder went away,
+    and a pasta that runs cannot take on a port (slirp4netns can: see `republish_node_ports`)."""
+    from kubeplay.model.endpoints import selected_pods
+    from kubeplay.rootless.network import node_port_holder
+    from kubeplay.store.services import ServiceStore
+
+    store = ServiceStore(engine.db)
+    if not store.any():
+        return []
+    pods = engine.store.list_pods()
+    warnings = []
+    for record in store.list():
+        left = selected_pods(record, pods)
+        for port, number in published_ports(record) if left else ():
+            if not node_port_holder(engine.settings.runroot, port.protocol, number):
+                warnings.append(f"Service {record.name}: {number}/{port.protocol} is no longer published on the host: "
+                                "the pod whose network helper held it is gone, and the helpers of its other pods "
+                                f"({', '.join(pod.name for pod in left)}) cannot take on a port once started; "
+                                "`kubeplay play --replace FILE` with the file of those pods publishes it again")
+    return warnings
 
 
 def undeclared_targets(engine: Engine, records) -> list[str]:

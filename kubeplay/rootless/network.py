@@ -175,6 +175,25 @@ def held_node_ports(runroot: Path, pod_id: str) -> list[tuple[str, int]]:
     return held
 
 
+def republish_node_port(runroot: Path, pod_id: str, protocol: str, number: int) -> bool:
+    """Publish a node port whose holder is gone through this pod's slirp4netns, which takes on
+    ports while it runs (a running pasta cannot); False when this pod's helper is not
+    slirp4netns, another pod holds the port, or the host refuses it."""
+    api = helper_pidfile(runroot, pod_id).with_suffix(".sock")
+    if not api.exists() or not claim_node_port(runroot, pod_id, protocol, number):
+        return False
+    try:
+        _slirp_request(api, hostfwd_requests([PortMapping(number, protocol, number)])[0])
+        route_node_ports(netns_path(runroot, pod_id))
+    except (HostError, UserError):
+        claim = node_port_claim(runroot, protocol, number)
+        with contextlib.suppress(OSError):
+            if claim.read_text().strip() == pod_id:
+                claim.unlink()
+        return False
+    return True
+
+
 def release_node_ports(runroot: Path, pod_id: str) -> None:
     for path in (runroot / "netns").glob("nodeport-*"):
         with contextlib.suppress(OSError):
