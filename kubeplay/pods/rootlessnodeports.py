@@ -9,6 +9,11 @@ the holder's own target port on its loopback when the holder is ready, another r
 loopback forward through the gateway (the same forwards the Services use), and a reset at once
 when none is ready. So the port follows readiness wherever the Service tables are rewritten.
 
+The port lives as long as its holder's helper: a stopped or exited holder keeps it (and sends it
+to the ready pods), a removed one takes it away. A slirp4netns pod of the Service then takes it
+on (its helper adds ports while it runs: `republish_node_ports` in pods/rootlessroutes.py); a
+running pasta cannot, so `down` names the Service and the `play --replace` that publishes it again.
+
 pasta hands a connection from the host's loopback to the namespace's loopback (the output hook);
 anything else, and all of slirp4netns, comes in through the tap device (prerouting). A connection
 sent on to another pod leaves through the tap again: the holder's namespace forwards and
@@ -78,12 +83,24 @@ def _route_lines(t: str, route: NodePortRoute) -> list[str]:
     return lines
 
 
+def published_ports(record) -> list[tuple[object, int]]:
+    """(Service port, host port) of what a Service publishes on the host: its node ports, and a
+    LoadBalancer's own ports."""
+    if record.type not in ("NodePort", "LoadBalancer"):
+        return []
+    published = []
+    for port in record.ports:
+        numbers = [port.node_port] if port.node_port else []
+        if record.type == "LoadBalancer":
+            numbers.append(port.port)
+        published += [(port, number) for number in dict.fromkeys(numbers)]
+    return published
+
+
 def routes_for(holder, held: list[tuple[str, int]], endpoints, gateway: str, forwards_of) -> list[NodePortRoute]:
     """The routes of the node ports `held` ((protocol, number)) by the pod `holder`, from the
     Services' `endpoints` ((record, Endpoints)): its own ready target on its loopback, another
     ready pod's through its loopback forward (skipped when it has none: an undeclared port)."""
-    from kubeplay.pods.rootlessroutes import published_ports
-
     wanted = set(held)
     routes = []
     for record, found in endpoints:

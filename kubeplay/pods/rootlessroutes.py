@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from kubeplay.logs import get_logger
 from kubeplay.pods.engine import Engine
+from kubeplay.pods.rootlessnodeports import published_ports
 
 LOCK_TIMEOUT = 60.0
 log = get_logger(__name__)
@@ -124,20 +125,6 @@ def _rules(record, endpoints, gateway: str, forwards_of):
                         cluster_ip=record.cluster_ip, ports=tuple(ports), affinity_timeout=timeout)
 
 
-def published_ports(record) -> list[tuple[object, int]]:
-    """(Service port, host port) of what a Service publishes on the host: its node ports, and a
-    LoadBalancer's own ports."""
-    if record.type not in ("NodePort", "LoadBalancer"):
-        return []
-    published = []
-    for port in record.ports:
-        numbers = [port.node_port] if port.node_port else []
-        if record.type == "LoadBalancer":
-            numbers.append(port.port)
-        published += [(port, number) for number in dict.fromkeys(numbers)]
-    return published
-
-
 def node_ports_for(engine: Engine, pod) -> list:
     """The host ports of the Services selecting this pod, for its helper to publish when no other
     pod does yet (pasta binds its ports when it starts and cannot add any later; slirp4netns can,
@@ -175,8 +162,9 @@ def rootless_warnings(engine: Engine, records) -> list[str]:
     """What of these Services a rootless user's pods do not get, or get differently than as root."""
     from kubeplay.rootless.network import node_port_holder
 
-    warnings = [f"Service {record.name} is headless: rootless pods all share the host's address, so its "
-                "name is not given to the pods; give it a clusterIP (leave clusterIP out)"
+    warnings = [f"Service {record.name} is headless (clusterIP: None): rootless pods all share the host's "
+                "address, so neither its name nor its pods' HOSTNAME.SUBDOMAIN names are given to the pods; give "
+                "it a clusterIP (leave clusterIP out): its name then reaches its ready pods through that address"
                 for record in records if record.plan.headless]
     names = {pod.id: pod.name for pod in engine.store.list_pods()}
     for record in records:

@@ -6,6 +6,9 @@ other pods of the user can reach it for a Service: from inside a pod the host's 
 gateway address (pasta maps it to the host) or 10.0.2.2 (slirp4netns with host loopback), and the
 pod's own nft table sends a cluster IP there (see pods/rootlessroutes.py). Those forwards are
 kept in a small JSON file beside the namespace, read by whoever rewrites the Service routes.
+A Service's node port is published by the helper of one pod the Service selects (a claim file
+names it), to the same port number inside that pod, where its table spreads it over the Service's
+ready pods (pods/rootlessnodeports.py).
 
 Runs inside the per-user namespace, whose uid 0 owns the pod's network namespace (made here with
 `unshare --net=PATH`, bind-mounted in the run root). The helper's pid is kept next to it so that

@@ -132,12 +132,15 @@ def test_node_port_whose_holder_goes_is_taken_on_by_slirp4netns_or_named_at_down
     node_port = free_node_port()
     services = write_documents(user, "svc.yaml", service("web", {
         "type": "NodePort", "selector": labels,
-        "ports": [{"name": "http", "port": 80, "targetPort": "http", "nodePort": node_port}]}))
+        "ports": [{"name": "http", "port": 80, "targetPort": "http", "nodePort": node_port}]}),
+        service("peers", {"clusterIP": "None", "selector": labels, "ports": [{"port": 8080}]}))
     first = write_documents(user, "a.yaml", deployment_of("web-a", labels))
     second = write_documents(user, "b.yaml", deployment_of("web-b", labels))
     for manifest in (services, first, second):
         played = user.kp("play", str(manifest))
         assert played.returncode == 0, played.stderr
+        if manifest == services:  # rootless pods have no addresses of their own to give a headless name
+            assert "warning: Service peers is headless" in played.stderr and "give it a clusterIP" in played.stderr
     pods = ready_of(user)
     holder = next(name for name in pods if name.startswith("web-a-"))
     other = next(name for name in pods if name.startswith("web-b-"))
