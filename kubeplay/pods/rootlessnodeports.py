@@ -100,7 +100,8 @@ def published_ports(record) -> list[tuple[object, int]]:
 def routes_for(holder, held: list[tuple[str, int]], endpoints, gateway: str, forwards_of) -> list[NodePortRoute]:
     """The routes of the node ports `held` ((protocol, number)) by the pod `holder`, from the
     Services' `endpoints` ((record, Endpoints)): its own ready target on its loopback, another
-    ready pod's through its loopback forward (skipped when it has none: an undeclared port)."""
+    ready pod's through its loopback forward (skipped when it has none: an undeclared port, and
+    for UDP)."""
     wanted = set(held)
     routes = []
     for record, found in endpoints:
@@ -112,6 +113,10 @@ def routes_for(holder, held: list[tuple[str, int]], endpoints, gateway: str, for
             for target in found.targets[record.ports.index(port)]:
                 if record.namespace == holder.namespace and target.pod == holder.name:
                     targets.append((LOOPBACK, target.port))
+                    continue
+                if port.protocol == "UDP":
+                    # a datagram sent on through the gateway gets no answer back through the
+                    # holder's pasta (Debian 12's): spreading would lose part of them
                     continue
                 forwards = forwards_of.get((record.namespace, target.pod))
                 host_port = forwards.host_port(port.protocol, target.port) if forwards and gateway else None
