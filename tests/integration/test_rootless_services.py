@@ -111,6 +111,18 @@ def test_node_port_from_the_host_reaches_every_ready_replica_and_no_unready_one(
     settled(node_port, {holder})
     assert set(answers(node_port, 12)) == {holder}
 
+    # the holder stopped: its helper stays with its namespace, so the port does, sent to the other
+    assert user.kp("exec", other, "--", "touch", "/tmp/ready").returncode == 0
+    assert user.kp("pod", "stop", "-t", "1", holder).returncode == 0
+    wait_ready(user, {holder: "0/1", other: "1/1"})
+    settled(node_port, {other})
+    assert set(answers(node_port, 12)) == {other}
+    # started again it is made anew, and publishes the port again
+    assert user.kp("pod", "start", holder).returncode == 0
+    wait_ready(user, {holder: "1/1", other: "1/1"})
+    settled(node_port, {holder, other})
+    assert set(answers(node_port, 24)) == {holder, other}
+
     down = user.kp("down", str(manifest))
     assert down.returncode == 0, down.stderr
     assert helpers_of(user) == [], "conmon, containers or pasta still running after down"
