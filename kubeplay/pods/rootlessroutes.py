@@ -6,7 +6,8 @@ host's loopback: each declared containerPort is forwarded from a free 127.0.0.1 
 helper (rootless/network.py), and every pod reaches the host's loopback through its gateway. So
 each pod's namespace holds its own small nft table (`inet kubeplay-pod-services`, the same chains
 as the host's table as root) sending a cluster IP:port to the loopback forwards of the Service's
-ready endpoints, spread with numgen.
+ready endpoints, spread with numgen. The pod whose helper publishes a Service's node port also
+holds the rules spreading that port (pods/rootlessnodeports.py).
 
 Whoever changes the endpoints (play, down, the exit callback, the probe monitor, a Service added
 or removed) rewrites the tables of all the user's running pods from the store, under the user's
