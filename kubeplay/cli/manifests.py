@@ -162,6 +162,8 @@ def down_files(settings: Settings, files: tuple[str, ...], *, volumes: bool = Fa
     from kubeplay.pods.engine import Engine
 
     removed = down_manifests(Engine(settings), found, volumes=volumes, files=files)
+    for warning in removed.warnings:
+        echo(f"warning: {warning}", err=True)
     if quiet:
         return
     for key in removed.pods:

@@ -29,6 +29,7 @@ class Removed:
     pods: list[str] = field(default_factory=list)
     services: list[str] = field(default_factory=list)  # "namespace/name"
     claims: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what the removal left the user to do
 
 
 def play_manifests(engine: Engine, result: TranslateResult, *, replace: bool = False, start: bool = True,
@@ -145,6 +146,10 @@ def down_manifests(engine: Engine, found: ManifestNames, *, volumes: bool = Fals
     forget_deployments(engine, [(namespace, name) for kind, name, namespace in found.workloads if kind == "Deployment"],
                        files)
     removed.services = _down_services(engine, found.services, bool(removed.pods))
+    if engine.settings.rootless and removed.pods:
+        from kubeplay.pods.rootlessroutes import unpublished_warnings
+
+        removed.warnings = unpublished_warnings(engine)
     if volumes:
         from kubeplay.pods.namedvolumes import remove_claims
 

@@ -6,7 +6,8 @@ host's loopback: each declared containerPort is forwarded from a free 127.0.0.1 
 helper (rootless/network.py), and every pod reaches the host's loopback through its gateway. So
 each pod's namespace holds its own small nft table (`inet kubeplay-pod-services`, the same chains
 as the host's table as root) sending a cluster IP:port to the loopback forwards of the Service's
-ready endpoints, spread with numgen.
+ready endpoints, spread with numgen. The pod whose helper publishes a Service's node port also
+holds the rules spreading that port (pods/rootlessnodeports.py).
 
 Whoever changes the endpoints (play, down, the exit callback, the probe monitor, a Service added
 or removed) rewrites the tables of all the user's running pods from the store, under the user's
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from kubeplay.logs import get_logger
 from kubeplay.pods.engine import Engine
+from kubeplay.pods.rootlessnodeports import published_ports
 
 LOCK_TIMEOUT = 60.0
 log = get_logger(__name__)
@@ -39,9 +41,11 @@ def _write_locked(engine: Engine, only: str) -> None:
     from kubeplay.errors import HostError
     from kubeplay.model.endpoints import endpoints_of
     from kubeplay.net.services import pod_table_script
+    from kubeplay.pods.rootlessnodeports import node_port_script, routes_for
     from kubeplay.rootless.network import (
         SLIRP_HOST_LOOPBACK,
         forwards_file,
+        held_node_ports,
         load_nft,
         netns_path,
         read_forwards,
@@ -58,6 +62,9 @@ def _write_locked(engine: Engine, only: str) -> None:
     records = [record for record in store.list() if not record.plan.headless] if store.any() else []
     settings = store.settings() if records else None
     forwards_of = {(pod.namespace, pod.name): read_forwards(runroot, pod.id) for pod in pods}
+    by_id = {pod.id: pod for pod in pods}
+    if not only:
+        republish_node_ports(engine, records, pods)
     endpoints = [(record, endpoints_of(record, pods)) for record in records]
     for pod_id in clients:
         forwards = read_forwards(runroot, pod_id)
@@ -68,12 +75,36 @@ def _write_locked(engine: Engine, only: str) -> None:
         rules = [_rules(record, found, forwards.gateway, forwards_of) for record, found in endpoints]
         script = pod_table_script(rules, [settings.cidr] if settings else [],
                                   guarded=SLIRP_HOST_LOOPBACK if forwards.gateway == SLIRP_HOST_LOOPBACK else "")
+        held = held_node_ports(runroot, pod_id)
+        if held and pod_id in by_id:
+            script += node_port_script(routes_for(by_id[pod_id], held, endpoints, forwards.gateway, forwards_of))
         try:
             load_nft(netns_path(runroot, pod_id), script, f"writing the Service routes of pod {pod_id[:12]}")
         except HostError:
             if read_forwards(runroot, pod_id) is None:
                 continue  # the pod went away while its table was written
             raise
+
+
+def republish_node_ports(engine: Engine, records, pods) -> None:
+    """A node port whose holder went away is taken on by another running pod the Service selects
+    whose helper can add a port while it runs (slirp4netns), ready pods first."""
+    from kubeplay.model.endpoints import pod_ready, selected_pods
+    from kubeplay.model.record import PodPhase
+    from kubeplay.rootless.network import node_port_holder, read_forwards, republish_node_port
+
+    runroot = engine.settings.runroot
+    for record in records:
+        for port, number in published_ports(record):
+            if node_port_holder(runroot, port.protocol, number):
+                continue
+            candidates = [pod for pod in selected_pods(record, pods) if pod.phase is PodPhase.RUNNING
+                          and _target_in_plan(port, pod.plan) is not None and read_forwards(runroot, pod.id)]
+            candidates.sort(key=lambda pod: not pod_ready(pod))
+            for pod in candidates:
+                if republish_node_port(runroot, pod.id, port.protocol, number):
+                    log.info("node port %s/%s published again by pod %s", number, port.protocol, pod.name)
+                    break
 
 
 def _rules(record, endpoints, gateway: str, forwards_of):
@@ -95,23 +126,10 @@ def _rules(record, endpoints, gateway: str, forwards_of):
                         cluster_ip=record.cluster_ip, ports=tuple(ports), affinity_timeout=timeout)
 
 
-def published_ports(record) -> list[tuple[object, int]]:
-    """(Service port, host port) of what a Service publishes on the host: its node ports, and a
-    LoadBalancer's own ports."""
-    if record.type not in ("NodePort", "LoadBalancer"):
-        return []
-    published = []
-    for port in record.ports:
-        numbers = [port.node_port] if port.node_port else []
-        if record.type == "LoadBalancer":
-            numbers.append(port.port)
-        published += [(port, number) for number in dict.fromkeys(numbers)]
-    return published
-
-
 def node_ports_for(engine: Engine, pod) -> list:
     """The host ports of the Services selecting this pod, for its helper to publish when no other
-    pod does yet (pasta binds its ports when it starts and cannot add any later)."""
+    pod does yet (pasta binds its ports when it starts and cannot add any later; slirp4netns can,
+    see `republish_node_ports`)."""
     from kubeplay.model.endpoints import selects
     from kubeplay.model.plan import PortMapping
     from kubeplay.store.services import ServiceStore
@@ -126,7 +144,8 @@ def node_ports_for(engine: Engine, pod) -> list:
         for port, number in published_ports(record):
             target = _target_in_plan(port, pod)
             if target is not None:
-                wanted.append(PortMapping(container_port=target, protocol=port.protocol, host_port=number))
+                # sent to the same number inside the pod, where its table spreads it (pods/rootlessnodeports.py)
+                wanted.append(PortMapping(container_port=number, protocol=port.protocol, host_port=number))
     return wanted
 
 
@@ -144,22 +163,53 @@ def rootless_warnings(engine: Engine, records) -> list[str]:
     """What of these Services a rootless user's pods do not get, or get differently than as root."""
     from kubeplay.rootless.network import node_port_holder
 
-    warnings = [f"Service {record.name} is headless: rootless pods all share the host's address, so its "
-                "name is not given to the pods; give it a clusterIP (leave clusterIP out)"
+    warnings = [f"Service {record.name} is headless (clusterIP: None): rootless pods all share the host's "
+                "address, so neither its name nor its pods' HOSTNAME.SUBDOMAIN names are given to the pods; give "
+                "it a clusterIP (leave clusterIP out): its name then reaches its ready pods through that address"
                 for record in records if record.plan.headless]
     names = {pod.id: pod.name for pod in engine.store.list_pods()}
     for record in records:
         for port, number in published_ports(record):
             holder = node_port_holder(engine.settings.runroot, port.protocol, number)
-            if holder:
+            if holder and port.protocol == "UDP":
+                warnings.append(f"Service {record.name}: {number}/UDP is published on the host by the network helper "
+                                f"of pod {names.get(holder, holder[:12])}, and reaches that pod only, while it is ready "
+                                "(rootless, a host port is bound by one pod's helper, and UDP is not sent on to "
+                                "other pods from there)")
+            elif holder:
                 warnings.append(f"Service {record.name}: {number}/{port.protocol} is published on the host by the "
-                                f"network helper of pod {names.get(holder, holder[:12])}, so it reaches that pod "
-                                "only (rootless, a host port is bound by one pod's helper)")
+                                f"network helper of pod {names.get(holder, holder[:12])}, which spreads it over the "
+                                "Service's ready pods; it stays published while that pod exists (rootless, a "
+                                "host port is bound by one pod's helper)")
             else:
                 warnings.append(f"Service {record.name}: {number}/{port.protocol} is not published on the host: "
                                 "rootless, a pod's helper publishes it when the pod starts, and no pod selected by "
                                 "the Service started after it (`kubeplay play --replace FILE` restarts them)")
     return warnings + undeclared_targets(engine, records)
+
+
+def unpublished_warnings(engine: Engine) -> list[str]:
+    """The node ports (and LoadBalancer ports) of the store's Services that no pod's helper
+    publishes any more while pods the Service selects are still there: their holder went away,
+    and a pasta that runs cannot take on a port (slirp4netns can: see `republish_node_ports`)."""
+    from kubeplay.model.endpoints import selected_pods
+    from kubeplay.rootless.network import node_port_holder
+    from kubeplay.store.services import ServiceStore
+
+    store = ServiceStore(engine.db)
+    if not store.any():
+        return []
+    pods = engine.store.list_pods()
+    warnings = []
+    for record in store.list():
+        left = selected_pods(record, pods)
+        for port, number in published_ports(record) if left else ():
+            if not node_port_holder(engine.settings.runroot, port.protocol, number):
+                warnings.append(f"Service {record.name}: {number}/{port.protocol} is no longer published on the host: "
+                                "the pod whose network helper held it is gone, and the helpers of its other pods "
+                                f"({', '.join(pod.name for pod in left)}) cannot take on a port once started; "
+                                "`kubeplay play --replace FILE` with the file of those pods publishes it again")
+    return warnings
 
 
 def undeclared_targets(engine: Engine, records) -> list[str]:

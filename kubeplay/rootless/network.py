@@ -6,6 +6,9 @@ other pods of the user can reach it for a Service: from inside a pod the host's 
 gateway address (pasta maps it to the host) or 10.0.2.2 (slirp4netns with host loopback), and the
 pod's own nft table sends a cluster IP there (see pods/rootlessroutes.py). Those forwards are
 kept in a small JSON file beside the namespace, read by whoever rewrites the Service routes.
+A Service's node port is published by the helper of one pod the Service selects (a claim file
+names it), to the same port number inside that pod, where its table spreads it over the Service's
+ready pods (pods/rootlessnodeports.py).
 
 Runs inside the per-user namespace, whose uid 0 owns the pod's network namespace (made here with
 `unshare --net=PATH`, bind-mounted in the run root). The helper's pid is kept next to it so that
@@ -162,6 +165,36 @@ def node_port_holder(runroot: Path, protocol: str, number: int) -> str:
     except OSError:
         return ""
     return holder if netns_path(runroot, holder).exists() else ""
+
+
+def held_node_ports(runroot: Path, pod_id: str) -> list[tuple[str, int]]:
+    """(protocol, number) of the node ports this pod's helper publishes."""
+    held = []
+    for path in sorted((runroot / "netns").glob("nodeport-*")):
+        with contextlib.suppress(OSError, ValueError):
+            if path.read_text().strip() == pod_id:
+                _, protocol, number = path.name.split("-")
+                held.append((protocol.upper(), int(number)))
+    return held
+
+
+def republish_node_port(runroot: Path, pod_id: str, protocol: str, number: int) -> bool:
+    """Publish a node port whose holder is gone through this pod's slirp4netns, which takes on
+    ports while it runs (a running pasta cannot); False when this pod's helper is not
+    slirp4netns, another pod holds the port, or the host refuses it."""
+    api = helper_pidfile(runroot, pod_id).with_suffix(".sock")
+    if not api.exists() or not claim_node_port(runroot, pod_id, protocol, number):
+        return False
+    try:
+        _slirp_request(api, hostfwd_requests([PortMapping(number, protocol, number)])[0])
+        route_node_ports(netns_path(runroot, pod_id))
+    except (HostError, UserError):
+        claim = node_port_claim(runroot, protocol, number)
+        with contextlib.suppress(OSError):
+            if claim.read_text().strip() == pod_id:
+                claim.unlink()
+        return False
+    return True
 
 
 def release_node_ports(runroot: Path, pod_id: str) -> None:
@@ -403,11 +436,32 @@ def setup(runroot: Path, pod_id: str, ports: list[PortMapping], connected: bool 
         # claimed once the namespace exists: a claim whose pod has no namespace counts as left over
         published = [port for port in node_ports if claim_node_port(runroot, pod_id, port.protocol, port.host_port)]
         ip, forwards = start(path, netns, helper_pidfile(runroot, pod_id), [*ports, *published], list(declared))
+        if published:
+            route_node_ports(netns)
         _write_forwards(runroot, pod_id, forwards)
     except BaseException:
         teardown(runroot, pod_id)
         raise
     return RootlessNet(netns, ip, name)
+
+
+NODE_PORT_SYSCTLS = ("net/ipv4/ip_forward", "net/ipv4/conf/all/route_localnet")
+
+
+def route_node_ports(netns: Path) -> None:
+    """Let the namespace of a pod publishing node ports send them on (see pods/rootlessnodeports.py):
+    forward what came in from the helper back out to it, and route what its loopback received."""
+    nsenter, sh = _which("nsenter"), _which("sh")
+    script = "; ".join(f"echo 1 > /proc/sys/{name}" for name in NODE_PORT_SYSCTLS)
+    try:
+        done = subprocess.run([nsenter, f"--net={netns}", sh, "-ec", script], capture_output=True, text=True,
+                              timeout=START_TIMEOUT, stdin=subprocess.DEVNULL)
+    except (OSError, TypeError, subprocess.TimeoutExpired) as exc:
+        raise HostError(f"cannot set up the node ports of {netns.name}: {exc}",
+                        hint="check that nsenter works (`kubeplay system check`)") from exc
+    if done.returncode != 0:
+        raise HostError(f"cannot set up the node ports of {netns.name}: {done.stderr.strip() or done.returncode}",
+                        hint="the kernel must let a user namespace set its network namespace's sysctls")
 
 
 def _helper_pid(pidfile: Path) -> int | None:
