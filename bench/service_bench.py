@@ -5,8 +5,9 @@ Deployment (3 replicas) plus a Service to the first HTTP 200 fetched through the
 
 kubeplay gets private state under a temporary directory and its own network, and imports a busybox
 rootfs (no registry, no internet). Both request paths are measured from the same client pod's
-network namespace, alternating round by round: latency is the median time of one HTTP request on a
-new connection (busybox httpd closes each), throughput the rate of fetching a 16 MiB page. Only
+network namespace, alternating request by request: latency is the median time of one HTTP request
+on a new connection (busybox httpd closes each), throughput the median rate of fetching a 16 MiB
+page (three fetches a round). Only
 127.0.0.1, the pods' addresses and the Service's cluster IP are ever contacted. podman has no
 Services, so nothing is compared with it here: its pod-IP path is network_bench.py's. Needs root.
 """
@@ -36,7 +37,7 @@ CLIENT = "until wget -q -O /dev/null http://web/; do sleep 0.02; done; touch /ma
 
 REQUESTS = r"""
 import json, socket, sys, time
-targets = json.loads(sys.argv[1]); count = int(sys.argv[2]); rounds = int(sys.argv[3])
+targets = json.loads(sys.argv[1]); count = int(sys.argv[2]); rounds = int(sys.argv[3]); BIG_FETCHES = 3
 def fetch(address, path):
     host, port = address
     with socket.create_connection((host, port), timeout=10) as conn:
@@ -47,14 +48,17 @@ def fetch(address, path):
     return size
 results = {name: {"latency": [], "throughput": []} for name in targets}
 for _ in range(rounds):
-    for name, address in targets.items():
-        times = []
-        for _ in range(count):
-            started = time.perf_counter(); fetch(address, "/"); times.append(time.perf_counter() - started)
-        times.sort()
-        results[name]["latency"].append(times[len(times) // 2])
-        started = time.perf_counter(); size = fetch(address, "/big")
-        results[name]["throughput"].append(size / (time.perf_counter() - started))
+    times = {name: [] for name in targets}
+    for _ in range(count):  # request by request in turn: a load that comes and goes weighs on both paths
+        for name, address in targets.items():
+            started = time.perf_counter(); fetch(address, "/"); times[name].append(time.perf_counter() - started)
+    for name in targets:
+        times[name].sort()
+        results[name]["latency"].append(times[name][len(times[name]) // 2])
+    for _ in range(BIG_FETCHES):
+        for name, address in targets.items():
+            started = time.perf_counter(); size = fetch(address, "/big")
+            results[name]["throughput"].append(size / (time.perf_counter() - started))
 print(json.dumps(results))
 """
 
