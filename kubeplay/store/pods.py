@@ -228,6 +228,24 @@ class PodStore:
                          "last_started_at=started_at, last_finished_at=finished_at "
                          "WHERE container_id=? AND finished_at IS NOT NULL", (container_id,))
 
+    def record_started(self, container_id: str, pid: int, at: float, boot_id: str) -> None:
+        """A container started: its previous run kept as its last state, the new run Running (not
+        ready until its probes say so), and a Started event for a member or sidecar; one
+        transaction, as every container of a play records its start."""
+        from kubeplay.store.events import insert_event
+
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE container_state SET last_exit_code=exit_code, last_reason=reason, "
+                         "last_started_at=started_at, last_finished_at=finished_at "
+                         "WHERE container_id=? AND finished_at IS NOT NULL", (container_id,))
+            conn.execute("UPDATE container_state SET status=?, pid=?, started_at=?, exit_code=NULL, finished_at=NULL, "
+                         "boot_id=?, reason='', ready=0, ready_changed_at=? WHERE container_id=?",
+                         (ContainerStatus.RUNNING.value, pid, at, boot_id, at, container_id))
+            row = conn.execute("SELECT pod_name, name FROM containers WHERE id=? AND role != 'infra'",
+                               (container_id,)).fetchone()
+            if row is not None:
+                insert_event(conn, row["pod_name"], row["name"], "Normal", "Started", f"Started container {row['name']}", at)
+
     def remove_container(self, container_id: str) -> None:
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM containers WHERE id=?", (container_id,))
