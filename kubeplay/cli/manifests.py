@@ -12,14 +12,15 @@ from kubeplay.config import Settings
 from kubeplay.names import split_pod_key
 
 if TYPE_CHECKING:
-    from kubeplay.translate import TranslateResult
+    from kubeplay.translate.context import TranslateResult
 
 
 def translate_files(files: tuple[str, ...], strict: bool, network: str, patches: tuple[str, ...] = (),
                     configmaps: tuple[str, ...] = (), publish: tuple[str, ...] = ()) -> TranslateResult:
     """The pods, claims and Services of `files`, their warnings written to stderr."""
-    from kubeplay.translate import TranslateOptions, translate
+    from kubeplay.translate.context import TranslateOptions
     from kubeplay.translate.loader import load
+    from kubeplay.translate.run import translate
 
     documents = load(list(files), stdin=sys.stdin if "-" in files else None)
     if patches or configmaps:
