@@ -45,8 +45,9 @@ def apply(settings: Settings, files: tuple[str, ...], prune: bool, strict: bool,
     from kubeplay.cli.manifests import max_replicas
     from kubeplay.controllers import apply as applying
     from kubeplay.pods.engine import Engine
-    from kubeplay.translate import TranslateOptions, translate
+    from kubeplay.translate.context import TranslateOptions
     from kubeplay.translate.loader import load
+    from kubeplay.translate.run import translate
 
     wait_seconds = None
     if wait:

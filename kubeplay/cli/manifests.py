@@ -12,14 +12,15 @@ from kubeplay.config import Settings
 from kubeplay.names import split_pod_key
 
 if TYPE_CHECKING:
-    from kubeplay.translate import TranslateResult
+    from kubeplay.translate.context import TranslateResult
 
 
 def translate_files(files: tuple[str, ...], strict: bool, network: str, patches: tuple[str, ...] = (),
                     configmaps: tuple[str, ...] = (), publish: tuple[str, ...] = ()) -> TranslateResult:
     """The pods, claims and Services of `files`, their warnings written to stderr."""
-    from kubeplay.translate import TranslateOptions, translate
+    from kubeplay.translate.context import TranslateOptions
     from kubeplay.translate.loader import load
+    from kubeplay.translate.run import translate
 
     documents = load(list(files), stdin=sys.stdin if "-" in files else None)
     if patches or configmaps:
@@ -107,20 +108,24 @@ def play_files(settings: Settings, files: tuple[str, ...], *, strict: bool = Fal
         if not result.pods and not played.services:
             echo("no pods in these manifests", err=True)
     if session is not None and start:
-        from kubeplay.controllers.wait import parse_duration
-
-        timeout = wait if wait is not None else parse_duration("5m")
         if service:
-            session.serve(engine, played.pods, timeout, lambda: down_files(settings, files, quiet=True))
+            session.serve(engine, played.pods, _wait_timeout(wait), lambda: down_files(settings, files, quiet=True))
         else:
             if session.wants_readiness() or wait is not None:
-                session.wait_ready(engine, played.pods, timeout, staying=False,
+                session.wait_ready(engine, played.pods, _wait_timeout(wait), staying=False,
                                    report=None if quiet else lambda text: echo(text, err=True))
             session.close()
     elif start and wait is not None:
         from kubeplay.controllers.wait import wait_for
 
         wait_for(engine, played.pods, "ready", wait, report=None if quiet else lambda text: echo(text, err=True))
+
+
+def _wait_timeout(wait: float | None) -> float:
+    """How long a service manager's play waits for readiness: --timeout's seconds, else 5 minutes."""
+    from kubeplay.controllers.wait import parse_duration
+
+    return wait if wait is not None else parse_duration("5m")
 
 
 def _tell_idle(result: TranslateResult) -> None:

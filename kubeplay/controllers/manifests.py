@@ -12,7 +12,7 @@ from kubeplay.pods.engine import Engine
 if TYPE_CHECKING:
     from kubeplay.pods.play import Progress
     from kubeplay.store.services import ServiceRecord
-    from kubeplay.translate import TranslateResult
+    from kubeplay.translate.context import TranslateResult
     from kubeplay.translate.targets import ManifestNames
 
 

@@ -21,6 +21,7 @@ from kubeplay.net.subnets import HostRoute, find_overlap, host_routes
 from kubeplay.store.network import NetworkRecord
 
 BRIDGE_NAME = re.compile(r"^[a-z][a-z0-9]{0,14}$")  # IFNAMSIZ leaves 15 characters
+IFF_UP = 0x1  # in an interface's flags (/sys/class/net/NAME/flags)
 
 log = get_logger(__name__)
 
@@ -115,10 +116,12 @@ def _ensure_bridge(record: NetworkRecord, owner: str) -> int:
         if index is None:
             raise HostError(f"bridge {record.bridge} did not appear after it was added",
                             hint="check `ip link` and `dmesg` on the host")
-        if (record.gateway, subnet.prefixlen) not in ipr.addresses(index):
-            fresh = True
-            ipr.add_address(index, record.gateway, subnet.prefixlen)
-        ipr.set_link(index, up=True)
+        # a bridge an earlier attach set up is recognised without running `ip` twice for each pod
+        if fresh or not _complete(record.bridge, record.gateway, subnet.prefixlen):
+            if (record.gateway, subnet.prefixlen) not in ipr.addresses(index):
+                fresh = True
+                ipr.add_address(index, record.gateway, subnet.prefixlen)
+            ipr.set_link(index, up=True)
     # pods reach beyond the host only if the host routes between interfaces
     write_sysctl("net.ipv4.ip_forward", "1", "pods on the bridge need routing to the outside")
     # a hostPort reached at 127.0.0.1 is DNATed to the pod and leaves through the bridge with a
@@ -130,6 +133,18 @@ def _ensure_bridge(record: NetworkRecord, owner: str) -> int:
         # and the table go together: a reboot drops both), so each later pod skips two nft runs
         nftables.install_masquerade(record.name, record.subnet, table=nft_table(record), bridge=record.bridge)
     return index
+
+
+def _complete(bridge: str, gateway: str, prefixlen: int) -> bool:
+    """Whether the bridge is up with the gateway as its primary address (sysfs and an ioctl: no
+    `ip` run); False sends the caller to the full check."""
+    from kubeplay.net.hostaddr import interface_prefix
+
+    try:
+        flags = int(Path("/sys/class/net", bridge, "flags").read_text(), 16)
+    except (OSError, ValueError):
+        return False
+    return bool(flags & IFF_UP) and interface_prefix(bridge) == (gateway, prefixlen)
 
 
 def _write_device_sysctl(device: str, key: str, value: str, why: str) -> None:

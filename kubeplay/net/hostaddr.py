@@ -11,6 +11,7 @@ import socket
 import struct
 
 _SIOCGIFADDR = 0x8915
+_SIOCGIFNETMASK = 0x891B
 _ROUTES = "/proc/net/route"
 
 
@@ -35,10 +36,23 @@ def _default_route_interfaces() -> list[str]:
 
 def interface_address(interface: str) -> str | None:
     """The primary IPv4 address of `interface`, or None when it has none (or is gone)."""
+    return _interface_ioctl(interface, _SIOCGIFADDR)
+
+
+def interface_prefix(interface: str) -> tuple[str, int] | None:
+    """The primary IPv4 address of `interface` with its prefix length, or None when it has none."""
+    address = _interface_ioctl(interface, _SIOCGIFADDR)
+    netmask = _interface_ioctl(interface, _SIOCGIFNETMASK)
+    if address is None or netmask is None:
+        return None
+    return address, int.from_bytes(socket.inet_aton(netmask), "big").bit_count()
+
+
+def _interface_ioctl(interface: str, request_code: int) -> str | None:
     request = struct.pack("256s", interface.encode()[:15])
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         try:
-            reply = fcntl.ioctl(sock.fileno(), _SIOCGIFADDR, request)
+            reply = fcntl.ioctl(sock.fileno(), request_code, request)
         except OSError:
             return None
     return socket.inet_ntoa(reply[20:24])

@@ -1,10 +1,10 @@
 """The rtnetlink requests a pod network needs (links, addresses, routes), made by iproute2's `ip`.
 
-Each request is one short `ip` run: a pod's attach makes a handful, and running the tool costs less
-than loading a netlink library into every play. A child process starts in the network namespace of
-the thread that forks it, so work inside a pod's namespace runs from `netns.run_in_netns`. Any
-refusal becomes a HostError naming what was being done, with the kernel's errno kept on the cause
-(`netlink_code`).
+Each request is one short `ip` run, or several go in one (`ip -batch`): a pod's attach makes a
+handful, and running the tool costs less than loading a netlink library into every play. A child
+process starts in the network namespace of the thread that forks it, so work inside a pod's
+namespace runs from `netns.run_in_netns`. Any refusal becomes a HostError naming what was being
+done, with the kernel's errno kept on the cause (`netlink_code`).
 """
 
 from __future__ import annotations
@@ -38,10 +38,11 @@ def refusal_errno(text: str) -> int | None:
     return next((code for code in KNOWN_ERRNOS if os.strerror(code) in text), None)
 
 
-def run_ip(args: list[str]) -> str:
-    """`ip ARGS` in the calling thread's network namespace; its output, or a NetlinkFailure."""
+def run_ip(args: list[str], requests: str | None = None) -> str:
+    """`ip ARGS` in the calling thread's network namespace; its output, or a NetlinkFailure.
+    `requests` is its standard input (the lines of `ip -batch -`)."""
     try:
-        done = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=IP_TIMEOUT)
+        done = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=IP_TIMEOUT, input=requests)
     except FileNotFoundError as exc:
         raise HostError("the `ip` command is not installed", hint="install iproute2") from exc
     except subprocess.TimeoutExpired as exc:
@@ -51,6 +52,18 @@ def run_ip(args: list[str]) -> str:
         text = done.stderr.strip() or f"ip exited with {done.returncode}"
         raise NetlinkFailure(refusal_errno(text) or 0, text.splitlines()[0])
     return done.stdout
+
+
+def run_ip_batch(requests: list[list[str]]) -> None:
+    """Several requests, in order, in one `ip` run (`ip -batch -`), which stops at the first
+    refusal and reports it as run_ip does. A word the batch syntax would split or quote (a space,
+    a quote, a backslash, a '#') sends every request to an `ip` run of its own instead."""
+    words = [word for request in requests for word in request]
+    if any(not word or any(char.isspace() or char in "\"'\\#" for char in word) for word in words):
+        for request in requests:
+            run_ip(request)
+        return
+    run_ip(["-batch", "-"], requests="".join(" ".join(request) + "\n" for request in requests))
 
 
 def link_name(index: int) -> str:
@@ -80,6 +93,23 @@ class RouteSession:
                 args += ["address", peer_address]
         run_ip(args)
 
+    def add_veth_to_bridge(self, name: str, bridge: int, *, peer: str, peer_netns: Path,
+                           peer_address: str | None = None) -> None:
+        """A veth pair whose end `name` joins the bridge of index `bridge` and comes up, and whose
+        end `peer` is created in the namespace mounted at `peer_netns`: one `ip` run."""
+        add = ["link", "add", name, "type", "veth", "peer", "name", peer, "netns", str(peer_netns)]
+        if peer_address is not None:
+            add += ["address", peer_address]
+        run_ip_batch([add, ["link", "set", "dev", name, "master", link_name(bridge), "up"]])
+
+    def configure_interface(self, index: int, address: str, prefixlen: int, gateway: str) -> None:
+        """Link `index` gets the address, comes up, and carries the default route via `gateway`:
+        one `ip` run."""
+        name = link_name(index)
+        run_ip_batch([["addr", "add", f"{address}/{prefixlen}", "dev", name],
+                      ["link", "set", "dev", name, "up"],
+                      self._default_route(gateway, name)])
+
     def set_link(self, index: int, *, up: bool = True, master: int | None = None) -> None:
         args = ["link", "set", "dev", link_name(index)]
         if master is not None:
@@ -104,9 +134,12 @@ class RouteSession:
                 if info.get("family") == "inet"]
 
     def add_default_route(self, gateway: str, index: int) -> None:
+        run_ip(self._default_route(gateway, link_name(index)))
+
+    @staticmethod
+    def _default_route(gateway: str, device: str) -> list[str]:
         # proto boot, as `ip route add` marks the routes it adds
-        run_ip(["route", "add", "default", "via", gateway, "dev", link_name(index), "table", str(RT_TABLE_MAIN),
-                "proto", "boot"])
+        return ["route", "add", "default", "via", gateway, "dev", device, "table", str(RT_TABLE_MAIN), "proto", "boot"]
 
 
 def link_index(name: str) -> int | None:

@@ -99,12 +99,10 @@ def _create_veth(host: str, bridge_index: int, netns_path: Path, pod_address: st
         raise HostError(f"network namespace {netns_path} is gone",
                         hint="the pod's namespace is gone; remove the pod and play it again")
     with rtnl(f"creating veth {host}") as ipr:
-        ipr.add_link(host, "veth", peer=POD_INTERFACE, peer_netns=netns_path, peer_address=pod_address)
-        index = link_index(host)
-        if index is None:
-            raise HostError(f"veth {host} did not appear after it was added",
-                            hint="check `dmesg` for veth errors")
-        ipr.set_link(index, up=True, master=bridge_index)
+        ipr.add_veth_to_bridge(host, bridge_index, peer=POD_INTERFACE, peer_netns=netns_path,
+                               peer_address=pod_address)
+    if link_index(host) is None:
+        raise HostError(f"veth {host} did not appear after it was added", hint="check `dmesg` for veth errors")
     _allow_hairpin(host)
 
 
@@ -131,9 +129,7 @@ def _configure_eth0(netns_path: Path, ip: str, prefix_len: int, gateway: str) ->
         if index is None:
             raise HostError(f"{POD_INTERFACE} did not appear in {netns_path}",
                             hint="check `dmesg` for veth errors")
-        ipr.add_address(index, ip, prefix_len)
-        ipr.set_link(index, up=True)
-        ipr.add_default_route(gateway, index)
+        ipr.configure_interface(index, ip, prefix_len, gateway)
 
 
 def _delete_link(name: str) -> None:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 from kubeplay.defaults import REMOVING_MARK
 from kubeplay.errors import RuntimeFailure
-from kubeplay.model.record import ContainerStatus
 from kubeplay.pods import mounts
 from kubeplay.pods.engine import Engine
 from kubeplay.pods.paths import ContainerPaths, runtime_state_root
@@ -125,17 +124,7 @@ def create(engine: Engine, container_id: str, name: str, *, tty: bool = False, s
 def start(engine: Engine, container_id: str, pid: int) -> None:
     """Start a created container and record it running."""
     engine.runtime.start(container_id)
-    now = time.time()
-    engine.store.keep_last_state(container_id)
-    engine.store.set_container_state(
-        container_id, status=ContainerStatus.RUNNING, pid=pid, started_at=now,
-        exit_code=None, finished_at=None, boot_id=session_id(engine.settings), reason="",
-        ready=False, ready_changed_at=now,  # a new instance is ready once its probes say so
-    )
-    from kubeplay.store.events import EventStore
-
-    EventStore(engine.db).add_for_container(container_id, "Normal", "Started", "Started container {container}", now)
-    return pid
+    engine.store.record_started(container_id, pid, time.time(), session_id(engine.settings))
 
 
 @dataclass(frozen=True)

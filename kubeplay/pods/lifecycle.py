@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 
 from kubeplay.errors import ConflictError, KubeplayError
@@ -89,16 +90,15 @@ def remove_pods_together(engine: Engine, names: list[str], grace: int | None = N
     pods = [pod for pod in (engine.store.find_pod(name) for name in names) if pod is not None]
     if not pods:
         return []
-    from concurrent.futures import ThreadPoolExecutor  # play, which imports this module, needs no pool
+    from kubeplay.pods.termination import before_stop_all
+    from kubeplay.threads import run_together
 
     engine.prepare_for_threads()
-    with ThreadPoolExecutor(max_workers=min(REMOVE_WORKERS, len(pods)), thread_name_prefix="kubeplay-rm") as pool:
-        pods = [pod for pod in pool.map(lambda pod: _mark_stopped(engine, pod.name), pods) if pod is not None]
-        from kubeplay.pods.termination import before_stop_all
-
-        graces = before_stop_all(engine, pods, lambda pod: _grace(pod, grace))
-        containers.stop_all(engine, [stop for pod in pods for stop in _member_stops(pod, graces[pod.name])])
-        outcomes = list(pool.map(lambda pod: _remove_stopped(engine, pod), pods))
+    marked = run_together([functools.partial(_mark_stopped, engine, pod.name) for pod in pods], REMOVE_WORKERS)
+    pods = [pod for pod in marked if pod is not None]
+    graces = before_stop_all(engine, pods, lambda pod: _grace(pod, grace))
+    containers.stop_all(engine, [stop for pod in pods for stop in _member_stops(pod, graces[pod.name])])
+    outcomes = run_together([functools.partial(_remove_stopped, engine, pod) for pod in pods], REMOVE_WORKERS)
     leaving = {pod.name for pod in pods}
     for network_name in {network.network_name(pod.plan) for pod in pods} - {"", "none"}:
         network.refresh_peer_hosts(engine, network_name, leaving=leaving)

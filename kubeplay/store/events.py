@@ -28,21 +28,7 @@ class EventStore:
             if conn.execute("SELECT 1 FROM pods WHERE name=?", (pod,)).fetchone() is None:
                 return
             for container, type, reason, message in events:
-                self._add(conn, pod, container, type, reason, message[:MESSAGE_LIMIT], at)
-
-    @staticmethod
-    def _add(conn, pod: str, container: str, type: str, reason: str, message: str, at: float) -> None:
-        same = conn.execute(
-            "SELECT id FROM events WHERE pod_name=? AND container=? AND type=? AND reason=? AND message=? "
-            "ORDER BY id DESC LIMIT 1", (pod, container, type, reason, message)).fetchone()
-        if same is not None:
-            conn.execute("UPDATE events SET count=count+1, last_at=? WHERE id=?", (at, same["id"]))
-            return
-        conn.execute("INSERT INTO events (pod_name, container, type, reason, message, first_at, last_at) "
-                     "VALUES (?, ?, ?, ?, ?, ?, ?)", (pod, container, type, reason, message, at, at))
-        conn.execute("DELETE FROM events WHERE pod_name=? AND last_at <= "
-                     "(SELECT last_at FROM events WHERE pod_name=? ORDER BY last_at DESC LIMIT 1 OFFSET ?)",
-                     (pod, pod, KEEP_PER_POD))
+                insert_event(conn, pod, container, type, reason, message, at)
 
     def add_for_container(self, container_id: str, type: str, reason: str, message: str,
                           at: float | None = None) -> None:
@@ -66,3 +52,20 @@ class EventStore:
         return [EventRecord(pod=row["pod_name"], container=row["container"], type=row["type"], reason=row["reason"],
                             message=row["message"], count=row["count"], first_at=row["first_at"],
                             last_at=row["last_at"]) for row in reversed(rows)]
+
+
+def insert_event(conn, pod: str, container: str, type: str, reason: str, message: str, at: float) -> None:
+    """Record an event of pod `pod` (which exists) in the caller's transaction `conn`: the same newest
+    event is counted up; the pod keeps its newest KEEP_PER_POD rows."""
+    message = message[:MESSAGE_LIMIT]
+    same = conn.execute(
+        "SELECT id FROM events WHERE pod_name=? AND container=? AND type=? AND reason=? AND message=? "
+        "ORDER BY id DESC LIMIT 1", (pod, container, type, reason, message)).fetchone()
+    if same is not None:
+        conn.execute("UPDATE events SET count=count+1, last_at=? WHERE id=?", (at, same["id"]))
+        return
+    conn.execute("INSERT INTO events (pod_name, container, type, reason, message, first_at, last_at) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?)", (pod, container, type, reason, message, at, at))
+    conn.execute("DELETE FROM events WHERE pod_name=? AND last_at <= "
+                 "(SELECT last_at FROM events WHERE pod_name=? ORDER BY last_at DESC LIMIT 1 OFFSET ?)",
+                 (pod, pod, KEEP_PER_POD))

@@ -167,20 +167,22 @@ class PodStore:
         rows = self._pod_rows(name)
         if not rows:
             return []
-        containers = self._containers_by_pod(name)
-        return [
-            PodRecord(
+        container_rows = self._container_rows(name)
+        records = []
+        for row in rows:
+            plan = decode_plan(PodPlan, row["plan"], row["name"])
+            records.append(PodRecord(
                 name=row["name"],
                 id=row["id"],
-                plan=decode_plan(PodPlan, row["plan"], row["name"]),
+                plan=plan,
                 phase=PodPhase(row["phase"]),
                 created_at=row["created_at"],
-                containers=tuple(containers.get(row["name"], ())),
+                containers=tuple(_container_record(c, plan=_plan_of_container(plan, c))
+                                 for c in container_rows.get(row["name"], ())),
                 ip=row["ip"],
                 reason=row["reason"],
-            )
-            for row in rows
-        ]
+            ))
+        return records
 
     # --- containers ---------------------------------------------------------------------------
 
@@ -226,6 +228,24 @@ class PodStore:
                          "last_started_at=started_at, last_finished_at=finished_at "
                          "WHERE container_id=? AND finished_at IS NOT NULL", (container_id,))
 
+    def record_started(self, container_id: str, pid: int, at: float, boot_id: str) -> None:
+        """A container started: its previous run kept as its last state, the new run Running (not
+        ready until its probes say so), and a Started event for a member or sidecar; one
+        transaction, as every container of a play records its start."""
+        from kubeplay.store.events import insert_event
+
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE container_state SET last_exit_code=exit_code, last_reason=reason, "
+                         "last_started_at=started_at, last_finished_at=finished_at "
+                         "WHERE container_id=? AND finished_at IS NOT NULL", (container_id,))
+            conn.execute("UPDATE container_state SET status=?, pid=?, started_at=?, exit_code=NULL, finished_at=NULL, "
+                         "boot_id=?, reason='', ready=0, ready_changed_at=? WHERE container_id=?",
+                         (ContainerStatus.RUNNING.value, pid, at, boot_id, at, container_id))
+            row = conn.execute("SELECT pod_name, name FROM containers WHERE id=? AND role != 'infra'",
+                               (container_id,)).fetchone()
+            if row is not None:
+                insert_event(conn, row["pod_name"], row["name"], "Normal", "Started", f"Started container {row['name']}", at)
+
     def remove_container(self, container_id: str) -> None:
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM containers WHERE id=?", (container_id,))
@@ -235,15 +255,20 @@ class PodStore:
 
     def _containers_by_pod(self, pod_name: str | None = None, decode_plans: bool = True) -> dict[str, list[ContainerRecord]]:
         """Containers of one pod, or of every pod in one query: infra, then init, then members."""
+        return {pod: [_container_record(row, decode_plans) for row in rows]
+                for pod, rows in self._container_rows(pod_name).items()}
+
+    def _container_rows(self, pod_name: str | None = None) -> dict[str, list]:
+        """The rows of _containers_by_pod, by pod, in its order."""
         rows = self.db.query(
             "SELECT c.*, s.* FROM containers c JOIN container_state s ON s.container_id = c.id "
             + ("WHERE c.pod_name=? " if pod_name is not None else "")
             + "ORDER BY c.pod_name, CASE c.role WHEN 'infra' THEN 0 WHEN 'init' THEN 1 ELSE 2 END, c.position",
             (pod_name,) if pod_name is not None else (),
         )
-        by_pod: dict[str, list[ContainerRecord]] = {}
+        by_pod: dict[str, list] = {}
         for row in rows:
-            by_pod.setdefault(row["pod_name"], []).append(_container_record(row, decode_plans))
+            by_pod.setdefault(row["pod_name"], []).append(row)
         return by_pod
 
     def get_container(self, container_id: str, with_plan: bool = True) -> ContainerRecord | None:
@@ -281,9 +306,22 @@ def _plan_keys(row) -> dict:
     return plan if isinstance(plan, dict) else {}
 
 
-def _container_record(row, with_plan: bool = True) -> ContainerRecord:
-    plan = None
-    if with_plan and row["plan"]:
+def _plan_of_container(pod: PodPlan, row) -> ContainerPlan | None:
+    """A container's plan as its validated pod plan holds it, when the row stores that very plan
+    (both are written from one ContainerPlan): reading a pod then validates one plan, not one more
+    per container through a second model. None when the row holds anything else (a damaged row, or
+    one an older kubeplay wrote): the row's own plan is decoded, and a damaged one named."""
+    if row["role"] == ContainerRole.INFRA.value or not row["plan"]:
+        return None
+    from kubeplay.model.serial import plain_json
+
+    among = pod.init_containers if row["role"] == ContainerRole.INIT.value else pod.containers
+    plan = next((plan for plan in among if plan.name == row["name"]), None)
+    return plan if plan is not None and plain_json(plan) == row["plan"] else None
+
+
+def _container_record(row, with_plan: bool = True, plan: ContainerPlan | None = None) -> ContainerRecord:
+    if plan is None and with_plan and row["plan"]:
         from kubeplay.model.plan import ContainerPlan
 
         plan = decode_plan(ContainerPlan, row["plan"], row["pod_name"])

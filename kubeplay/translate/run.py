@@ -16,8 +16,9 @@ from kubeplay.translate.loader import Document
 from kubeplay.translate.positions import plain, snapshot
 from kubeplay.translate.quantity import to_units
 from kubeplay.translate.sources import data_source
+from kubeplay.translate.targets import POD_BEARING
 from kubeplay.translate.validate import validate
-from kubeplay.translate.workloads import POD_BEARING, RunObjects, pods_of
+from kubeplay.translate.workloads import RunObjects, pods_of
 
 
 def translate(documents: list[Document], options: TranslateOptions | None = None,

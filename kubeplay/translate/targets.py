@@ -14,7 +14,8 @@ from kubeplay.names import LABEL, SUBDOMAIN, pod_key
 from kubeplay.translate.checks import check_name
 from kubeplay.translate.issues import Issues
 from kubeplay.translate.loader import Document
-from kubeplay.translate.workloads import POD_BEARING
+
+POD_BEARING = ("Pod", "Deployment", "ReplicaSet", "DaemonSet", "Job")  # the kinds that make pods
 
 
 @dataclass(frozen=True)

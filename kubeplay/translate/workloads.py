@@ -23,7 +23,6 @@ from kubeplay.translate.positions import line_of, snapshot
 
 SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 JOB_OPTIONS = ("completions", "parallelism", "backoffLimit", "activeDeadlineSeconds")
-POD_BEARING = ("Pod", "Deployment", "ReplicaSet", "DaemonSet", "Job")
 GENERATED_BASE_MAX = 58
 
 
