@@ -11,7 +11,9 @@ from pathlib import Path
 
 from kubeplay.model.plan import PodPlan
 from kubeplay.model.serial import to_jsonable
-from kubeplay.translate import TranslateOptions, load, parse, translate
+from kubeplay.translate.context import TranslateOptions
+from kubeplay.translate.loader import load, parse
+from kubeplay.translate.run import translate
 from kubeplay.model.kubeschema import SCHEMA_FILE
 
 REPO = Path(__file__).resolve().parents[2]

@@ -16,7 +16,9 @@ import pytest
 from kubeplay.errors import EngineError
 from kubeplay.generate import GenerateOptions, conform, generate, models
 from kubeplay.model.kubeschema import kinds
-from kubeplay.translate import TranslateOptions, load, translate
+from kubeplay.translate.context import TranslateOptions
+from kubeplay.translate.loader import load
+from kubeplay.translate.run import translate
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 FILES = sorted((ROOT / "manifests" / "examples").glob("*.yaml")) + [
@@ -97,7 +99,8 @@ def test_generate_imports_neither_kubernetes_nor_pydantic():
     script = textwrap.dedent(f"""
         import sys
         from kubeplay.generate import GenerateOptions, generate
-        from kubeplay.translate import load, translate
+        from kubeplay.translate.loader import load
+        from kubeplay.translate.run import translate
         plans = translate(load([{str(ROOT / "manifests" / "demo.yaml")!r}])).pods
         assert generate(plans, GenerateOptions(service=True)).yaml
         print(",".join(sorted(m for m in sys.modules if m.split(".")[0] in ("kubernetes", "pydantic"))))

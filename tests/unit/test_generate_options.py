@@ -219,7 +219,11 @@ def translate_text_on_this_node(text: str):
     import platform
     import random
 
-    from kubeplay.translate import TranslateOptions, parse, translate
+    from kubeplay.translate.context import TranslateOptions
+
+    from kubeplay.translate.loader import parse
+
+    from kubeplay.translate.run import translate
 
     return translate(parse(text, "run.yaml"), TranslateOptions(node_name=platform.node() or "localhost"),
                      rng=random.Random(3)).pods

@@ -454,7 +454,9 @@ EXAMPLES = sorted((Path(__file__).resolve().parent.parent.parent / "manifests" /
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda path: path.name)
 def test_every_example_pod_reads_back_as_a_kubernetes_pod(settings, path):
     """Init containers, volumes, probes, resources, owners: the Pod model reads every field get gives."""
-    from kubeplay.translate import TranslateOptions, load, translate
+    from kubeplay.translate.context import TranslateOptions
+    from kubeplay.translate.loader import load
+    from kubeplay.translate.run import translate
 
     filler = Filler(settings)
     try:

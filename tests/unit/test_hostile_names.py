@@ -17,7 +17,9 @@ from kubeplay.names import LABEL, SUBDOMAIN, file_name_problem, name_problem, st
 from kubeplay.pods.lock import lock_file_name, lock_path
 from kubeplay.pods.paths import PodPaths
 from kubeplay.pods.volumes import claim_path, prepare_volumes
-from kubeplay.translate import TranslateOptions, parse, translate
+from kubeplay.translate.context import TranslateOptions
+from kubeplay.translate.loader import parse
+from kubeplay.translate.run import translate
 
 HOSTILE_NAMES = ["../x", "/tmp/x", "a/b", ".", "..", "UPPER", "a" * 254, "", "a\x00b", "a\nb"]
 # of those, what a relative path inside a volume (subPath, an item's path) may not be

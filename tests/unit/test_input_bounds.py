@@ -8,7 +8,9 @@ import random
 import pytest
 
 from kubeplay.errors import ManifestError
-from kubeplay.translate import TranslateOptions, parse, translate
+from kubeplay.translate.context import TranslateOptions
+from kubeplay.translate.loader import parse
+from kubeplay.translate.run import translate
 from kubeplay.translate.execsize import MAX_ARG_STRLEN, arg_max
 from kubeplay.translate.loader import MAX_ALIAS_NODES, MAX_DEPTH, MAX_DOCUMENT_BYTES
 

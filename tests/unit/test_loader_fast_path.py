@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from kubeplay.errors import ManifestError
-from kubeplay.translate import loader, parse
+from kubeplay.translate import loader
+from kubeplay.translate.loader import parse
 from kubeplay.translate.positions import Node, Seq
 
 ROOT = Path(__file__).resolve().parent.parent.parent

@@ -76,7 +76,8 @@ def test_translate_never_imports_kubernetes():
     script = textwrap.dedent(f"""
         import sys
         import kubeplay.translate
-        from kubeplay.translate import load, translate
+        from kubeplay.translate.loader import load
+        from kubeplay.translate.run import translate
         result = translate(load([{str(ROOT / "tests" / "data" / "manifests")!r}]))
         assert result.pods
         heavy = sorted(name for name in sys.modules

@@ -11,7 +11,9 @@ import pytest
 
 from kubeplay.model.plan import ActionPlan, ContainerPlan, EnvVar, PodPlan, ProbePlan, VolumeFile, VolumePlan
 from kubeplay.model.serial import InvalidData, from_json, from_jsonable, plain_json, to_json, to_jsonable
-from kubeplay.translate import TranslateOptions, load, translate
+from kubeplay.translate.context import TranslateOptions
+from kubeplay.translate.loader import load
+from kubeplay.translate.run import translate
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 EXAMPLES = sorted((ROOT / "manifests" / "examples").glob("*.yaml")) + [ROOT / "tests" / "data" / "manifests" / "pod-full.yaml"]

@@ -15,7 +15,8 @@ from kubeplay.system.reset import reset
 from kubeplay.store.db import open_database
 from kubeplay.store.plans import read_pod_plan
 from kubeplay.store.pods import PodStore
-from kubeplay.translate import parse, translate
+from kubeplay.translate.loader import parse
+from kubeplay.translate.run import translate
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -12,7 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kubeplay.errors import KubeplayError, ManifestError
-from kubeplay.translate import TranslateOptions, load, parse, translate
+from kubeplay.translate.context import TranslateOptions
+from kubeplay.translate.loader import load, parse
+from kubeplay.translate.run import translate
 
 BROKEN = Path(__file__).parent.parent / "data" / "broken"
 

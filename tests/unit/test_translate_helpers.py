@@ -5,7 +5,11 @@ from __future__ import annotations
 import random
 import textwrap
 
-from kubeplay.translate import TranslateOptions, TranslateResult, parse, translate
+from kubeplay.translate.context import TranslateOptions, TranslateResult
+
+from kubeplay.translate.loader import parse
+
+from kubeplay.translate.run import translate
 
 
 def pod_yaml(containers: str, extra_spec: str = "", name: str = "p") -> str:

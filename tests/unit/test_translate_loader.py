@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kubeplay.errors import ManifestError
-from kubeplay.translate import load, parse
+from kubeplay.translate.loader import load, parse
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "manifests"
 

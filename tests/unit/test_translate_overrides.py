@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kubeplay.errors import ManifestError
-from kubeplay.translate import parse, translate
+from kubeplay.translate.loader import parse
+from kubeplay.translate.run import translate
 from kubeplay.translate.overrides import apply_patches, load_configmaps, merge_patch
 
 DEPLOYMENT = """apiVersion: apps/v1

@@ -9,7 +9,9 @@ import pytest
 
 from kubeplay.errors import ManifestError
 from kubeplay.model.plan import ActionPlan, DnsPlan, HostAlias, PortMapping
-from kubeplay.translate import TranslateOptions, load, translate
+from kubeplay.translate.context import TranslateOptions
+from kubeplay.translate.loader import load
+from kubeplay.translate.run import translate
 from kubeplay.translate.container import default_pull_policy
 from kubeplay.translate.quantity import QuantityError, to_millis, to_units
 from tests.unit.test_translate_helpers import pod_yaml, run

@@ -135,7 +135,9 @@ def test_duplicate_pod_names_are_refused():
 def test_shipped_examples_translate_without_warnings():
     from pathlib import Path
 
-    from kubeplay.translate import load, translate
+    from kubeplay.translate.loader import load
+
+    from kubeplay.translate.run import translate
 
     examples = Path(__file__).resolve().parent.parent.parent / "manifests" / "examples"
     result = translate(load([str(examples)]))
