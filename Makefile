@@ -77,21 +77,35 @@ test: deps unit-pythons
 
 # The unit suite on every other Python the project claims (requires-python) that this machine has:
 # pyenv's builds first, else one on PATH that runs. Each gets a venv of its own (.venv-3.12, ...),
-# made by the same rule as $(VENV); the Python of $(VENV) is left out, `test` runs it.
+# made by the same rule as $(VENV); the Python of $(VENV) is left out, `test` runs it. The venvs are
+# made one after the other, then the suites run side by side (one a core), each into its own log.
 UNIT_PYTHONS ?= 3.11 3.12 3.13
 PYENV_VERSIONS ?= $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions
 
 unit-pythons: venv
 	@main=$$($(VENV)/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
+	versions=; \
 	for version in $(UNIT_PYTHONS); do \
 	  [ "$$version" = "$$main" ] && continue; \
 	  python=$$(ls -d $(PYENV_VERSIONS)/$$version.*/bin/python$$version 2>/dev/null | sort -V | tail -n 1); \
 	  if [ -z "$$python" ] && python$$version -c pass 2>/dev/null; then python=python$$version; fi; \
 	  if [ -z "$$python" ]; then echo "python$$version: not on this machine, its unit suite is skipped"; continue; fi; \
-	  echo "unit suite on $$($$python -V)"; \
 	  $(MAKE) --no-print-directory VENV=.venv-$$version PYTHON=$$python venv || exit 1; \
-	  .venv-$$version/bin/pytest -q -p no:cacheprovider tests/unit || exit 1; \
-	done
+	  versions="$$versions $$version"; \
+	done; \
+	pids=; \
+	for version in $$versions; do \
+	  .venv-$$version/bin/pytest -q -p no:cacheprovider tests/unit > .venv-$$version/unit.log 2>&1 & \
+	  pids="$$pids $$!"; \
+	done; \
+	status=0; \
+	set -- $$pids; \
+	for version in $$versions; do \
+	  echo "unit suite on $$(.venv-$$version/bin/python -V):"; \
+	  if wait $$1; then tail -n 1 .venv-$$version/unit.log; else cat .venv-$$version/unit.log; status=1; fi; \
+	  shift; \
+	done; \
+	exit $$status
 
 unit: venv
 	$(VENV)/bin/pytest -q tests/unit
