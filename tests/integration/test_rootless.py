@@ -285,6 +285,12 @@ def service(name: str, spec: dict) -> dict:
     return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name}, "spec": spec}
 
 
+def node_port_service(name: str, labels: dict, node_port: int) -> dict:
+    """A NodePort Service of port 80 to the pods' containerPort named http."""
+    return service(name, {"type": "NodePort", "selector": labels,
+                          "ports": [{"name": "http", "port": 80, "targetPort": "http", "nodePort": node_port}]})
+
+
 def deployment(name: str, replicas: int, labels: dict, ports: list[dict]) -> dict:
     container = {"name": "server", "image": BUSYBOX, "imagePullPolicy": "IfNotPresent",
                  "command": ["sh", "-c", PAGE_IS_HOSTNAME], "ports": ports}
@@ -342,8 +348,7 @@ def test_service_names_and_cluster_ip_reach_both_replicas_and_down_leaves_nothin
     node_port = free_node_port()
     manifest = write_documents(
         user, "svc.yaml",
-        service("web", {"type": "NodePort", "selector": labels,
-                        "ports": [{"name": "http", "port": 80, "targetPort": "http", "nodePort": node_port}]}),
+        node_port_service("web", labels, node_port),
         deployment("web", 2, labels, [{"name": "http", "containerPort": 8080}]),
         pod("client", {"name": "c", "image": BUSYBOX, "command": ["sleep", "600"]}))
     played = user.kp("play", str(manifest))

@@ -18,6 +18,7 @@ from tests.integration.test_rootless import (  # noqa: F401 (fixtures)
     fetch_http,
     free_node_port,
     helpers_of,
+    node_port_service,
     path_without_pasta,
     rootfs_tar,
     service,
@@ -81,8 +82,7 @@ def test_node_port_from_the_host_reaches_every_ready_replica_and_no_unready_one(
     node_port = free_node_port()
     manifest = write_documents(
         user, "np.yaml",
-        service("web", {"type": "NodePort", "selector": labels,
-                        "ports": [{"name": "http", "port": 80, "targetPort": "http", "nodePort": node_port}]}),
+        node_port_service("web", labels, node_port),
         probed_deployment("web", 2, labels))
     played = user.kp("play", str(manifest))
     assert played.returncode == 0, played.stderr
@@ -142,10 +142,8 @@ def test_node_port_whose_holder_goes_is_taken_on_by_slirp4netns_or_named_at_down
     use_helper(user, helper, base)
     labels = {"app": "web"}
     node_port = free_node_port()
-    services = write_documents(user, "svc.yaml", service("web", {
-        "type": "NodePort", "selector": labels,
-        "ports": [{"name": "http", "port": 80, "targetPort": "http", "nodePort": node_port}]}),
-        service("peers", {"clusterIP": "None", "selector": labels, "ports": [{"port": 8080}]}))
+    services = write_documents(user, "svc.yaml", node_port_service("web", labels, node_port),
+                               service("peers", {"clusterIP": "None", "selector": labels, "ports": [{"port": 8080}]}))
     first = write_documents(user, "a.yaml", deployment_of("web-a", labels))
     second = write_documents(user, "b.yaml", deployment_of("web-b", labels))
     for manifest in (services, first, second):
