@@ -220,18 +220,11 @@ class PodStore:
         with self.db.transaction() as conn:
             conn.execute(f"UPDATE container_state SET {columns} WHERE container_id=?", (*fields.values(), container_id))
 
-    def keep_last_state(self, container_id: str) -> None:
-        """A container about to run again: its run that ended becomes its last state (what it
-        exited with, why, and when), as Kubernetes' lastState."""
-        with self.db.transaction() as conn:
-            conn.execute("UPDATE container_state SET last_exit_code=exit_code, last_reason=reason, "
-                         "last_started_at=started_at, last_finished_at=finished_at "
-                         "WHERE container_id=? AND finished_at IS NOT NULL", (container_id,))
-
     def record_started(self, container_id: str, pid: int, at: float, boot_id: str) -> None:
-        """A container started: its previous run kept as its last state, the new run Running (not
-        ready until its probes say so), and a Started event for a member or sidecar; one
-        transaction, as every container of a play records its start."""
+        """A container started: its run that ended becomes its last state (what it exited with, why
+        and when, as Kubernetes' lastState), the new run is Running (not ready until its probes say
+        so), and a member or sidecar gets a Started event; one transaction, as every container of a
+        play records its start."""
         from kubeplay.store.events import insert_event
 
         with self.db.transaction() as conn:

@@ -497,10 +497,9 @@ def test_a_container_that_ran_again_keeps_its_last_state(settings, filled):
     store = filled.store
     store.set_container_state("front-web", status=ContainerStatus.EXITED, exit_code=137, started_at=100.0,
                               finished_at=160.0, reason="CrashLoopBackOff")
-    store.keep_last_state("front-web")  # as a start does, before recording the new run
-    store.set_container_state("front-web", status=ContainerStatus.RUNNING, pid=os.getpid(), exit_code=None,
-                              finished_at=None, started_at=200.0, restart_count=1, reason="",
-                              boot_id=session_id(settings))  # "running" as this process, in this session
+    # "running" as this process, in this session
+    store.record_started("front-web", os.getpid(), 200.0, session_id(settings))
+    store.set_container_state("front-web", restart_count=1)
     obj = json.loads(run(get, settings, "pod", "front", "-o", "json").output)
     [web] = obj["status"]["containerStatuses"]
     assert web["state"] == {"running": {"startedAt": "1970-01-01T00:03:20Z"}}
