@@ -103,7 +103,7 @@ def republish_node_ports(engine: Engine, records, pods) -> None:
             candidates.sort(key=lambda pod: not pod_ready(pod))
             for pod in candidates:
                 if republish_node_port(runroot, pod.id, port.protocol, number):
-                    log.info("node port %s/%s published again by pod %s", number, port.protocol, pod.name)
+                    log.info("node port %s/%s published again by pod %s", number, port.protocol, pod.shown_name)
                     break
 
 
@@ -167,7 +167,7 @@ def rootless_warnings(engine: Engine, records) -> list[str]:
                 "address, so neither its name nor its pods' HOSTNAME.SUBDOMAIN names are given to the pods; give "
                 "it a clusterIP (leave clusterIP out): its name then reaches its ready pods through that address"
                 for record in records if record.plan.headless]
-    names = {pod.id: pod.name for pod in engine.store.list_pods()}
+    names = {pod.id: pod.shown_name for pod in engine.store.list_pods()}
     for record in records:
         for port, number in published_ports(record):
             holder = node_port_holder(engine.settings.runroot, port.protocol, number)
@@ -207,7 +207,7 @@ def unpublished_warnings(engine: Engine) -> list[str]:
             if not node_port_holder(engine.settings.runroot, port.protocol, number):
                 warnings.append(f"Service {record.name}: {number}/{port.protocol} is no longer published on the host: "
                                 "the pod whose network helper held it is gone, and the helpers of its other pods "
-                                f"({', '.join(pod.name for pod in left)}) cannot take on a port once started; "
+                                f"({', '.join(pod.shown_name for pod in left)}) cannot take on a port once started; "
                                 "`kubeplay play --replace FILE` with the file of those pods publishes it again")
     return warnings
 
@@ -226,7 +226,7 @@ def undeclared_targets(engine: Engine, records) -> list[str]:
                 declared = {(p.protocol or "TCP", p.container_port) for c in pod.plan.all_containers for p in c.ports}
                 if number is not None and (port.protocol, number) not in declared:
                     warnings.append(f"Service {record.name}: port {port.port} targets {number}/{port.protocol}, which "
-                                    f"pod {pod.name} does not declare in containerPorts; rootless, only declared "
+                                    f"pod {pod.shown_name} does not declare in containerPorts; rootless, only declared "
                                     "ports are reachable through a Service")
                     break
     return warnings
