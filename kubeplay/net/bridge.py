@@ -131,8 +131,30 @@ def _ensure_bridge(record: NetworkRecord, owner: str) -> int:
     if fresh:
         # a bridge found complete was set up by an earlier attach, masquerade included (the bridge
         # and the table go together: a reboot drops both), so each later pod skips two nft runs
-        nftables.install_masquerade(record.name, record.subnet, table=nft_table(record), bridge=record.bridge)
+        nftables.install_masquerade(record.name, record.subnet, table=nft_table(record), bridge=record.bridge,
+                                    bridged_netfilter=pin_bridged_netfilter(record.bridge))
     return index
+
+
+BRIDGE_NF_CALL = Path("/proc/sys/net/bridge/bridge-nf-call-iptables")  # present while br_netfilter is loaded
+
+
+def pin_bridged_netfilter(bridge: str) -> bool:
+    """Whether br_netfilter passes the bridge's frames through the IPv4 hooks, so connection
+    tracking sees pod-to-pod traffic on it (what Kubernetes nodes require). When the host turns it on
+    for all bridges, it is also turned on for this bridge alone: the masquerade rules rely on it, and
+    a later change of the host-wide setting must not break the bridge's Service connections.
+    kubeplay never turns it on where the host has it off: that would slow every pod-to-pod packet."""
+    own = Path("/sys/class/net", bridge, "bridge", "nf_call_iptables")
+    try:
+        host_wide = BRIDGE_NF_CALL.read_text().strip() == "1"
+        if own.read_text().strip() == "1":
+            return True
+        if host_wide:
+            own.write_text("1")
+        return host_wide
+    except OSError:  # no br_netfilter: masquerade covers every DNATed connection
+        return False
 
 
 def _complete(bridge: str, gateway: str, prefixlen: int) -> bool:

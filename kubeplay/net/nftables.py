@@ -7,10 +7,21 @@ kubeplay owns exactly one table and never touches another. Layout:
     postrouting (nat, srcnat)  jump outbound
                                ip saddr 127.0.0.0/8 ct status dnat masquerade
     hostports                  jump pod-<pod>          one rule per publishing pod
-    pod-<pod>                  [ip daddr HOSTIP] tcp dport P dnat ip to IP:PORT, ...
+    pod-<pod>                  ip saddr IP meta mark set mark | HAIRPIN      the pod reaching itself
+                               [ip daddr HOSTIP] tcp dport P dnat ip to IP:PORT, ...
     outbound                   ip saddr SUBNET jump net-<bridge>    one rule per network
     net-<bridge>               ip daddr != SUBNET masquerade        outbound
-                               ip daddr SUBNET ct status dnat masquerade   hairpin via a hostPort
+                               [ip daddr SUBNET ct status dnat mark & HAIRPIN == 0 return]
+                               ip daddr SUBNET ct status dnat masquerade
+
+A connection from one pod to another that was DNATed on the way (a hostPort reached at the host's
+address, a Service) needs the answer to pass the host's connection tracking to be translated back.
+Where br_netfilter passes the bridge's frames through the IPv4 hooks (Kubernetes nodes require it),
+the answer crossing the bridge is translated there: the connection keeps the client pod's address,
+as on Kubernetes, and its answers stay on the bridge. Only a pod reaching itself (HAIRPIN, set where
+the DNAT is chosen, as kube-proxy does) is masqueraded then, or its answer would never leave it.
+Without br_netfilter every such connection is masqueraded to the gateway, so answers come back
+through the host.
 
 Each pod and each network has its own chain, so removing one is: delete the jump (found by handle
 in `nft -j` output) and the chain, in one atomic `nft -f -` transaction. Base chains hold only fixed
@@ -37,6 +48,9 @@ from kubeplay.net.hostlock import network_lock
 TABLE = "kubeplay"
 FAMILY = "inet"
 NFT_TIMEOUT = 15  # seconds
+# A packet mark bit meaning "masquerade this connection": a pod DNATed back to itself. The bit is
+# the one kube-proxy gives the same meaning, so the two never disagree on a host that has both.
+HAIRPIN_MARK = 0x4000
 _CHAIN_SAFE = re.compile(r"^[a-z0-9][a-z0-9.-]{0,100}$")
 _COMMENT_MAX = 120  # the kernel keeps at most 128 bytes of a rule comment
 
@@ -103,7 +117,7 @@ def publish_script(pod_name: str, ip: str, ports: Iterable[PortMapping], table: 
     comment = _comment(f"pod {pod_name}")
     lines = [base_script(table).rstrip("\n")]
     lines += _delete_lines(table, "hostports", stale_jumps, None)
-    lines += [f"add chain {t} {chain}", f"flush chain {t} {chain}"]
+    lines += [f"add chain {t} {chain}", f"flush chain {t} {chain}", hairpin_rule(t, chain, ip)]
     for port in ports:
         if not port.host_port:
             continue
@@ -115,8 +129,16 @@ def publish_script(pod_name: str, ip: str, ports: Iterable[PortMapping], table: 
     return "\n".join(lines) + "\n"
 
 
+def hairpin_rule(t: str, chain: str, ip: str) -> str:
+    """The rule, ahead of DNATs to `ip`, that marks a connection from `ip` itself for masquerade."""
+    return f"add rule {t} {chain} ip saddr {ip} meta mark set meta mark | {HAIRPIN_MARK:#x}"
+
+
 def masquerade_script(network: str, subnet: str, table: str = TABLE, stale_jumps: Iterable[int] = (),
-                      *, chain: str = "") -> str:
+                      *, chain: str = "", bridged_netfilter: bool = False) -> str:
+    """The network's chain: masquerade leaving the subnet, and DNATed connections into it.
+    `bridged_netfilter`: the bridge's frames pass the IPv4 hooks, so a DNATed connection between two
+    pods of the bridge is translated back on the bridge and keeps its source (see the module doc)."""
     t = f"{FAMILY} {table}"
     chain = chain or network_chain(network)
     comment = _comment(f"network {network}")
@@ -126,6 +148,11 @@ def masquerade_script(network: str, subnet: str, table: str = TABLE, stale_jumps
         f"add chain {t} {chain}",
         f"flush chain {t} {chain}",
         f"add rule {t} {chain} ip daddr != {subnet} masquerade comment {comment}",
+    ]
+    if bridged_netfilter:
+        lines.append(f"add rule {t} {chain} ip daddr {subnet} ct status dnat meta mark & {HAIRPIN_MARK:#x} == 0"
+                     f" return comment {comment}")
+    lines += [
         f"add rule {t} {chain} ip daddr {subnet} ct status dnat masquerade comment {comment}",
         f"add rule {t} outbound ip saddr {subnet} jump {chain} comment {comment}",
     ]
@@ -205,13 +232,15 @@ def unpublish(pod_name: str, *, scope: str = "", table: str = TABLE) -> None:
     _remove_chain(table, "hostports", pod_chain(pod_name, scope), f"unpublishing ports of pod {pod_name}")
 
 
-def install_masquerade(network: str, subnet: str, *, table: str = TABLE, bridge: str = "") -> None:
+def install_masquerade(network: str, subnet: str, *, table: str = TABLE, bridge: str = "",
+                       bridged_netfilter: bool = False) -> None:
     """Masquerade the network's outbound traffic. The chain is keyed by `bridge` when given: network
     names repeat across stores (every store has a `kubeplay`), live bridge names cannot."""
     chain = network_chain(bridge or network)
     with network_lock():
         stale = jumps_to(table_objects(table), "outbound", chain)
-        run_nft(masquerade_script(network, subnet, table, stale, chain=chain), f"masquerading network {network}")
+        run_nft(masquerade_script(network, subnet, table, stale, chain=chain, bridged_netfilter=bridged_netfilter),
+                f"masquerading network {network}")
 
 
 def remove_masquerade(network: str, *, table: str = TABLE, bridge: str = "") -> None:

@@ -11,16 +11,18 @@ kubeplay's Services live in their own table, `inet kubeplay-services`, beside th
     svc-KEY_pN                one chain per Service port:
                                 [ip saddr @aff-... goto sep-...]      sessionAffinity: ClientIP
                                 numgen random mod N vmap { 0 : goto sep-..., ... }
-    sep-KEY_pN_IP-PORT        one chain per endpoint: [update @aff-... { ip saddr }] dnat ip to IP:PORT
+    sep-KEY_pN_IP-PORT        one chain per endpoint: ip saddr IP meta mark set mark | HAIRPIN
+                                [update @aff-... { ip saddr }] dnat ip to IP:PORT
 
 `service-ips` maps VIP . protocol . port to a Service port's chain; `service-ports` maps
 protocol . port, on every local address, to the same chain (nodePorts, and a LoadBalancer's port).
 An address of a service range that no Service holds is refused, so a connection to a removed
 Service fails at once instead of leaving through the default route.
 
-Masquerade is not repeated here: a DNATed connection between two pods of one network, and one
-from 127.0.0.1, are already masqueraded by kubeplay's hostPort table (see net/nftables.py), which
-exists wherever a pod network does.
+Masquerade is not repeated here: kubeplay's hostPort table (see net/nftables.py), which exists
+wherever a pod network does, masquerades a DNATed connection from 127.0.0.1, and one between two pods
+of a network unless the bridge's own connection tracking translates its answers back. A pod reaching
+itself through its Service is always masqueraded: its endpoint chain marks it (HAIRPIN).
 
 KEY names a Service within its store (`web.default`, plus the store's mark for a store other than
 the default one), so several stores share the table and one never touches another's chains. A
@@ -35,7 +37,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from kubeplay.net.hostlock import network_lock
-from kubeplay.net.nftables import FAMILY, run_nft, table_objects
+from kubeplay.net.nftables import FAMILY, hairpin_rule, run_nft, table_objects
 
 TABLE = "kubeplay-services"
 _CHAIN_PREFIXES = ("svc-", "sep-", "aff-")
@@ -157,9 +159,10 @@ def _map_elements(map_object: dict) -> list[tuple[str, str]]:
 
 
 def service_script(changes: Iterable[tuple[str, ServiceRules | None]], objects: list[dict],
-                   ranges: Iterable[str] = (), table: str = TABLE) -> str:
+                   ranges: Iterable[str] = (), table: str = TABLE, *, mark_hairpin: bool = True) -> str:
     """Replace each Service's objects with its rules (None: remove them), all in one transaction.
-    `objects` is the table as `nft -j` read it just before, under the same lock."""
+    `objects` is the table as `nft -j` read it just before, under the same lock. `mark_hairpin`: an
+    endpoint reached from its own address is marked for masquerade (the host's table)."""
     t = _t(table)
     lines = [base_script(ranges, table).rstrip("\n")]
     removals: list[str] = []
@@ -168,7 +171,7 @@ def service_script(changes: Iterable[tuple[str, ServiceRules | None]], objects: 
         existing = existing_of(objects, key)
         lines += [f"delete element {t} {map_name} {{ {element} }}" for map_name, element in existing.elements]
         lines += [f"flush chain {t} {chain}" for chain in existing.chains]
-        wanted_chains, wanted_sets, made = _objects(rules, table) if rules else ([], [], [])
+        wanted_chains, wanted_sets, made = _objects(rules, table, mark_hairpin) if rules else ([], [], [])
         removals += [f"delete chain {t} {chain}" for chain in existing.chains if chain not in wanted_chains]
         removals += [f"delete set {t} {name}" for name in existing.sets if name not in wanted_sets]
         body += made
@@ -176,7 +179,7 @@ def service_script(changes: Iterable[tuple[str, ServiceRules | None]], objects: 
     return "\n".join(lines + removals + body) + "\n"
 
 
-def _objects(rules: ServiceRules, table: str) -> tuple[list[str], list[str], list[str]]:
+def _objects(rules: ServiceRules, table: str, mark_hairpin: bool) -> tuple[list[str], list[str], list[str]]:
     """The chains and sets of a Service, and the lines that make them and their map elements."""
     t = _t(table)
     comment = _quote(rules.label)
@@ -194,6 +197,8 @@ def _objects(rules: ServiceRules, table: str) -> tuple[list[str], list[str], lis
             chains.append(endpoint)
             endpoint_chains.append(endpoint)
             body += [f"add chain {t} {endpoint}", f"flush chain {t} {endpoint}"]
+            if mark_hairpin:
+                body.append(hairpin_rule(t, endpoint, ip))
             if rules.affinity_timeout:
                 affinity = _endpoint_name("aff", rules.key, index, ip, target)
                 sets.append(affinity)
@@ -303,7 +308,9 @@ def pod_table_script(rules: Iterable[ServiceRules], ranges: Iterable[str] = (), 
     connections a Service rule sent there (slirp4netns's view of the host's loopback)."""
     t = _t(POD_TABLE)
     lines = [f"add table {t}", f"delete table {t}",
-             service_script([(rule.key, rule) for rule in rules], [], ranges, POD_TABLE).rstrip("\n")]
+             # the endpoints are loopback forwards, never the pod's own address on a bridge
+             service_script([(rule.key, rule) for rule in rules], [], ranges, POD_TABLE,
+                            mark_hairpin=False).rstrip("\n")]
     if guarded:
         # replies go there too (slirp4netns's forwarded connections come from that address): only new
         # connections of the pod's own are refused

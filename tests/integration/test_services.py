@@ -164,6 +164,47 @@ def test_cluster_ip_reaches_every_replica_by_every_name(svc, tmp_path):
     assert row["clusterIP"] not in nft_table()
 
 
+# busybox httpd gives a CGI script the client's address: the page says whom the server saw
+PAGE_IS_CLIENT_ADDRESS = ("mkdir -p /www/cgi-bin && printf '#!/bin/sh\\necho\\necho $REMOTE_ADDR\\n' > /www/cgi-bin/addr"
+                          " && chmod +x /www/cgi-bin/addr && exec httpd -f -p 8080 -h /www")
+
+
+def seen_address(page: str) -> str:
+    """The address the CGI page shows, without the IPv4-mapped dress busybox httpd puts on it."""
+    return page.strip().removeprefix("[::ffff:").removesuffix("]")
+
+
+def bridged_netfilter(bridge: str) -> bool:
+    try:
+        return Path("/sys/class/net", bridge, "bridge", "nf_call_iptables").read_text().strip() == "1"
+    except OSError:
+        return False
+
+
+def test_a_pod_reaching_another_through_a_service_keeps_its_address_and_hairpins_answer(svc):
+    host_port = free_port()
+    server = pod("server", sh("web", PAGE_IS_CLIENT_ADDRESS, ports=[{"containerPort": 8080, "hostPort": host_port}]),
+                 labels={"app": "addr"})
+    played = svc.play("app.yaml", service("addr", {"selector": {"app": "addr"}, "ports": [{"port": 80, "targetPort": 8080}]}),
+                      server, pod("client", sh("c", "sleep 3600")))
+    assert played.returncode == 0, played.stderr
+    svc.routed("default", "addr")
+    client_ip, server_ip = svc.net.pod_ip("client"), svc.net.pod_ip("server")
+    gateway = svc.net.info()["gateway"]
+
+    # as on Kubernetes, the server sees the client pod's own address where the bridge's connection
+    # tracking translates the answers back; without br_netfilter the connection is masqueraded
+    expected = client_ip if bridged_netfilter(svc.net.bridge) else gateway
+    assert seen_address(svc.exec("client", "wget -q -O - http://addr/cgi-bin/addr")) == expected
+    # another pod's hostPort at the host's address on the bridge
+    assert seen_address(svc.exec("client", f"wget -q -O - http://{gateway}:{host_port}/cgi-bin/addr")) == expected
+    # the server reaching itself, through its Service and through its own hostPort: masqueraded,
+    # or its answers would never leave it
+    assert seen_address(svc.exec("server", "wget -q -O - http://addr/cgi-bin/addr")) == gateway
+    assert seen_address(svc.exec("server", f"wget -q -O - http://{gateway}:{host_port}/cgi-bin/addr")) == gateway
+    assert server_ip != gateway
+
+
 def test_endpoints_follow_files_played_in_any_order_and_exits(svc):
     labels = {"app": "api"}
     first = svc.play("svc.yaml", service("api", {"type": "NodePort", "selector": labels,

@@ -65,6 +65,21 @@ def test_masquerade_script_excludes_the_bridge_subnet():
     script = masquerade_script("blue", "10.89.3.0/24", "kpt")
     assert "add rule inet kpt net-blue ip daddr != 10.89.3.0/24 masquerade" in script
     assert "add rule inet kpt outbound ip saddr 10.89.3.0/24 jump net-blue" in script
+    assert "return" not in script  # without br_netfilter every DNATed connection into the subnet is masqueraded
+
+
+def test_with_bridged_netfilter_only_a_pod_reaching_itself_is_masqueraded_into_its_subnet():
+    lines = masquerade_script("blue", "10.89.3.0/24", "kpt", bridged_netfilter=True).splitlines()
+    keep = next(line for line in lines if line.endswith('return comment "network blue"'))
+    masquerade = next(line for line in lines if "ip daddr 10.89.3.0/24 ct status dnat masquerade" in line)
+    assert "ip daddr 10.89.3.0/24 ct status dnat meta mark & 0x4000 == 0" in keep
+    assert lines.index(keep) < lines.index(masquerade)
+
+
+def test_a_pod_reaching_its_own_host_port_is_marked_for_masquerade_before_the_dnat():
+    lines = publish_script("web", "10.89.0.2", [PortMapping(container_port=80, host_port=8080)], "kpt").splitlines()
+    mark = "add rule inet kpt pod-web ip saddr 10.89.0.2 meta mark set meta mark | 0x4000"
+    assert lines.index(mark) < next(i for i, line in enumerate(lines) if "dnat ip to 10.89.0.2:80" in line)
 
 
 NFT_JSON = [

@@ -69,6 +69,10 @@ def test_nft_script_maps_the_vip_to_a_chain_per_port_and_endpoint_chains():
     assert ("numgen random mod 2 vmap { 0 : goto sep-web.default_p0_10.0.0.2-8080, "
             "1 : goto sep-web.default_p0_10.0.0.3-8080 }") in script
     assert "meta l4proto tcp dnat ip to 10.0.0.3:8080" in script
+    # a replica reaching itself through the Service is marked for masquerade before its DNAT
+    lines = script.splitlines()
+    hairpin = "add rule inet kubeplay-services sep-web.default_p0_10.0.0.3-8080 ip saddr 10.0.0.3 meta mark set meta mark | 0x4000"
+    assert lines.index(hairpin) < next(i for i, line in enumerate(lines) if "dnat ip to 10.0.0.3:8080" in line)
     assert "ip saddr @aff-web.default_p0_10.0.0.2-8080 goto sep-web.default_p0_10.0.0.2-8080" in script
     assert "add rule inet kubeplay-services svc-web.default_p1 goto no-endpoints" in script  # refused, not hanging
     assert "add element inet kubeplay-services service-ranges { 10.96.0.0/16 }" in script
@@ -193,6 +197,7 @@ def test_rootless_pod_table_sends_the_vip_to_the_endpoints_loopback_forwards():
     assert lines[:2] == ["add table inet kubeplay-pod-services", "delete table inet kubeplay-pod-services"]
     assert "add element inet kubeplay-pod-services service-ips { 10.96.0.7 . tcp . 80 : goto svc-web.default_p0 }" in script
     assert "meta l4proto tcp dnat ip to 192.0.2.1:41002" in script and "guard" not in script
+    assert "meta mark" not in script  # a loopback forward is never the pod itself on a bridge
     guarded = nft.pod_table_script([rules], guarded="10.0.2.2")
     assert "add rule inet kubeplay-pod-services guard ip daddr 10.0.2.2 ct status dnat accept" in guarded
     assert "add rule inet kubeplay-pod-services guard ip daddr 10.0.2.2 ct state != new accept" in guarded
