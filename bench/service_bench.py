@@ -5,12 +5,14 @@ Deployment (3 replicas) plus a Service to the first HTTP 200 fetched through the
 
 kubeplay gets private state under a temporary directory and its own network, and imports a busybox
 rootfs (no registry, no internet). The request paths are measured from the same client pod's
-network namespace, alternating request by request: through the cluster IP, straight to one
-replica's IP, and straight to the three replicas' IPs in turn (the spread the Service makes, done by
-the client). Latency is the median time of one HTTP request on a new connection (busybox httpd
-closes each), throughput the median rate of fetching a 16 MiB page (three fetches a round). Only
-127.0.0.1, the pods' addresses and the Service's cluster IP are ever contacted. podman has no
-Services, so nothing is compared with it here: its pod-IP path is network_bench.py's. Needs root.
+network namespace, alternating request by request (the path that goes first changes each time):
+through the cluster IP of a Service with one pod against straight to that pod's IP, and through the
+Deployment's cluster IP against its three replicas' IPs taken in turn (the spread the Service
+makes, done by the client). Latency is the median time of one HTTP request on a new connection
+(busybox httpd closes each), throughput the median rate of fetching a 64 MiB page (six fetches a
+round). Only 127.0.0.1, the pods' addresses and the Services' cluster IPs are ever contacted.
+podman has no Services, so nothing is compared with it here: its pod-IP path is network_bench.py's.
+Needs root.
 """
 
 from __future__ import annotations
@@ -31,15 +33,16 @@ from pathlib import Path
 IMAGE = "localhost/bench/busybox:latest"
 APPLETS = ("sh", "httpd", "wget", "sleep", "hostname", "mkdir", "dd", "touch", "cat", "true")
 PLAY_TIMEOUT = 120.0
-SERVER = ("mkdir -p /www && hostname > /www/index.html && dd if=/dev/zero of=/www/big bs=1M count=16 2>/dev/null"
+SERVER = ("mkdir -p /www && hostname > /www/index.html && dd if=/dev/zero of=/www/big bs=1M count=64 2>/dev/null"
           " && exec httpd -f -p 8080 -h /www")
 # the client's first successful fetch through the Service's name is marked in a hostPath file
 CLIENT = "until wget -q -O /dev/null http://web/; do sleep 0.02; done; touch /mark/first-200; exec sleep 3600"
 
 REQUESTS = r"""
 import json, socket, sys, time
-targets = json.loads(sys.argv[1]); count = int(sys.argv[2]); rounds = int(sys.argv[3]); BIG_FETCHES = 3
+targets = json.loads(sys.argv[1]); count = int(sys.argv[2]); rounds = int(sys.argv[3]); BIG_FETCHES = 6
 turns = {name: 0 for name in targets}
+buffer = bytearray(1 << 20)
 def fetch(name, path):
     # a target is a list of addresses, taken in turn
     host, port = targets[name][turns[name] % len(targets[name])]
@@ -47,20 +50,26 @@ def fetch(name, path):
     with socket.create_connection((host, port), timeout=10) as conn:
         conn.sendall(f"GET {path} HTTP/1.0\r\nHost: x\r\n\r\n".encode())
         size = 0
-        while chunk := conn.recv(1 << 16):
-            size += len(chunk)
+        while received := conn.recv_into(buffer):  # one buffer, refilled: the client costs little
+            size += received
     return size
+names = list(targets)
+def in_turn(turn):
+    # request by request in turn, so a load that comes and goes weighs on every path; the path that
+    # goes first changes each time, so none always follows the same one
+    shift = turn % len(names)
+    return names[shift:] + names[:shift]
 results = {name: {"latency": [], "throughput": []} for name in targets}
 for _ in range(rounds):
     times = {name: [] for name in targets}
-    for _ in range(count):  # request by request in turn: a load that comes and goes weighs on both paths
-        for name in targets:
+    for turn in range(count):
+        for name in in_turn(turn):
             started = time.perf_counter(); fetch(name, "/"); times[name].append(time.perf_counter() - started)
     for name in targets:
         times[name].sort()
         results[name]["latency"].append(times[name][len(times[name]) // 2])
-    for _ in range(BIG_FETCHES):
-        for name in targets:
+    for turn in range(BIG_FETCHES):
+        for name in in_turn(turn):
             started = time.perf_counter(); size = fetch(name, "/big")
             results[name]["throughput"].append(size / (time.perf_counter() - started))
 print(json.dumps(results))
@@ -106,6 +115,20 @@ def manifests(base: Path, index: int, mark: Path) -> Path:
                        "volumes": [{"name": "mark", "hostPath": {"path": str(mark), "type": "Directory"}}]}}
     path = base / f"app-{index}.yaml"
     path.write_text("\n---\n".join(json.dumps(doc) for doc in (service, web, client)))
+    return path
+
+
+def solo_manifests(base: Path) -> Path:
+    """One server pod behind a Service of its own: the cluster IP against that same pod's IP."""
+    labels = {"app": "solo"}
+    server = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "solo", "labels": labels},
+              "spec": {"terminationGracePeriodSeconds": 1,
+                       "containers": [{"name": "web", "image": IMAGE, "imagePullPolicy": "Never",
+                                       "command": ["/bin/sh", "-c", SERVER], "ports": [{"containerPort": 8080}]}]}}
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "solo"},
+               "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": 8080}]}}
+    path = base / "solo.yaml"
+    path.write_text("\n---\n".join(json.dumps(doc) for doc in (service, server)))
     return path
 
 
@@ -202,22 +225,24 @@ def main() -> int:
         print(f"\nplay -> first 200 through the Service (median of {len(plays)}): {statistics.median(plays) * 1000:.0f} ms")
 
         last = options.rounds
-        cluster_ip = json.loads(kubeplay("services", "--format", "json"))[0]["clusterIP"]
-        replicas = sorted(p["ip"] for p in json.loads(kubeplay("pods", "--format", "json"))
-                          if p["name"].startswith(f"web{last}-"))
-        # the cluster IP spreads over the three replicas: besides one pod's IP, the pods' IPs taken in
-        # turn show what the Service's own rules cost against the same spread done by the client
-        targets = {"cluster IP": [(cluster_ip, 80)], "pod IP": [(replicas[0], 8080)],
-                   "pod IPs": [(ip, 8080) for ip in replicas]}
+        kubeplay("play", "--network", kubeplay.network, str(solo_manifests(base)))
+        services = {row["name"]: row["clusterIP"] for row in json.loads(kubeplay("services", "--format", "json"))}
+        pod_ips = {p["name"]: p["ip"] for p in json.loads(kubeplay("pods", "--format", "json"))}
+        replicas = sorted(ip for name, ip in pod_ips.items() if name.startswith(f"web{last}-"))
+        # the same server reached both ways, then the three replicas: through the Service's spread,
+        # and taken in turn by the client (what the Service's own rules cost against the same spread)
+        targets = {"cluster IP": [(services["solo"], 80)], "pod IP": [(pod_ips["solo"], 8080)],
+                   "cluster IP, 3 replicas": [(services["web"], 80)],
+                   "pod IPs in turn": [(ip, 8080) for ip in replicas]}
         results = kubeplay.requests(f"client{last}", targets, options.requests, options.rounds)
         latency = {name: statistics.median(r["latency"]) for name, r in results.items()}
         rate = {name: statistics.median(r["throughput"]) for name, r in results.items()}
         for name in results:
-            print(f"{name:>10}: request latency (median) {latency[name] * 1e6:7.0f} us, "
+            print(f"{name:>22}: request latency (median) {latency[name] * 1e6:7.0f} us, "
                   f"throughput {rate[name] / (1 << 20):7.0f} MiB/s")
-        for direct in ("pod IP", "pod IPs"):
-            print(f"cluster IP / {direct}: latency {latency['cluster IP'] / latency[direct]:.3f}, "
-                  f"throughput {rate['cluster IP'] / rate[direct]:.3f} (target: within 5 %)")
+        for through, direct in (("cluster IP", "pod IP"), ("cluster IP, 3 replicas", "pod IPs in turn")):
+            print(f"{through} / {direct}: latency {latency[through] / latency[direct]:.3f}, "
+                  f"throughput {rate[through] / rate[direct]:.3f} (target: within 5 %)")
         return 0
     except BenchError as exc:
         print(f"bench failed: {exc}", file=sys.stderr)
