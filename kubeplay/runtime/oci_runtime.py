@@ -171,6 +171,10 @@ class OciRuntime:
         import tempfile  # only exec needs a scratch directory
 
         from kubeplay.runtime.bundle_exec import error_lines
+        from kubeplay.runtime.mountroot import CHROOT_HINT, CHROOT_MESSAGE, exec_enters_host_root
+
+        if exec_enters_host_root():
+            raise RuntimeFailure(f'container "{container_id}": cannot exec: {CHROOT_MESSAGE}', hint=CHROOT_HINT)
 
         with tempfile.TemporaryDirectory(prefix="exec-") as scratch:
             spec = Path(scratch) / "process.json"

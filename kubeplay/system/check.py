@@ -278,6 +278,15 @@ def check_nft(settings: Settings) -> Check:
     return Check("nftables", True, True, f"{nft}: the kernel accepts a test table")
 
 
+def check_exec_root(_: Settings) -> Check:
+    """exec, exec probes and exec hooks need / to be the root of kubeplay's mount namespace."""
+    from kubeplay.runtime.mountroot import CHROOT_HINT, CHROOT_MESSAGE, exec_enters_host_root
+
+    if exec_enters_host_root():
+        return Check("exec", False, False, CHROOT_MESSAGE + ": exec, exec probes and hooks are refused", CHROOT_HINT)
+    return Check("exec", True, False, "/ is the root of kubeplay's mount namespace: exec enters the container's root")
+
+
 def check_rlimits(_: Settings) -> Check:
     def pair(kind: int) -> str:
         soft, hard = resource.getrlimit(kind)
@@ -335,6 +344,7 @@ def run_checks(settings: Settings) -> list[Check]:
         ("pasta/slirp4netns", check_rootless_net),
         ("nftables", check_nft),
         ("rlimits", check_rlimits),
+        ("exec", check_exec_root),
         ("rootless", check_rootless),
         ("systemd integration", check_systemd),
     ]
