@@ -31,7 +31,7 @@ import select
 import sys
 import time
 
-from kubeplay.controllers.probing import HOOKING, UP, ContainerProbes, Event, Kill, Ready, RunPostStart
+from kubeplay.controllers.probing import HOOKING, ContainerProbes, Event, Kill, Ready, RunPostStart
 
 TICK = 1.0  # seconds between looks at the pod when no probe falls due sooner
 PHASE_CHECK_IDLE = 2.0  # seconds between reads of the pod's phase while none of its containers runs

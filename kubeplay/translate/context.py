@@ -7,7 +7,6 @@ the ConfigMaps and Secrets of the run, where the manifest is, and where problems
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from kubeplay.model.plan import ClaimPlan, PodPlan
 from kubeplay.model.service import ServicePlan

@@ -89,7 +89,7 @@ def check_deployment(old: DeploymentPlan, new: DeploymentPlan) -> None:
     """Refuse what Kubernetes refuses to change: spec.selector (apps/v1 makes it immutable)."""
     if old.selector != new.selector:
         raise UserError(f"{new.where('spec.selector')}: field is immutable (it was {_text(old.selector)})",
-                        hint=f"delete the Deployment first (`kubeplay down FILE`), or keep the selector")
+                        hint="delete the Deployment first (`kubeplay down FILE`), or keep the selector")
 
 
 def deployment_change(old: DeploymentPlan, new: DeploymentPlan) -> DeploymentChange:
