@@ -9,8 +9,8 @@ network namespace, alternating request by request (the path that goes first chan
 through the cluster IP of a Service with one pod against straight to that pod's IP, and through the
 Deployment's cluster IP against its three replicas' IPs taken in turn (the spread the Service
 makes, done by the client). Latency is the median time of one HTTP request on a new connection
-(busybox httpd closes each), throughput the median rate of fetching a 64 MiB page (six fetches a
-round). Only 127.0.0.1, the pods' addresses and the Services' cluster IPs are ever contacted.
+(busybox httpd closes each), the request rate that of 200 requests sent over 4 connections at once,
+and throughput the median rate of fetching a 64 MiB page (six fetches a round). Only 127.0.0.1, the pods' addresses and the Services' cluster IPs are ever contacted.
 podman has no Services, so nothing is compared with it here: its pod-IP path is network_bench.py's.
 Needs root.
 """
@@ -39,11 +39,12 @@ SERVER = ("mkdir -p /www && hostname > /www/index.html && dd if=/dev/zero of=/ww
 CLIENT = "until wget -q -O /dev/null http://web/; do sleep 0.02; done; touch /mark/first-200; exec sleep 3600"
 
 REQUESTS = r"""
-import json, socket, sys, time
+import json, socket, sys, threading, time
 targets = json.loads(sys.argv[1]); count = int(sys.argv[2]); rounds = int(sys.argv[3]); BIG_FETCHES = 6
+CLIENTS, BURST, BURSTS = 4, 200, 4  # request rate: BURST requests from CLIENTS connections at once
 turns = {name: 0 for name in targets}
 buffer = bytearray(1 << 20)
-def fetch(name, path):
+def fetch(name, path, buffer=buffer):
     # a target is a list of addresses, taken in turn
     host, port = targets[name][turns[name] % len(targets[name])]
     turns[name] += 1
@@ -59,7 +60,19 @@ def in_turn(turn):
     # goes first changes each time, so none always follows the same one
     shift = turn % len(names)
     return names[shift:] + names[:shift]
-results = {name: {"latency": [], "throughput": []} for name in targets}
+def request_rate(name):
+    def client():
+        own = bytearray(1 << 16)
+        for _ in range(BURST // CLIENTS):
+            fetch(name, "/", own)
+    clients = [threading.Thread(target=client) for _ in range(CLIENTS)]
+    started = time.perf_counter()
+    for thread in clients:
+        thread.start()
+    for thread in clients:
+        thread.join()
+    return BURST / (time.perf_counter() - started)
+results = {name: {"latency": [], "throughput": [], "rate": []} for name in targets}
 for _ in range(rounds):
     times = {name: [] for name in targets}
     for turn in range(count):
@@ -68,6 +81,9 @@ for _ in range(rounds):
     for name in targets:
         times[name].sort()
         results[name]["latency"].append(times[name][len(times[name]) // 2])
+    for turn in range(BURSTS):
+        for name in in_turn(turn):
+            results[name]["rate"].append(request_rate(name))
     for turn in range(BIG_FETCHES):
         for name in in_turn(turn):
             started = time.perf_counter(); size = fetch(name, "/big")
@@ -236,12 +252,14 @@ def main() -> int:
                    "pod IPs in turn": [(ip, 8080) for ip in replicas]}
         results = kubeplay.requests(f"client{last}", targets, options.requests, options.rounds)
         latency = {name: statistics.median(r["latency"]) for name, r in results.items()}
+        requests = {name: statistics.median(r["rate"]) for name, r in results.items()}
         rate = {name: statistics.median(r["throughput"]) for name, r in results.items()}
         for name in results:
             print(f"{name:>22}: request latency (median) {latency[name] * 1e6:7.0f} us, "
-                  f"throughput {rate[name] / (1 << 20):7.0f} MiB/s")
+                  f"{requests[name]:6.0f} requests/s, throughput {rate[name] / (1 << 20):7.0f} MiB/s")
         for through, direct in (("cluster IP", "pod IP"), ("cluster IP, 3 replicas", "pod IPs in turn")):
             print(f"{through} / {direct}: latency {latency[through] / latency[direct]:.3f}, "
+                  f"requests/s {requests[through] / requests[direct]:.3f}, "
                   f"throughput {rate[through] / rate[direct]:.3f} (target: within 5 %)")
         return 0
     except BenchError as exc:
