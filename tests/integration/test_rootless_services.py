@@ -204,21 +204,33 @@ def in_pod_net(pid: int, *argv: str) -> list[str]:
     return ["timeout", "60", "nsenter", "-t", str(pid), "-n", sys.executable, "-c", *argv]
 
 
+def ask_udp(address: str, port: int, count: int, pid: int = 0) -> list[str]:
+    """The answers to `count` datagrams, each from a socket of its own ("-" for none), sent from the
+    network namespace of `pid` (the host's when 0)."""
+    argv = in_pod_net(pid, UDP_ASK) if pid else ["timeout", "60", sys.executable, "-c", UDP_ASK]
+    asked = subprocess.run([*argv, address, str(port), str(count)], capture_output=True, text=True, timeout=90)
+    return asked.stdout.split()
+
+
 @pytest.mark.parametrize("helper", ["pasta", "slirp4netns"])
-def test_udp_through_the_cluster_ip_is_answered_by_every_replica(user: RootlessUser, base, helper: str) -> None:
-    # the Service's endpoints are the replicas' loopback forwards; Debian 12's pasta loses UDP answers
-    # across a port number change there, which rootless/udpports.py works around
+def test_udp_through_the_cluster_ip_and_the_node_port_is_answered_by_every_replica(
+        user: RootlessUser, base, helper: str) -> None:
+    # Debian 12's pasta loses UDP answers across a port number change (rootless/udpports.py works
+    # around it), and the node port's holder answers its own share from where it came in
     use_helper(user, helper, base)
     labels = {"app": "echo"}
+    node_port = free_node_port()
     replicas = deployment("echo", 2, labels, [{"name": "echo", "containerPort": 5353, "protocol": "UDP"}])
     replicas["spec"]["template"]["spec"]["containers"][0]["command"] = ["sleep", "600"]
     manifest = write_documents(
         user, "udp.yaml",
-        service("echo", {"selector": labels,
-                         "ports": [{"name": "dns", "port": 53, "protocol": "UDP", "targetPort": "echo"}]}),
+        service("echo", {"type": "NodePort", "selector": labels, "ports": [
+            {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": "echo", "nodePort": node_port}]}),
         replicas, pod("client", {"name": "c", "image": BUSYBOX, "command": ["sleep", "600"]}))
     played = user.kp("play", str(manifest))
     assert played.returncode == 0, played.stderr
+    assert f"{node_port}/UDP is published on the host by the network helper of pod echo-" in played.stderr
+    assert "spreads it over the Service's ready pods" in played.stderr
     cluster_ip = json.loads(user.kp("services", "--format", "json").stdout)[0]["clusterIP"]
     assert cluster_ip in user_exec(user, "client", "grep -w echo /etc/hosts")  # the name the client would use
     names = {line.split()[0] for line in user.kp("pods").stdout.splitlines()[1:] if line.startswith("echo-")}
@@ -226,11 +238,9 @@ def test_udp_through_the_cluster_ip_is_answered_by_every_replica(user: RootlessU
                                 text=True) for name in sorted(names)]
     try:
         assert [server.stdout.readline().strip() for server in servers] == ["bound", "bound"]
-        asked = subprocess.run(in_pod_net(pid_of(user, "client"), UDP_ASK, cluster_ip, "53", "16"),
-                               capture_output=True, text=True, timeout=90)
-        seen = asked.stdout.split()
-        assert len(seen) == 16 and "-" not in seen, (seen, asked.stderr)  # every datagram answered
-        assert {answer.removesuffix(":ping") for answer in seen} == names, seen  # by both replicas
+        for seen in (ask_udp(cluster_ip, 53, 16, pid_of(user, "client")), ask_udp("127.0.0.1", node_port, 16)):
+            assert len(seen) == 16 and "-" not in seen, seen  # every datagram answered
+            assert {answer.removesuffix(":ping") for answer in seen} == names, seen  # by both replicas
     finally:
         for server in servers:
             server.terminate()
