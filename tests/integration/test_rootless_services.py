@@ -250,6 +250,28 @@ def test_udp_through_the_cluster_ip_and_the_node_port_is_answered_by_every_repli
     assert helpers_of(user) == []
 
 
+def test_udp_host_port_under_another_number_is_answered_from_the_host_loopback(user: RootlessUser) -> None:
+    # the same pasta bug as the Services' forwards, for a hostPort (rootless/udpports.py)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        host_port = probe.getsockname()[1]
+    manifest = write_documents(user, "udphost.yaml", pod(
+        "udphost", {"name": "c", "image": BUSYBOX, "command": ["sleep", "600"],
+                    "ports": [{"containerPort": 5354, "hostPort": host_port, "protocol": "UDP"}]}))
+    played = user.kp("play", str(manifest))
+    assert played.returncode == 0, played.stderr
+    server = subprocess.Popen(in_pod_net(pid_of(user, "udphost"), UDP_ECHO, "5354", "udphost"),
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout.readline().strip() == "bound"
+        assert ask_udp("127.0.0.1", host_port, 4) == ["udphost:ping"] * 4
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert user.kp("down", str(manifest)).returncode == 0
+    assert helpers_of(user) == []
+
+
 def free_port_from(first: int) -> int:
     for number in range(first, first + 1000):
         with socket.socket() as probe:
