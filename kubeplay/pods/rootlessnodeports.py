@@ -55,7 +55,9 @@ def node_port_script(routes: list[NodePortRoute], table: str = POD_TABLE) -> str
         f"add chain {t} node-ports-forward {{ type filter hook forward priority 0 ; policy drop ; }}",
         f"add rule {t} node-ports-pre fib daddr type local meta l4proto . th dport vmap @node-ports",
         f"add rule {t} node-ports-out fib daddr type local meta l4proto . th dport vmap @node-ports",
-        f"add rule {t} node-ports-post ct mark {MARK} oifname != \"lo\" masquerade",
+        # a random source port: pasta sends a datagram on from the host under its source port, which a
+        # client on the host's loopback still holds (the datagram is dropped) when it is kept
+        f"add rule {t} node-ports-post ct mark {MARK} oifname != \"lo\" masquerade random",
         f"add rule {t} node-ports-forward ct mark {MARK} accept",
     ]
     for route in routes:
@@ -76,8 +78,12 @@ def _route_lines(t: str, route: NodePortRoute) -> list[str]:
     for index, (address, port) in enumerate(route.targets):
         endpoint = f"{chain}-{index}"
         choices.append(f"{index} : goto {endpoint}")
+        # the holder's own UDP port: a datagram that came in through the tap device is answered by an
+        # unconnected socket from the tap's address, which a dnat to 127.0.0.1 would not match (the
+        # answer is lost); redirect sends it to the address it came in on (127.0.0.1 from loopback)
+        action = f"redirect to :{port}" if (address, proto) == (LOOPBACK, "udp") else f"dnat ip to {address}:{port}"
         lines += [f"add chain {t} {endpoint}",
-                  f"add rule {t} {endpoint} ct mark set {MARK} meta l4proto {proto} dnat ip to {address}:{port}"]
+                  f"add rule {t} {endpoint} ct mark set {MARK} meta l4proto {proto} {action}"]
     lines.append(f"add rule {t} {chain} numgen random mod {len(choices)} vmap {{ {', '.join(choices)} }} "
                  f"comment {comment}")
     return lines
@@ -100,8 +106,7 @@ def published_ports(record) -> list[tuple[object, int]]:
 def routes_for(holder, held: list[tuple[str, int]], endpoints, gateway: str, forwards_of) -> list[NodePortRoute]:
     """The routes of the node ports `held` ((protocol, number)) by the pod `holder`, from the
     Services' `endpoints` ((record, Endpoints)): its own ready target on its loopback, another
-    ready pod's through its loopback forward (skipped when it has none: an undeclared port, and
-    for UDP)."""
+    ready pod's through its loopback forward (skipped when it has none: an undeclared port)."""
     wanted = set(held)
     routes = []
     for record, found in endpoints:
@@ -113,10 +118,6 @@ def routes_for(holder, held: list[tuple[str, int]], endpoints, gateway: str, for
             for target in found.targets[record.ports.index(port)]:
                 if record.namespace == holder.namespace and target.pod == holder.name:
                     targets.append((LOOPBACK, target.port))
-                    continue
-                if port.protocol == "UDP":
-                    # a datagram sent on through the gateway gets no answer back through the
-                    # holder's pasta (Debian 12's): spreading would lose part of them
                     continue
                 forwards = forwards_of.get((record.namespace, target.pod))
                 host_port = forwards.host_port(port.protocol, target.port) if forwards and gateway else None

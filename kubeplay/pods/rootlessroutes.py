@@ -171,12 +171,7 @@ def rootless_warnings(engine: Engine, records) -> list[str]:
     for record in records:
         for port, number in published_ports(record):
             holder = node_port_holder(engine.settings.runroot, port.protocol, number)
-            if holder and port.protocol == "UDP":
-                warnings.append(f"Service {record.name}: {number}/UDP is published on the host by the network helper "
-                                f"of pod {names.get(holder, holder[:12])}, and reaches that pod only, while it is ready "
-                                "(rootless, a host port is bound by one pod's helper, and UDP is not sent on to "
-                                "other pods from there)")
-            elif holder:
+            if holder:
                 warnings.append(f"Service {record.name}: {number}/{port.protocol} is published on the host by the "
                                 f"network helper of pod {names.get(holder, holder[:12])}, which spreads it over the "
                                 "Service's ready pods; it stays published while that pod exists (rootless, a "

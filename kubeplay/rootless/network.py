@@ -258,15 +258,21 @@ def check_tun() -> None:
 def pasta_argv(pasta: str, netns: Path, pidfile: Path, ports: list[PortMapping],
                forwards: tuple[LoopbackForward, ...] = ()) -> list[str]:
     """pasta forwards exactly the published ports and the loopback forwards (its default would
-    forward every bound one)."""
+    forward every bound one); a UDP port keeps its host number, renumbered inside (rootless/udpports.py)."""
+    from kubeplay.rootless.udpports import renumbered
+
     specs: dict[str, list[str]] = {"TCP": [], "UDP": []}
     for port in ports:
         if not port.host_port:
             continue
+        protocol = (port.protocol or "TCP").upper()
         address = f"{port.host_ip}/" if port.host_ip and port.host_ip != "0.0.0.0" else ""
-        specs[(port.protocol or "TCP").upper()].append(f"{address}{port.host_port}:{port.container_port}")
+        inner = port.host_port if renumbered(protocol, port.host_port, port.container_port) else port.container_port
+        specs[protocol].append(f"{address}{port.host_port}:{inner}")
     for forward in forwards:
-        specs[forward.protocol].append(f"{LOOPBACK}/{forward.host_port}:{forward.container_port}")
+        inner = forward.host_port if renumbered(forward.protocol, forward.host_port, forward.container_port) \
+            else forward.container_port
+        specs[forward.protocol].append(f"{LOOPBACK}/{forward.host_port}:{inner}")
     argv = [pasta, "--config-net", "--netns", str(netns), "--quiet", "--pid", str(pidfile)]
     for flag, protocol in (("-t", "TCP"), ("-u", "UDP")):
         for spec in specs[protocol] or ["none"]:
@@ -368,7 +374,21 @@ def _start_pasta(path: str, netns: Path, pidfile: Path, ports: list[PortMapping]
             continue
         raise HostError(f"pasta failed for {netns.name}: {said or f'exit {done.returncode}'}",
                         hint="a hostPort may be in use on the host; `kubeplay system check` shows what pasta needs")
+    _renumber_udp(netns, ports, forwards)
     return _namespace_ip(netns), Forwards(_namespace_gateway(netns), forwards)
+
+
+def _renumber_udp(netns: Path, ports: list[PortMapping], forwards: tuple[LoopbackForward, ...]) -> None:
+    """The UDP ports pasta hands on under their host number go on to their container port."""
+    from kubeplay.rootless.udpports import renumber_script, renumbered
+
+    pairs = [(port.host_port, port.container_port) for port in ports
+             if port.host_port and renumbered(port.protocol or "TCP", port.host_port, port.container_port)]
+    pairs += [(forward.host_port, forward.container_port) for forward in forwards
+              if renumbered(forward.protocol, forward.host_port, forward.container_port)]
+    script = renumber_script(pairs)
+    if script:
+        load_nft(netns, script, f"renumbering the UDP ports of {netns.name}")
 
 
 def _start_slirp(path: str, netns: Path, pidfile: Path, ports: list[PortMapping],

@@ -21,7 +21,7 @@ def test_pasta_forwards_exactly_the_published_ports() -> None:
     assert argv[:6] == ["/usr/bin/pasta", "--config-net", "--netns", "/run/ns", "--quiet", "--pid"]
     pairs = list(zip(argv[7::2], argv[8::2]))
     assert ("-t", "8080:80") in pairs and ("-t", "127.0.0.1/8443:443") in pairs
-    assert ("-u", "5353:53") in pairs
+    assert ("-u", "5353:5353") in pairs  # renumbered inside the namespace (rootless/udpports.py)
     assert ("-T", "none") in pairs and ("-U", "none") in pairs
 
 
@@ -75,7 +75,19 @@ def test_pasta_also_forwards_each_declared_port_from_the_host_loopback() -> None
     argv = network.pasta_argv("pasta", Path("/ns"), Path("/pid"), [port(80, 8080)], forwards)
     pairs = list(zip(argv[7::2], argv[8::2]))
     assert ("-t", "8080:80") in pairs and ("-t", "127.0.0.1/41001:8080") in pairs
-    assert ("-u", "127.0.0.1/41002:53") in pairs and ("-u", "none") not in pairs
+    assert ("-u", "127.0.0.1/41002:41002") in pairs and ("-u", "none") not in pairs
+
+
+def test_udp_under_another_number_is_renumbered_inside_the_namespace_and_tcp_or_the_same_number_is_not() -> None:
+    from kubeplay.rootless.udpports import renumber_script, renumbered
+
+    assert renumbered("UDP", 41002, 53) and not renumbered("TCP", 41002, 53) and not renumbered("UDP", 53, 53)
+    assert renumber_script([]) == ""
+    script = renumber_script([(41002, 53), (41002, 53), (5300, 53)])
+    for chain in ("prerouting", "output"):
+        assert f"add rule inet kubeplay-pod-ports {chain} fib daddr type local udp dport 41002 redirect to :53" in script
+        assert f"{chain} fib daddr type local udp dport 5300 redirect to :53" in script
+    assert script.count("dport 41002") == 2
 
 
 def test_slirp_forwards_declared_ports_from_loopback_and_opens_host_loopback_only_when_asked() -> None:

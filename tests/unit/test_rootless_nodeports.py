@@ -55,15 +55,20 @@ def test_a_port_whose_service_is_gone_is_refused_and_nothing_held_adds_nothing()
     assert node_port_script([]) == ""
 
 
-def test_a_udp_node_port_goes_to_the_holder_only_and_is_refused_while_it_is_not_ready():
+def test_a_udp_node_port_is_spread_too_and_the_holder_redirects_its_own_share():
     plan = ServicePlan(name="dns", selector={"app": "web"}, type="NodePort",
                        ports=(ServicePort(53, 8080, protocol="UDP", node_port=30053),))
     record = ServiceRecord(plan=plan, cluster_ip="10.96.0.8", ports=plan.ports)
     forwards = {key: Forwards("192.0.2.1", (LoopbackForward("UDP", 8080, 41003),)) for key in FORWARDS}
     a, b = pod_record("a", "192.0.2.2", {"app": "web"}), pod_record("b", "192.0.2.2", {"app": "web"})
     (route,) = routes_for(a, [("UDP", 30053)], [(record, endpoints_of(record, [a, b]))], "192.0.2.1", forwards)
-    assert route.targets == (("127.0.0.1", 8080),)
+    assert route.targets == (("127.0.0.1", 8080), ("192.0.2.1", 41003))
+    script = node_port_script([route])
+    # answered from the address the datagram came in on, which a dnat to 127.0.0.1 would not be
+    assert "node-port-udp-30053-0 ct mark set 0x4b504e50 meta l4proto udp redirect to :8080" in script
+    assert "node-port-udp-30053-1 ct mark set 0x4b504e50 meta l4proto udp dnat ip to 192.0.2.1:41003" in script
+    assert "masquerade random" in script  # pasta drops a datagram sent on under a source port still held
     unready = pod_record("a", "192.0.2.2", {"app": "web"}, status=ContainerStatus.EXITED)
-    (refused,) = routes_for(unready, [("UDP", 30053)], [(record, endpoints_of(record, [unready, b]))],
-                            "192.0.2.1", forwards)
-    assert refused.targets == ()
+    (others,) = routes_for(unready, [("UDP", 30053)], [(record, endpoints_of(record, [unready, b]))],
+                           "192.0.2.1", forwards)
+    assert others.targets == (("192.0.2.1", 41003),)
