@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kubeplay.errors import ConflictError, UserError
+from kubeplay.errors import ConflictError, HostError, UserError
 from kubeplay.model.record import ContainerStatus
 from kubeplay.names import DEFAULT_NAMESPACE, pod_arguments
 from kubeplay.pods.engine import Engine
@@ -39,6 +39,11 @@ def exec_in_pod(engine: Engine, pod_name: str, argv: list[str], *, container: st
         raise ConflictError(f'container "{target.name}" in pod "{pod.shown_name}" is not running ({target.status.value})',
                             hint=f"`kubeplay logs {pod_arguments(pod.namespace, pod.shown_name)} -c {target.name}` "
                                  "shows why it ended")
+    from kubeplay.runtime.mountroot import CHROOT_HINT, CHROOT_MESSAGE, exec_enters_host_root
+
+    if exec_enters_host_root():
+        raise HostError(f'cannot exec in container "{target.name}" of pod "{pod.shown_name}": {CHROOT_MESSAGE}',
+                        hint=CHROOT_HINT)
     env = dict(env or {})
     ids = None
     if user:

@@ -30,7 +30,8 @@ def test_exec_from_a_chroot_is_refused_and_system_check_names_it(pods, tmp_path)
 
     refused = in_chroot(pods, tmp_path / "chroot", "exec", "chrooted", "--", "cat", "/etc/hostname")
     assert refused.returncode == 125, refused
-    assert "kubeplay runs inside a chroot, where the runtime's exec would enter the host's root" in refused.stderr
+    assert ('cannot exec in container "c" of pod "chrooted": kubeplay runs inside a chroot, where the runtime\'s '
+            "exec would enter the host's root") in refused.stderr
     assert refused.stdout == "" and "Traceback" not in refused.stderr
 
     check = in_chroot(pods, tmp_path / "chroot", "system", "check")
