@@ -25,7 +25,12 @@ def generate_pods(settings: Settings, names: tuple[str, ...], kind: str | None =
     keys = pod_keys(namespace, names)
     settings.ensure_dirs()
     db = open_database(settings.root)
-    result = _generate_from_store(db, keys, kind, replicas, service, include_secrets)
+    try:
+        result = _generate_from_store(db, keys, kind, replicas, service, include_secrets)
+    finally:
+        # here, not at exit: its statement cache keeps a connection in a reference cycle, so dropping
+        # the last reference does not close it
+        db.close()
     if result.warnings:
         from kubeplay.cli.render import echo
 
