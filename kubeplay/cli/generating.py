@@ -21,22 +21,16 @@ def generate_pods(settings: Settings, names: tuple[str, ...], kind: str | None =
         raise UserError(f"{output} already exists", hint="choose another file, or add --force to overwrite it")
     from kubeplay.cli.options import pod_keys
     from kubeplay.store.db import open_database
-    from kubeplay.store.plans import read_pod_plan
 
     keys = pod_keys(namespace, names)
     settings.ensure_dirs()
     db = open_database(settings.root)
-    plans = [read_pod_plan(db, key) for key in keys]
-    # only once every pod is found: a mistyped name is told without loading the generator
-    from kubeplay.generate import GenerateOptions
-    from kubeplay.generate import generate as generate_documents
-
-    options = GenerateOptions(kind=TYPES[kind.lower()] if kind else None, replicas=replicas, service=service,
-                              include_secrets=include_secrets, stored_services=_stored_services(db) if service else ())
-    claims = _claim_records(db, plans)
-    result = generate_documents(plans, options, image_config=_image_configs(db),
-                                claim_labels={name: record.labels for name, record in claims.items()},
-                                claim_specs={name: record.spec for name, record in claims.items()})
+    try:
+        result = _generate_from_store(db, keys, kind, replicas, service, include_secrets)
+    finally:
+        # here, not at exit: its statement cache keeps a connection in a reference cycle, so dropping
+        # the last reference does not close it
+        db.close()
     if result.warnings:
         from kubeplay.cli.render import echo
 
@@ -48,6 +42,23 @@ def generate_pods(settings: Settings, names: tuple[str, ...], kind: str | None =
         sys.stdout.flush()
         return
     _write(output, text)
+
+
+def _generate_from_store(db, keys: list[str], kind: str | None, replicas: int | None, service: bool,
+                         include_secrets: bool):
+    from kubeplay.store.plans import read_pod_plans
+
+    plans = read_pod_plans(db, keys)
+    # only once every pod is found: a mistyped name is told without loading the generator
+    from kubeplay.generate import GenerateOptions
+    from kubeplay.generate import generate as generate_documents
+
+    options = GenerateOptions(kind=TYPES[kind.lower()] if kind else None, replicas=replicas, service=service,
+                              include_secrets=include_secrets, stored_services=_stored_services(db) if service else ())
+    claims = _claim_records(db, plans)
+    return generate_documents(plans, options, image_config=_image_configs(db),
+                              claim_labels={name: record.labels for name, record in claims.items()},
+                              claim_specs={name: record.spec for name, record in claims.items()})
 
 
 def _image_configs(db):

@@ -16,7 +16,7 @@ import click
 from kubeplay.cli.render import echo_json, table
 from kubeplay.config import Settings
 from kubeplay.cli.completion import names_of
-from kubeplay.model.image import ImageSummary
+from kubeplay.model.image_summary import ImageSummary
 
 if TYPE_CHECKING:
     from kubeplay.images.inventory import Removal

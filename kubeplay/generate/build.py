@@ -4,7 +4,7 @@ workloads, Services), each checked by its `kubernetes` model; pure, given the im
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from kubeplay.defaults import node_name
 from kubeplay.errors import UserError
@@ -19,20 +19,18 @@ from kubeplay.model.plan import PodPlan
 DEFAULT_CLAIM_SIZE = "1Gi"  # a named volume made without a claim's size (a cluster needs one)
 
 
-@dataclass(frozen=True)
-class GenerateOptions:
+class GenerateOptions(NamedTuple):
     """What `kubeplay generate` was asked for."""
 
     kind: str | None = None  # Pod, Deployment, DaemonSet, Job; None: each pod as it came
     replicas: int | None = None
     service: bool = False
     include_secrets: bool = False
-    local_node: str = field(default_factory=node_name)
+    local_node: str | None = None  # the nodeName translation fills in, left out of specs; None: this host's
     stored_services: tuple = ()  # ServiceRecords of the store: --service gives back those selecting the pods
 
 
-@dataclass
-class Generated:
+class Generated(NamedTuple):
     """The documents generated for some pods, and what the user should be warned of."""
 
     documents: list[dict]
@@ -89,7 +87,7 @@ def _metadata(name: str, namespace: str, **extra) -> dict:
 
 def _group_document(group: Group, image_config, options: GenerateOptions) -> dict:
     plan = group.template
-    spec = pod_spec(plan, image_config, options.local_node)
+    spec = pod_spec(plan, image_config, options.local_node or node_name())
     if group.kind == "Pod":
         return document("Pod", pod_metadata(plan, plan.name), spec=spec)
     template_meta = pod_metadata(plan, None, template=True)

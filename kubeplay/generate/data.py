@@ -9,24 +9,22 @@ also fed `envFrom` cannot have been in `data` (it would have become a variable),
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from kubeplay.model.plan import PodPlan, VolumeFile, VolumePlan
 
 KINDS = {"configMapKeyRef": "ConfigMap", "secretKeyRef": "Secret", "configMapRef": "ConfigMap",
          "secretRef": "Secret", "configMap": "ConfigMap", "secret": "Secret"}
 
 
-@dataclass
 class DataObject:
     """A ConfigMap or Secret that pods use, gathered back from their volumes and env."""
 
-    kind: str  # ConfigMap or Secret
-    name: str
-    namespace: str
-    values: dict[str, bytes] = field(default_factory=dict)
-    in_env: set[str] = field(default_factory=set)  # keys seen as variables
-    feeds_env_from: bool = False
+    def __init__(self, kind: str, name: str, namespace: str) -> None:
+        self.kind = kind  # ConfigMap or Secret
+        self.name = name
+        self.namespace = namespace
+        self.values: dict[str, bytes] = {}
+        self.in_env: set[str] = set()  # keys seen as variables
+        self.feeds_env_from = False
 
 
 class DataObjects:

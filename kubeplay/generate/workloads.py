@@ -10,8 +10,6 @@ NodePort was not chosen: node ports must lie in 30000-32767, which most host por
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from kubeplay.errors import UserError
 from kubeplay.model.plan import PodPlan
 
@@ -19,14 +17,14 @@ WORKLOAD_KINDS = ("Deployment", "ReplicaSet", "DaemonSet", "Job")
 TYPE_NAMES = {"pod": "Pod", "deployment": "Deployment", "daemonset": "DaemonSet", "job": "Job"}
 
 
-@dataclass
 class Group:
     """What becomes one document: a pod, or a workload with all its pods."""
 
-    kind: str
-    name: str
-    namespace: str
-    pods: list[PodPlan] = field(default_factory=list)
+    def __init__(self, kind: str, name: str, namespace: str) -> None:
+        self.kind = kind
+        self.name = name
+        self.namespace = namespace
+        self.pods: list[PodPlan] = []
 
     @property
     def template(self) -> PodPlan:

@@ -16,7 +16,8 @@ from kubeplay.images.commit import free_unused
 from kubeplay.images.content import ContentStore
 from kubeplay.images.layers import LayerStore
 from kubeplay.images.lookup import image_index, lookup_name
-from kubeplay.model.image import ImageRecord, ImageSummary
+from kubeplay.model.image import ImageRecord
+from kubeplay.model.image_summary import ImageSummary
 from kubeplay.model.serial import to_jsonable
 from kubeplay.store.images import ImageIndex
 

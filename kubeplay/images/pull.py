@@ -25,7 +25,8 @@ from kubeplay.images.platform import Platform, host_platform, parse_platform, se
 from kubeplay.images.reference import candidates
 from kubeplay.images.registries import RegistriesConf
 from kubeplay.logs import get_logger
-from kubeplay.model.image import ImageRecord, ImageRef
+from kubeplay.model.image import ImageRecord
+from kubeplay.model.image_ref import ImageRef
 
 log = get_logger(__name__)
 

@@ -16,7 +16,7 @@ from kubeplay.errors import ReferenceFormatError
 
 if TYPE_CHECKING:
     from kubeplay.images.registries import RegistriesConf
-    from kubeplay.model.image import ImageRef
+    from kubeplay.model.image_ref import ImageRef
 
 DOCKER_HUB = "docker.io"
 DEFAULT_TAG = "latest"
@@ -106,7 +106,7 @@ def _split(text: str) -> tuple[str | None, str, str | None, str | None]:
 
 
 def _normalise(registry: str, path: str, tag: str | None, digest: str | None) -> ImageRef:
-    from kubeplay.model.image import ImageRef  # not at the top: checking a reference needs no model
+    from kubeplay.model.image_ref import ImageRef  # not at the top: checking a reference needs no model
 
     if registry in _HUB_ALIASES:
         registry = DOCKER_HUB

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from kubeplay.config import home_dir, is_rootless
 from kubeplay.errors import UserError
-from kubeplay.model.image import ImageRef
+from kubeplay.model.image_ref import ImageRef
 
 SYSTEM_CONF = Path("/etc/containers/registries.conf")
 ENV_CONF = "CONTAINERS_REGISTRIES_CONF"

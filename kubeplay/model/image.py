@@ -1,31 +1,11 @@
-"""Images: a parsed reference, the runtime config an image carries, and a stored image's record."""
+"""Images: the runtime config an image carries, and a stored image's record.
+
+A parsed reference (model.image_ref) and the listing's summary (model.image_summary) live apart:
+looking a stored image's config up, as generate does, needs neither."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-
-@dataclass(frozen=True)
-class ImageRef:
-    """A fully qualified reference: registry host[:port], repository path, tag and/or digest."""
-
-    registry: str
-    repository: str
-    tag: str | None = None
-    digest: str | None = None
-
-    @property
-    def name(self) -> str:
-        """registry/repository, without tag or digest."""
-        return f"{self.registry}/{self.repository}"
-
-    def __str__(self) -> str:
-        text = self.name
-        if self.tag:
-            text += f":{self.tag}"
-        if self.digest:
-            text += f"@{self.digest}"
-        return text
 
 
 @dataclass(frozen=True)
@@ -57,16 +37,3 @@ class ImageRecord:
     os: str = "linux"
     architecture: str = ""
     variant: str = ""
-
-
-@dataclass(frozen=True)
-class ImageSummary:
-    """What the image listing shows of an image, read without validating its whole record."""
-
-    id: str
-    names: tuple[str, ...]
-    manifest_digest: str
-    size: int
-    created: str = ""
-    os: str = "linux"
-    architecture: str = ""

@@ -255,14 +255,3 @@ class PodPlan:
     @property
     def ports(self) -> tuple[PortMapping, ...]:
         return tuple(port for c in self.all_containers for port in c.ports if port.host_port)
-
-
-@dataclass(frozen=True)
-class ClaimPlan:
-    """A PersistentVolumeClaim: a named volume kubeplay creates if missing."""
-
-    name: str
-    size: int | None = None
-    labels: dict[str, str] = field(default_factory=dict)
-    namespace: str = "default"
-    raw: dict | None = None

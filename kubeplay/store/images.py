@@ -10,10 +10,14 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from kubeplay.errors import ConflictError, StoreCorrupted, StoreError
-from kubeplay.model.image import ImageRecord, ImageSummary
+from kubeplay.model.image import ImageRecord
 from kubeplay.store.db import Database
+
+if TYPE_CHECKING:
+    from kubeplay.model.image_summary import ImageSummary
 
 # (diff_id, blob_digest, media_type), in order from the base layer up
 LayerRow = tuple[str, str, str]
@@ -76,6 +80,8 @@ class ImageIndex:
     def summaries(self) -> list[ImageSummary]:
         """What the listing shows of every image, newest first: a few keys of each stored record,
         which is not validated whole (inspecting or using an image does that)."""
+        from kubeplay.model.image_summary import ImageSummary
+
         summaries = []
         for row in self.db.query("SELECT id, manifest_digest, size, record FROM images ORDER BY created_at DESC, id"):
             try:

@@ -16,12 +16,24 @@ T = TypeVar("T")
 
 def read_pod_plan(db: Database, name: str) -> PodPlan:
     """The plan of pod `name`, in one query."""
+    return read_pod_plans(db, [name])[0]
+
+
+def read_pod_plans(db: Database, names: list[str]) -> list[PodPlan]:
+    """The plans of the pods `names`, one query each. Every pod is looked up before any plan is
+    decoded: a name the store does not hold is told without loading the plan model and its validator."""
+    texts = [_plan_text(db, name) for name in names]
     from kubeplay.model.plan import PodPlan
 
+    return [decode_plan(PodPlan, text, name) for name, text in zip(names, texts)]
+
+
+def _plan_text(db: Database, name: str) -> str:
+    """The JSON text of pod `name`'s plan, as stored; NotFoundError if the store holds no such pod."""
     rows = db.query("SELECT plan FROM pods WHERE name=?", (name,))
     if not rows:
         raise pod_not_found(name)
-    return decode_plan(PodPlan, rows[0]["plan"], name)
+    return rows[0]["plan"]
 
 
 def decode_plan(model: type[T], text: str, pod_name: str) -> T:

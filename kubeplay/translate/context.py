@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kubeplay.model.plan import ClaimPlan, PodPlan
+from kubeplay.model.claim import ClaimPlan
+from kubeplay.model.plan import PodPlan
 from kubeplay.model.service import ServicePlan
 from kubeplay.model.workload import DeploymentPlan
 from kubeplay.translate.issues import Issues

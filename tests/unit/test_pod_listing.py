@@ -180,3 +180,12 @@ def test_a_pods_plan_is_read_alone_in_one_query(store, settings):
     assert counting.queries == 1
     with pytest.raises(NotFoundError, match='no pod named "gone"'):
         read_pod_plan(store.db, "gone")
+
+
+def test_generate_tells_a_missing_pod_before_decoding_any_plan(store, settings):
+    add_pod(store, settings, "web")
+    argv = ["--root", str(settings.root), "--runroot", str(settings.runroot), "generate", "web", "gone"]
+    stdout, loaded = kubeplay_modules_after(argv)
+    assert stdout == ""
+    assert "kubeplay.store.plans" in loaded  # the store was asked, found "web" and not "gone"
+    assert "kubeplay.model.plan" not in loaded and "kubeplay.model.serial" not in loaded
