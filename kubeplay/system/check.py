@@ -287,6 +287,28 @@ def check_exec_root(_: Settings) -> Check:
     return Check("exec", True, False, "/ is the root of kubeplay's mount namespace: exec enters the container's root")
 
 
+def check_bridge_netfilter(settings: Settings) -> Check:
+    """Whether br_netfilter tracks bridged traffic, which the Service path between pods relies on."""
+    from kubeplay.net.bridge import BRIDGE_NF_CALL
+
+    if settings.rootless:
+        return Check("bridge netfilter", True, False, "unused rootless: pods have no bridge")
+    try:
+        on = BRIDGE_NF_CALL.read_text().strip() == "1"
+    except OSError:
+        on = None
+    if on:
+        return Check("bridge netfilter", True, False,
+                     "br_netfilter tracks bridged traffic: a pod's connection to a Service keeps its address, "
+                     "and its answers stay on the bridge")
+    found = "br_netfilter is loaded but off for bridges" if on is False else "br_netfilter is not loaded"
+    return Check("bridge netfilter", False, False,
+                 f"{found}: a pod's connection to a Service or a hostPort is masqueraded (the server sees the "
+                 "gateway) and its answers go through the host",
+                 "modprobe br_netfilter (and sysctl -w net.bridge.bridge-nf-call-iptables=1), as Kubernetes nodes "
+                 "require; it applies to every bridge of the host")
+
+
 def check_rlimits(_: Settings) -> Check:
     def pair(kind: int) -> str:
         soft, hard = resource.getrlimit(kind)
@@ -343,6 +365,7 @@ def run_checks(settings: Settings) -> list[Check]:
         ("/dev/net/tun", check_tun),
         ("pasta/slirp4netns", check_rootless_net),
         ("nftables", check_nft),
+        ("bridge netfilter", check_bridge_netfilter),
         ("rlimits", check_rlimits),
         ("exec", check_exec_root),
         ("rootless", check_rootless),

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from kubeplay.config import Settings
+from kubeplay.runtime.mountroot import exec_enters_host_root
 from kubeplay.runtime.probe import probe_all
 from tests.support.cli import mount_run_tmpfs
 
@@ -57,6 +58,10 @@ def test_host_facts_match_the_report(kp) -> None:
     assert f"nofile {soft}/{hard}" in checks["rlimits"]["detail"]
     assert checks["overlayfs"]["ok"], checks["overlayfs"]
     assert checks["conmon"]["ok"] and "conmon version" in checks["conmon"]["detail"]
+    bridged = Path("/proc/sys/net/bridge/bridge-nf-call-iptables")
+    on = bridged.exists() and bridged.read_text().strip() == "1"
+    assert checks["bridge netfilter"]["ok"] == on
+    assert checks["exec"]["ok"] == (not exec_enters_host_root())  # refused inside a chroot only
 
 
 def test_check_leaves_nothing_behind(kp) -> None:
