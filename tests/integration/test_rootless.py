@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from tests.support import imagebuild
+from tests.support.cli import skip_inside_a_chroot
 from tests.support.rootless import RootlessUser, make_user, open_tun
 
 pytestmark = pytest.mark.root
@@ -58,6 +59,7 @@ def _checked_removal(user: RootlessUser) -> None:
 def user(base: Path, rootfs_tar: Path):
     if os.geteuid() != 0:
         pytest.skip("creating users needs root")
+    skip_inside_a_chroot("the kernel refuses to create user namespaces there")
     made = make_user(base)
     with open_tun():
         try:
@@ -229,6 +231,7 @@ def test_user_without_subordinate_ids_gets_the_usermod_fix(base: Path) -> None:
 def test_missing_newuidmap_is_named_with_its_package(base: Path) -> None:
     if os.geteuid() != 0:
         pytest.skip("creating users needs root")
+    skip_inside_a_chroot("the kernel refuses to create user namespaces there")
     made = make_user(base)
     try:
         empty = base / "no-uidmap"
@@ -244,6 +247,7 @@ def test_missing_newuidmap_is_named_with_its_package(base: Path) -> None:
 def test_unwritable_runtime_dir_is_named_with_the_fix(base: Path) -> None:
     if os.geteuid() != 0:
         pytest.skip("creating users needs root")
+    skip_inside_a_chroot("the kernel refuses to create user namespaces there")
     made = make_user(base)
     try:
         foreign = base / "not-yours"
