@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import BUSYBOX, conmon_pids_for
-from tests.support.cli import mounts_below
+from tests.support.cli import mounts_below, skip_inside_a_chroot
 
 pytestmark = pytest.mark.root
 
@@ -80,6 +80,7 @@ def with_notify(pods, listener) -> dict:
 
 
 def test_notify_socket_hears_status_then_ready_only_after_readiness(pods, listener):
+    skip_inside_a_chroot("its exec probes and hooks cannot enter the container there")
     manifest = pods.write("ready.yaml", becomes_ready(pods, "slowready", 3))
     env = with_notify(pods, listener)
     played = subprocess.run(pods.kp.argv("play", str(manifest)), env=env, capture_output=True, text=True,
@@ -123,6 +124,7 @@ def test_notify_socket_pointing_nowhere_warns_once_and_play_works(pods):
 
 
 def test_service_stays_until_down_and_says_stopping(pods, listener):
+    skip_inside_a_chroot("its exec probes and hooks cannot enter the container there")
     manifest = pods.write("svc.yaml", becomes_ready(pods, "stays", 0))
     env = with_notify(pods, listener)
     service = subprocess.Popen(pods.kp.argv("play", "--service", str(manifest)), env=env, stdout=subprocess.PIPE,
@@ -144,6 +146,7 @@ def test_service_stays_until_down_and_says_stopping(pods, listener):
 
 
 def test_service_takes_its_pods_down_on_sigterm(pods, listener):
+    skip_inside_a_chroot("its exec probes and hooks cannot enter the container there")
     manifest = pods.write("term.yaml", becomes_ready(pods, "term", 0))
     service = subprocess.Popen(pods.kp.argv("play", "--service", str(manifest)), env=with_notify(pods, listener),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
@@ -283,6 +286,7 @@ def wipe_run_root(pods) -> None:
 
 
 def test_after_a_wiped_run_root_the_units_exec_start_brings_the_pod_back_with_its_claim(pods, listener):
+    skip_inside_a_chroot("its exec probes and hooks cannot enter the container there")
     claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "keep"},
              "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Mi"}}}}
     container = {"name": "app", "image": BUSYBOX, "imagePullPolicy": "Never",
