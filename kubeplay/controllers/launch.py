@@ -64,6 +64,7 @@ def monitor_spec(engine: Engine, pod: PodRecord) -> dict:
     watched container its id, probes and hooks."""
     from kubeplay.model.serial import to_jsonable
     from kubeplay.pods.handlers import pod_target
+    from kubeplay.runtime.mountroot import exec_enters_host_root
 
     ids = {(c.role is ContainerRole.MEMBER, c.name): c.id for c in pod.containers if c.role is not ContainerRole.INFRA}
     members = {c.name for c in pod.plan.containers}
@@ -83,7 +84,13 @@ def monitor_spec(engine: Engine, pod: PodRecord) -> dict:
             "grace": pod.plan.termination_grace_period_seconds, "hook_timeout": HOOK_TIMEOUT,
             # exec probes go straight to the runtime with this (kubeplay.runtime.bundle_exec)
             "runtime_argv": _runtime_argv(engine),
+            # asked here, once: the monitor and its probes' children import nothing to know it
+            "exec_refused": _has_exec_probe(containers) and exec_enters_host_root(),
             "containers": containers}
+
+
+def _has_exec_probe(containers: list[dict]) -> bool:
+    return any(probe["action"]["kind"] == "exec" for container in containers for probe in container["probes"].values())
 
 
 def _prepare_exec(engine: Engine, container_id: str, probes: dict[str, dict]) -> None:

@@ -415,10 +415,6 @@ def main(argv: list[str] | None = None) -> int:
         run_dir = os.path.join(options["runroot"], "pods", pod_ids[0])
         spec = _read_spec(run_dir, pod_ids[0])
         return 1 if spec is None else watch(spec, run_dir, None)
-    # asked once here, the answer reaches every probe's child forked below
-    from kubeplay.runtime.mountroot import exec_enters_host_root
-
-    exec_enters_host_root()
     # The pods' monitors are forked from this one process and keep sharing what it loaded, as long
     # as neither writes to it: frozen, the collector of each leaves those objects alone.
     gc.freeze()

@@ -69,9 +69,10 @@ def run_exec_probe(spec: dict, container: dict, probe: dict, timeout: float) -> 
     container's bundle and the process spec written at launch, neither the store nor the plan
     models loaded (the results are those kubeplay.pods.handlers gives)."""
     from kubeplay.runtime.bundle_exec import ExecTimeout, exec_output
-    from kubeplay.runtime.mountroot import CHROOT_MESSAGE, exec_enters_host_root
 
-    if exec_enters_host_root():
+    if spec.get("exec_refused"):
+        from kubeplay.runtime.mountroot import CHROOT_MESSAGE
+
         return False, f"cannot run the exec probe: {CHROOT_MESSAGE}"
     command = list(probe["action"]["command"])
     bundle = f"{spec['runroot']}/containers/{container['id']}"
