@@ -318,15 +318,20 @@ def user_exec(user: RootlessUser, pod_name: str, script: str) -> str:
     return done.stdout
 
 
-def free_node_port() -> int:
-    for number in range(31500, 32700):
+def free_port_from(first: int, count: int = 1000) -> int:
+    """The first port from `first` that nothing on the host holds."""
+    for number in range(first, first + count):
         with socket.socket() as probe:
             try:
                 probe.bind(("0.0.0.0", number))
             except OSError:
                 continue
             return number
-    raise AssertionError("no free node port")
+    raise AssertionError(f"no free port from {first}")
+
+
+def free_node_port() -> int:
+    return free_port_from(31500, 1200)
 
 
 def fetch_http(port: int, timeout: float = 20) -> str:

@@ -23,6 +23,7 @@ from tests.integration.test_rootless import (  # noqa: F401 (fixtures)
     deployment,
     fetch_http,
     free_node_port,
+    free_port_from,
     helpers_of,
     node_port_service,
     path_without_pasta,
@@ -270,17 +271,6 @@ def test_udp_host_port_under_another_number_is_answered_from_the_host_loopback(u
         server.wait(timeout=10)
     assert user.kp("down", str(manifest)).returncode == 0
     assert helpers_of(user) == []
-
-
-def free_port_from(first: int) -> int:
-    for number in range(first, first + 1000):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("0.0.0.0", number))
-            except OSError:
-                continue
-            return number
-    raise AssertionError(f"no free port from {first}")
 
 
 @pytest.mark.parametrize("helper", ["pasta", "slirp4netns"])
