@@ -39,8 +39,10 @@ SERVER = ("mkdir -p /www && hostname > /www/index.html && dd if=/dev/zero of=/ww
 CLIENT = "until wget -q -O /dev/null http://web/; do sleep 0.02; done; touch /mark/first-200; exec sleep 3600"
 
 REQUESTS = r"""
-import json, socket, sys, threading, time
+import json, os, socket, sys, threading, time
 targets = json.loads(sys.argv[1]); count = int(sys.argv[2]); rounds = int(sys.argv[3]); BIG_FETCHES = 6
+with open(sys.argv[4], "w") as procs:  # join the client container's cgroup: a process of that pod
+    procs.write(str(os.getpid()))
 CLIENTS, BURST, BURSTS = 4, 200, 4  # request rate: BURST requests from CLIENTS connections at once
 turns = {name: 0 for name in targets}
 buffer = bytearray(1 << 20)
@@ -200,9 +202,11 @@ class Kubeplay:
         return json.loads(self("pod", "inspect", name, "--format", "json"))[0]
 
     def requests(self, client: str, targets: dict[str, list[tuple[str, int]]], count: int, rounds: int) -> dict:
-        netns = self.base / "run" / "netns" / self.pod(client)["id"]
+        pod = self.pod(client)
+        netns = self.base / "run" / "netns" / pod["id"]
         done = subprocess.run(["nsenter", f"--net={netns}", sys.executable, "-c", REQUESTS, json.dumps(targets),
-                               str(count), str(rounds)], capture_output=True, text=True, timeout=900)
+                               str(count), str(rounds), str(container_cgroup(pod) / "cgroup.procs")],
+                              capture_output=True, text=True, timeout=900)
         if done.returncode != 0:
             raise BenchError(f"requests from {client} failed: {done.stderr.strip()[-400:]}")
         return json.loads(done.stdout)
@@ -212,6 +216,14 @@ class Kubeplay:
             self("system", "reset", "--force")
         except BenchError as exc:
             print(f"kubeplay reset: {exc}", file=sys.stderr)
+
+
+def container_cgroup(pod: dict) -> Path:
+    """The cgroup2 directory of the pod's first member: the measuring client runs there, as the pod's
+    own processes do (whatever the kernel does per cgroup, such as a connect hook, applies to it)."""
+    mountinfo = Path("/proc/self/mountinfo").read_text().splitlines()
+    top = next(Path(line.split()[4]) for line in mountinfo if " - cgroup2 " in line)
+    return top / "kubeplay" / f"pod-{pod['id']}" / pod["containers"][0]["id"]
 
 
 def main() -> int:

@@ -24,6 +24,11 @@ wherever a pod network does, masquerades a DNATed connection from 127.0.0.1, and
 of a network unless the bridge's own connection tracking translates its answers back. A pod reaching
 itself through its Service is always masqueraded: its endpoint chain marks it (HAIRPIN).
 
+A pod's TCP connection to a cluster IP does not reach these rules where the kernel takes the pods'
+connect hook (net/socketlb.py): write_services hands it the same endpoints, and it sends the socket
+to one of them when it connects. The rules still carry everything else, and everything when the
+hook is not there.
+
 KEY names a Service within its store (`web.default`, plus the store's mark for a store other than
 the default one), so several stores share the table and one never touches another's chains. A
 Service's chains, sets and map elements are rewritten as a whole, in one `nft -f` transaction,
@@ -230,6 +235,31 @@ def write_services(changes: list[tuple[str, ServiceRules | None]], ranges: Itera
         if not objects and all(rules is None for _, rules in changes):
             return
         run_nft(service_script(changes, objects, ranges, table), "writing Service rules")
+        if table == TABLE:
+            write_connect_hook(changes, objects)
+
+
+def write_connect_hook(changes: list[tuple[str, ServiceRules | None]], objects: list[dict]) -> None:
+    """Give the pods' connect hook (net/socketlb.py) the TCP cluster IP ports of these Services: what
+    their rules held before goes, what they hold now comes. A Service with sessionAffinity keeps its
+    choice in nft alone, where the affinity is remembered."""
+    from kubeplay.net import socketlb
+
+    removed: list[tuple[str, int]] = []
+    wanted: dict[tuple[str, int], tuple[tuple[str, int], ...]] = {}
+    for key, rules in changes:
+        for map_name, element in existing_of(objects, key).elements:
+            if map_name != "service-ips":
+                continue
+            ip, protocol, port = element.split(" . ")
+            if protocol in ("tcp", "6"):
+                removed.append((ip, int(port)))
+        if rules is None or not rules.cluster_ip:
+            continue
+        for port in rules.ports:
+            if port.protocol == "TCP":
+                wanted[(rules.cluster_ip, port.port)] = () if rules.affinity_timeout else port.targets
+    socketlb.write_entries(removed, wanted)
 
 
 def remove_table_if_unused(*, table: str = TABLE) -> bool:
@@ -241,6 +271,10 @@ def remove_table_if_unused(*, table: str = TABLE) -> bool:
         if any("chain" in item and item["chain"]["name"].startswith(_CHAIN_PREFIXES) for item in objects):
             return False
         run_nft(f"delete table {_t(table)}\n", f"removing nftables table {table}")
+        if table == TABLE:
+            from kubeplay.net.socketlb import remove_hook
+
+            remove_hook()
         return True
 
 

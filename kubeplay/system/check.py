@@ -299,14 +299,30 @@ def check_bridge_netfilter(settings: Settings) -> Check:
         on = None
     if on:
         return Check("bridge netfilter", True, False,
-                     "br_netfilter tracks bridged traffic: a pod's connection to a Service keeps its address, "
-                     "and its answers stay on the bridge")
+                     "br_netfilter tracks bridged traffic: a pod's connection DNATed to another pod (UDP to a "
+                     "Service, another pod's hostPort) keeps its address, and its answers stay on the bridge")
     found = "br_netfilter is loaded but off for bridges" if on is False else "br_netfilter is not loaded"
     return Check("bridge netfilter", False, False,
-                 f"{found}: a pod's connection to a Service or a hostPort is masqueraded (the server sees the "
-                 "gateway) and its answers go through the host",
+                 f"{found}: a pod's connection DNATed to another pod (UDP to a Service, another pod's hostPort) "
+                 "is masqueraded (the server sees the gateway) and its answers go through the host",
                  "modprobe br_netfilter (and sysctl -w net.bridge.bridge-nf-call-iptables=1), as Kubernetes nodes "
                  "require; it applies to every bridge of the host")
+
+
+def check_connect_hook(settings: Settings) -> Check:
+    if settings.rootless:
+        return Check("service connect hook", True, False, "unused rootless: Services go through the pods' forwarders")
+    from kubeplay.net.socketlb import problem
+
+    found = problem()
+    if found is None:
+        return Check("service connect hook", True, False,
+                     "the kernel accepts kubeplay's cgroup connect and getpeername programs: a pod's TCP connection "
+                     "to a cluster IP goes straight to an endpoint, with no translation on the way")
+    return Check("service connect hook", False, False,
+                 f"{found}: a pod's TCP connection to a cluster IP is translated packet by packet (nftables)",
+                 "Linux 5.8 or later with cgroup2 mounted (systemd mounts it, also in hybrid mode) and bpf "
+                 "allowed to root")
 
 
 def check_rlimits(_: Settings) -> Check:
@@ -366,6 +382,7 @@ def run_checks(settings: Settings) -> list[Check]:
         ("pasta/slirp4netns", check_rootless_net),
         ("nftables", check_nft),
         ("bridge netfilter", check_bridge_netfilter),
+        ("service connect hook", check_connect_hook),
         ("rlimits", check_rlimits),
         ("exec", check_exec_root),
         ("rootless", check_rootless),

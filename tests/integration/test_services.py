@@ -165,14 +165,56 @@ def test_cluster_ip_reaches_every_replica_by_every_name(svc, tmp_path):
     assert row["clusterIP"] not in nft_table()
 
 
-# busybox httpd gives a CGI script the client's address: the page says whom the server saw
+# busybox httpd gives a CGI script the client's address: the page says whom the server saw; the
+# slow page holds its connection open for a while
 PAGE_IS_CLIENT_ADDRESS = ("mkdir -p /www/cgi-bin && printf '#!/bin/sh\\necho\\necho $REMOTE_ADDR\\n' > /www/cgi-bin/addr"
-                          " && chmod +x /www/cgi-bin/addr && exec httpd -f -p 8080 -h /www")
+                          " && printf '#!/bin/sh\\nsleep 2\\necho\\n' > /www/cgi-bin/slow"
+                          " && chmod +x /www/cgi-bin/addr /www/cgi-bin/slow && exec httpd -f -p 8080 -h /www")
 
 
 def seen_address(page: str) -> str:
     """The address the CGI page shows, without the IPv4-mapped dress busybox httpd puts on it."""
     return page.strip().removeprefix("[::ffff:").removesuffix("]")
+
+
+def connect_hook_holds(cluster_ip: str, port: int) -> bool:
+    from kubeplay.net.socketlb import entries
+
+    return f"{cluster_ip}:{port}" in entries()
+
+
+def tcp_peers(table: str) -> set[str]:
+    """IP:PORT of every connected TCP socket's far end, from a /proc/net/tcp text."""
+    peers = set()
+    for line in table.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) > 3 and fields[3] == "01":  # ESTABLISHED
+            address, port = fields[2].split(":")
+            ip = ".".join(str(int(address[i:i + 2], 16)) for i in (6, 4, 2, 0))
+            peers.add(f"{ip}:{int(port, 16)}")
+    return peers
+
+
+PEER_NAME = """
+import socket, sys
+with open(sys.argv[1], "w") as procs:
+    procs.write("0")  # this process joins the container's cgroup
+with socket.create_connection((sys.argv[2], int(sys.argv[3])), timeout=5) as conn:
+    print("%s:%d" % conn.getpeername())
+"""
+
+
+def peer_name_from_pod(svc, pod: str, ip: str, port: int) -> str:
+    """getpeername(2) of a TCP socket connected to IP:PORT by a process of the pod (its network
+    namespace and its first container's cgroup)."""
+    from kubeplay.net.socketlb import pods_cgroup
+
+    inspected = svc.net.pods.inspect(pod)
+    cgroup = pods_cgroup() / f"pod-{inspected['id']}" / inspected["containers"][0]["id"]
+    done = subprocess.run(["nsenter", f"--net={svc.net.netns_of(pod)}", sys.executable, "-c", PEER_NAME,
+                           str(cgroup / "cgroup.procs"), ip, str(port)], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
 
 
 def bridged_netfilter(bridge: str) -> bool:
@@ -189,21 +231,37 @@ def test_a_pod_reaching_another_through_a_service_keeps_its_address_and_hairpins
     played = svc.play("app.yaml", service("addr", {"selector": {"app": "addr"}, "ports": [{"port": 80, "targetPort": 8080}]}),
                       server, pod("client", sh("c", "sleep 3600")))
     assert played.returncode == 0, played.stderr
-    svc.routed("default", "addr")
     client_ip, server_ip = svc.net.pod_ip("client"), svc.net.pod_ip("server")
     gateway = svc.net.info()["gateway"]
 
-    # as on Kubernetes, the server sees the client pod's own address where the bridge's connection
-    # tracking translates the answers back; without br_netfilter the connection is masqueraded
-    expected = client_ip if bridged_netfilter(svc.net.bridge) else gateway
-    assert seen_address(svc.exec("client", "wget -q -O - http://addr/cgi-bin/addr")) == expected
-    # another pod's hostPort at the host's address on the bridge
-    assert seen_address(svc.exec("client", f"wget -q -O - http://{gateway}:{host_port}/cgi-bin/addr")) == expected
-    # the server reaching itself, through its Service and through its own hostPort: masqueraded,
-    # or its answers would never leave it
-    assert seen_address(svc.exec("server", "wget -q -O - http://addr/cgi-bin/addr")) == gateway
+    cluster_ip = svc.routed("default", "addr")["clusterIP"]
+    # as on Kubernetes, the server sees the client pod's own address: a TCP connection is sent to the
+    # endpoint when it connects (the pods' connect hook), or its answers are translated back by the
+    # bridge's connection tracking; without either, the connection is masqueraded
+    hooked = connect_hook_holds(cluster_ip, 80)
+    tracked = bridged_netfilter(svc.net.bridge)
+    assert seen_address(svc.exec("client", "wget -q -O - http://addr/cgi-bin/addr")) == (
+        client_ip if hooked or tracked else gateway)
+    # another pod's hostPort at the host's address on the bridge: DNATed on the way
+    assert seen_address(svc.exec("client", f"wget -q -O - http://{gateway}:{host_port}/cgi-bin/addr")) == (
+        client_ip if tracked else gateway)
+    # the server reaching itself, through its Service and through its own hostPort, gets its answers:
+    # straight to itself when the hook chose it, masqueraded when DNATed (or they would never leave it)
+    assert seen_address(svc.exec("server", "wget -q -O - http://addr/cgi-bin/addr")) == (
+        server_ip if hooked else gateway)
     assert seen_address(svc.exec("server", f"wget -q -O - http://{gateway}:{host_port}/cgi-bin/addr")) == gateway
     assert server_ip != gateway
+
+    # with the hook, the client's socket is connected to the endpoint itself: no packet of it is
+    # translated on the way
+    sockets = svc.exec("client", "wget -q -O /dev/null http://addr/cgi-bin/slow & sleep 1; cat /proc/net/tcp; wait")
+    assert (f"{server_ip}:8080" if hooked else f"{cluster_ip}:80") in tcp_peers(sockets)
+    # ... while the socket names the cluster IP as its peer, as through kube-proxy's translation
+    assert peer_name_from_pod(svc, "client", cluster_ip, 80) == f"{cluster_ip}:80"
+    if hooked:
+        played = svc.down("app.yaml")
+        assert played.returncode == 0, played.stderr
+        assert not connect_hook_holds(cluster_ip, 80)
 
 
 def test_endpoints_follow_files_played_in_any_order_and_exits(svc):

@@ -1,0 +1,53 @@
+"""The Service connect hook's programs and map layout (net/socketlb.py)."""
+
+from __future__ import annotations
+
+import os
+import struct
+
+import pytest
+
+from kubeplay.net import socketlb
+
+JUMPS = {0x15, 0x55}  # the jump opcodes the programs use (jeq, jne against an immediate)
+
+
+def instructions(code: bytes) -> list[tuple[int, int, int, int]]:
+    return [struct.unpack_from("<BBhi", code, offset) for offset in range(0, len(code), 8)]
+
+
+@pytest.mark.parametrize("code", [socketlb.connect_program(3, 4), socketlb.peer_program(4)],
+                         ids=["connect", "getpeername"])
+def test_every_jump_lands_on_the_closing_return_of_one(code):
+    listed = instructions(code)
+    closing = len(listed) - 2
+    assert listed[closing][0] == 0xB7 and listed[closing][3] == 1 and listed[-1][0] == 0x95
+    jumps = [(index, offset) for index, (opcode, _, offset, _) in enumerate(listed) if opcode in JUMPS]
+    assert jumps and all(index + 1 + offset == closing for index, offset in jumps)
+
+
+def test_map_uses_are_the_maps_given():
+    loads = [imm for opcode, regs, _, imm in instructions(socketlb.connect_program(7, 9)) if opcode == 0x18]
+    assert loads == [7, 9]
+    assert [imm for opcode, _, _, imm in instructions(socketlb.peer_program(9)) if opcode == 0x18] == [9]
+
+
+def test_entries_are_addresses_in_network_order_as_the_socket_has_them():
+    key = socketlb.map_key("10.96.0.10", 80)
+    assert key[:4] == bytes([10, 96, 0, 10]) and key[4:6] == bytes([0, 80])  # the port as __be16
+    assert socketlb.text_of(key) == "10.96.0.10:80"
+    value = socketlb.map_value([("10.89.0.2", 8080), ("10.89.0.3", 8080), ("10.89.0.2", 8080)])
+    assert len(value) == socketlb.VALUE_SIZE
+    assert struct.unpack_from("=I", value)[0] == 2  # the same endpoint once
+    assert [socketlb.text_of(value[8 + 8 * i:16 + 8 * i]) for i in range(2)] == ["10.89.0.2:8080", "10.89.0.3:8080"]
+
+
+def test_the_pods_cgroup_is_the_runtime_parent_of_every_pod():
+    from kubeplay.oci.cgroups import CGROUP_PREFIX
+
+    assert CGROUP_PREFIX == "/" + socketlb.PODS_CGROUP
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="loading a bpf program needs root")
+def test_the_kernel_verifier_accepts_both_programs():
+    assert socketlb.problem() is None
