@@ -289,6 +289,11 @@ def problem() -> str | None:
         return "no bpf system call number is known for this architecture"
     if pods_cgroup() is None:
         return "no cgroup2 hierarchy is mounted"
+    return load_problem()
+
+
+def load_problem() -> str | None:
+    """What the kernel says against loading the programs, or None."""
     opened: list[int] = []
     try:
         services_fd = bpf.create_map(bpf.MAP_TYPE_HASH, SERVICES_MAP, KEY_SIZE, VALUE_SIZE, 1)
