@@ -37,6 +37,7 @@ PROG_TYPE_CGROUP_SOCK_ADDR = 18
 CGROUP_INET4_CONNECT = 10
 CGROUP_INET4_GETPEERNAME = 29
 F_ALLOW_MULTI = 2
+F_NO_PREALLOC = 1
 ATTR_SIZE = 128
 LOG_SIZE = 1 << 16
 PROG_INFO_SIZE = 88  # up to and including `name`: the fields read here
@@ -71,8 +72,8 @@ def _attr(layout: str, *values) -> ctypes.Array:
     return buffer
 
 
-def create_map(map_type: int, name: str, key_size: int, value_size: int, max_entries: int) -> int:
-    attr = _attr("=IIIIIII16s", map_type, key_size, value_size, max_entries, 0, 0, 0, name.encode()[:15])
+def create_map(map_type: int, name: str, key_size: int, value_size: int, max_entries: int, flags: int = 0) -> int:
+    attr = _attr("=IIIIIII16s", map_type, key_size, value_size, max_entries, flags, 0, 0, name.encode()[:15])
     return call(MAP_CREATE, attr, "creating a bpf map")
 
 

@@ -44,7 +44,7 @@ SERVICES_MAP = "kubeplay_svc"
 PEERS_MAP = "kubeplay_peers"
 MAX_ENDPOINTS = 64  # the program masks its random index with MAX_ENDPOINTS - 1: a power of two
 MAX_SERVICE_PORTS = 4096
-MAX_PEERS = 65536  # least recently used first out: a socket's entry is only read while it is open
+MAX_PEERS = 16384  # least recently used first out: a socket's entry is only read while it is open
 KEY_SIZE = 8
 VALUE_SIZE = 8 + 8 * MAX_ENDPOINTS
 LICENSE = "kubeplay"  # neither program calls a GPL-only helper
@@ -236,7 +236,9 @@ def _made(cgroup_fd: int) -> ConnectHook:
     maps: list[int] = []
     programs: dict[int, int] = {}
     try:
-        services_fd = bpf.create_map(bpf.MAP_TYPE_HASH, SERVICES_MAP, KEY_SIZE, VALUE_SIZE, MAX_SERVICE_PORTS)
+        # elements made as Services come (a full map would hold memory for every port it could have)
+        services_fd = bpf.create_map(bpf.MAP_TYPE_HASH, SERVICES_MAP, KEY_SIZE, VALUE_SIZE, MAX_SERVICE_PORTS,
+                                     bpf.F_NO_PREALLOC)
         maps.append(services_fd)
         peers_fd = bpf.create_map(bpf.MAP_TYPE_LRU_HASH, PEERS_MAP, 8, KEY_SIZE, MAX_PEERS)
         maps.append(peers_fd)
@@ -324,13 +326,15 @@ def write_entries(removed: Iterable[tuple[str, int]], wanted: dict[tuple[str, in
     if hook is None:
         return False
     try:
-        for ip, port in removed:
+        for ip, port in [*removed, *(wanted.keys() - usable.keys())]:
             if (ip, port) not in usable:
                 bpf.delete(hook.services_fd, map_key(ip, port))
         for (ip, port), endpoints in usable.items():
-            bpf.update(hook.services_fd, map_key(ip, port), map_value(endpoints))
-        for (ip, port) in wanted.keys() - usable.keys():
-            bpf.delete(hook.services_fd, map_key(ip, port))
+            try:
+                bpf.update(hook.services_fd, map_key(ip, port), map_value(endpoints))
+            except bpf.BpfError as exc:  # a full map: this port's connections stay with nft
+                log.warning("Service port %s:%s is left to the nftables rules: %s", ip, port, exc)
+                bpf.delete(hook.services_fd, map_key(ip, port))
     finally:
         hook.close()
     return True
