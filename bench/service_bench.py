@@ -11,8 +11,9 @@ Deployment's cluster IP against its three replicas' IPs taken in turn (the sprea
 makes, done by the client). Latency is the median time of one HTTP request on a new connection
 (busybox httpd closes each), the request rate that of 200 requests sent over 4 connections at once,
 and throughput the median rate of fetching a 64 MiB page (six fetches a round). Only 127.0.0.1, the pods' addresses and the Services' cluster IPs are ever contacted.
-podman has no Services, so nothing is compared with it here: its pod-IP path is network_bench.py's.
-Needs root.
+podman has no Services and plays a Deployment as one pod, so the play is compared with the nearest
+thing it does: `podman kube play` of the same Deployment and client pod, the client fetching from the
+server pod's IP (given to podman with --ip), the engines alternating round by round. Needs root.
 """
 
 from __future__ import annotations
@@ -94,6 +95,12 @@ print(json.dumps(results))
 """
 
 
+# the server pod's address on podman's default network "podman" (10.88.0.0/16), given with --ip
+PODMAN_SERVER_IP = "10.88.0.50"
+PODMAN_CLIENT = (f"until wget -q -O /dev/null http://{PODMAN_SERVER_IP}:8080/; do sleep 0.02; done; "
+                 "touch /mark/first-200; exec sleep 3600")
+
+
 class BenchError(RuntimeError):
     pass
 
@@ -114,7 +121,7 @@ def rootfs_tar(target: Path) -> Path:
     return target
 
 
-def manifests(base: Path, index: int, mark: Path) -> Path:
+def manifests(base: Path, index: int, mark: Path, engine: str = "kubeplay") -> Path:
     labels = {"app": f"web{index}"}
     web = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": f"web{index}"},
            "spec": {"replicas": 3, "selector": {"matchLabels": labels},
@@ -128,12 +135,86 @@ def manifests(base: Path, index: int, mark: Path) -> Path:
     client = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"client{index}"},
               "spec": {"terminationGracePeriodSeconds": 1,
                        "containers": [{"name": "c", "image": IMAGE, "imagePullPolicy": "Never",
-                                       "command": ["/bin/sh", "-c", CLIENT],
+                                       "command": ["/bin/sh", "-c", CLIENT if engine == "kubeplay" else PODMAN_CLIENT],
                                        "volumeMounts": [{"name": "mark", "mountPath": "/mark"}]}],
                        "volumes": [{"name": "mark", "hostPath": {"path": str(mark), "type": "Directory"}}]}}
-    path = base / f"app-{index}.yaml"
-    path.write_text("\n---\n".join(json.dumps(doc) for doc in (service, web, client)))
+    if engine == "podman":
+        # podman 4.3 publishes a containerPort without hostPort on the host's same port: reached at the
+        # pod's IP here, the server declares none
+        del web["spec"]["template"]["spec"]["containers"][0]["ports"]
+    path = base / f"app-{engine}-{index}.yaml"
+    documents = (service, web, client) if engine == "kubeplay" else (web, client)
+    path.write_text("\n---\n".join(json.dumps(doc) for doc in documents))
     return path
+
+
+def wait_for_mark(process: subprocess.Popen, mark: Path, started: float, engine: str) -> float:
+    """Seconds from `started` to the client's mark; the play is left to finish."""
+    while not (mark / "first-200").exists():
+        if time.monotonic() - started > PLAY_TIMEOUT:
+            raise BenchError(f"{engine}: no first 200 within {PLAY_TIMEOUT:.0f} s")
+        if process.poll() not in (None, 0):
+            raise BenchError(f"{engine} play failed: {process.stderr.read()[-400:]}")
+        time.sleep(0.005)
+    elapsed = time.monotonic() - started
+    process.communicate(timeout=PLAY_TIMEOUT)
+    return elapsed
+
+
+class Podman:
+    """podman with state of its own and this host's settings (see network_bench.py)."""
+
+    def __init__(self, base: Path) -> None:
+        from network_bench import PODMAN_CONF
+
+        self.prefix = ["podman", "--root", str(base / "root"), "--runroot", str(base / "run"),
+                       "--tmpdir", str(base / "tmp")]
+        self.bridge_before = Path("/sys/class/net/cni-podman0").exists()
+        conf = base / "containers.conf"
+        conf.parent.mkdir(parents=True, exist_ok=True)
+        conf.write_text(PODMAN_CONF)
+        self.env = {**os.environ, "CONTAINERS_CONF": str(conf)}
+
+    def __call__(self, *args: str) -> str:
+        try:
+            done = subprocess.run(self.prefix + list(args), capture_output=True, text=True, timeout=PLAY_TIMEOUT,
+                                  env=self.env, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired as exc:
+            raise BenchError(f"podman {' '.join(args)}: no answer in {PLAY_TIMEOUT:.0f} s") from exc
+        if done.returncode != 0:
+            raise BenchError(f"podman {' '.join(args)} failed: {done.stderr.strip()[-400:]}")
+        return done.stdout
+
+    def usable(self, tar: Path) -> str | None:
+        if shutil.which("podman") is None:
+            return "podman is not installed (`make bench` installs it)"
+        try:
+            self("import", str(tar), IMAGE)
+        except BenchError as exc:
+            return f"podman cannot import an image here: {exc}"
+        return None
+
+    def play_to_first_200(self, yaml: Path, mark: Path) -> float:
+        started = time.monotonic()
+        # one --ip per pod, in the file's order: the Deployment's pod, then the client's
+        process = subprocess.Popen(self.prefix + ["kube", "play", "--quiet", "--network", "podman",
+                                                  "--ip", PODMAN_SERVER_IP, str(yaml)],
+                                   env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                   stdin=subprocess.DEVNULL, text=True)
+        try:
+            return wait_for_mark(process, mark, started, "podman")
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+
+    def cleanup(self) -> None:
+        try:
+            self("system", "reset", "--force")
+        except BenchError as exc:
+            print(f"podman reset: {exc}", file=sys.stderr)
+        if not self.bridge_before and Path("/sys/class/net/cni-podman0").exists():
+            subprocess.run(["ip", "link", "del", "cni-podman0"], capture_output=True, timeout=30)
 
 
 def solo_manifests(base: Path) -> Path:
@@ -184,19 +265,11 @@ class Kubeplay:
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
                                    text=True)
         try:
-            while not (mark / "first-200").exists():
-                if time.monotonic() - started > PLAY_TIMEOUT:
-                    raise BenchError(f"no first 200 through the Service within {PLAY_TIMEOUT:.0f} s")
-                if process.poll() not in (None, 0):
-                    raise BenchError(f"play failed: {process.stderr.read()[-400:]}")
-                time.sleep(0.005)
-            elapsed = time.monotonic() - started
-            process.communicate(timeout=PLAY_TIMEOUT)
+            return wait_for_mark(process, mark, started, "kubeplay")
         finally:
             if process.poll() is None:
                 process.kill()
                 process.wait(timeout=10)
-        return elapsed
 
     def pod(self, name: str) -> dict:
         return json.loads(self("pod", "inspect", name, "--format", "json"))[0]
@@ -230,27 +303,51 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5, help="measured plays, and request rounds per path")
     parser.add_argument("--requests", type=int, default=300, help="requests per path and round")
+    parser.add_argument("--no-podman", action="store_true", help="measure kubeplay alone")
     options = parser.parse_args()
     if os.geteuid() != 0:
         print("the Service bench needs root (bridges, nftables)", file=sys.stderr)
         return 2
+    # run as a script, bench/ is sys.path[0]: the checkout's root is where `bench` is found
+    sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
+    from bench.hoststate import HostSnapshot, restore_podman_traces
+
+    before = HostSnapshot.take()
     base = Path(tempfile.mkdtemp(prefix="kp-svcbench-", dir="/tmp"))
-    kubeplay = Kubeplay(base / "kubeplay")
+    kubeplay, podman = Kubeplay(base / "kubeplay"), Podman(base / "podman")
     try:
-        kubeplay.prepare(rootfs_tar(base / "rootfs.tar"))
-        plays = []
+        tar = rootfs_tar(base / "rootfs.tar")
+        kubeplay.prepare(tar)
+        why_not = None if options.no_podman else podman.usable(tar)
+        if why_not:
+            print(f"podman: {why_not}; measuring kubeplay alone")
+        plays, podman_plays = [], []
         for index in range(options.rounds + 1):
             mark = base / f"mark-{index}"
             mark.mkdir()
             yaml = manifests(base, index, mark)
             seconds = kubeplay.play_to_first_200(yaml, mark)
+            shown = ""
+            if not (why_not or options.no_podman):
+                podman_mark = base / f"podman-mark-{index}"
+                podman_mark.mkdir()
+                podman_yaml = manifests(base, index, podman_mark, engine="podman")
+                podman_seconds = podman.play_to_first_200(podman_yaml, podman_mark)
+                podman("kube", "down", str(podman_yaml))
+                shown = f"; podman, Deployment as 1 pod -> first 200 through its IP: {podman_seconds * 1000:6.0f} ms"
+                if index:
+                    podman_plays.append(podman_seconds)
             print(f"{'warm-up' if index == 0 else f'round {index}':>8}: play Deployment(3)+Service -> first 200 "
-                  f"through the name from another pod: {seconds * 1000:6.0f} ms")
+                  f"through the name from another pod: {seconds * 1000:6.0f} ms{shown}")
             if index:
                 plays.append(seconds)
             if index < options.rounds:
                 kubeplay("down", str(yaml))
         print(f"\nplay -> first 200 through the Service (median of {len(plays)}): {statistics.median(plays) * 1000:.0f} ms")
+        if podman_plays:
+            print(f"podman (no Service; its Deployment played as 1 pod, reached at its IP): "
+                  f"{statistics.median(podman_plays) * 1000:.0f} ms; ratio kubeplay/podman "
+                  f"{statistics.median(plays) / statistics.median(podman_plays):.2f}")
 
         last = options.rounds
         kubeplay("play", "--network", kubeplay.network, str(solo_manifests(base)))
@@ -286,6 +383,9 @@ def main() -> int:
         return 1
     finally:
         kubeplay.cleanup()
+        if not options.no_podman and shutil.which("podman"):
+            podman.cleanup()
+            restore_podman_traces(before)  # podman's CNI tables and leases: the host as it was
         shutil.rmtree(base, ignore_errors=True)
 
 
