@@ -11,12 +11,13 @@ import ctypes
 import os
 import platform
 import struct
+import sys
+from typing import NamedTuple
 
 from kubeplay.libc import libc
 
-# __NR_bpf: the generic table (arm64, riscv64, loongarch) uses 280
-_SYSCALL_NUMBERS = {"x86_64": 321, "aarch64": 280, "riscv64": 280, "loongarch64": 280, "ppc64le": 361,
-                    "s390x": 351, "armv7l": 386, "i686": 357}
+# __NR_bpf of the 64-bit little-endian architectures: the generic table (arm64, riscv64, loongarch) has 280
+_SYSCALL_NUMBERS = {"x86_64": 321, "aarch64": 280, "riscv64": 280, "loongarch64": 280, "ppc64le": 361}
 
 MAP_CREATE = 0
 MAP_LOOKUP_ELEM = 1
@@ -40,8 +41,8 @@ F_ALLOW_MULTI = 2
 F_NO_PREALLOC = 1
 ATTR_SIZE = 128
 LOG_SIZE = 1 << 16
-PROG_INFO_SIZE = 88  # up to and including `name`: the fields read here
-MAP_INFO_SIZE = 40  # likewise
+PROG_INFO_SIZE = 80  # struct bpf_prog_info up to and including `name`: the fields read here
+MAP_INFO_SIZE = 40  # struct bpf_map_info likewise
 
 
 class BpfError(OSError):
@@ -52,14 +53,22 @@ class BpfError(OSError):
         self.log = log
 
 
+def _syscall_number() -> int | None:
+    """__NR_bpf for this process: a 64-bit little-endian one (the programs are encoded little-endian,
+    and a 32-bit process on a 64-bit kernel would need the 32-bit table)."""
+    if sys.byteorder != "little" or ctypes.sizeof(ctypes.c_void_p) != 8:
+        return None
+    return _SYSCALL_NUMBERS.get(platform.machine())
+
+
 def available() -> bool:
-    return platform.machine() in _SYSCALL_NUMBERS
+    return _syscall_number() is not None
 
 
 def call(command: int, attr: ctypes.Array, doing: str) -> int:
-    number = _SYSCALL_NUMBERS.get(platform.machine())
+    number = _syscall_number()
     if number is None:
-        raise BpfError(38, doing)  # ENOSYS: an architecture this module has no number for
+        raise BpfError(38, doing)  # ENOSYS: not for this architecture
     result = libc().syscall(number, command, attr, len(attr))
     if result < 0:
         raise BpfError(ctypes.get_errno(), doing)
@@ -158,18 +167,30 @@ def map_fd(map_id: int) -> int:
     return call(MAP_GET_FD_BY_ID, _attr("=I", map_id), "opening a bpf map")
 
 
-def map_name(fd: int) -> str:
+class ProgramInfo(NamedTuple):
+    name: str
+    map_ids: list[int]
+
+
+class MapInfo(NamedTuple):
+    name: str
+    key_size: int
+    value_size: int
+
+
+def map_info(fd: int) -> MapInfo:
     info = ctypes.create_string_buffer(MAP_INFO_SIZE)
     call(OBJ_GET_INFO_BY_FD, _attr("=IIQ", fd, MAP_INFO_SIZE, ctypes.addressof(info)), "reading a bpf map")
-    return info.raw[24:40].split(b"\0", 1)[0].decode(errors="replace")
+    key_size, value_size = struct.unpack_from("=II", info, 8)
+    return MapInfo(info.raw[24:40].split(b"\0", 1)[0].decode(errors="replace"), key_size, value_size)
 
 
-def program_name_and_maps(fd: int) -> tuple[str, list[int]]:
+def program_info(fd: int, most_maps: int = 8) -> ProgramInfo:
     """A loaded program's name and the ids of the maps it uses."""
-    map_ids = (ctypes.c_uint32 * 8)()
+    map_ids = (ctypes.c_uint32 * most_maps)()
     info = ctypes.create_string_buffer(PROG_INFO_SIZE)
-    struct.pack_into("=IQ", info, 52, 8, ctypes.addressof(map_ids))
+    struct.pack_into("=IQ", info, 52, most_maps, ctypes.addressof(map_ids))
     call(OBJ_GET_INFO_BY_FD, _attr("=IIQ", fd, PROG_INFO_SIZE, ctypes.addressof(info)), "reading a bpf program")
     count = struct.unpack_from("=I", info, 52)[0]
     name = info.raw[64:80].split(b"\0", 1)[0].decode(errors="replace")
-    return name, list(map_ids[:min(count, 8)])
+    return ProgramInfo(name, list(map_ids[:min(count, most_maps)]))

@@ -240,26 +240,46 @@ def write_services(changes: list[tuple[str, ServiceRules | None]], ranges: Itera
 
 
 def write_connect_hook(changes: list[tuple[str, ServiceRules | None]], objects: list[dict]) -> None:
-    """Give the pods' connect hook (net/socketlb.py) the TCP cluster IP ports of these Services: what
-    their rules held before goes, what they hold now comes. A Service with sessionAffinity keeps its
-    choice in nft alone, where the affinity is remembered."""
+    """Give the pods' connect hook (net/socketlb.py) the TCP cluster IP ports of these Services, and
+    tell it every one the rules hold after this change (`objects`: the table just before it), so it
+    drops whatever else it still has. A Service with sessionAffinity keeps its choice in nft alone,
+    where the affinity is remembered."""
     from kubeplay.net import socketlb
 
-    removed: list[tuple[str, int]] = []
+    changed = {key for key, _ in changes}
+    held = {(ip, port) for ip, port, target in tcp_cluster_ports(objects)
+            if not any(_owned_by(target, key) for key in changed)}
     wanted: dict[tuple[str, int], tuple[tuple[str, int], ...]] = {}
-    for key, rules in changes:
-        for map_name, element in existing_of(objects, key).elements:
-            if map_name != "service-ips":
-                continue
-            ip, protocol, port = element.split(" . ")
-            if protocol in ("tcp", "6"):
-                removed.append((ip, int(port)))
+    for _, rules in changes:
         if rules is None or not rules.cluster_ip:
             continue
         for port in rules.ports:
             if port.protocol == "TCP":
                 wanted[(rules.cluster_ip, port.port)] = () if rules.affinity_timeout else port.targets
-    socketlb.write_entries(removed, wanted)
+    socketlb.write_entries(held | wanted.keys(), wanted)
+
+
+def tcp_cluster_ports(objects: list[dict]) -> list[tuple[str, int, str]]:
+    """(cluster IP, port, target chain) of each TCP element of `service-ips` in `nft -j` output; an
+    element of another shape is skipped."""
+    found = []
+    for item in objects:
+        if "map" not in item or item["map"].get("name") != "service-ips":
+            continue
+        for element in item["map"].get("elem", []) or []:
+            if not isinstance(element, list) or len(element) != 2:
+                continue
+            key, verdict = element
+            if isinstance(key, dict) and "elem" in key:  # an element with options wraps its value
+                key = key["elem"].get("val")
+            parts = key.get("concat") if isinstance(key, dict) else None
+            if not isinstance(parts, list) or len(parts) != 3 or str(parts[1]) not in ("tcp", "6"):
+                continue
+            ip, _, port = parts
+            target = next((verdict[kind]["target"] for kind in ("goto", "jump") if kind in verdict), "")
+            if isinstance(ip, str) and str(port).isdigit():
+                found.append((ip, int(port), target))
+    return found
 
 
 def remove_table_if_unused(*, table: str = TABLE) -> bool:

@@ -1,29 +1,35 @@
 """A pod's TCP connection to a Service's cluster IP goes straight to an endpoint, chosen when it connects.
 
-A small eBPF program on the cgroup that holds every pod (`/kubeplay` of the cgroup2 hierarchy) runs at
-each connect(2) of a TCP socket: when the address is a Service port it holds, it rewrites it to one of
-the ready endpoints, at random. The connection is then made to the pod's own address, and none of its
-packets is translated afterwards: without this every packet of it would be DNATed on the bridge
-(and, where the bridge is not tracked, masqueraded through the host as well). The server sees the
-client's address, as on Kubernetes.
+Two small eBPF programs sit on the cgroup that holds every root pod (`/kubeplay` of the cgroup2
+hierarchy). At each connect(2) of a TCP socket to a Service port this hook holds, the first one
+rewrites the address to one of the ready endpoints, at random, and remembers the Service's address
+for the socket; the second one gives that address back to getpeername(2), as kube-proxy's
+translation would. The connection is then made to the pod's own address, and none of its packets is
+translated afterwards: without this every packet of it is DNATed on the bridge (and, where the bridge
+is not tracked, masqueraded through the host as well). The server sees the client's address.
 
 The nftables rules (net/services.py) stay the whole truth for everything else: UDP, node ports, a
-Service with sessionAffinity, one without endpoints (refused there at once), connections from the
-host and from rootless pods. This only moves the choice of TCP endpoints from the first packet to the
-socket, for Services whose endpoints all fit in one map element.
+Service with sessionAffinity or with more endpoints than an entry holds, one without endpoints
+(refused there at once), connections from the host, from rootless pods and from IPv6 sockets
+(an IPv4-mapped address included). The hook only moves the choice of TCP endpoints from the first
+packet to the socket. `write_services` keeps it in step with the rules, under the same lock: what the
+rules no longer hold is dropped from it, and a hook that cannot be written is taken off.
 
-No process stays behind to hold it: the kernel keeps the program while it is attached to the cgroup,
-and the map while the program uses it. Later commands find both again through the cgroup. The cgroup
-is removed with the last pod of any store (and with it the attachment); a cgroup with no pod can have
-no client, and the next Service change attaches the program again.
+No process stays behind to hold it: the kernel keeps the programs while they are attached to the
+cgroup, and the maps while the programs use them. Later commands find them again through the cgroup.
+The cgroup is removed with the last pod of any store, and the hook with it; with no pod there is no
+endpoint, and the next Service change attaches the hook again.
 
-Map element: key = cluster IP (4 bytes, network order) . port (u32 holding the port in network order,
-as `struct bpf_sock_addr` has it); value = endpoint count (u32), padding, then up to MAX_ENDPOINTS of
-(IP, port) in the same form.
+Service map: key = cluster IP (4 bytes, network order) . port (u32 holding the port in network
+order, as `struct bpf_sock_addr` has it); value = endpoint count (u32), padding, then up to
+MAX_ENDPOINTS of (IP, port) in the same form. Peer map (least recently used first out): socket
+cookie -> (Service address, endpoint address); getpeername names the Service only while the socket's
+peer is still that endpoint.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import ipaddress
 import os
@@ -38,15 +44,18 @@ from kubeplay.net import bpf
 log = get_logger(__name__)
 
 PODS_CGROUP = "kubeplay"  # the parent of every root pod's cgroup (oci/cgroups.py), below the net layer
-CONNECT_PROGRAM = "kubeplay_conn"
-PEER_PROGRAM = "kubeplay_peer"
-SERVICES_MAP = "kubeplay_svc"
-PEERS_MAP = "kubeplay_peers"
+# the names carry the layout's version: a hook of another layout is taken off, not written into
+CONNECT_PROGRAM = "kubeplay_conn1"
+PEER_PROGRAM = "kubeplay_peer1"
+SERVICES_MAP = "kubeplay_svc1"
+PEERS_MAP = "kubeplay_peers1"
 MAX_ENDPOINTS = 64  # the program masks its random index with MAX_ENDPOINTS - 1: a power of two
 MAX_SERVICE_PORTS = 4096
-MAX_PEERS = 16384  # least recently used first out: a socket's entry is only read while it is open
-KEY_SIZE = 8
-VALUE_SIZE = 8 + 8 * MAX_ENDPOINTS
+MAX_PEERS = 16384  # a socket's entry is only read while it is open
+ADDRESS_SIZE = 8
+VALUE_SIZE = 8 + ADDRESS_SIZE * MAX_ENDPOINTS
+PEER_SIZE = 2 * ADDRESS_SIZE
+COOKIE_SIZE = 8
 LICENSE = "kubeplay"  # neither program calls a GPL-only helper
 TCP = 6
 
@@ -57,11 +66,16 @@ _PROTOCOL = 36
 
 # eBPF opcodes and helpers used below (linux/bpf.h)
 _MOV64_REG, _MOV64_IMM, _LOAD_WORD, _STORE_WORD, _STORE_DWORD = 0xBF, 0xB7, 0x61, 0x63, 0x7B
-_JUMP_NE_IMM, _JUMP_EQ_IMM, _LOAD_IMM64, _ADD64_IMM, _ADD64_REG = 0x55, 0x15, 0x18, 0x07, 0x0F
-_CALL, _MOD32_REG, _AND64_IMM, _SHIFT_LEFT64_IMM, _EXIT = 0x85, 0x9C, 0x57, 0x67, 0x95
+_JUMP_NE_IMM, _JUMP_EQ_IMM, _JUMP_NE_REG, _LOAD_IMM64 = 0x55, 0x15, 0x5D, 0x18
+_ADD64_IMM, _ADD64_REG, _CALL, _MOD32_REG, _AND64_IMM, _SHIFT_LEFT64_IMM, _EXIT = 0x07, 0x0F, 0x85, 0x9C, 0x57, 0x67, 0x95
 _MAP_LOOKUP_ELEM, _MAP_UPDATE_ELEM, _GET_PRANDOM_U32, _GET_SOCKET_COOKIE = 1, 2, 7, 46
 _PSEUDO_MAP_FD = 1
 _CTX, _ENTRY, _FRAME = 6, 7, 10
+
+# the connect program's stack: the looked-up key, then the peer entry it stores, then the cookie
+_KEY = -8
+_PEER = -24  # Service address (copied from the key), then the endpoint's
+_COOKIE = -32
 
 
 def _insn(code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> bytes:
@@ -72,42 +86,47 @@ def _load_map(register: int, map_fd: int) -> list[bytes]:
     return [_insn(_LOAD_IMM64, register, _PSEUDO_MAP_FD, imm=map_fd), _insn(0)]
 
 
+def _stack_pointer(register: int, offset: int) -> list[bytes]:
+    return [_insn(_MOV64_REG, register, _FRAME), _insn(_ADD64_IMM, register, imm=offset)]
+
+
 def connect_program(services_fd: int, peers_fd: int) -> bytes:
     """cgroup/connect4: look the destination up; when found, put an endpoint chosen at random in its
-    place, and remember the Service's address for the socket (by its cookie) for getpeername."""
+    place, and remember both addresses for the socket (by its cookie) for getpeername."""
     body = [
         _insn(_MOV64_REG, _CTX, 1),
         _insn(_LOAD_WORD, 2, _CTX, _PROTOCOL),
-        _insn(_JUMP_NE_IMM, 2, off=33, imm=TCP),                      # not TCP: nft's
+        _insn(_JUMP_NE_IMM, 2, off=37, imm=TCP),                      # not TCP: nft's
         _insn(_LOAD_WORD, 2, _CTX, _USER_IP4),
-        _insn(_STORE_WORD, _FRAME, 2, -8),                            # the key: address . port
+        _insn(_STORE_WORD, _FRAME, 2, _KEY),
+        _insn(_STORE_WORD, _FRAME, 2, _PEER),
         _insn(_LOAD_WORD, 2, _CTX, _USER_PORT),
-        _insn(_STORE_WORD, _FRAME, 2, -4),
+        _insn(_STORE_WORD, _FRAME, 2, _KEY + 4),
+        _insn(_STORE_WORD, _FRAME, 2, _PEER + 4),
         *_load_map(1, services_fd),
-        _insn(_MOV64_REG, 2, _FRAME),
-        _insn(_ADD64_IMM, 2, imm=-8),
+        *_stack_pointer(2, _KEY),
         _insn(_CALL, imm=_MAP_LOOKUP_ELEM),
-        _insn(_JUMP_EQ_IMM, 0, off=23, imm=0),                        # not a Service port held here
+        _insn(_JUMP_EQ_IMM, 0, off=25, imm=0),                        # not a Service port held here
         _insn(_MOV64_REG, _ENTRY, 0),
         _insn(_CALL, imm=_GET_PRANDOM_U32),
         _insn(_LOAD_WORD, 1, _ENTRY, 0),
-        _insn(_JUMP_EQ_IMM, 1, off=19, imm=0),                        # no endpoint: nft refuses it
+        _insn(_JUMP_EQ_IMM, 1, off=21, imm=0),                        # no endpoint: nft refuses it
         _insn(_MOD32_REG, 0, 1),
         _insn(_AND64_IMM, 0, imm=MAX_ENDPOINTS - 1),
         _insn(_SHIFT_LEFT64_IMM, 0, imm=3),
         _insn(_ADD64_REG, _ENTRY, 0),
         _insn(_LOAD_WORD, 1, _ENTRY, 8),
         _insn(_STORE_WORD, _CTX, 1, _USER_IP4),
+        _insn(_STORE_WORD, _FRAME, 1, _PEER + 8),
         _insn(_LOAD_WORD, 1, _ENTRY, 12),
         _insn(_STORE_WORD, _CTX, 1, _USER_PORT),
+        _insn(_STORE_WORD, _FRAME, 1, _PEER + 12),
         _insn(_MOV64_REG, 1, _CTX),
         _insn(_CALL, imm=_GET_SOCKET_COOKIE),
-        _insn(_STORE_DWORD, _FRAME, 0, -16),
+        _insn(_STORE_DWORD, _FRAME, 0, _COOKIE),
         *_load_map(1, peers_fd),
-        _insn(_MOV64_REG, 2, _FRAME),
-        _insn(_ADD64_IMM, 2, imm=-16),                                # cookie -> the Service's address
-        _insn(_MOV64_REG, 3, _FRAME),
-        _insn(_ADD64_IMM, 3, imm=-8),
+        *_stack_pointer(2, _COOKIE),
+        *_stack_pointer(3, _PEER),
         _insn(_MOV64_IMM, 4, imm=0),
         _insn(_CALL, imm=_MAP_UPDATE_ELEM),
         _insn(_MOV64_IMM, 0, imm=1),                                  # 1: the connect goes on
@@ -118,21 +137,26 @@ def connect_program(services_fd: int, peers_fd: int) -> bytes:
 
 def peer_program(peers_fd: int) -> bytes:
     """cgroup/getpeername4: a socket connected through a Service names the Service's address as its
-    peer, as it would through kube-proxy's translation."""
+    peer, while its peer is the endpoint the connect program chose."""
     body = [
         _insn(_MOV64_REG, _CTX, 1),
         _insn(_CALL, imm=_GET_SOCKET_COOKIE),
         _insn(_STORE_DWORD, _FRAME, 0, -8),
         *_load_map(1, peers_fd),
-        _insn(_MOV64_REG, 2, _FRAME),
-        _insn(_ADD64_IMM, 2, imm=-8),
+        *_stack_pointer(2, -8),
         _insn(_CALL, imm=_MAP_LOOKUP_ELEM),
-        _insn(_JUMP_EQ_IMM, 0, off=4, imm=0),
+        _insn(_JUMP_EQ_IMM, 0, off=10, imm=0),                        # not connected through a Service
+        _insn(_LOAD_WORD, 1, _CTX, _USER_IP4),
+        _insn(_LOAD_WORD, 2, 0, 8),
+        _insn(_JUMP_NE_REG, 1, 2, off=7),                             # connected elsewhere since
+        _insn(_LOAD_WORD, 1, _CTX, _USER_PORT),
+        _insn(_LOAD_WORD, 2, 0, 12),
+        _insn(_JUMP_NE_REG, 1, 2, off=4),
         _insn(_LOAD_WORD, 1, 0, 0),
         _insn(_STORE_WORD, _CTX, 1, _USER_IP4),
         _insn(_LOAD_WORD, 1, 0, 4),
         _insn(_STORE_WORD, _CTX, 1, _USER_PORT),
-        _insn(_MOV64_IMM, 0, imm=1),
+        _insn(_MOV64_IMM, 0, imm=1),                                  # getpeername must answer 1
         _insn(_EXIT),
     ]
     return b"".join(body)
@@ -152,6 +176,10 @@ def map_value(endpoints: Iterable[tuple[str, int]]) -> bytes:
     return value.ljust(VALUE_SIZE, b"\0")
 
 
+def text_of(address: bytes) -> str:
+    return f"{ipaddress.IPv4Address(address[:4])}:{socket.ntohs(struct.unpack('=I', address[4:8])[0])}"
+
+
 @functools.cache
 def pods_cgroup() -> Path | None:
     """`/kubeplay` of the cgroup2 hierarchy (the whole tree on a v2 host, the `unified` mount on a
@@ -162,17 +190,19 @@ def pods_cgroup() -> Path | None:
         return None
     for line in lines:
         before, separator, after = line.partition(" - ")
-        if separator and after.split()[:1] == ["cgroup2"]:
-            return Path(before.split()[4]) / PODS_CGROUP
+        fields = before.split()
+        if separator and after.split()[:1] == ["cgroup2"] and len(fields) > 4 and fields[3] == "/":
+            # mountinfo writes a space, tab, newline or backslash of a path as an octal escape
+            return Path(fields[4].encode().decode("unicode_escape")) / PODS_CGROUP
     return None
 
 
 class ConnectHook:
-    """The attached programs and the Service map, found on the pods' cgroup or made and attached there."""
+    """The attached programs (attach type -> fd) and the Service map's fd, on the pods' cgroup."""
 
     def __init__(self, cgroup_fd: int, programs: dict[int, int], services_fd: int) -> None:
         self.cgroup_fd = cgroup_fd
-        self.programs = programs  # attach type -> program fd
+        self.programs = programs
         self.services_fd = services_fd
 
     def close(self) -> None:
@@ -195,100 +225,166 @@ def _open_cgroup(create: bool) -> int | None:
         return None
 
 
-def _attached(cgroup_fd: int, attach_type: int, name: str) -> int | None:
-    """The fd of kubeplay's program `name` on the cgroup, when it is there."""
-    for program_id in bpf.attached_program_ids(cgroup_fd, attach_type):
-        try:
-            fd = bpf.program_fd(program_id)
-        except bpf.BpfError:
-            continue  # gone between the listing and now
-        if bpf.program_name_and_maps(fd)[0] == name:
-            return fd
-        os.close(fd)
-    return None
-
-
-def _services_map(connect_fd: int) -> int:
-    for map_id in bpf.program_name_and_maps(connect_fd)[1]:
-        fd = bpf.map_fd(map_id)
-        if bpf.map_name(fd) == SERVICES_MAP:
-            return fd
-        os.close(fd)
-    raise bpf.BpfError(2, f"finding the map of {CONNECT_PROGRAM}")
-
-
-def _found(cgroup_fd: int) -> ConnectHook | None:
-    programs = {}
-    for attach_type, name in _HOOKS:
-        fd = _attached(cgroup_fd, attach_type, name)
-        if fd is not None:
-            programs[attach_type] = fd
-    if bpf.CGROUP_INET4_CONNECT not in programs:
-        for fd in programs.values():
+def _kubeplay_programs(cgroup_fd: int) -> list[tuple[int, str, int]]:
+    """(attach type, name, fd) of every program of kubeplay's (of any layout) on the cgroup."""
+    found: list[tuple[int, str, int]] = []
+    try:
+        for attach_type, _ in _HOOKS:
+            for program_id in bpf.attached_program_ids(cgroup_fd, attach_type):
+                try:
+                    fd = bpf.program_fd(program_id)
+                except bpf.BpfError:
+                    continue  # gone between the listing and now
+                try:
+                    name = bpf.program_info(fd).name
+                except BaseException:
+                    os.close(fd)
+                    raise
+                if name.startswith("kubeplay_"):
+                    found.append((attach_type, name, fd))
+                else:
+                    os.close(fd)
+    except BaseException:
+        for _, _, fd in found:
             os.close(fd)
+        raise
+    return found
+
+
+def _hook_of(cgroup_fd: int, programs: list[tuple[int, str, int]]) -> ConnectHook | None:
+    """The hook these programs make when they are exactly this layout's two, sharing one peer map
+    (with descriptors of its own: the caller keeps those of `programs`)."""
+    wanted = dict(_HOOKS)
+    by_type = {attach_type: fd for attach_type, name, fd in programs if wanted.get(attach_type) == name}
+    if len(programs) != len(_HOOKS) or len(by_type) != len(_HOOKS):
         return None
-    return ConnectHook(cgroup_fd, programs, _services_map(programs[bpf.CGROUP_INET4_CONNECT]))
+    connect_maps = bpf.program_info(by_type[bpf.CGROUP_INET4_CONNECT]).map_ids
+    peer_maps = bpf.program_info(by_type[bpf.CGROUP_INET4_GETPEERNAME]).map_ids
+    if len(peer_maps) != 1 or peer_maps[0] not in connect_maps or len(connect_maps) != 2:
+        return None
+    services_id = next(map_id for map_id in connect_maps if map_id != peer_maps[0])
+    services_fd = bpf.map_fd(services_id)
+    try:
+        info = bpf.map_info(services_fd)
+        if (info.name, info.key_size, info.value_size) != (SERVICES_MAP, ADDRESS_SIZE, VALUE_SIZE):
+            os.close(services_fd)
+            return None
+        owned = {attach_type: os.dup(fd) for attach_type, fd in by_type.items()}
+    except BaseException:
+        os.close(services_fd)
+        raise
+    return ConnectHook(cgroup_fd, owned, services_fd)
+
+
+def _detach_all(cgroup_fd: int, programs: list[tuple[int, str, int]]) -> None:
+    for attach_type, name, fd in programs:
+        try:
+            bpf.detach(cgroup_fd, fd, attach_type)
+        except bpf.BpfError as exc:
+            log.warning("cannot detach bpf program %s from %s: %s", name, pods_cgroup(), exc)
 
 
 def _made(cgroup_fd: int) -> ConnectHook:
     """Both programs loaded and attached: getpeername's first, so no socket is connected through a
     Service before its peer can be named."""
-    maps: list[int] = []
     programs: dict[int, int] = {}
-    try:
-        # elements made as Services come (a full map would hold memory for every port it could have)
-        services_fd = bpf.create_map(bpf.MAP_TYPE_HASH, SERVICES_MAP, KEY_SIZE, VALUE_SIZE, MAX_SERVICE_PORTS,
-                                     bpf.F_NO_PREALLOC)
-        maps.append(services_fd)
-        peers_fd = bpf.create_map(bpf.MAP_TYPE_LRU_HASH, PEERS_MAP, 8, KEY_SIZE, MAX_PEERS)
-        maps.append(peers_fd)
-        codes = {bpf.CGROUP_INET4_GETPEERNAME: peer_program(peers_fd),
-                 bpf.CGROUP_INET4_CONNECT: connect_program(services_fd, peers_fd)}
-        for attach_type, name in reversed(_HOOKS):
-            fd = bpf.load_program(name, codes[attach_type], LICENSE, bpf.PROG_TYPE_CGROUP_SOCK_ADDR, attach_type)
-            try:
+    with contextlib.ExitStack() as on_error:
+        services_fd = bpf.create_map(bpf.MAP_TYPE_HASH, SERVICES_MAP, ADDRESS_SIZE, VALUE_SIZE, MAX_SERVICE_PORTS,
+                                     bpf.F_NO_PREALLOC)  # elements made as Services come
+        on_error.callback(os.close, services_fd)
+        peers_fd = bpf.create_map(bpf.MAP_TYPE_LRU_HASH, PEERS_MAP, COOKIE_SIZE, PEER_SIZE, MAX_PEERS)
+        try:
+            codes = {bpf.CGROUP_INET4_GETPEERNAME: peer_program(peers_fd),
+                     bpf.CGROUP_INET4_CONNECT: connect_program(services_fd, peers_fd)}
+            for attach_type, name in reversed(_HOOKS):
+                fd = bpf.load_program(name, codes[attach_type], LICENSE, bpf.PROG_TYPE_CGROUP_SOCK_ADDR, attach_type)
+                on_error.callback(os.close, fd)
                 bpf.attach(cgroup_fd, fd, attach_type)
-            except BaseException:
-                os.close(fd)
-                raise
-            programs[attach_type] = fd
-    except BaseException:
-        for attach_type, fd in programs.items():
-            bpf.detach(cgroup_fd, fd, attach_type)
-            os.close(fd)
-        for fd in maps:
-            os.close(fd)
-        raise
-    os.close(peers_fd)  # the programs hold it
+                on_error.callback(_detach_all, cgroup_fd, [(attach_type, name, fd)])
+                programs[attach_type] = fd
+        finally:
+            os.close(peers_fd)  # the programs hold it
+        on_error.pop_all()
     return ConnectHook(cgroup_fd, programs, services_fd)
 
 
 def open_hook(create: bool) -> ConnectHook | None:
-    """The hook on the pods' cgroup; made and attached when `create` and it is not there. None when
-    it is not there (and not made), or where the kernel cannot have it."""
+    """The hook on the pods' cgroup; made and attached when `create` and it is not there (a hook of
+    another layout, or half of one, is taken off first). None when it is not there and not made, or
+    where the kernel cannot have it."""
     if not bpf.available():
         return None
     cgroup_fd = _open_cgroup(create)
     if cgroup_fd is None:
         return None
+    hook = None
     try:
-        found = _found(cgroup_fd)
-        if found is not None:
-            return found
-        if create:
-            return _made(cgroup_fd)
-    except BaseException:
+        programs = _kubeplay_programs(cgroup_fd)
+        try:
+            hook = _hook_of(cgroup_fd, programs)
+            if hook is None and create:
+                _detach_all(cgroup_fd, programs)
+                hook = _made(cgroup_fd)
+        finally:
+            for _, _, fd in programs:
+                os.close(fd)
+    finally:
+        if hook is None:
+            os.close(cgroup_fd)
+    return hook
+
+
+def write_entries(held: set[tuple[str, int]], wanted: dict[tuple[str, int], tuple[tuple[str, int], ...]]) -> None:
+    """Make the hook hold `wanted` (cluster IP, port) -> endpoints, and nothing that is not in `held`
+    (every TCP cluster IP port the rules hold now); the caller holds the network lock. Where the hook
+    cannot be had, the rules carry these connections; where it cannot be written, it is taken off,
+    so the rules carry them all."""
+    usable = {key: endpoints for key, endpoints in wanted.items() if 0 < len(set(endpoints)) <= MAX_ENDPOINTS}
+    try:
+        hook = open_hook(create=bool(usable))
+    except OSError as exc:
+        log.warning("Service connections are left to the nftables rules: the pods' connect hook cannot be had: %s%s",
+                    exc, f"\n{exc.log}" if isinstance(exc, bpf.BpfError) and exc.log else "")
+        return
+    if hook is None:
+        return
+    try:
+        for key in bpf.keys(hook.services_fd, ADDRESS_SIZE):
+            ip, port = text_of(key).rsplit(":", 1)
+            if (ip, int(port)) not in usable and ((ip, int(port)) in wanted or (ip, int(port)) not in held):
+                bpf.delete(hook.services_fd, key)
+        for (ip, port), endpoints in usable.items():
+            bpf.update(hook.services_fd, map_key(ip, port), map_value(endpoints))
+    except OSError as exc:
+        log.warning("the pods' connect hook is taken off, Service connections are left to the nftables rules: %s", exc)
+        _detach_all(hook.cgroup_fd, [(attach_type, "", fd) for attach_type, fd in hook.programs.items()])
+    finally:
+        hook.close()
+
+
+def remove_hook() -> bool:
+    """Detach the programs (the maps go with them); True when they were there."""
+    if not bpf.available():
+        return False
+    cgroup_fd = _open_cgroup(create=False)
+    if cgroup_fd is None:
+        return False
+    try:
+        programs = _kubeplay_programs(cgroup_fd)
+        _detach_all(cgroup_fd, programs)
+        for _, _, fd in programs:
+            os.close(fd)
+        return bool(programs)
+    finally:
         os.close(cgroup_fd)
-        raise
-    os.close(cgroup_fd)
-    return None
 
 
 def problem() -> str | None:
     """Why the hook cannot be had on this host, or None: both programs are loaded (with maps of
-    their own) and dropped again, so the kernel's verifier has its say; nothing is attached."""
+    the real sizes) and dropped again, so the kernel and its verifier have their say; nothing is
+    attached."""
     if not bpf.available():
-        return "no bpf system call number is known for this architecture"
+        return "bpf is not used on this architecture (kubeplay's programs are for 64-bit little-endian hosts)"
     if pods_cgroup() is None:
         return "no cgroup2 hierarchy is mounted"
     return load_problem()
@@ -296,81 +392,36 @@ def problem() -> str | None:
 
 def load_problem() -> str | None:
     """What the kernel says against loading the programs, or None."""
-    opened: list[int] = []
-    try:
-        services_fd = bpf.create_map(bpf.MAP_TYPE_HASH, SERVICES_MAP, KEY_SIZE, VALUE_SIZE, 1)
-        opened.append(services_fd)
-        peers_fd = bpf.create_map(bpf.MAP_TYPE_LRU_HASH, PEERS_MAP, 8, KEY_SIZE, 1)
-        opened.append(peers_fd)
-        opened.append(bpf.load_program(CONNECT_PROGRAM, connect_program(services_fd, peers_fd), LICENSE,
-                                       bpf.PROG_TYPE_CGROUP_SOCK_ADDR, bpf.CGROUP_INET4_CONNECT))
-        opened.append(bpf.load_program(PEER_PROGRAM, peer_program(peers_fd), LICENSE,
-                                       bpf.PROG_TYPE_CGROUP_SOCK_ADDR, bpf.CGROUP_INET4_GETPEERNAME))
-    except bpf.BpfError as exc:
-        return f"the kernel refuses it ({exc.strerror})"
-    finally:
-        for fd in opened:
-            os.close(fd)
+    with contextlib.ExitStack() as opened:
+        try:
+            services_fd = bpf.create_map(bpf.MAP_TYPE_HASH, SERVICES_MAP, ADDRESS_SIZE, VALUE_SIZE,
+                                         MAX_SERVICE_PORTS, bpf.F_NO_PREALLOC)
+            opened.callback(os.close, services_fd)
+            peers_fd = bpf.create_map(bpf.MAP_TYPE_LRU_HASH, PEERS_MAP, COOKIE_SIZE, PEER_SIZE, MAX_PEERS)
+            opened.callback(os.close, peers_fd)
+            for code, attach_type in ((connect_program(services_fd, peers_fd), bpf.CGROUP_INET4_CONNECT),
+                                      (peer_program(peers_fd), bpf.CGROUP_INET4_GETPEERNAME)):
+                opened.callback(os.close, bpf.load_program("kubeplay_check", code, LICENSE,
+                                                           bpf.PROG_TYPE_CGROUP_SOCK_ADDR, attach_type))
+        except bpf.BpfError as exc:
+            return f"the kernel refuses it ({exc.strerror})"
     return None
 
 
-def write_entries(removed: Iterable[tuple[str, int]], wanted: dict[tuple[str, int], tuple[tuple[str, int], ...]]) -> bool:
-    """Drop the `removed` (cluster IP, port) entries, then hold `wanted`'s; the caller holds the network
-    lock. False when the hook cannot be had here: the nft rules then carry these connections alone."""
-    usable = {key: endpoints for key, endpoints in wanted.items() if 0 < len(set(endpoints)) <= MAX_ENDPOINTS}
-    try:
-        hook = open_hook(create=bool(usable))
-    except (bpf.BpfError, OSError) as exc:
-        log.debug("no connect hook for Services: %s%s", exc, f"\n{exc.log}" if getattr(exc, "log", "") else "")
-        return False
-    if hook is None:
-        return False
-    try:
-        for ip, port in [*removed, *(wanted.keys() - usable.keys())]:
-            if (ip, port) not in usable:
-                bpf.delete(hook.services_fd, map_key(ip, port))
-        for (ip, port), endpoints in usable.items():
-            try:
-                bpf.update(hook.services_fd, map_key(ip, port), map_value(endpoints))
-            except bpf.BpfError as exc:  # a full map: this port's connections stay with nft
-                log.warning("Service port %s:%s is left to the nftables rules: %s", ip, port, exc)
-                bpf.delete(hook.services_fd, map_key(ip, port))
-    finally:
-        hook.close()
-    return True
-
-
-def remove_hook() -> bool:
-    """Detach the program (the map goes with it); True when it was there."""
-    try:
-        hook = open_hook(create=False)
-    except (bpf.BpfError, OSError):
-        return False
-    if hook is None:
-        return False
-    try:
-        for attach_type, fd in hook.programs.items():
-            bpf.detach(hook.cgroup_fd, fd, attach_type)
-    finally:
-        hook.close()
-    return True
-
-
 def entries() -> dict[str, list[str]]:
-    """What the map holds, as text: `IP:PORT` -> [`IP:PORT`, ...] (for `system check` and tests)."""
+    """What the Service map holds, as text: `IP:PORT` -> [`IP:PORT`, ...] (for tests and debugging)."""
     hook = open_hook(create=False)
     if hook is None:
         return {}
     try:
         shown = {}
-        for key in bpf.keys(hook.services_fd, KEY_SIZE):
-            value = bpf.lookup(hook.services_fd, key, VALUE_SIZE)
-            count = struct.unpack_from("=I", value)[0]
-            shown[text_of(key)] = [text_of(value[8 + 8 * i:16 + 8 * i]) for i in range(min(count, MAX_ENDPOINTS))]
+        for key in bpf.keys(hook.services_fd, ADDRESS_SIZE):
+            try:
+                value = bpf.lookup(hook.services_fd, key, VALUE_SIZE)
+            except bpf.BpfError:
+                continue  # removed since the listing
+            count = min(struct.unpack_from("=I", value)[0], MAX_ENDPOINTS)
+            shown[text_of(key)] = [text_of(value[8 + ADDRESS_SIZE * i:16 + ADDRESS_SIZE * i]) for i in range(count)]
         return shown
     finally:
         hook.close()
-
-
-def text_of(address: bytes) -> str:
-    return f"{ipaddress.IPv4Address(address[:4])}:{socket.ntohs(struct.unpack('=I', address[4:8])[0])}"

@@ -9,7 +9,7 @@ import pytest
 
 from kubeplay.net import socketlb
 
-JUMPS = {0x15, 0x55}  # the jump opcodes the programs use (jeq, jne against an immediate)
+JUMPS = {0x15, 0x55, 0x5D}  # the jump opcodes the programs use (jeq, jne against an immediate, jne registers)
 
 
 def instructions(code: bytes) -> list[tuple[int, int, int, int]]:
@@ -36,6 +36,7 @@ def test_entries_are_addresses_in_network_order_as_the_socket_has_them():
     key = socketlb.map_key("10.96.0.10", 80)
     assert key[:4] == bytes([10, 96, 0, 10]) and key[4:6] == bytes([0, 80])  # the port as __be16
     assert socketlb.text_of(key) == "10.96.0.10:80"
+    assert len(key) == socketlb.ADDRESS_SIZE
     value = socketlb.map_value([("10.89.0.2", 8080), ("10.89.0.3", 8080), ("10.89.0.2", 8080)])
     assert len(value) == socketlb.VALUE_SIZE
     assert struct.unpack_from("=I", value)[0] == 2  # the same endpoint once
@@ -51,3 +52,18 @@ def test_the_pods_cgroup_is_the_runtime_parent_of_every_pod():
 @pytest.mark.skipif(os.geteuid() != 0 or not socketlb.bpf.available(), reason="loading a bpf program needs root")
 def test_the_kernel_verifier_accepts_both_programs():
     assert socketlb.load_problem() is None
+
+
+def test_the_tcp_cluster_ports_are_read_from_the_rules_whatever_the_element_shape():
+    from kubeplay.net.services import tcp_cluster_ports
+
+    objects = [{"map": {"name": "service-ports", "elem": [[{"concat": ["tcp", 30080]}, {"goto": {"target": "svc-a"}}]]}},
+               {"map": {"name": "service-ips", "elem": [
+                   [{"concat": ["10.96.0.1", "tcp", 80]}, {"goto": {"target": "svc-web.default_p0"}}],
+                   [{"concat": ["10.96.0.1", "udp", 53]}, {"goto": {"target": "svc-web.default_p1"}}],
+                   [{"elem": {"val": {"concat": ["10.96.0.2", "tcp", 443]}, "comment": "x"}},
+                    {"jump": {"target": "svc-api.default_p0"}}],
+                   [{"concat": ["10.96.0.3", "tcp", "http"]}, {"goto": {"target": "svc-odd.default_p0"}}],
+                   "not an element"]}}]
+    assert tcp_cluster_ports(objects) == [("10.96.0.1", 80, "svc-web.default_p0"),
+                                          ("10.96.0.2", 443, "svc-api.default_p0")]
