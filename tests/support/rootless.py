@@ -27,6 +27,7 @@ from tests.support.cli import CLIResult, mount_run_tmpfs
 
 REPO = Path(__file__).resolve().parents[2]
 USER_TIMEOUT = 120.0
+USERDEL_BUSY = 8  # userdel(8): the user is logged in, i.e. some process of it exists
 SETPRIV = shutil.which("setpriv") or "/usr/bin/setpriv"
 
 
@@ -103,6 +104,18 @@ class RootlessUser:
                 continue
         return found
 
+    def running(self) -> list[int]:
+        """Pids of this user's processes that have not exited (a zombie only waits to be reaped)."""
+        found = []
+        for pid, _ in self.processes():
+            try:
+                state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+            except (OSError, IndexError):
+                continue
+            if state not in ("Z", "X"):
+                found.append(pid)
+        return found
+
     def remove(self) -> list[tuple[int, str]]:
         """Kill what kubeplay left running as this user, delete the user; returns what had to be killed."""
         leftovers = [(pid, comm) for pid, comm in self.processes()]
@@ -110,9 +123,13 @@ class RootlessUser:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + 10
-        while self.processes() and time.monotonic() < deadline:
+        while self.running() and time.monotonic() < deadline:
             time.sleep(0.05)
-        subprocess.run(["userdel", self.name], capture_output=True, timeout=30)
+        # userdel refuses a user while a process of it exists, and a killed one exists until its parent
+        # reaps it (an orphan's new parent may take its time): ask again until it is gone
+        while (subprocess.run(["userdel", self.name], capture_output=True, timeout=30).returncode == USERDEL_BUSY
+               and time.monotonic() < deadline):
+            time.sleep(0.05)
         subprocess.run(["groupdel", self.name], capture_output=True, timeout=30)
         _remove_subids(self.name)
         shutil.rmtree(self.home, ignore_errors=True)
