@@ -114,13 +114,14 @@ def rootfs_tar(archives) -> Path:
 
 
 @pytest.fixture(scope="session")
-def busybox_store(rootfs_tar):
+def busybox_store(archives):
     """The root of a store holding BUSYBOX (imported as the `pods` fixture's tests expect it), made
     once; the importing command has exited, so its database is closed and whole on disk."""
     if os.geteuid() != 0:
         pytest.skip("pods need root")
     template = PodRunner(KubeplayRunner(Path(tempfile.mkdtemp(prefix="kp-template-", dir="/tmp"))))
-    template.import_image(rootfs_tar, BUSYBOX, 'CMD ["sh"]')
+    # the session's own tar: a test module may give `rootfs_tar` another meaning (tests/integration/test_rootless.py)
+    template.import_image(archives.rootfs_tar, BUSYBOX, 'CMD ["sh"]')
     yield template.kp.root
     template.kp.cleanup()
 

@@ -92,28 +92,21 @@ class RootlessUser:
             return None
 
     def processes(self) -> list[tuple[int, str]]:
-        """(pid, command name) of every process running as this user."""
+        """(pid, command name) of every process running as this user. An exited process waiting to be
+        reaped (a zombie) does not count: it runs nothing, and its uid may be a new user's by then, as
+        userdel frees the uid of a deleted user whose zombies are still there."""
         found = []
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
             try:
-                if entry.stat().st_uid == self.uid:
+                if entry.stat().st_uid != self.uid:
+                    continue
+                state = (entry / "stat").read_text().rpartition(")")[2].split()[0]
+                if state not in ("Z", "X"):
                     found.append((int(entry.name), (entry / "comm").read_text().strip()))
-            except OSError:
-                continue
-        return found
-
-    def running(self) -> list[int]:
-        """Pids of this user's processes that have not exited (a zombie only waits to be reaped)."""
-        found = []
-        for pid, _ in self.processes():
-            try:
-                state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
             except (OSError, IndexError):
                 continue
-            if state not in ("Z", "X"):
-                found.append(pid)
         return found
 
     def remove(self) -> list[tuple[int, str]]:
@@ -123,10 +116,10 @@ class RootlessUser:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + 10
-        while self.running() and time.monotonic() < deadline:
+        while self.processes() and time.monotonic() < deadline:
             time.sleep(0.05)
-        # userdel refuses a user while a process of it exists, and a killed one exists until its parent
-        # reaps it (an orphan's new parent may take its time): ask again until it is gone
+        # userdel refuses a user while a process of it exists, and a killed one may exist until its
+        # parent reaps it (an orphan's new parent may take its time): ask again until it is gone
         while (subprocess.run(["userdel", self.name], capture_output=True, timeout=30).returncode == USERDEL_BUSY
                and time.monotonic() < deadline):
             time.sleep(0.05)
