@@ -158,7 +158,8 @@ def test_a_pod_name_is_unique_per_namespace(played):
 def test_watch_prints_a_change_and_a_deletion_and_ends_quietly_on_ctrl_c(played):
     watcher = played.kp.popen("get", "pods", "-n", "team", "-w", "--watch-timeout", "60")
     rows: list[list[str]] = []  # what the watch has printed so far, read as it comes
-    reader = threading.Thread(target=lambda: rows.extend(line.split() for line in watcher.stdout if line.strip()), daemon=True)
+    reader = threading.Thread(target=lambda: rows.extend(line.split() for line in watcher.stdout if line.strip()),
+                              daemon=True)
     reader.start()
     try:
         played.wait_for(lambda: len(rows) >= 2, 30, "the first listing")
