@@ -74,7 +74,9 @@ def check(settings: Settings, output_format: str) -> None:
 def reset(settings: Settings, force: bool) -> None:
     """Remove everything kubeplay made under --root and --runroot: pods, networks, rules, images, data.
 
-    The nftables table `inet kubeplay` is deleted only when no other store still has rules in it.
+    Running pods are killed at once, without their grace period. The nftables table `inet kubeplay`
+    is deleted only when no other store still has rules in it. Namespaces and mounts that no pod
+    accounted for (left by a crash) are removed too, each on a line of its own.
     """
     from kubeplay.errors import KubeplayError, UserError
     from kubeplay.system.reset import check_resettable
@@ -95,7 +97,8 @@ def reset(settings: Settings, force: bool) -> None:
                             hint="answer y, or pass --force to skip the question")
     report = reset_store(settings)
     for kind, names in (("pod", report.pods), ("service", report.services), ("network", report.networks), ("nftables table", report.tables),
-                        ("cgroup", report.cgroups), ("directory", report.directories)):
+                        ("cgroup", report.cgroups), ("namespace", report.namespaces), ("mount", report.mounts),
+                        ("directory", report.directories)):
         for name in names:
             click.echo(f"removed {kind} {name}")
     for table in report.tables_kept:

@@ -12,7 +12,13 @@ and resets: the table goes away with the last store that used it. kubeplay's top
 pod is below it.
 
 The directories are removed only after every mount below them is detached, so a hostPath or a
-volume bind-mounted somewhere below can never be deleted through its mount.
+volume bind-mounted somewhere below can never be deleted through its mount. Removing the pods takes
+down their mounts and namespaces; whatever of that kind is still there afterwards was left by
+something else (a pod whose record was lost, a crashed command) and is reported on its own, so that
+a reset which had to take down strays says so.
+
+Running pods are killed at once, as `pod rm -f -t 0` does: their data goes with the store, and
+waiting each pod's grace period in turn would make resetting a store of many pods take minutes.
 """
 
 from __future__ import annotations
@@ -41,6 +47,8 @@ class ResetReport:
     tables: list[str] = field(default_factory=list)  # nftables tables deleted
     tables_kept: list[str] = field(default_factory=list)  # still used by another store
     cgroups: list[str] = field(default_factory=list)  # kubeplay's top cgroup, where no store has pods
+    namespaces: list[str] = field(default_factory=list)  # pinned namespaces no pod record named
+    mounts: list[str] = field(default_factory=list)  # taken down below the directories before removing them
     directories: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -102,7 +110,7 @@ def _remove_pods(engine: Engine, report: ResetReport) -> None:
     from kubeplay.pods.lifecycle import remove_pod
 
     for name in engine.store.pod_names():  # by name: a pod whose plan cannot be read is a problem, not the end
-        if _attempt(report, lambda name: remove_pod(engine, name, force=True), name):
+        if _attempt(report, lambda name: remove_pod(engine, name, force=True, grace=0), name):
             report.pods.append(name)
 
 
@@ -173,7 +181,8 @@ def _remove_netns_leftovers(settings: Settings, report: ResetReport) -> None:
     directory = netns_dir(settings)
     if directory.is_dir():
         for path in sorted(directory.iterdir()):
-            _attempt(report, remove_netns, path)
+            if _attempt(report, remove_netns, path):
+                report.namespaces.append(str(path))
 
 
 def _remove_directory(directory: Path, report: ResetReport) -> None:
@@ -185,6 +194,7 @@ def _remove_directory(directory: Path, report: ResetReport) -> None:
         except HostError:
             report.problems.append(f"cannot unmount {point}; {directory} was kept")
             return
+        report.mounts.append(point)
     if mounts.mounts_below(directory):
         report.problems.append(f"mounts remain below {directory}; it was kept")
         return

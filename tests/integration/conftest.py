@@ -1,10 +1,16 @@
-"""Fixtures for pod tests: a runner with the busybox images imported, torn down without leftovers."""
+"""Fixtures for pod tests: a runner with the busybox images imported, torn down without leftovers.
+
+The busybox image is imported once a session, into a template store; each test's store starts as a
+copy of that store's root (the store records no absolute path of its root, so a copy is a store of
+its own). Tests that import images on purpose still run their own `image import`.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -107,17 +113,37 @@ def rootfs_tar(archives) -> Path:
     return archives.rootfs_tar
 
 
-@pytest.fixture
-def pods(kp, rootfs_tar):
+@pytest.fixture(scope="session")
+def busybox_store(archives):
+    """The root of a store holding BUSYBOX (imported as the `pods` fixture's tests expect it), made
+    once; the importing command has exited, so its database is closed and whole on disk."""
     if os.geteuid() != 0:
         pytest.skip("pods need root")
+    template = PodRunner(KubeplayRunner(Path(tempfile.mkdtemp(prefix="kp-template-", dir="/tmp"))))
+    # the session's own tar: a test module may give `rootfs_tar` another meaning (tests/integration/test_rootless.py)
+    template.import_image(archives.rootfs_tar, BUSYBOX, 'CMD ["sh"]')
+    yield template.kp.root
+    template.kp.cleanup()
+
+
+# what `system reset` names when it has to take down namespaces or mounts that no pod's removal took
+STRAY_LINES = ("removed namespace ", "removed mount ")
+
+
+@pytest.fixture
+def pods(kp, busybox_store):
+    # cp -a keeps the layers' hard links, modes, owners and extended attributes
+    subprocess.run(["cp", "-a", str(busybox_store), str(kp.root)], check=True, capture_output=True, timeout=60)
     runner = PodRunner(kp)
-    runner.import_image(rootfs_tar, BUSYBOX, 'CMD ["sh"]')
     yield runner
-    runner.remove_everything()
+    # one reset removes the pods as `pod rm -f -t 0` does, then networks, rules and files; what the
+    # pods' removal left behind shows as a stray line, a conmon process or a mount outside the store
+    reset = kp("system", "reset", "--force", timeout=180)
+    strays = [line for line in reset.stdout.splitlines() if line.startswith(STRAY_LINES)]
     leftover_conmon = conmon_pids_for(kp.runroot)
     leftover_mounts = kp.leftover_mounts()
     for pid in leftover_conmon:
         subprocess.run(["kill", "-9", str(pid)], check=False)
     assert not leftover_conmon, f"conmon processes left: {leftover_conmon}"
+    assert not strays, f"left by the pods' removal, taken down by reset: {strays}"
     assert not leftover_mounts, f"mounts left: {leftover_mounts}"

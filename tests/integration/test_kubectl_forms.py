@@ -7,7 +7,7 @@ import json
 import signal
 import subprocess
 import sys
-import time
+import threading
 
 import pytest
 import yaml
@@ -157,24 +157,31 @@ def test_a_pod_name_is_unique_per_namespace(played):
 
 def test_watch_prints_a_change_and_a_deletion_and_ends_quietly_on_ctrl_c(played):
     watcher = played.kp.popen("get", "pods", "-n", "team", "-w", "--watch-timeout", "60")
+    rows: list[list[str]] = []  # what the watch has printed so far, read as it comes
+    reader = threading.Thread(target=lambda: rows.extend(line.split() for line in watcher.stdout if line.strip()),
+                              daemon=True)
+    reader.start()
     try:
-        time.sleep(2)  # the first listing is printed and the watch polls
+        played.wait_for(lambda: len(rows) >= 2, 30, "the first listing")
         stopped = played("pod", "stop", "-n", "team", "-t", "0", "api")
         assert stopped.returncode == 0, stopped.stderr
-        time.sleep(3)
+        played.wait_for(lambda: any(row[0] == "api" and row[2] not in ("Running", "Terminating") for row in rows[2:]),
+                        30, "the stop to be printed")
         removed = played("pod", "rm", "-n", "team", "-f", "-t", "0", "api")
         assert removed.returncode == 0, removed.stderr
-        time.sleep(3)
+        played.wait_for(lambda: rows[-1][:3] == ["api", "0/1", "Terminating"], 30, "the deletion to be printed")
         watcher.send_signal(signal.SIGINT)
-        out, err = watcher.communicate(timeout=20)
+        watcher.wait(timeout=20)
+        reader.join(20)
+        err = watcher.stderr.read()
     finally:
         if watcher.poll() is None:
             watcher.kill()
             watcher.wait()
     assert watcher.returncode == 0, err
     assert "interrupted" not in err and "Traceback" not in err
-    rows = [line.split() for line in out.splitlines()]
-    assert rows[0][0] == "NAME" and rows[1][:4] == ["api", "1/1", "Running", "0"]
+    out = "\n".join(" ".join(row) for row in rows)
+    assert rows[0][0] == "NAME" and rows[1][:4] == ["api", "1/1", "Running", "0"], out
     assert any(row[0] == "api" and row[2] not in ("Running", "Terminating") for row in rows[2:]), out
     assert rows[-1][:3] == ["api", "0/1", "Terminating"], out  # the deletion, as kubectl's last line of a pod
 

@@ -409,6 +409,23 @@ def test_unknown_network_and_out_of_range_hostport_make_nothing(pods, net):
     assert [network["name"] for network in listed] == [net.name]  # no default network made either
 
 
+def test_system_reset_names_the_stray_namespaces_and_mounts_it_takes_down(kp):
+    """A namespace pinned for a pod whose record was lost (a play killed halfway) and a mount below the
+    run root that no pod owns: reset takes both down and says so, one line each."""
+    from kubeplay.config import Settings
+    from kubeplay.net.netns import pin_pod_namespaces
+
+    pinned = pin_pod_namespaces(Settings(root=kp.root, runroot=kp.runroot), "lost-pod", ["network"])["network"]
+    stray = kp.runroot / "stray"
+    stray.mkdir(parents=True)
+    run("mount", "-t", "tmpfs", "tmpfs", str(stray))
+    done = kp("system", "reset", "--force")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert f"removed namespace {pinned}" in lines and f"removed mount {stray}" in lines, done.stdout
+    assert not kp.runroot.exists() and kp.leftover_mounts() == []
+
+
 def test_system_reset_removes_pods_networks_rules_and_files(pods):
     network = Net(pods)
     port = free_port()
@@ -424,6 +441,8 @@ def test_system_reset_removes_pods_networks_rules_and_files(pods):
     done = pods("system", "reset", "--force")
     assert done.returncode == 0, done.stderr
     assert f"removed pod {pod}" in done.stdout and f"removed network {network.name}" in done.stdout
+    # the pod's removal took its namespaces and mounts: reset had no strays to take down
+    assert "removed namespace" not in done.stdout and "removed mount" not in done.stdout, done.stdout
     assert not pods.kp.root.exists() and not pods.kp.runroot.exists()
     assert not Path("/sys/class/net", network.bridge).exists()
     assert conmon_pids_for(pods.kp.runroot) == []

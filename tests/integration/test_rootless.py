@@ -307,9 +307,14 @@ def deployment(name: str, replicas: int, labels: dict, ports: list[dict]) -> dic
 def http_gets(host: str, count: int = 1) -> str:
     """A script printing the page of http://HOST/ `count` times. busybox wget crashes in a rootless
     pod here, so nc asks, keeping its side open for half a second (an answer here comes in milliseconds): the pasta of Debian 12 mishandles a
-    connection the client half-closes first (it repeats the answer and never closes)."""
+    connection the client half-closes first (it repeats the answer and never closes). The requests
+    are made side by side, each answer kept in a file of its own and printed in order at the end,
+    so `count` requests take one half second, not `count` of them."""
     request = "(printf 'GET / HTTP/1.0\\r\\n\\r\\n'; sleep 0.5)"
-    return (f"for i in $(seq 1 {count}); do {request} | timeout 10 nc {host} 80 | tail -n 1; echo; done")
+    answers = "/tmp/http-gets"
+    return (f"mkdir -p {answers}; for i in $(seq 1 {count}); do "
+            f"( {request} | timeout 10 nc {host} 80 | tail -n 1 > {answers}/$i ) & done; wait; "
+            f"for i in $(seq 1 {count}); do cat {answers}/$i; echo; done; rm -rf {answers}")
 
 
 def user_exec(user: RootlessUser, pod_name: str, script: str) -> str:

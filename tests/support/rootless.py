@@ -27,6 +27,7 @@ from tests.support.cli import CLIResult, mount_run_tmpfs
 
 REPO = Path(__file__).resolve().parents[2]
 USER_TIMEOUT = 120.0
+USERDEL_BUSY = 8  # userdel(8): the user is logged in, i.e. some process of it exists
 SETPRIV = shutil.which("setpriv") or "/usr/bin/setpriv"
 
 
@@ -91,15 +92,20 @@ class RootlessUser:
             return None
 
     def processes(self) -> list[tuple[int, str]]:
-        """(pid, command name) of every process running as this user."""
+        """(pid, command name) of every process running as this user. An exited process waiting to be
+        reaped (a zombie) does not count: it runs nothing, and its uid may be a new user's by then, as
+        userdel frees the uid of a deleted user whose zombies are still there."""
         found = []
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
             try:
-                if entry.stat().st_uid == self.uid:
+                if entry.stat().st_uid != self.uid:
+                    continue
+                state = (entry / "stat").read_text().rpartition(")")[2].split()[0]
+                if state not in ("Z", "X"):
                     found.append((int(entry.name), (entry / "comm").read_text().strip()))
-            except OSError:
+            except (OSError, IndexError):
                 continue
         return found
 
@@ -112,7 +118,11 @@ class RootlessUser:
         deadline = time.monotonic() + 10
         while self.processes() and time.monotonic() < deadline:
             time.sleep(0.05)
-        subprocess.run(["userdel", self.name], capture_output=True, timeout=30)
+        # userdel refuses a user while a process of it exists, and a killed one may exist until its
+        # parent reaps it (an orphan's new parent may take its time): ask again until it is gone
+        while (subprocess.run(["userdel", self.name], capture_output=True, timeout=30).returncode == USERDEL_BUSY
+               and time.monotonic() < deadline):
+            time.sleep(0.05)
         subprocess.run(["groupdel", self.name], capture_output=True, timeout=30)
         _remove_subids(self.name)
         shutil.rmtree(self.home, ignore_errors=True)

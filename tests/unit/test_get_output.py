@@ -4,10 +4,14 @@ Pod objects checked by the `kubernetes` package's own models."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
+import threading
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 import yaml
@@ -25,6 +29,11 @@ from kubeplay.store.events import EventStore
 from kubeplay.store.pods import PodStore
 
 SETTINGS_ENV = {"MODE": ("settings", "MODE")}
+READ_INTERVAL = 0.05  # seconds between a watch's reads of the store, in these tests
+WATCH_FOR = "1.5"  # seconds a watch runs: the change comes right after its first listing
+LISTING_TIMEOUT = 30  # seconds; a bound against a hang, never reached
+CHANGE_AFTER = 1.0  # seconds, with --watch-only: the first reading of the store is made by then
+WATCH_ONLY_FOR = "2"  # seconds: as long after CHANGE_AFTER as WATCH_FOR after a first listing
 
 
 @pytest.fixture
@@ -90,20 +99,46 @@ def lines(output: str) -> list[list[str]]:
 
 
 
-def watch_while(change, settings, *args: str):
-    """`get ARGS` (a watch), with `change` made to the store 1.5 s after it started."""
-    import threading
+class Watched(io.StringIO):
+    """What a watch prints, telling another thread when it has printed its first listing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.listed = threading.Event()
+
+    def write(self, text: str) -> int:
+        written = super().write(text)
+        self.listed.set()
+        return written
+
+
+class WatchResult(NamedTuple):
+    exit_code: int
+    output: str
+
+
+def watch_while(change, settings, *args: str, monkeypatch, listing_first: bool = True) -> WatchResult:
+    """`get ARGS` (a watch), with `change` made to the store once the first listing is printed (with
+    --watch-only nothing is: CHANGE_AFTER seconds after the start). The store is read every
+    READ_INTERVAL: the watch's WATCH_FOR seconds see the change many times over."""
+    monkeypatch.setattr("kubeplay.cli.watch.WATCH_INTERVAL", READ_INTERVAL)
+    output = Watched()
 
     def later() -> None:
-        time.sleep(1.5)
+        output.listed.wait(LISTING_TIMEOUT if listing_first else CHANGE_AFTER)
         change()
 
     changer = threading.Thread(target=later)
     changer.start()
     try:
-        return run(get, settings, *args)
+        with contextlib.redirect_stdout(output):
+            returned = get.main(list(args), obj=settings, standalone_mode=False)
+    except SystemExit as exc:
+        returned = exc.code
     finally:
         changer.join()
+    return WatchResult(returned or 0, output.getvalue())
+
 
 def test_get_pods_lists_the_default_namespace_as_kubectl(settings, filled):
     result = run(get, settings, "pods")
@@ -269,21 +304,21 @@ def test_describe_deployment_lists_its_pods(settings, filled):
     assert "Replicas:" in text and "2 desired" in text and "site-abc-1" in text and "Events:" in text
 
 
-def test_watch_prints_changes_until_its_time_is_up(settings, filled):
+def test_watch_prints_changes_until_its_time_is_up(settings, filled, monkeypatch):
     """-w reads the store again; a pod that changes is printed again (without the header)."""
     def change() -> None:
         filled.store.set_container_state("front-web", status=ContainerStatus.EXITED, exit_code=1,
                                          finished_at=time.time(), reason="Error")
         filled.store.set_pod_state("front", phase=PodPhase.RUNNING)
 
-    result = watch_while(change, settings, "pods", "front", "-w", "--watch-timeout", "4")
+    result = watch_while(change, settings, "pods", "front", "-w", "--watch-timeout", WATCH_FOR, monkeypatch=monkeypatch)
     rows = lines(result.output)
     assert rows[0][0] == "NAME" and rows[1][:3] == ["front", "0/1", "ContainerCreating"]
     assert rows[2][:3] == ["front", "0/1", "Error"] and len(rows) == 3
     assert result.exit_code == 0
 
 
-def test_watch_prints_a_deleted_pod_as_terminating_and_a_new_pod(settings, filled):
+def test_watch_prints_a_deleted_pod_as_terminating_and_a_new_pod(settings, filled, monkeypatch):
     """A pod removed while watching is printed once more with its last row, Terminating (kubectl's
     DELETED event); a pod that appears is printed as it comes; --output-watch-events names each."""
     def change() -> None:
@@ -291,7 +326,7 @@ def test_watch_prints_a_deleted_pod_as_terminating_and_a_new_pod(settings, fille
         filled.pod("late", labels={"app": "web"})
 
     result = watch_while(change, settings, "pods", "-l", "app=web", "-w", "--output-watch-events",
-                         "--watch-timeout", "4")
+                         "--watch-timeout", WATCH_FOR, monkeypatch=monkeypatch)
     assert result.exit_code == 0, result.output
     rows = lines(result.output)
     assert rows[0] == ["EVENT", "NAME", "READY", "STATUS", "RESTARTS", "AGE"]
@@ -300,11 +335,12 @@ def test_watch_prints_a_deleted_pod_as_terminating_and_a_new_pod(settings, fille
                                                    ["DELETED", "front", "0/1", "Terminating"]]
 
 
-def test_watch_only_prints_changes_with_a_header_first_and_no_headers_leaves_it_out(settings, filled):
+def test_watch_only_prints_changes_with_a_header_first_and_no_headers_leaves_it_out(settings, filled, monkeypatch):
     def change() -> None:
         filled.pod("late", labels={"app": "web"})
 
-    result = watch_while(change, settings, "pods", "-l", "app=web", "--watch-only", "--watch-timeout", "3")
+    result = watch_while(change, settings, "pods", "-l", "app=web", "--watch-only", "--watch-timeout", WATCH_ONLY_FOR,
+                         monkeypatch=monkeypatch, listing_first=False)
     assert result.exit_code == 0, result.output
     assert [row[:2] for row in lines(result.output)] == [["NAME", "READY"], ["late", "0/1"]]
     bare = lines(run(get, settings, "pods", "-l", "app=web", "--no-headers").output)
@@ -313,24 +349,24 @@ def test_watch_only_prints_changes_with_a_header_first_and_no_headers_leaves_it_
     assert "NAME" not in several and "\n\n" not in several and "service/site" in several
 
 
-def test_watch_of_a_named_pod_ends_its_story_with_the_deletion(settings, filled):
+def test_watch_of_a_named_pod_ends_its_story_with_the_deletion(settings, filled, monkeypatch):
     """Watching one pod by name: its removal is a last line, not an error; -o name prints it again."""
     def remove() -> None:
         filled.store.remove_pod("front")
 
-    result = watch_while(remove, settings, "pods", "front", "-w", "--watch-timeout", "4")
+    result = watch_while(remove, settings, "pods", "front", "-w", "--watch-timeout", WATCH_FOR, monkeypatch=monkeypatch)
     assert result.exit_code == 0, result.output
     rows = lines(result.output)
     assert [row[:3] for row in rows] == [["NAME", "READY", "STATUS"], ["front", "0/1", "ContainerCreating"],
                                          ["front", "0/1", "Terminating"]]
 
 
-def test_watch_json_of_a_deleted_pod_is_its_last_object_with_a_deletion_time(settings, filled):
+def test_watch_json_of_a_deleted_pod_is_its_last_object_with_a_deletion_time(settings, filled, monkeypatch):
     def remove() -> None:
         filled.store.remove_pod("front")
 
     result = watch_while(remove, settings, "pod/front", "-w", "--output-watch-events", "-o", "json",
-                         "--watch-timeout", "4")
+                         "--watch-timeout", WATCH_FOR, monkeypatch=monkeypatch)
     decoder, text, events = json.JSONDecoder(), result.output.strip(), []
     while text:
         event, end = decoder.raw_decode(text)

@@ -115,9 +115,11 @@ def read_from(port: int) -> bytes:
         return b"".join(iter(lambda: connection.recv(100), b""))
 
 
-def test_a_forwarder_moves_to_the_route_follow_gives_and_ends_when_follow_raises():
+def test_a_forwarder_moves_to_the_route_follow_gives_and_ends_when_follow_raises(monkeypatch):
     """follow() is asked every FOLLOW_INTERVAL: new connections go where it says; its error ends serve()."""
     import threading
+
+    monkeypatch.setattr("kubeplay.pods.portforward.FOLLOW_INTERVAL", 0.05)  # the test waits on events, not on time
 
     first, second = Answering(b"first"), Answering(b"second")
     route = Route("one", "id-1", None, (first.port,))

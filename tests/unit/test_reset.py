@@ -27,6 +27,7 @@ def test_roots_that_are_more_than_a_store_are_refused(tmp_path, root):
 def test_a_missing_store_resets_to_nothing(tmp_path):
     report = reset(Settings(root=tmp_path / "never" / "root", runroot=tmp_path / "never" / "run"))
     assert report.pods == report.networks == report.directories == report.problems == []
+    assert report.namespaces == report.mounts == []
     assert not (tmp_path / "never").exists()
 
 
@@ -36,7 +37,7 @@ def test_reset_removes_an_empty_store_and_its_files(tmp_path):
     (settings.root / "blobs").mkdir()
     (settings.root / "blobs" / "data").write_text("x")
     report = reset(settings)
-    assert report.problems == []
+    assert report.problems == [] and report.mounts == []
     assert sorted(report.directories) == sorted([str(settings.root), str(settings.runroot)])
     assert not settings.root.exists() and not settings.runroot.exists()
 
