@@ -73,6 +73,24 @@ def deployment_pods(engine: Engine, namespace: str, name: str) -> list[PodRecord
             and record.plan.owner.name == name and record.plan.namespace == namespace]
 
 
+def making_cut_short(engine: Engine, pod: PodRecord) -> bool:
+    """A pod still Pending that no command is making any more: the one that made it was killed
+    before it could finish or undo it (SIGKILL), and no init container retry waits for it. Making
+    a pod holds its lock throughout, so a free lock on a Pending pod means no one is at it."""
+    from kubeplay.pods.initretry import STATE_FILE
+    from kubeplay.pods.lock import pod_lock
+    from kubeplay.pods.paths import PodPaths
+
+    if pod.phase is not PodPhase.PENDING or (PodPaths(engine.settings, pod.id).run_dir / STATE_FILE).exists():
+        return False
+    try:
+        with pod_lock(engine.settings, pod.name, timeout=0):
+            current = engine.store.find_pod(pod.name)  # its maker may have finished since it was read
+    except ConflictError:
+        return False
+    return current is not None and current.id == pod.id and current.phase is PodPhase.PENDING
+
+
 def is_available(pod: PodRecord) -> bool:
     """Ready, and not being removed: what counts towards minimum availability."""
     from kubeplay.controllers.readiness import is_ready
@@ -177,6 +195,14 @@ class Roll:
     def pods(self) -> tuple[list[PodRecord], list[PodRecord]]:
         pods = [pod for pod in deployment_pods(self.engine, self.plan.namespace, self.plan.name)
                 if pod.name not in self.leaving]
+        # a pod whose making was cut short (its command killed) would never become Ready: it goes,
+        # and its place is made again, as a ReplicaSet replaces a pod that failed
+        broken = [pod for pod in pods if making_cut_short(self.engine, pod)]
+        if broken:
+            for pod in broken:
+                log.info("pod %s: its making was cut short; it is removed and made again", pod.name)
+            self._remove(broken)
+            pods = [pod for pod in pods if pod not in broken]
         new = [pod for pod in pods if pod_hash(pod) == self.plan.template_hash]
         old = [pod for pod in pods if pod_hash(pod) != self.plan.template_hash]
         return new, old

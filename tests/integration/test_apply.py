@@ -263,6 +263,42 @@ def test_a_roll_killed_half_way_is_carried_on_by_rollout_status(ap):
     assert len(after) == 2 and not set(after) & set(now)
 
 
+def test_a_new_pod_whose_making_was_killed_is_made_again_by_rollout_status(ap):
+    """SIGKILL leaves no chance to undo: a pod cut short while its init container ran stays Pending
+    with no one making it. The next roll removes it and makes its place again, instead of waiting
+    for it until the progress deadline."""
+    import os
+    import signal
+
+    roll = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+
+    def with_slow_init(version: str) -> dict:
+        made = deployment("web", 1, {"V": version}, strategy=roll)
+        made["spec"]["template"]["spec"]["initContainers"] = [
+            {"name": "slow", "image": BUSYBOX, "command": ["/bin/sh", "-c", "sleep 3"]}]
+        return made
+
+    first = ap.apply("app.yaml", with_slow_init("1"), extra=("--wait",))
+    assert first.returncode == 0, first.stderr
+    def names() -> set[str]:  # a pod being made may have no container record yet: no pods_of
+        return {row["name"] for row in json.loads(ap.pods("pods", "--format", "json").stdout)}
+
+    old = names()
+    path = ap.pods.write("app.yaml", with_slow_init("2"))
+    rolling = ap.pods.kp.popen("apply", "--network", ap.net.name, "-f", str(path))
+    try:
+        cut = ap.pods.wait_for(lambda: sorted(names() - old), 30, "a new pod")[0]
+        os.kill(rolling.pid, signal.SIGKILL)  # while its init container runs
+    finally:
+        rolling.wait(timeout=30)
+    assert ap.pods.inspect(cut)["phase"] == "Pending"
+    status = ap.pods("rollout", "status", "deploy/web", timeout=60)
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert 'deployment "web" successfully rolled out' in status.stdout
+    now = names()
+    assert len(now) == 1 and cut not in now and not now & old
+
+
 def test_immutable_job_template_and_cluster_ip_fail_before_anything_changes(ap):
     job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "once"},
            "spec": {"template": {"spec": {"restartPolicy": "Never", "terminationGracePeriodSeconds": 1,
