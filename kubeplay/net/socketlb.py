@@ -1,17 +1,18 @@
 """A pod's TCP connection to a Service's cluster IP goes straight to an endpoint, chosen when it connects.
 
-Two small eBPF programs sit on the cgroup that holds every root pod (`/kubeplay` of the cgroup2
-hierarchy). At each connect(2) of a TCP socket to a Service port this hook holds, the first one
+Small eBPF programs sit on the cgroup that holds every root pod (`/kubeplay` of the cgroup2
+hierarchy). At each connect(2) of a TCP socket to a Service port this hook holds, a connect program
 rewrites the address to one of the ready endpoints, at random, and remembers the Service's address
-for the socket; the second one gives that address back to getpeername(2), as kube-proxy's
+for the socket; a getpeername program gives that address back to getpeername(2), as kube-proxy's
 translation would. The connection is then made to the pod's own address, and none of its packets is
 translated afterwards: without this every packet of it is DNATed on the bridge (and, where the bridge
 is not tracked, masqueraded through the host as well). The server sees the client's address.
 
 The nftables rules (net/services.py) stay the whole truth for everything else: UDP, node ports, a
 Service with sessionAffinity or with more endpoints than an entry holds, one without endpoints
-(refused there at once), connections from the host, from rootless pods and from IPv6 sockets
-(an IPv4-mapped address included). The hook only moves the choice of TCP endpoints from the first
+(refused there at once), connections from the host and from rootless pods. An IPv6 socket
+connecting to a cluster IP's IPv4-mapped address (::ffff:A.B.C.D, as Java's sockets do) gets the
+same treatment through the IPv6 hooks. The hook only moves the choice of TCP endpoints from the first
 packet to the socket. `write_services` keeps it in step with the rules, under the same lock: what the
 rules no longer hold is dropped from it, and a hook that cannot be written is taken off.
 
@@ -44,11 +45,13 @@ from kubeplay.net import bpf
 log = get_logger(__name__)
 
 PODS_CGROUP = "kubeplay"  # the parent of every root pod's cgroup (oci/cgroups.py), below the net layer
-# the names carry the layout's version: a hook of another layout is taken off, not written into
-CONNECT_PROGRAM = "kubeplay_conn1"
-PEER_PROGRAM = "kubeplay_peer1"
-SERVICES_MAP = "kubeplay_svc1"
-PEERS_MAP = "kubeplay_peers1"
+# the names carry the layout's version (the digit): a hook of another layout is taken off, not written into
+CONNECT4_PROGRAM = "kubeplay1_conn4"
+CONNECT6_PROGRAM = "kubeplay1_conn6"
+PEER4_PROGRAM = "kubeplay1_peer4"
+PEER6_PROGRAM = "kubeplay1_peer6"
+SERVICES_MAP = "kubeplay1_svc"
+PEERS_MAP = "kubeplay1_peers"
 MAX_ENDPOINTS = 64  # the program masks its random index with MAX_ENDPOINTS - 1: a power of two
 MAX_SERVICE_PORTS = 4096
 MAX_PEERS = 16384  # a socket's entry is only read while it is open
@@ -56,23 +59,26 @@ ADDRESS_SIZE = 8
 VALUE_SIZE = 8 + ADDRESS_SIZE * MAX_ENDPOINTS
 PEER_SIZE = 2 * ADDRESS_SIZE
 COOKIE_SIZE = 8
-LICENSE = "kubeplay"  # neither program calls a GPL-only helper
+LICENSE = "kubeplay"  # no program calls a GPL-only helper
 TCP = 6
 
-# struct bpf_sock_addr offsets
+# struct bpf_sock_addr offsets: an IPv4 socket's address is user_ip4; an IPv6 socket's is user_ip6,
+# whose last word is the IPv4 address when the first three are ::ffff: (IPv4-mapped)
 _USER_IP4 = 4
+_USER_IP6 = 8
 _USER_PORT = 24
 _PROTOCOL = 36
+_MAPPED_PREFIX = (0, 0, -0x10000)  # 0, 0, 0x0000ffff in network order read as a little-endian word
 
 # eBPF opcodes and helpers used below (linux/bpf.h)
-_MOV64_REG, _MOV64_IMM, _LOAD_WORD, _STORE_WORD, _STORE_DWORD = 0xBF, 0xB7, 0x61, 0x63, 0x7B
+_MOV64_REG, _MOV64_IMM, _MOV32_IMM, _LOAD_WORD, _STORE_WORD, _STORE_DWORD = 0xBF, 0xB7, 0xB4, 0x61, 0x63, 0x7B
 _JUMP_NE_IMM, _JUMP_EQ_IMM, _JUMP_NE_REG, _LOAD_IMM64 = 0x55, 0x15, 0x5D, 0x18
 _ADD64_IMM, _ADD64_REG, _CALL, _MOD32_REG, _AND64_IMM, _SHIFT_LEFT64_IMM, _EXIT = 0x07, 0x0F, 0x85, 0x9C, 0x57, 0x67, 0x95
 _MAP_LOOKUP_ELEM, _MAP_UPDATE_ELEM, _GET_PRANDOM_U32, _GET_SOCKET_COOKIE = 1, 2, 7, 46
 _PSEUDO_MAP_FD = 1
 _CTX, _ENTRY, _FRAME = 6, 7, 10
 
-# the connect program's stack: the looked-up key, then the peer entry it stores, then the cookie
+# the connect programs' stack: the looked-up key, then the peer entry they store, then the cookie
 _KEY = -8
 _PEER = -24  # Service address (copied from the key), then the endpoint's
 _COOKIE = -32
@@ -80,6 +86,21 @@ _COOKIE = -32
 
 def _insn(code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> bytes:
     return struct.pack("<BBhi", code, (src << 4) | dst, off, imm)
+
+
+class _ToReturn:
+    """A jump to the program's closing `return 1`, whose offset is known once the program is whole."""
+
+    def __init__(self, code: int, dst: int, src: int = 0, imm: int = 0) -> None:
+        self.code, self.dst, self.src, self.imm = code, dst, src, imm
+
+
+def _assemble(body: list) -> bytes:
+    """The instructions, then `return 1`; every _ToReturn jumps there."""
+    body = [*body, _insn(_MOV64_IMM, 0, imm=1), _insn(_EXIT)]
+    closing = len(body) - 2
+    return b"".join(_insn(item.code, item.dst, item.src, closing - index - 1, item.imm)
+                    if isinstance(item, _ToReturn) else item for index, item in enumerate(body))
 
 
 def _load_map(register: int, map_fd: int) -> list[bytes]:
@@ -90,14 +111,29 @@ def _stack_pointer(register: int, offset: int) -> list[bytes]:
     return [_insn(_MOV64_REG, register, _FRAME), _insn(_ADD64_IMM, register, imm=offset)]
 
 
-def connect_program(services_fd: int, peers_fd: int) -> bytes:
-    """cgroup/connect4: look the destination up; when found, put an endpoint chosen at random in its
-    place, and remember both addresses for the socket (by its cookie) for getpeername."""
-    body = [
+def _address_word(family: int) -> tuple[list, int]:
+    """The offset of the socket address's IPv4 word, after the checks that it has one (for an
+    IPv6 socket: an IPv4-mapped address; anything else returns at once)."""
+    if family == 4:
+        return [], _USER_IP4
+    checks: list = []
+    for index, word in enumerate(_MAPPED_PREFIX):
+        checks += [_insn(_LOAD_WORD, 2, _CTX, _USER_IP6 + 4 * index), _insn(_MOV32_IMM, 3, imm=word),
+                   _ToReturn(_JUMP_NE_REG, 2, 3)]
+    return checks, _USER_IP6 + 12
+
+
+def connect_program(services_fd: int, peers_fd: int, family: int = 4) -> bytes:
+    """cgroup/connect4 (or connect6, for IPv4-mapped addresses): look the destination up; when
+    found, put an endpoint chosen at random in its place, and remember both addresses for the
+    socket (by its cookie) for getpeername."""
+    checks, address = _address_word(family)
+    return _assemble([
         _insn(_MOV64_REG, _CTX, 1),
         _insn(_LOAD_WORD, 2, _CTX, _PROTOCOL),
-        _insn(_JUMP_NE_IMM, 2, off=37, imm=TCP),                      # not TCP: nft's
-        _insn(_LOAD_WORD, 2, _CTX, _USER_IP4),
+        _ToReturn(_JUMP_NE_IMM, 2, imm=TCP),                          # not TCP: nft's
+        *checks,
+        _insn(_LOAD_WORD, 2, _CTX, address),
         _insn(_STORE_WORD, _FRAME, 2, _KEY),
         _insn(_STORE_WORD, _FRAME, 2, _PEER),
         _insn(_LOAD_WORD, 2, _CTX, _USER_PORT),
@@ -106,17 +142,17 @@ def connect_program(services_fd: int, peers_fd: int) -> bytes:
         *_load_map(1, services_fd),
         *_stack_pointer(2, _KEY),
         _insn(_CALL, imm=_MAP_LOOKUP_ELEM),
-        _insn(_JUMP_EQ_IMM, 0, off=25, imm=0),                        # not a Service port held here
+        _ToReturn(_JUMP_EQ_IMM, 0, imm=0),                            # not a Service port held here
         _insn(_MOV64_REG, _ENTRY, 0),
         _insn(_CALL, imm=_GET_PRANDOM_U32),
         _insn(_LOAD_WORD, 1, _ENTRY, 0),
-        _insn(_JUMP_EQ_IMM, 1, off=21, imm=0),                        # no endpoint: nft refuses it
+        _ToReturn(_JUMP_EQ_IMM, 1, imm=0),                            # no endpoint: nft refuses it
         _insn(_MOD32_REG, 0, 1),
         _insn(_AND64_IMM, 0, imm=MAX_ENDPOINTS - 1),
         _insn(_SHIFT_LEFT64_IMM, 0, imm=3),
         _insn(_ADD64_REG, _ENTRY, 0),
         _insn(_LOAD_WORD, 1, _ENTRY, 8),
-        _insn(_STORE_WORD, _CTX, 1, _USER_IP4),
+        _insn(_STORE_WORD, _CTX, 1, address),
         _insn(_STORE_WORD, _FRAME, 1, _PEER + 8),
         _insn(_LOAD_WORD, 1, _ENTRY, 12),
         _insn(_STORE_WORD, _CTX, 1, _USER_PORT),
@@ -129,37 +165,35 @@ def connect_program(services_fd: int, peers_fd: int) -> bytes:
         *_stack_pointer(3, _PEER),
         _insn(_MOV64_IMM, 4, imm=0),
         _insn(_CALL, imm=_MAP_UPDATE_ELEM),
-        _insn(_MOV64_IMM, 0, imm=1),                                  # 1: the connect goes on
-        _insn(_EXIT),
-    ]
-    return b"".join(body)
+    ])
 
 
-def peer_program(peers_fd: int) -> bytes:
-    """cgroup/getpeername4: a socket connected through a Service names the Service's address as its
-    peer, while its peer is the endpoint the connect program chose."""
-    body = [
+def peer_program(peers_fd: int, family: int = 4) -> bytes:
+    """cgroup/getpeername4 (or 6): a socket connected through a Service names the Service's address
+    as its peer, while its peer is the endpoint the connect program chose. getpeername programs
+    must return 1."""
+    checks, address = _address_word(family)
+    return _assemble([
         _insn(_MOV64_REG, _CTX, 1),
+        *checks,
+        _insn(_MOV64_REG, 1, _CTX),
         _insn(_CALL, imm=_GET_SOCKET_COOKIE),
         _insn(_STORE_DWORD, _FRAME, 0, -8),
         *_load_map(1, peers_fd),
         *_stack_pointer(2, -8),
         _insn(_CALL, imm=_MAP_LOOKUP_ELEM),
-        _insn(_JUMP_EQ_IMM, 0, off=10, imm=0),                        # not connected through a Service
-        _insn(_LOAD_WORD, 1, _CTX, _USER_IP4),
+        _ToReturn(_JUMP_EQ_IMM, 0, imm=0),                            # not connected through a Service
+        _insn(_LOAD_WORD, 1, _CTX, address),
         _insn(_LOAD_WORD, 2, 0, 8),
-        _insn(_JUMP_NE_REG, 1, 2, off=7),                             # connected elsewhere since
+        _ToReturn(_JUMP_NE_REG, 1, 2),                                # connected elsewhere since
         _insn(_LOAD_WORD, 1, _CTX, _USER_PORT),
         _insn(_LOAD_WORD, 2, 0, 12),
-        _insn(_JUMP_NE_REG, 1, 2, off=4),
+        _ToReturn(_JUMP_NE_REG, 1, 2),
         _insn(_LOAD_WORD, 1, 0, 0),
-        _insn(_STORE_WORD, _CTX, 1, _USER_IP4),
+        _insn(_STORE_WORD, _CTX, 1, address),
         _insn(_LOAD_WORD, 1, 0, 4),
         _insn(_STORE_WORD, _CTX, 1, _USER_PORT),
-        _insn(_MOV64_IMM, 0, imm=1),                                  # getpeername must answer 1
-        _insn(_EXIT),
-    ]
-    return b"".join(body)
+    ])
 
 
 def _address(ip: str, port: int) -> bytes:
@@ -210,7 +244,10 @@ class ConnectHook:
             os.close(fd)
 
 
-_HOOKS = ((bpf.CGROUP_INET4_CONNECT, CONNECT_PROGRAM), (bpf.CGROUP_INET4_GETPEERNAME, PEER_PROGRAM))
+# attach type -> program name, and which program it is: (connects, family); the getpeername ones
+# are attached first, so no socket is connected through a Service before its peer can be named
+_HOOKS = {bpf.CGROUP_INET4_GETPEERNAME: (PEER4_PROGRAM, False, 4), bpf.CGROUP_INET6_GETPEERNAME: (PEER6_PROGRAM, False, 6),
+          bpf.CGROUP_INET4_CONNECT: (CONNECT4_PROGRAM, True, 4), bpf.CGROUP_INET6_CONNECT: (CONNECT6_PROGRAM, True, 6)}
 
 
 def _open_cgroup(create: bool) -> int | None:
@@ -229,7 +266,7 @@ def _kubeplay_programs(cgroup_fd: int) -> list[tuple[int, str, int]]:
     """(attach type, name, fd) of every program of kubeplay's (of any layout) on the cgroup."""
     found: list[tuple[int, str, int]] = []
     try:
-        for attach_type, _ in _HOOKS:
+        for attach_type in _HOOKS:
             for program_id in bpf.attached_program_ids(cgroup_fd, attach_type):
                 try:
                     fd = bpf.program_fd(program_id)
@@ -240,7 +277,7 @@ def _kubeplay_programs(cgroup_fd: int) -> list[tuple[int, str, int]]:
                 except BaseException:
                     os.close(fd)
                     raise
-                if name.startswith("kubeplay_"):
+                if name.startswith("kubeplay"):
                     found.append((attach_type, name, fd))
                 else:
                     os.close(fd)
@@ -252,18 +289,21 @@ def _kubeplay_programs(cgroup_fd: int) -> list[tuple[int, str, int]]:
 
 
 def _hook_of(cgroup_fd: int, programs: list[tuple[int, str, int]]) -> ConnectHook | None:
-    """The hook these programs make when they are exactly this layout's two, sharing one peer map
-    (with descriptors of its own: the caller keeps those of `programs`)."""
-    wanted = dict(_HOOKS)
-    by_type = {attach_type: fd for attach_type, name, fd in programs if wanted.get(attach_type) == name}
+    """The hook these programs make when they are exactly this layout's, the connect ones sharing one
+    Service map and all one peer map (with descriptors of its own: the caller keeps those of
+    `programs`)."""
+    by_type = {attach_type: fd for attach_type, name, fd in programs if _HOOKS.get(attach_type, ("",))[0] == name}
     if len(programs) != len(_HOOKS) or len(by_type) != len(_HOOKS):
         return None
-    connect_maps = bpf.program_info(by_type[bpf.CGROUP_INET4_CONNECT]).map_ids
-    peer_maps = bpf.program_info(by_type[bpf.CGROUP_INET4_GETPEERNAME]).map_ids
-    if len(peer_maps) != 1 or peer_maps[0] not in connect_maps or len(connect_maps) != 2:
+    uses = {attach_type: frozenset(bpf.program_info(fd).map_ids) for attach_type, fd in by_type.items()}
+    peers = {maps for attach_type, maps in uses.items() if not _HOOKS[attach_type][1]}
+    both = {maps for attach_type, maps in uses.items() if _HOOKS[attach_type][1]}
+    if len(peers) != 1 or len(both) != 1:
         return None
-    services_id = next(map_id for map_id in connect_maps if map_id != peer_maps[0])
-    services_fd = bpf.map_fd(services_id)
+    (peer_maps,), (connect_maps,) = peers, both
+    if len(peer_maps) != 1 or len(connect_maps) != 2 or not peer_maps < connect_maps:
+        return None
+    services_fd = bpf.map_fd(next(iter(connect_maps - peer_maps)))
     try:
         info = bpf.map_info(services_fd)
         if (info.name, info.key_size, info.value_size) != (SERVICES_MAP, ADDRESS_SIZE, VALUE_SIZE):
@@ -284,9 +324,13 @@ def _detach_all(cgroup_fd: int, programs: list[tuple[int, str, int]]) -> None:
             log.warning("cannot detach bpf program %s from %s: %s", name, pods_cgroup(), exc)
 
 
+def _programs(services_fd: int, peers_fd: int) -> dict[int, bytes]:
+    return {attach_type: connect_program(services_fd, peers_fd, family) if connects else peer_program(peers_fd, family)
+            for attach_type, (_, connects, family) in _HOOKS.items()}
+
+
 def _made(cgroup_fd: int) -> ConnectHook:
-    """Both programs loaded and attached: getpeername's first, so no socket is connected through a
-    Service before its peer can be named."""
+    """Every program loaded and attached, in _HOOKS's order."""
     programs: dict[int, int] = {}
     with contextlib.ExitStack() as on_error:
         services_fd = bpf.create_map(bpf.MAP_TYPE_HASH, SERVICES_MAP, ADDRESS_SIZE, VALUE_SIZE, MAX_SERVICE_PORTS,
@@ -294,10 +338,9 @@ def _made(cgroup_fd: int) -> ConnectHook:
         on_error.callback(os.close, services_fd)
         peers_fd = bpf.create_map(bpf.MAP_TYPE_LRU_HASH, PEERS_MAP, COOKIE_SIZE, PEER_SIZE, MAX_PEERS)
         try:
-            codes = {bpf.CGROUP_INET4_GETPEERNAME: peer_program(peers_fd),
-                     bpf.CGROUP_INET4_CONNECT: connect_program(services_fd, peers_fd)}
-            for attach_type, name in reversed(_HOOKS):
-                fd = bpf.load_program(name, codes[attach_type], LICENSE, bpf.PROG_TYPE_CGROUP_SOCK_ADDR, attach_type)
+            for attach_type, code in _programs(services_fd, peers_fd).items():
+                name = _HOOKS[attach_type][0]
+                fd = bpf.load_program(name, code, LICENSE, bpf.PROG_TYPE_CGROUP_SOCK_ADDR, attach_type)
                 on_error.callback(os.close, fd)
                 bpf.attach(cgroup_fd, fd, attach_type)
                 on_error.callback(_detach_all, cgroup_fd, [(attach_type, name, fd)])
@@ -399,8 +442,7 @@ def load_problem() -> str | None:
             opened.callback(os.close, services_fd)
             peers_fd = bpf.create_map(bpf.MAP_TYPE_LRU_HASH, PEERS_MAP, COOKIE_SIZE, PEER_SIZE, MAX_PEERS)
             opened.callback(os.close, peers_fd)
-            for code, attach_type in ((connect_program(services_fd, peers_fd), bpf.CGROUP_INET4_CONNECT),
-                                      (peer_program(peers_fd), bpf.CGROUP_INET4_GETPEERNAME)):
+            for attach_type, code in _programs(services_fd, peers_fd).items():
                 opened.callback(os.close, bpf.load_program("kubeplay_check", code, LICENSE,
                                                            bpf.PROG_TYPE_CGROUP_SOCK_ADDR, attach_type))
         except bpf.BpfError as exc:

@@ -199,14 +199,31 @@ PEER_NAME = """
 import socket, sys
 with open(sys.argv[1], "w") as procs:
     procs.write("0")  # this process joins the container's cgroup
-with socket.create_connection((sys.argv[2], int(sys.argv[3])), timeout=5) as conn:
-    print("%s:%d" % conn.getpeername())
+host = sys.argv[2]
+with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as conn:
+    conn.settimeout(5)
+    conn.connect((host, int(sys.argv[3])))
+    conn.sendall(b"GET /cgi-bin/addr HTTP/1.0\\r\\n\\r\\n")
+    answer = b""
+    while chunk := conn.recv(4096):
+        answer += chunk
+    peer, local_port = conn.getpeername(), conn.getsockname()[1]
+    # where the kernel has the socket connected: /proc/net/tcp6 (or tcp) of this namespace
+    table = "/proc/net/tcp6" if conn.family == socket.AF_INET6 else "/proc/net/tcp"
+    for line in open(table).read().splitlines()[1:]:
+        local, remote = line.split()[1:3]
+        if int(local.split(":")[1], 16) == local_port:
+            address, remote_port = remote.split(":")
+            word = bytes.fromhex(address[-8:])[::-1]  # the IPv4 address (the last word for IPv6)
+            kernel_peer = "%s:%d" % (socket.inet_ntoa(word), int(remote_port, 16))
+    print("%s:%d" % peer[:2], answer.decode().strip().splitlines()[-1], kernel_peer)  # the page's last line
 """
 
 
 def peer_name_from_pod(svc, pod: str, ip: str, port: int) -> str:
     """getpeername(2) of a TCP socket connected to IP:PORT by a process of the pod (its network
-    namespace and its first container's cgroup)."""
+    namespace and its first container's cgroup), then what the address page answered; an IPv4-mapped
+    IP (::ffff:A.B.C.D) is connected to from an IPv6 socket."""
     from kubeplay.net.socketlb import pods_cgroup
 
     inspected = svc.net.pods.inspect(pod)
@@ -256,8 +273,15 @@ def test_a_pod_reaching_another_through_a_service_keeps_its_address_and_hairpins
     # translated on the way
     sockets = svc.exec("client", "wget -q -O /dev/null http://addr/cgi-bin/slow & sleep 1; cat /proc/net/tcp; wait")
     assert (f"{server_ip}:8080" if hooked else f"{cluster_ip}:80") in tcp_peers(sockets)
-    # ... while the socket names the cluster IP as its peer, as through kube-proxy's translation
-    assert peer_name_from_pod(svc, "client", cluster_ip, 80) == f"{cluster_ip}:80"
+    # ... while the socket names the cluster IP as its peer, as through kube-proxy's translation; an
+    # IPv6 socket reaching it at its IPv4-mapped address is sent straight to the endpoint too
+    connected = f"{server_ip}:8080" if hooked else f"{cluster_ip}:80"  # in the kernel's socket table
+    peer, seen, kernel_peer = peer_name_from_pod(svc, "client", cluster_ip, 80).split()
+    assert (peer, seen_address(seen), kernel_peer) == (f"{cluster_ip}:80", client_ip if hooked or tracked else gateway,
+                                                       connected)
+    peer, seen, kernel_peer = peer_name_from_pod(svc, "client", f"::ffff:{cluster_ip}", 80).split()
+    assert (peer, seen_address(seen), kernel_peer) == (f"::ffff:{cluster_ip}:80",
+                                                       client_ip if hooked or tracked else gateway, connected)
     if hooked:
         # an entry the rules do not hold (left by a failed write, say) goes with the next change
         from kubeplay.net.socketlb import write_entries

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import struct
 
 import pytest
@@ -16,8 +17,9 @@ def instructions(code: bytes) -> list[tuple[int, int, int, int]]:
     return [struct.unpack_from("<BBhi", code, offset) for offset in range(0, len(code), 8)]
 
 
-@pytest.mark.parametrize("code", [socketlb.connect_program(3, 4), socketlb.peer_program(4)],
-                         ids=["connect", "getpeername"])
+@pytest.mark.parametrize("code", [socketlb.connect_program(3, 4), socketlb.peer_program(4),
+                                  socketlb.connect_program(3, 4, family=6), socketlb.peer_program(4, family=6)],
+                         ids=["connect4", "getpeername4", "connect6", "getpeername6"])
 def test_every_jump_lands_on_the_closing_return_of_one(code):
     listed = instructions(code)
     closing = len(listed) - 2
@@ -26,10 +28,18 @@ def test_every_jump_lands_on_the_closing_return_of_one(code):
     assert jumps and all(index + 1 + offset == closing for index, offset in jumps)
 
 
+def test_an_ipv4_mapped_address_is_what_the_ipv6_programs_look_for():
+    mapped = socket.inet_pton(socket.AF_INET6, "::ffff:10.96.0.10")
+    words = struct.unpack("<4I", mapped)  # as the program reads user_ip6, word by word
+    assert [word & 0xFFFFFFFF for word in socketlb._MAPPED_PREFIX] == list(words[:3])
+    assert struct.pack("<I", words[3]) == socket.inet_aton("10.96.0.10")
+
+
 def test_map_uses_are_the_maps_given():
     loads = [imm for opcode, regs, _, imm in instructions(socketlb.connect_program(7, 9)) if opcode == 0x18]
     assert loads == [7, 9]
     assert [imm for opcode, _, _, imm in instructions(socketlb.peer_program(9)) if opcode == 0x18] == [9]
+    assert [imm for opcode, _, _, imm in instructions(socketlb.connect_program(7, 9, family=6)) if opcode == 0x18] == [7, 9]
 
 
 def test_entries_are_addresses_in_network_order_as_the_socket_has_them():
