@@ -71,12 +71,9 @@ demo: deps
 # play (neither needs systemd as PID 1); gcc and libc6-dev build the static helpers a busybox
 # container runs for the sd_notify and socket-activation tests.
 test: APT_PACKAGES += debootstrap systemd gcc libc6-dev
-# The other Pythons' unit suites run beside the main run, which spends most of its time waiting on
-# containers; their report follows the main one's, and either failing fails `make test`.
-test: deps
-	@$(MAKE) --no-print-directory unit-pythons > .unit-pythons.log 2>&1 & others=$$!; \
-	$(VENV)/bin/lint-imports && $(VENV)/bin/pytest -q --durations=25; status=$$?; \
-	wait $$others || status=1; cat .unit-pythons.log; exit $$status
+test: deps unit-pythons
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/pytest -q --durations=25  # the slowest tests, to keep the suite within its time
 
 # The unit suite on every other Python the project claims (requires-python) that this machine has:
 # pyenv's builds first, else one on PATH that runs. Each gets a venv of its own (.venv-3.12, ...),
