@@ -31,6 +31,12 @@ import tempfile
 import time
 from pathlib import Path
 
+if not __package__:  # run as a script, bench/ is sys.path[0]: the checkout's root is where `bench` is found
+    sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
+
+from bench.network_bench import BenchError  # noqa: E402 - podman's set-up for this host is there
+from bench.network_bench import Podman as PodmanEngine  # noqa: E402
+
 IMAGE = "localhost/bench/busybox:latest"
 APPLETS = ("sh", "httpd", "wget", "sleep", "hostname", "mkdir", "dd", "touch", "cat", "true")
 PLAY_TIMEOUT = 120.0
@@ -101,8 +107,6 @@ PODMAN_CLIENT = (f"until wget -q -O /dev/null http://{PODMAN_SERVER_IP}:8080/; d
                  "touch /mark/first-200; exec sleep 3600")
 
 
-class BenchError(RuntimeError):
-    pass
 
 
 def rootfs_tar(target: Path) -> Path:
@@ -148,73 +152,32 @@ def manifests(base: Path, index: int, mark: Path, engine: str = "kubeplay") -> P
     return path
 
 
-def wait_for_mark(process: subprocess.Popen, mark: Path, started: float, engine: str) -> float:
-    """Seconds from `started` to the client's mark; the play is left to finish."""
-    while not (mark / "first-200").exists():
-        if time.monotonic() - started > PLAY_TIMEOUT:
-            raise BenchError(f"{engine}: no first 200 within {PLAY_TIMEOUT:.0f} s")
-        if process.poll() not in (None, 0):
-            raise BenchError(f"{engine} play failed: {process.stderr.read()[-400:]}")
-        time.sleep(0.005)
-    elapsed = time.monotonic() - started
-    process.communicate(timeout=PLAY_TIMEOUT)
-    return elapsed
+def play_until_mark(argv: list[str], env: dict, mark: Path, engine: str) -> float:
+    """Seconds from launching `argv` (a play) to the client's mark; the play is let finish."""
+    started = time.monotonic()
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               stdin=subprocess.DEVNULL, text=True)
+    try:
+        while not (mark / "first-200").exists():
+            if time.monotonic() - started > PLAY_TIMEOUT:
+                raise BenchError(f"{engine}: no first 200 within {PLAY_TIMEOUT:.0f} s")
+            if process.poll() not in (None, 0):
+                raise BenchError(f"{engine} play failed: {process.stderr.read()[-400:]}")
+            time.sleep(0.005)
+        elapsed = time.monotonic() - started
+        process.communicate(timeout=PLAY_TIMEOUT)
+        return elapsed
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
 
 
-class Podman:
-    """podman with state of its own and this host's settings (see network_bench.py)."""
-
-    def __init__(self, base: Path) -> None:
-        from network_bench import PODMAN_CONF
-
-        self.prefix = ["podman", "--root", str(base / "root"), "--runroot", str(base / "run"),
-                       "--tmpdir", str(base / "tmp")]
-        self.bridge_before = Path("/sys/class/net/cni-podman0").exists()
-        conf = base / "containers.conf"
-        conf.parent.mkdir(parents=True, exist_ok=True)
-        conf.write_text(PODMAN_CONF)
-        self.env = {**os.environ, "CONTAINERS_CONF": str(conf)}
-
-    def __call__(self, *args: str) -> str:
-        try:
-            done = subprocess.run(self.prefix + list(args), capture_output=True, text=True, timeout=PLAY_TIMEOUT,
-                                  env=self.env, stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired as exc:
-            raise BenchError(f"podman {' '.join(args)}: no answer in {PLAY_TIMEOUT:.0f} s") from exc
-        if done.returncode != 0:
-            raise BenchError(f"podman {' '.join(args)} failed: {done.stderr.strip()[-400:]}")
-        return done.stdout
-
-    def usable(self, tar: Path) -> str | None:
-        if shutil.which("podman") is None:
-            return "podman is not installed (`make bench` installs it)"
-        try:
-            self("import", str(tar), IMAGE)
-        except BenchError as exc:
-            return f"podman cannot import an image here: {exc}"
-        return None
-
+class Podman(PodmanEngine):
     def play_to_first_200(self, yaml: Path, mark: Path) -> float:
-        started = time.monotonic()
         # one --ip per pod, in the file's order: the Deployment's pod, then the client's
-        process = subprocess.Popen(self.prefix + ["kube", "play", "--quiet", "--network", "podman",
-                                                  "--ip", PODMAN_SERVER_IP, str(yaml)],
-                                   env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                   stdin=subprocess.DEVNULL, text=True)
-        try:
-            return wait_for_mark(process, mark, started, "podman")
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait(timeout=10)
-
-    def cleanup(self) -> None:
-        try:
-            self("system", "reset", "--force")
-        except BenchError as exc:
-            print(f"podman reset: {exc}", file=sys.stderr)
-        if not self.bridge_before and Path("/sys/class/net/cni-podman0").exists():
-            subprocess.run(["ip", "link", "del", "cni-podman0"], capture_output=True, timeout=30)
+        return play_until_mark(self.prefix + ["kube", "play", "--quiet", "--network", "podman",
+                                              "--ip", PODMAN_SERVER_IP, str(yaml)], self.env, mark, "podman")
 
 
 def solo_manifests(base: Path) -> Path:
@@ -260,16 +223,8 @@ class Kubeplay:
         raise BenchError("no free 10.90.160-199.0/24 for the bench network")
 
     def play_to_first_200(self, yaml: Path, mark: Path) -> float:
-        started = time.monotonic()
-        process = subprocess.Popen(self.prefix + ["play", "--network", self.network, str(yaml)], env=self.env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                                   text=True)
-        try:
-            return wait_for_mark(process, mark, started, "kubeplay")
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait(timeout=10)
+        return play_until_mark(self.prefix + ["play", "--network", self.network, str(yaml)], self.env, mark,
+                               "kubeplay")
 
     def pod(self, name: str) -> dict:
         return json.loads(self("pod", "inspect", name, "--format", "json"))[0]
@@ -308,8 +263,6 @@ def main() -> int:
     if os.geteuid() != 0:
         print("the Service bench needs root (bridges, nftables)", file=sys.stderr)
         return 2
-    # run as a script, bench/ is sys.path[0]: the checkout's root is where `bench` is found
-    sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
     from bench.hoststate import HostSnapshot, restore_podman_traces
 
     before = HostSnapshot.take()
