@@ -152,14 +152,21 @@ def existing_of(objects: list[dict], key: str) -> _Existing:
 
 def _map_elements(map_object: dict) -> list[tuple[str, str]]:
     """(element key as nft text, target chain) of a verdict map in `nft -j` output."""
+    return [(" . ".join(str(part) for part in parts), target) for parts, target in _map_entries(map_object)]
+
+
+def _map_entries(map_object: dict) -> list[tuple[list, str]]:
+    """(the parts of the element's key, target chain) of a verdict map in `nft -j` output."""
     found = []
     for element in map_object.get("elem", []) or []:
         if not isinstance(element, list) or len(element) != 2:
             continue
         key, verdict = element
+        if isinstance(key, dict) and "elem" in key:  # an element with options wraps its value
+            key = key["elem"].get("val")
         parts = key.get("concat", [key]) if isinstance(key, dict) else [key]
         target = next((verdict[kind]["target"] for kind in ("goto", "jump") if kind in verdict), "")
-        found.append((" . ".join(str(part) for part in parts), target))
+        found.append((parts, target))
     return found
 
 
@@ -266,17 +273,10 @@ def tcp_cluster_ports(objects: list[dict]) -> list[tuple[str, int, str]]:
     for item in objects:
         if "map" not in item or item["map"].get("name") != "service-ips":
             continue
-        for element in item["map"].get("elem", []) or []:
-            if not isinstance(element, list) or len(element) != 2:
-                continue
-            key, verdict = element
-            if isinstance(key, dict) and "elem" in key:  # an element with options wraps its value
-                key = key["elem"].get("val")
-            parts = key.get("concat") if isinstance(key, dict) else None
+        for parts, target in _map_entries(item["map"]):
             if not isinstance(parts, list) or len(parts) != 3 or str(parts[1]) not in ("tcp", "6"):
                 continue
             ip, _, port = parts
-            target = next((verdict[kind]["target"] for kind in ("goto", "jump") if kind in verdict), "")
             if isinstance(ip, str) and str(port).isdigit():
                 found.append((ip, int(port), target))
     return found
