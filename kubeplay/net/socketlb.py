@@ -329,25 +329,30 @@ def _programs(services_fd: int, peers_fd: int) -> dict[int, bytes]:
             for attach_type, (_, connects, family) in _HOOKS.items()}
 
 
+def _create_maps(opened: contextlib.ExitStack) -> tuple[int, int]:
+    """The Service map and the peer map, each closed when `opened` unwinds."""
+    services_fd = bpf.create_map(bpf.MAP_TYPE_HASH, SERVICES_MAP, ADDRESS_SIZE, VALUE_SIZE, MAX_SERVICE_PORTS,
+                                 bpf.F_NO_PREALLOC)  # elements made as Services come
+    opened.callback(os.close, services_fd)
+    peers_fd = bpf.create_map(bpf.MAP_TYPE_LRU_HASH, PEERS_MAP, COOKIE_SIZE, PEER_SIZE, MAX_PEERS)
+    opened.callback(os.close, peers_fd)
+    return services_fd, peers_fd
+
+
 def _made(cgroup_fd: int) -> ConnectHook:
     """Every program loaded and attached, in _HOOKS's order."""
     programs: dict[int, int] = {}
     with contextlib.ExitStack() as on_error:
-        services_fd = bpf.create_map(bpf.MAP_TYPE_HASH, SERVICES_MAP, ADDRESS_SIZE, VALUE_SIZE, MAX_SERVICE_PORTS,
-                                     bpf.F_NO_PREALLOC)  # elements made as Services come
-        on_error.callback(os.close, services_fd)
-        peers_fd = bpf.create_map(bpf.MAP_TYPE_LRU_HASH, PEERS_MAP, COOKIE_SIZE, PEER_SIZE, MAX_PEERS)
-        try:
-            for attach_type, code in _programs(services_fd, peers_fd).items():
-                name = _HOOKS[attach_type][0]
-                fd = bpf.load_program(name, code, LICENSE, bpf.PROG_TYPE_CGROUP_SOCK_ADDR, attach_type)
-                on_error.callback(os.close, fd)
-                bpf.attach(cgroup_fd, fd, attach_type)
-                on_error.callback(_detach_all, cgroup_fd, [(attach_type, name, fd)])
-                programs[attach_type] = fd
-        finally:
-            os.close(peers_fd)  # the programs hold it
+        services_fd, peers_fd = _create_maps(on_error)
+        for attach_type, code in _programs(services_fd, peers_fd).items():
+            name = _HOOKS[attach_type][0]
+            fd = bpf.load_program(name, code, LICENSE, bpf.PROG_TYPE_CGROUP_SOCK_ADDR, attach_type)
+            on_error.callback(os.close, fd)
+            bpf.attach(cgroup_fd, fd, attach_type)
+            on_error.callback(_detach_all, cgroup_fd, [(attach_type, name, fd)])
+            programs[attach_type] = fd
         on_error.pop_all()
+    os.close(peers_fd)  # the programs hold it
     return ConnectHook(cgroup_fd, programs, services_fd)
 
 
@@ -391,10 +396,11 @@ def write_entries(held: set[tuple[str, int]], wanted: dict[tuple[str, int], tupl
         return
     if hook is None:
         return
+    # kept: what is written now, and what the rules hold of Services this change does not touch
+    kept = {map_key(ip, port) for ip, port in usable.keys() | (held - wanted.keys())}
     try:
         for key in bpf.keys(hook.services_fd, ADDRESS_SIZE):
-            ip, port = text_of(key).rsplit(":", 1)
-            if (ip, int(port)) not in usable and ((ip, int(port)) in wanted or (ip, int(port)) not in held):
+            if key not in kept:
                 bpf.delete(hook.services_fd, key)
         for (ip, port), endpoints in usable.items():
             bpf.update(hook.services_fd, map_key(ip, port), map_value(endpoints))
@@ -423,7 +429,7 @@ def remove_hook() -> bool:
 
 
 def problem() -> str | None:
-    """Why the hook cannot be had on this host, or None: both programs are loaded (with maps of
+    """Why the hook cannot be had on this host, or None: the programs are loaded (with maps of
     the real sizes) and dropped again, so the kernel and its verifier have their say; nothing is
     attached."""
     if not bpf.available():
@@ -437,11 +443,7 @@ def load_problem() -> str | None:
     """What the kernel says against loading the programs, or None."""
     with contextlib.ExitStack() as opened:
         try:
-            services_fd = bpf.create_map(bpf.MAP_TYPE_HASH, SERVICES_MAP, ADDRESS_SIZE, VALUE_SIZE,
-                                         MAX_SERVICE_PORTS, bpf.F_NO_PREALLOC)
-            opened.callback(os.close, services_fd)
-            peers_fd = bpf.create_map(bpf.MAP_TYPE_LRU_HASH, PEERS_MAP, COOKIE_SIZE, PEER_SIZE, MAX_PEERS)
-            opened.callback(os.close, peers_fd)
+            services_fd, peers_fd = _create_maps(opened)
             for attach_type, code in _programs(services_fd, peers_fd).items():
                 opened.callback(os.close, bpf.load_program("kubeplay_check", code, LICENSE,
                                                            bpf.PROG_TYPE_CGROUP_SOCK_ADDR, attach_type))
